@@ -1,0 +1,45 @@
+# Finds LibTorch. Order: an explicit Torch_DIR / CMAKE_PREFIX_PATH, else the project-local virtualenv
+# that packaging/setup.sh creates (.venv), else any `python3` on PATH that has torch installed.
+# Sets LATHE_TORCH_HAS_CUDA and LATHE_TORCH_RPATH_LINK.
+
+if(NOT Torch_DIR)
+  file(GLOB _lathe_torch_dirs "${PROJECT_SOURCE_DIR}/.venv/lib/python3*/site-packages/torch/share/cmake/Torch")
+  if(_lathe_torch_dirs)
+    list(GET _lathe_torch_dirs 0 _lathe_torch_dir)
+    set(Torch_DIR "${_lathe_torch_dir}" CACHE PATH "LibTorch's CMake folder")
+  else()
+    find_package(Python3 COMPONENTS Interpreter QUIET)
+    if(Python3_Interpreter_FOUND)
+      execute_process(COMMAND "${Python3_EXECUTABLE}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+                      OUTPUT_VARIABLE _lathe_torch_prefix OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      if(_lathe_torch_prefix)
+        set(Torch_DIR "${_lathe_torch_prefix}/Torch" CACHE PATH "LibTorch's CMake folder")
+      endif()
+    endif()
+  endif()
+endif()
+
+# Without a GPU, Torch's CMake probes for one to choose CUDA architectures and fails; naming them skips
+# the probe. 8.0 = A100, 9.0 = H100/H200.
+if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(ENV{TORCH_CUDA_ARCH_LIST} "8.0;9.0")
+endif()
+
+find_package(Torch REQUIRED)
+message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+
+set(LATHE_TORCH_HAS_CUDA OFF)
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+  set(LATHE_TORCH_HAS_CUDA ON)
+endif()
+
+# The wheel's CUDA libraries live in site-packages/nvidia/*/lib. The machine's own copies (e.g. libnccl)
+# would otherwise shadow them at link time, so point the linker at the wheel's.
+get_filename_component(_lathe_site_packages "${Torch_DIR}/../../../.." ABSOLUTE)
+file(GLOB _lathe_nvidia_libs LIST_DIRECTORIES true "${_lathe_site_packages}/nvidia/*/lib" "${_lathe_site_packages}/nvidia/cu*/lib")
+set(LATHE_TORCH_RPATH_LINK "")
+foreach(_dir IN LISTS _lathe_nvidia_libs)
+  if(IS_DIRECTORY "${_dir}")
+    string(APPEND LATHE_TORCH_RPATH_LINK " -Wl,-rpath-link,${_dir}")
+  endif()
+endforeach()

@@ -1,0 +1,50 @@
+// Architectures as a table (after llama.cpp's llama-arch.cpp): each supported `model_type` maps to the
+// few switches that tell the families apart and to the Hugging Face tensor-name templates ("%d" is the
+// layer). The forward code in decoder_lm.cpp and bert.cpp reads these switches; nothing registers
+// itself. Torch-free.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lathe {
+
+enum class Family { DecoderLM, BertClassifier };
+enum class NormKind { RMS, RMSPlusOne, LayerNorm };  // RMSPlusOne: Gemma's x * (1 + w)
+enum class MlpKind { Gated, GatedFused, Plain };     // Gated: down(act(gate) * up); Plain: proj(act(fc))
+enum class Positions { Rope, Learned };
+
+struct ArchSpec {
+    const char* model_type;   // config.json "model_type"
+    const char* display_name;
+    Family family;
+    NormKind norm;
+    MlpKind mlp;
+    Positions positions;
+    bool fused_qkv;           // one projection produces q, k and v (phi3 qkv_proj, gpt2 c_attn)
+    bool qk_norm;             // per-head RMSNorm on q and k before RoPE (qwen3)
+    bool scale_embeddings;    // embeddings times sqrt(hidden_size) (gemma)
+    bool conv1d;              // weights stored [in, out] (gpt2's Conv1D)
+    bool tie_default;         // the config class's default for tie_word_embeddings
+    const char* default_act;  // the config class's default hidden_act ("" = must be given)
+
+    // Tensor names, without ".weight"/".bias". Empty when the architecture has no such tensor.
+    const char* embed;
+    const char* pos_embed;
+    const char* final_norm;
+    const char* lm_head;
+    const char* attn_norm;
+    const char* mlp_norm;
+    const char* q, *k, *v, *qkv, *o;
+    const char* q_norm, *k_norm;
+    const char* gate, *up, *gate_up, *down;  // Plain MLP: up = fc, down = proj
+};
+
+// nullptr when Lathe does not know the model_type.
+const ArchSpec* find_architecture(const std::string& model_type);
+std::vector<std::string> supported_model_types();
+
+// "model.layers.%d.self_attn.q_proj" with layer 3 -> "model.layers.3.self_attn.q_proj".
+std::string layer_tensor_name(const char* tmpl, int layer);
+
+}  // namespace lathe

@@ -1,0 +1,190 @@
+#include "core/models/decoder_lm.h"
+
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/embedding.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/scaled_dot_product_attention.h>
+#include <ATen/ops/zeros.h>
+
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace lathe {
+
+namespace {
+
+// Which keys each query may see: causal, not padding, inside the sliding window. bool [B, 1, T, S].
+// Undefined when plain causal attention says it all (lets SDPA take its fastest path).
+at::Tensor attention_mask_for(const at::Tensor& key_mask, int64_t past, int64_t T, int64_t S,
+                              const std::optional<int64_t>& window, c10::Device device) {
+    if (!key_mask.defined() && past == 0 && !window) return {};
+    auto long_opts = at::TensorOptions().dtype(at::kLong).device(device);
+    at::Tensor q_pos = at::arange(past, past + T, long_opts).unsqueeze(1);  // [T, 1]
+    at::Tensor k_pos = at::arange(0, S, long_opts).unsqueeze(0);            // [1, S]
+    at::Tensor allowed = k_pos <= q_pos;
+    if (window) allowed = allowed.logical_and(q_pos - k_pos < *window);
+    allowed = allowed.unsqueeze(0).unsqueeze(0);  // [1, 1, T, S]
+    if (key_mask.defined()) allowed = allowed.logical_and(key_mask.view({key_mask.size(0), 1, 1, S}));
+    // A padding query would see no key at all and produce NaN; let it see itself. Real queries always
+    // see themselves already, so their results do not change.
+    allowed = allowed.logical_or((k_pos == q_pos).unsqueeze(0).unsqueeze(0));
+    return allowed;
+}
+
+}  // namespace
+
+KVCache DecoderLM::make_cache(int64_t batch, int64_t capacity) const {
+    KVCache cache;
+    cache.capacity = capacity;
+    auto opts = at::TensorOptions().dtype(dtype()).device(device());
+    for (size_t i = 0; i < layers.size(); ++i) {
+        cache.keys.push_back(at::zeros({batch, config.num_kv_heads, capacity, config.head_dim}, opts));
+        cache.values.push_back(at::zeros({batch, config.num_kv_heads, capacity, config.head_dim}, opts));
+    }
+    cache.key_mask = at::ones({batch, capacity}, at::TensorOptions().dtype(at::kBool).device(device()));
+    return cache;
+}
+
+at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_index, const at::Tensor& x,
+                                      const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
+                                      KVCache* cache, bool training) const {
+    const int64_t B = x.size(0), T = x.size(1);
+    const int64_t H = config.num_heads, KV = config.num_kv_heads, D = config.head_dim;
+    at::Tensor q, k, v;
+    if (config.arch->fused_qkv) {
+        at::Tensor qkv = linear_forward(layer.qkv, x, training);
+        q = qkv.narrow(-1, 0, H * D);
+        k = qkv.narrow(-1, H * D, KV * D);
+        v = qkv.narrow(-1, (H + KV) * D, KV * D);
+    } else {
+        q = linear_forward(layer.q, x, training);
+        k = linear_forward(layer.k, x, training);
+        v = linear_forward(layer.v, x, training);
+    }
+    q = q.view({B, T, H, D}).transpose(1, 2);   // [B, H, T, D]
+    k = k.view({B, T, KV, D}).transpose(1, 2);  // [B, KV, T, D]
+    v = v.view({B, T, KV, D}).transpose(1, 2);
+    if (config.arch->qk_norm) {
+        q = rms_norm(q, layer.q_norm, config.norm_eps, false);
+        k = rms_norm(k, layer.k_norm, config.norm_eps, false);
+    }
+    if (config.arch->positions == Positions::Rope) {
+        q = apply_rotary(q, cos, sin);
+        k = apply_rotary(k, cos, sin);
+    }
+
+    bool causal = !mask.defined();
+    if (cache) {
+        int64_t past = cache->length;
+        cache->keys[layer_index].narrow(2, past, T).copy_(k);
+        cache->values[layer_index].narrow(2, past, T).copy_(v);
+        k = cache->keys[layer_index].narrow(2, 0, past + T);
+        v = cache->values[layer_index].narrow(2, 0, past + T);
+    }
+
+    double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    if (config.model_type == "gpt2") {
+        if (!config.scale_attn_weights) scale = 1.0;
+        if (config.scale_attn_by_inverse_layer_idx) scale /= static_cast<double>(layer_index + 1);
+    }
+    at::Tensor attn = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+                                                       0.0, causal, scale, /*enable_gqa=*/H != KV);
+    attn = attn.transpose(1, 2).reshape({B, T, H * D});
+    return linear_forward(layer.o, attn, training);
+}
+
+at::Tensor DecoderLM::mlp_block(const DecoderLayer& layer, const at::Tensor& x, bool training) const {
+    switch (config.arch->mlp) {
+        case MlpKind::Gated: {
+            at::Tensor gate = activation(config.hidden_act, linear_forward(layer.gate, x, training));
+            return linear_forward(layer.down, gate * linear_forward(layer.up, x, training), training);
+        }
+        case MlpKind::GatedFused: {
+            at::Tensor gate_up = linear_forward(layer.gate_up, x, training);
+            int64_t half = gate_up.size(-1) / 2;
+            at::Tensor gate = gate_up.narrow(-1, 0, half), up = gate_up.narrow(-1, half, half);
+            return linear_forward(layer.down, up * activation(config.hidden_act, gate), training);
+        }
+        case MlpKind::Plain:
+            return linear_forward(layer.down, activation(config.hidden_act, linear_forward(layer.up, x, training)), training);
+    }
+    LATHE_ASSERT(false);
+    return x;
+}
+
+at::Tensor DecoderLM::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                    const at::Tensor& position_ids, KVCache* cache, bool training) const {
+    if (input_ids.dim() != 2) throw Error("input_ids must be [batch, sequence], got " + std::to_string(input_ids.dim()) + " dimensions");
+    const int64_t B = input_ids.size(0), T = input_ids.size(1);
+    const int64_t past = cache ? cache->length : 0;
+    if (cache && past + T > cache->capacity) throw Error("KV cache is full (" + std::to_string(cache->capacity) + " positions)");
+    if (attention_mask.defined() && attention_mask.sizes() != input_ids.sizes())
+        throw Error("attention_mask must have the shape of input_ids");
+    int64_t max_id = input_ids.numel() ? input_ids.max().item<int64_t>() : 0;
+    int64_t min_id = input_ids.numel() ? input_ids.min().item<int64_t>() : 0;
+    if (min_id < 0 || max_id >= config.vocab_size)
+        throw Error("token id " + std::to_string(min_id < 0 ? min_id : max_id) + " is outside the vocabulary (0.." +
+                    std::to_string(config.vocab_size - 1) + ")");
+
+    at::Tensor ids = input_ids.to(device());
+    at::Tensor positions = position_ids.defined()
+                               ? position_ids.to(device())
+                               : at::arange(past, past + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0).expand({B, T});
+
+    at::Tensor key_mask;  // [B, S] over all keys, when any padding exists
+    if (cache) {
+        if (attention_mask.defined()) cache->key_mask.narrow(1, past, T).copy_(attention_mask.to(device()).to(at::kBool));
+        key_mask = cache->key_mask.narrow(1, 0, past + T);
+        if (key_mask.all().item<bool>()) key_mask = at::Tensor();
+    } else if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>()) {
+        key_mask = attention_mask.to(device()).to(at::kBool);
+    }
+    at::Tensor mask = attention_mask_for(key_mask, past, T, past + T, config.sliding_window, device());
+
+    at::Tensor h = at::embedding(embed, ids);
+    if (config.arch->scale_embeddings) {
+        // transformers multiplies by sqrt(hidden) rounded to the activations' dtype.
+        at::Tensor normalizer = at::scalar_tensor(std::sqrt(static_cast<double>(config.hidden_size)), at::TensorOptions().dtype(h.scalar_type()));
+        h = h * normalizer.to(h.device());
+    }
+    if (config.arch->positions == Positions::Learned) {
+        if (positions.max().item<int64_t>() >= pos_embed.size(0))
+            throw Error("sequence longer than the model's " + std::to_string(pos_embed.size(0)) + " positions");
+        h = h + at::embedding(pos_embed, positions);
+    }
+
+    at::Tensor cos, sin;
+    if (config.arch->positions == Positions::Rope) std::tie(cos, sin) = rotary.cos_sin(positions, h.scalar_type());
+
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const DecoderLayer& layer = layers[i];
+        at::Tensor normed = apply_norm(config.arch->norm, layer.attn_norm, h, config.norm_eps);
+        h = h + attention_block(layer, static_cast<int64_t>(i), normed, cos, sin, mask, cache, training);
+        normed = apply_norm(config.arch->norm, layer.mlp_norm, h, config.norm_eps);
+        h = h + mlp_block(layer, normed, training);
+    }
+    if (cache) cache->length = past + T;
+    return apply_norm(config.arch->norm, final_norm, h, config.norm_eps);
+}
+
+at::Tensor DecoderLM::logits(const at::Tensor& hidden) const { return linear_forward(lm_head, hidden); }
+
+std::vector<Linear*> DecoderLM::linears() {
+    std::vector<Linear*> out;
+    for (auto& layer : layers)
+        for (Linear* l : {&layer.q, &layer.k, &layer.v, &layer.qkv, &layer.o, &layer.gate, &layer.up, &layer.gate_up, &layer.down})
+            if (l->weight.defined()) out.push_back(l);
+    out.push_back(&lm_head);
+    return out;
+}
+
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels) {
+    const int64_t V = logits.size(-1);
+    at::Tensor shifted_logits = logits.narrow(1, 0, logits.size(1) - 1).to(at::kFloat).reshape({-1, V});
+    at::Tensor shifted_labels = labels.to(logits.device()).narrow(1, 1, labels.size(1) - 1).reshape({-1});
+    return at::cross_entropy_loss(shifted_logits, shifted_labels, {}, at::Reduction::Mean, -100);
+}
+
+}  // namespace lathe

@@ -1,0 +1,40 @@
+// A linear layer as every architecture uses it, with an optional LoRA/rsLoRA/DoRA adapter attached
+// unmerged. Weights are [out, in] (GPT-2's Conv1D [in, out] tensors are viewed transposed at load).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <string>
+
+namespace lathe {
+
+struct LoraWeights {
+    at::Tensor A;          // [r, in]
+    at::Tensor B;          // [out, r]
+    at::Tensor magnitude;  // DoRA: [out]; undefined for plain LoRA
+    double scale = 1.0;    // alpha / r, or alpha / sqrt(r) for rsLoRA
+    double dropout = 0.0;  // applied to the adapter's input while training
+};
+
+struct Linear {
+    std::string name;      // Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj"
+    at::Tensor weight;     // [out, in]
+    at::Tensor bias;       // [out] or undefined
+    std::optional<LoraWeights> lora;
+
+    int64_t in_features() const { return weight.size(1); }
+    int64_t out_features() const { return weight.size(0); }
+};
+
+// y = x W^T + b, plus the adapter's contribution when one is attached.
+at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool training = false);
+
+// The weight with the adapter folded in, as PEFT's merge_and_unload computes it.
+at::Tensor merged_weight(const Linear& layer);
+
+// DoRA's per-output scale: magnitude / ||W + scale * B A|| over each output row (no gradient through
+// the norm, as in the DoRA paper and PEFT).
+at::Tensor dora_scale(const Linear& layer);
+
+}  // namespace lathe

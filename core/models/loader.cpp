@@ -1,0 +1,199 @@
+#include "core/models/loader.h"
+
+#include <ATen/Context.h>
+
+#include <set>
+#include <sstream>
+
+#include "core/io/tensor_io.h"
+#include "core/util/error.h"
+
+namespace lathe {
+
+namespace {
+
+std::string shape_string(at::IntArrayRef shape) {
+    std::ostringstream s;
+    s << "[";
+    for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+    s << "]";
+    return s.str();
+}
+
+// Takes tensors out of a checkpoint, checks their shapes and remembers which were used.
+class WeightReader {
+public:
+    WeightReader(const Checkpoint& ckpt, const LoadOptions& options, const ModelConfig& config)
+        : ckpt_(ckpt), options_(options), config_(config) {}
+
+    at::Tensor take(const std::string& name, std::vector<int64_t> shape) {
+        LocatedTensor located = ckpt_.at(name);
+        at::Tensor t = tensor_view(located);
+        if (t.sizes() != at::IntArrayRef(shape))
+            throw Error(located.file->path() + ": tensor '" + name + "' has shape " + shape_string(t.sizes()) +
+                        " but " + config_.path + " implies " + shape_string(shape));
+        if (!at::isFloatingType(t.scalar_type()))
+            throw Error(located.file->path() + ": tensor '" + name + "' is " + c10::toString(t.scalar_type()) +
+                        "; model weights must be floating point");
+        used_.insert(name);
+        at::ScalarType dtype = options_.dtype.value_or(t.scalar_type());
+        if (t.device() == options_.device && t.scalar_type() == dtype) return t;  // zero-copy view
+        return t.to(options_.device, dtype);
+    }
+    bool has(const std::string& name) const { return ckpt_.contains(name); }
+
+    std::vector<std::string> unused() const {
+        std::vector<std::string> out;
+        for (const auto& name : ckpt_.names())
+            if (!used_.count(name)) out.push_back(name);
+        return out;
+    }
+
+private:
+    const Checkpoint& ckpt_;
+    const LoadOptions& options_;
+    const ModelConfig& config_;
+    std::set<std::string> used_;
+};
+
+Linear take_linear(WeightReader& w, const std::string& name, int64_t out, int64_t in, bool bias, bool conv1d) {
+    Linear l;
+    l.name = name;
+    if (conv1d) {
+        l.weight = w.take(name + ".weight", {in, out}).t();  // stored [in, out]: a transposed view
+    } else {
+        l.weight = w.take(name + ".weight", {out, in});
+    }
+    if (bias) l.bias = w.take(name + ".bias", {out});
+    return l;
+}
+
+Norm take_norm(WeightReader& w, const std::string& name, int64_t size, bool with_bias) {
+    Norm n;
+    n.weight = w.take(name + ".weight", {size});
+    if (with_bias) n.bias = w.take(name + ".bias", {size});
+    return n;
+}
+
+std::unique_ptr<DecoderLM> load_decoder(WeightReader& w, const ModelConfig& c, const LoadOptions& options) {
+    const ArchSpec& a = *c.arch;
+    auto lm = std::make_unique<DecoderLM>();
+    lm->config = c;
+    const int64_t hidden = c.hidden_size, H = c.num_heads, KV = c.num_kv_heads, D = c.head_dim, I = c.intermediate_size;
+    const bool layer_norm = a.norm == NormKind::LayerNorm;
+
+    lm->embed = w.take(std::string(a.embed) + ".weight", {c.vocab_size, hidden});
+    if (a.positions == Positions::Learned) lm->pos_embed = w.take(std::string(a.pos_embed) + ".weight", {c.max_position_embeddings, hidden});
+    for (int i = 0; i < c.num_layers; ++i) {
+        DecoderLayer L;
+        auto name = [i](const char* tmpl) { return layer_tensor_name(tmpl, i); };
+        L.attn_norm = take_norm(w, name(a.attn_norm), hidden, layer_norm);
+        L.mlp_norm = take_norm(w, name(a.mlp_norm), hidden, layer_norm);
+        if (a.fused_qkv) {
+            L.qkv = take_linear(w, name(a.qkv), (H + 2 * KV) * D, hidden, c.attention_bias, a.conv1d);
+        } else {
+            L.q = take_linear(w, name(a.q), H * D, hidden, c.attention_bias, a.conv1d);
+            L.k = take_linear(w, name(a.k), KV * D, hidden, c.attention_bias, a.conv1d);
+            L.v = take_linear(w, name(a.v), KV * D, hidden, c.attention_bias, a.conv1d);
+        }
+        L.o = take_linear(w, name(a.o), hidden, H * D, c.o_bias, a.conv1d);
+        if (a.qk_norm) {
+            L.q_norm = w.take(name(a.q_norm) + ".weight", {D});
+            L.k_norm = w.take(name(a.k_norm) + ".weight", {D});
+        }
+        switch (a.mlp) {
+            case MlpKind::Gated:
+                L.gate = take_linear(w, name(a.gate), I, hidden, c.mlp_bias, a.conv1d);
+                L.up = take_linear(w, name(a.up), I, hidden, c.mlp_bias, a.conv1d);
+                break;
+            case MlpKind::GatedFused:
+                L.gate_up = take_linear(w, name(a.gate_up), 2 * I, hidden, c.mlp_bias, a.conv1d);
+                break;
+            case MlpKind::Plain:
+                L.up = take_linear(w, name(a.up), I, hidden, c.mlp_bias, a.conv1d);
+                break;
+        }
+        L.down = take_linear(w, name(a.down), hidden, I, c.mlp_bias, a.conv1d);
+        lm->layers.push_back(std::move(L));
+    }
+    lm->final_norm = take_norm(w, a.final_norm, hidden, layer_norm);
+
+    lm->lm_head.name = a.lm_head;
+    std::string head = std::string(a.lm_head) + ".weight";
+    if (c.tie_word_embeddings) {
+        lm->lm_head.weight = lm->embed;  // transformers ties, ignoring any saved lm_head
+        if (w.has(head)) w.take(head, {c.vocab_size, hidden});
+    } else {
+        if (!w.has(head))
+            throw Error(c.path + " says tie_word_embeddings is false, but the checkpoint has no '" + head +
+                        "'; the model would have an untrained output layer");
+        lm->lm_head.weight = w.take(head, {c.vocab_size, hidden});
+    }
+    if (a.positions == Positions::Rope) lm->rotary = RotaryEmbedding(c, options.device);
+    return lm;
+}
+
+std::unique_ptr<BertClassifier> load_bert(WeightReader& w, const ModelConfig& c) {
+    auto m = std::make_unique<BertClassifier>();
+    m->config = c;
+    const int64_t hidden = c.hidden_size, I = c.intermediate_size;
+    m->word_embeddings = w.take("bert.embeddings.word_embeddings.weight", {c.vocab_size, hidden});
+    m->position_embeddings = w.take("bert.embeddings.position_embeddings.weight", {c.max_position_embeddings, hidden});
+    m->token_type_embeddings = w.take("bert.embeddings.token_type_embeddings.weight", {c.type_vocab_size, hidden});
+    m->embeddings_norm = take_norm(w, "bert.embeddings.LayerNorm", hidden, true);
+    for (int i = 0; i < c.num_layers; ++i) {
+        std::string p = "bert.encoder.layer." + std::to_string(i) + ".";
+        BertLayer L;
+        L.query = take_linear(w, p + "attention.self.query", hidden, hidden, true, false);
+        L.key = take_linear(w, p + "attention.self.key", hidden, hidden, true, false);
+        L.value = take_linear(w, p + "attention.self.value", hidden, hidden, true, false);
+        L.attn_out = take_linear(w, p + "attention.output.dense", hidden, hidden, true, false);
+        L.attn_norm = take_norm(w, p + "attention.output.LayerNorm", hidden, true);
+        L.intermediate = take_linear(w, p + "intermediate.dense", I, hidden, true, false);
+        L.output = take_linear(w, p + "output.dense", hidden, I, true, false);
+        L.output_norm = take_norm(w, p + "output.LayerNorm", hidden, true);
+        m->layers.push_back(std::move(L));
+    }
+    m->pooler = take_linear(w, "bert.pooler.dense", hidden, hidden, true, false);
+    if (!w.has("classifier.weight"))
+        throw Error(c.path + ": the checkpoint has no 'classifier.weight'; Lathe loads BERT with a sequence-classification head");
+    m->classifier = take_linear(w, "classifier", c.num_labels, hidden, true, false);
+    return m;
+}
+
+}  // namespace
+
+std::unique_ptr<LoadedModel> load_model(const std::string& dir, const LoadOptions& options) {
+    auto model = std::make_unique<LoadedModel>();
+    model->config = read_model_config(dir);
+    Checkpoint ckpt = Checkpoint::open_dir(dir);
+    WeightReader reader(ckpt, options, model->config);
+    if (model->config.arch->family == Family::BertClassifier) model->classifier = load_bert(reader, model->config);
+    else model->lm = load_decoder(reader, model->config, options);
+    model->unused_tensors = reader.unused();
+    return model;
+}
+
+c10::Device parse_device(const std::string& name) {
+    c10::Device device(c10::kCPU);
+    try {
+        device = c10::Device(name);
+    } catch (const std::exception&) {
+        throw Error("device '" + name + "' is not valid; use cpu, cuda or cuda:N");
+    }
+    if (device.is_cuda()) {
+        if (!at::hasCUDA()) throw Error("device '" + name + "' asked for, but no CUDA GPU is available");
+    } else if (!device.is_cpu()) {
+        throw Error("device '" + name + "' is not supported; use cpu or cuda");
+    }
+    return device;
+}
+
+at::ScalarType parse_dtype(const std::string& name) {
+    if (name == "float32" || name == "fp32" || name == "f32") return at::kFloat;
+    if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+    if (name == "float16" || name == "fp16" || name == "f16" || name == "half") return at::kHalf;
+    throw Error("dtype '" + name + "' is not supported; use float32, bfloat16 or float16");
+}
+
+}  // namespace lathe

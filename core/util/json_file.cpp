@@ -1,0 +1,30 @@
+#include "core/util/json_file.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/util/error.h"
+
+namespace lathe {
+
+nlohmann::json read_json_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string text = buffer.str();
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        // e.byte is 1-based; turn it into line:column for people.
+        size_t line = 1, column = 1;
+        for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+            if (text[i] == '\n') { ++line; column = 1; } else { ++column; }
+        }
+        throw Error(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": not valid JSON (" + e.what() + ")");
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for any type
+        throw Error(path + ": not valid JSON (" + e.what() + ")");
+    }
+}
+
+}  // namespace lathe

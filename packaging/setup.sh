@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything Lathe needs on a fresh Debian 12 machine:
+#  - Debian packages: compilers, Qt 6 + QCustomPlot, SQLite, GoogleTest, JSON/CLI/regex/YAML libraries.
+#  - LibTorch, from PyPI's `torch` wheel, into a project-local virtualenv (.venv/). CMake finds it from
+#    there by itself (see cmake/FindLatheTorch.cmake), so no -D flags are needed afterwards.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TORCH_VERSION="${LATHE_TORCH_VERSION:-2.15.0}"
+
+debian_packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev
+  libsqlite3-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev libzstd-dev zlib1g-dev
+  xvfb xauth
+  python3-venv
+)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating $venv"
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
+  echo "setup: installing torch==$TORCH_VERSION into $venv (LibTorch for the C++ build)"
+  "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
+fi
+echo "setup: done"

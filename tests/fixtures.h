@@ -1,0 +1,34 @@
+// Paths to ../shared/fixtures (reference outputs made by Hugging Face libraries) and helpers to compare
+// against them.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace lathe::test {
+
+inline std::string fixtures() { return LATHE_FIXTURES; }
+inline std::string hf_model(const std::string& name) { return fixtures() + "/hf/models/" + name; }
+inline std::string hf_adapter(const std::string& name) { return fixtures() + "/hf/adapters/" + name; }
+
+inline const std::vector<std::string>& causal_models() {
+    static const std::vector<std::string> names = {"llama", "llama3-rope-scaled", "qwen2", "qwen3", "mistral", "gemma", "phi3", "gpt2"};
+    return names;
+}
+
+inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+    return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// A fresh empty folder under the system temp dir, removed by the destructor.
+struct TempDir {
+    std::filesystem::path path;
+    TempDir();
+    ~TempDir();
+    std::string str() const { return path.string(); }
+};
+
+}  // namespace lathe::test
