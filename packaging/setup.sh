@@ -27,7 +27,7 @@ if ((${#missing[@]})); then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 venv="$root/.venv"
@@ -37,6 +37,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION into $venv (LibTorch for the C++ build)"
-  "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
+  "$venv/bin/pip" install -q --progress-bar off "torch==$TORCH_VERSION"
 fi
 echo "setup: done"

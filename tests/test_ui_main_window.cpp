@@ -22,9 +22,10 @@ private slots:
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         QVERIFY(window.openModel(QString(LATHE_FIXTURES) + "/hf/models/qwen2"));
+        QTest::qWait(50);  // let the new rows show and lay out, as the event loop would
         QStringList texts;
         for (QLabel* l : window.findChildren<QLabel*>())
-            if (l->isVisible()) texts << l->text();
+            if (l->isVisible() && !l->visibleRegion().isEmpty()) texts << l->text();
         QString all = texts.join("\n");
         QVERIFY2(all.contains("Qwen2"), qPrintable(all));
         QVERIFY2(all.contains("float32"), qPrintable(all));

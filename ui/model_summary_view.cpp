@@ -42,7 +42,8 @@ void ModelSummaryView::showSummary(const lathe::ModelSummary& s) {
                                                   QString::fromStdString(s.task)));
     row(tr("Parameters:"), tr("%1 (%2)").arg(QString::fromStdString(lathe::human_count(s.parameters)), number(s.parameters)));
     row(tr("Weights dtype:"), QString::fromStdString(s.dtype));
-    row(tr("Size on disk:"), tr("%1 in %n file(s)", "", s.files).arg(QString::fromStdString(lathe::human_bytes(s.size_bytes))));
+    row(tr("Size on disk:"), (s.files == 1 ? tr("%1 in 1 file") : tr("%1 in %2 files").arg("%1", number(s.files)))
+                                 .arg(QString::fromStdString(lathe::human_bytes(s.size_bytes))));
     row(tr("Layers:"), number(s.layers));
     row(tr("Hidden size:"), tr("%1 (MLP %2)").arg(number(s.hidden_size), number(s.intermediate_size)));
     row(tr("Attention:"), tr("%1 heads, %2 key/value heads, head dim %3").arg(number(s.heads), number(s.kv_heads), number(s.head_dim)));

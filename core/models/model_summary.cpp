@@ -47,8 +47,8 @@ ModelSummary summarize_model(const std::string& dir) {
     }
     if (c.arch->positions == Positions::Rope) {
         char buf[128];
-        if (c.rope.type == "default") std::snprintf(buf, sizeof buf, "default, theta %g", c.rope.theta);
-        else std::snprintf(buf, sizeof buf, "%s x%g, theta %g", c.rope.type.c_str(), c.rope.factor, c.rope.theta);
+        if (c.rope.type == "default") std::snprintf(buf, sizeof buf, "default, theta %.10g", c.rope.theta);
+        else std::snprintf(buf, sizeof buf, "%s x%g, theta %.10g", c.rope.type.c_str(), c.rope.factor, c.rope.theta);
         s.rope = buf;
     }
     s.has_tokenizer = fs::exists(fs::path(dir) / "tokenizer.json") || fs::exists(fs::path(dir) / "tokenizer.model");
