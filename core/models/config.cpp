@@ -92,7 +92,7 @@ std::vector<int64_t> token_ids(const ConfigReader& r, const char* key) {
 }
 
 // rope_parameters (transformers 5) or rope_theta + rope_scaling (4.x).
-RopeConfig read_rope(const json& root, const ConfigReader& r) {
+RopeConfig read_rope(const json& root, const ConfigReader& r, int64_t max_position_embeddings) {
     RopeConfig rope;
     const json* params = r.get("rope_parameters");
     const json* scaling = r.get("rope_scaling");
@@ -122,10 +122,15 @@ RopeConfig read_rope(const json& root, const ConfigReader& r) {
     if (rope.type != "linear" && rope.type != "dynamic" && rope.type != "llama3" && rope.type != "yarn")
         throw Error(r.path() + ": rope type '" + rope.type +
                     "' is not supported (Lathe supports default, linear, dynamic, llama3, yarn)");
-    rope.factor = m.number("factor");
+    rope.original_max_position_embeddings = m.integer_or("original_max_position_embeddings", 0);
+    if (rope.type == "yarn" && !m.has("factor") && rope.original_max_position_embeddings > 0) {
+        // As transformers (DeepSeek-V3 style configs): the factor is the context extension ratio.
+        rope.factor = static_cast<double>(max_position_embeddings) / rope.original_max_position_embeddings;
+    } else {
+        rope.factor = m.number("factor");
+    }
     if (rope.factor < 1.0 && rope.type != "linear")
         throw Error(r.path() + ": rope 'factor' must be >= 1, got " + std::to_string(rope.factor));
-    rope.original_max_position_embeddings = m.integer_or("original_max_position_embeddings", 0);
     if (rope.type == "llama3") {
         rope.low_freq_factor = m.number("low_freq_factor");
         rope.high_freq_factor = m.number("high_freq_factor");
@@ -178,7 +183,7 @@ void read_decoder(const json& root, const ConfigReader& r, ModelConfig& c) {
             c.o_bias = c.model_type == "llama" ? c.attention_bias : false;
         }
         c.mlp_bias = r.boolean_or("mlp_bias", false);
-        c.rope = read_rope(root, r);
+        c.rope = read_rope(root, r, c.max_position_embeddings);
         // Sliding windows only matter where the model applies them.
         if (r.has("sliding_window")) {
             bool used = c.model_type == "mistral" ||

@@ -50,13 +50,11 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& config, c10::Device device) 
         at::Tensor is_medium = (wavelen >= high_freq_wavelen).logical_and(wavelen <= low_freq_wavelen);
         inv_freq_ = at::where(is_medium, smoothed, scaled).to(device);
     } else if (rope_.type == "yarn") {
-        double factor = rope_.factor;
-        double original_max = static_cast<double>(config.max_position_embeddings);
-        // As transformers: a config that gives original_max_position_embeddings scales by the ratio.
-        if (rope_.original_max_position_embeddings > 0) {
-            original_max = static_cast<double>(rope_.original_max_position_embeddings);
-            factor = static_cast<double>(config.max_position_embeddings) / original_max;
-        }
+        // config.cpp has resolved `factor` (given, or max_position_embeddings / original when absent).
+        const double factor = rope_.factor;
+        const double original_max = static_cast<double>(rope_.original_max_position_embeddings > 0
+                                                            ? rope_.original_max_position_embeddings
+                                                            : config.max_position_embeddings);
         if (rope_.attention_factor) {
             attention_scaling_ = *rope_.attention_factor;
         } else if (rope_.mscale && rope_.mscale_all_dim) {
