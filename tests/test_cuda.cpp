@@ -36,8 +36,8 @@ TEST_P(CudaExact, Float32LogitsMatch) {
     EXPECT_LT(test::max_abs_diff(masked.index({real}), ref.at("logits_masked").index({real})), 1e-4);
 }
 
-// bfloat16 keeps 8 bits of mantissa: logits of these tiny random models (|logit| < ~3) land within
-// 0.1 of float32's, and the top-1 token mostly agrees; the documented tolerance is 0.1 max-abs.
+// bfloat16 keeps 8 bits of mantissa: on the CPU the fixture logits land within 0.006 of float32's
+// (test_half_precision.cpp); GPU kernels may round differently, so the tolerance here is 0.05 max-abs.
 TEST_P(CudaExact, Bfloat16LogitsWithinTolerance) {
     auto ref = load_safetensors(test::hf_model(GetParam()) + "/reference.safetensors");
     LoadOptions options;
@@ -45,7 +45,7 @@ TEST_P(CudaExact, Bfloat16LogitsWithinTolerance) {
     options.dtype = at::kBFloat16;
     auto model = load_model(test::hf_model(GetParam()), options);
     at::Tensor logits = model->lm->forward(ref.at("input_ids")).to(at::kFloat).cpu();
-    EXPECT_LT(test::max_abs_diff(logits, ref.at("logits")), 0.1);
+    EXPECT_LT(test::max_abs_diff(logits, ref.at("logits")), 0.05);
 }
 
 TEST_P(CudaExact, LoraAdapterOnGpu) {
