@@ -1,0 +1,72 @@
+#include "core/train/batch.h"
+
+#include <ATen/ops/full.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/util/error.h"
+
+namespace lathe {
+
+std::vector<Example> read_pretokenized_jsonl(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open");
+    std::vector<Example> out;
+    std::string line;
+    for (size_t number = 1; std::getline(in, line); ++number) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        auto where = [&] { return path + ":" + std::to_string(number) + ": "; };
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(where() + "not valid JSON (" + e.what() + ")");
+        }
+        auto ids_of = [&](const char* key) {
+            const auto& v = j[key];
+            if (!v.is_array()) throw Error(where() + "'" + key + "' must be a list of integers");
+            std::vector<int64_t> ids;
+            for (const auto& x : v) {
+                if (!x.is_number_integer()) throw Error(where() + "'" + key + "' must hold integers, found " + x.dump());
+                ids.push_back(x.get<int64_t>());
+            }
+            return ids;
+        };
+        if (!j.is_object() || !j.contains("input_ids")) throw Error(where() + "expected an object with \"input_ids\"");
+        Example e;
+        e.input_ids = ids_of("input_ids");
+        if (e.input_ids.empty()) throw Error(where() + "'input_ids' is empty");
+        e.labels = j.contains("labels") ? ids_of("labels") : e.input_ids;
+        if (e.labels.size() != e.input_ids.size())
+            throw Error(where() + "'labels' has " + std::to_string(e.labels.size()) + " entries but 'input_ids' has " +
+                        std::to_string(e.input_ids.size()));
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+Batch collate(const std::vector<Example>& rows, int64_t pad_id) {
+    LATHE_ASSERT(!rows.empty());
+    size_t longest = 0;
+    for (const auto& r : rows) longest = std::max(longest, r.input_ids.size());
+    const int64_t B = static_cast<int64_t>(rows.size()), T = static_cast<int64_t>(longest);
+    auto opts = at::TensorOptions().dtype(at::kLong);
+    Batch b;
+    b.input_ids = at::full({B, T}, pad_id, opts);
+    b.labels = at::full({B, T}, -100, opts);
+    b.attention_mask = at::full({B, T}, 0, opts);
+    auto ids = b.input_ids.accessor<int64_t, 2>();
+    auto labels = b.labels.accessor<int64_t, 2>();
+    auto mask = b.attention_mask.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < B; ++i)
+        for (size_t t = 0; t < rows[i].input_ids.size(); ++t) {
+            ids[i][t] = rows[i].input_ids[t];
+            labels[i][t] = rows[i].labels[t];
+            mask[i][t] = 1;
+            if (t > 0 && rows[i].labels[t] != -100) ++b.label_tokens;
+        }
+    return b;
+}
+
+}  // namespace lathe
