@@ -31,7 +31,10 @@ int main(int argc, char** argv) {
     auto* gen_cmd = app.add_subcommand("generate", "Continue a prompt");
     gen_cmd->add_option("--model", gen.model_dir, "model folder")->required();
     gen_cmd->add_option("--adapter", gen.adapter_dir, "PEFT adapter folder to apply");
-    gen_cmd->add_option("--prompt", gen.prompt, "the prompt as token ids, e.g. \"1 345 22\"")->required();
+    gen_cmd->add_option("--prompt", gen.prompt, "the prompt: text when the model folder has a tokenizer, else token ids (\"1 345 22\")")->required();
+    gen_cmd->add_flag("--prompt-ids", gen.prompt_is_ids, "read --prompt as token ids even when there is a tokenizer");
+    gen_cmd->add_flag("--chat", gen.chat, "send the prompt as a user message through the model's chat template");
+    gen_cmd->add_option("--stop", gen.stop_strings, "stop when the generated text contains this string (repeatable)");
     gen_cmd->add_option("--max-new-tokens", gen.max_new_tokens, "tokens to generate at most")->capture_default_str();
     auto* greedy_flag = gen_cmd->add_flag("--greedy", gen.greedy, "always take the most likely token");
     auto* temperature_opt = gen_cmd->add_option("--temperature", gen.temperature, "sampling temperature")->capture_default_str();
@@ -44,8 +47,50 @@ int main(int argc, char** argv) {
     gen_cmd->add_option("--device", gen.device, "cpu, cuda or cuda:N")->capture_default_str();
     gen_cmd->add_option("--dtype", gen.dtype, "float32, bfloat16 or float16 (default: the checkpoint's)");
 
+    lathe::TokenizeCommand tok;
+    auto* tok_cmd = app.add_subcommand("tokenize", "Print token ids as a JSON array");
+    tok_cmd->add_option("--tokenizer", tok.tokenizer_dir, "folder with tokenizer.json or tokenizer.model (a model folder)")->required();
+    tok_cmd->add_flag("--add-special-tokens", tok.add_special_tokens, "add BOS/EOS etc. as the tokenizer's post-processor does");
+    auto* tok_text = tok_cmd->add_option("--text", tok.text, "the text to tokenize");
+    auto* tok_file = tok_cmd->add_option("--file", tok.file, "JSONL file, each line an object with a \"text\" field: one array per line");
+    tok_text->excludes(tok_file);
+
+    lathe::DetokenizeCommand detok;
+    auto* detok_cmd = app.add_subcommand("detokenize", "Turn token ids back into text");
+    detok_cmd->add_option("--tokenizer", detok.tokenizer_dir, "folder with tokenizer.json or tokenizer.model")->required();
+    detok_cmd->add_flag("--skip-special-tokens", detok.skip_special_tokens, "leave special tokens out of the text");
+    auto* detok_ids = detok_cmd->add_option("--ids", detok.ids, "token ids, e.g. \"1 345 22\" or \"[1, 345, 22]\"");
+    auto* detok_file = detok_cmd->add_option("--file", detok.file, "JSONL file, each line a JSON array of ids: one {\"text\"} object per line");
+    detok_ids->excludes(detok_file);
+
+    lathe::ChatTemplateCommand chat;
+    auto* chat_cmd = app.add_subcommand("chat-template", "Render a conversation with the model's chat template");
+    chat_cmd->add_option("--tokenizer", chat.tokenizer_dir, "folder with tokenizer_config.json / chat_template.jinja")->required();
+    chat_cmd->add_option("--messages", chat.messages_file, "JSON file: a list of {\"role\", \"content\"} messages")->required();
+    chat_cmd->add_flag("--add-generation-prompt", chat.add_generation_prompt, "end with the assistant turn's header");
+    chat_cmd->add_option("--tools", chat.tools_file, "JSON file: a list of tool (function) schemas");
+    chat_cmd->add_option("--var", chat.variables, "extra template variable NAME=JSON, e.g. enable_thinking=false (repeatable)");
+    chat_cmd->add_flag("--ids", chat.print_ids, "print the rendered prompt's token ids instead of its text");
+
+    lathe::TrainCommand train;
+    auto* train_cmd = app.add_subcommand("train", "Finetune a model as run.yaml says; JSON-lines events on stdout");
+    train_cmd->add_option("CONFIG", train.config_path, "run configuration (YAML, Axolotl's keys; see docs/config.md)");
+    train_cmd->add_option("--resume", train.resume, "continue a run: its id (from `lathe runs list`) or a checkpoint folder");
+    train_cmd->add_flag("--dry-run", train.dry_run, "print the resolved config and a memory estimate, then stop");
+    train_cmd->add_option("--store", train.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
+
+    lathe::RunsCommand runs;
+    auto* runs_cmd = app.add_subcommand("runs", "List, show or delete recorded training runs");
+    runs_cmd->add_option("ACTION", runs.action, "list, show or delete")->required()->check(CLI::IsMember({"list", "show", "delete"}));
+    runs_cmd->add_option("ID", runs.id, "run id (show, delete)");
+    runs_cmd->add_flag("--json", runs.json, "print JSON");
+    runs_cmd->add_option("--store", runs.store, "run store database");
+
     try {
         app.parse(argc, argv);
+        if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
+        if (*tok_cmd && !tok_text->count() && !tok_file->count()) throw CLI::RequiredError("tokenize: --text or --file");
+        if (*detok_cmd && !detok_ids->count() && !detok_file->count()) throw CLI::RequiredError("detokenize: --ids or --file");
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
@@ -54,6 +99,11 @@ int main(int argc, char** argv) {
         if (*info_cmd) lathe::run_info(info, std::cout);
         else if (*logits_cmd) lathe::run_logits(logits, std::cout);
         else if (*gen_cmd) lathe::run_generate(gen, std::cout);
+        else if (*tok_cmd) lathe::run_tokenize(tok, std::cout);
+        else if (*detok_cmd) lathe::run_detokenize(detok, std::cout);
+        else if (*chat_cmd) lathe::run_chat_template(chat, std::cout);
+        else if (*runs_cmd) lathe::run_runs(runs, std::cout);
+        else if (*train_cmd) return lathe::run_train(train, std::cout);
     } catch (const lathe::Error& e) {
         std::cerr << "lathe: error: " << e.what() << "\n";
         return 1;

@@ -4,6 +4,9 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/randn.h>
 #include <nlohmann/json.hpp>
 
 #include "core/io/tensor_io.h"
@@ -91,6 +94,88 @@ TEST(Cli, GenerateGreedyMatchesTransformers) {
     std::vector<int64_t> expected;
     for (int i = 8; i < 16; ++i) expected.push_back(greedy[0][i].item<int64_t>());
     EXPECT_EQ(j["tokens"].get<std::vector<int64_t>>(), expected);
+}
+
+std::string tokenizer_fixture(const std::string& name) { return test::fixtures() + "/hf/tokenizers/" + name; }
+
+TEST(Cli, TokenizeAndDetokenize) {
+    auto refs = nlohmann::json::parse(std::ifstream(tokenizer_fixture("bytelevel-gpt2") + "/reference.json"));
+    const std::string text = refs[0]["text"], expected = refs[0]["ids"].dump();
+    CliResult r = run_cli("tokenize --tokenizer " + tokenizer_fixture("bytelevel-gpt2") + " --text '" + text + "'");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(r.output, expected + "\n");
+    r = run_cli("detokenize --tokenizer " + tokenizer_fixture("bytelevel-gpt2") + " --ids '" + expected + "'");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(r.output, refs[0]["decoded"].get<std::string>() + "\n");
+
+    test::TempDir dir;
+    std::ofstream(dir.str() + "/in.jsonl") << nlohmann::json{{"text", refs[0]["text"]}}.dump() << "\n"
+                                           << nlohmann::json{{"text", refs[1]["text"]}}.dump() << "\n";
+    r = run_cli("tokenize --tokenizer " + tokenizer_fixture("bytelevel-gpt2") + " --file " + dir.str() + "/in.jsonl");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(r.output, refs[0]["ids"].dump() + "\n" + refs[1]["ids"].dump() + "\n");
+    std::ofstream(dir.str() + "/ids.jsonl") << r.output;
+    r = run_cli("detokenize --tokenizer " + tokenizer_fixture("bytelevel-gpt2") + " --file " + dir.str() + "/ids.jsonl");
+    ASSERT_EQ(r.code, 0) << r.output;
+    const std::string expected_texts = nlohmann::json{{"text", refs[0]["decoded"]}}.dump() + "\n" + nlohmann::json{{"text", refs[1]["decoded"]}}.dump() + "\n";
+    EXPECT_EQ(r.output, expected_texts);
+
+    std::ofstream(dir.str() + "/bad.jsonl") << "{\"text\": \"ok\"}\n{\"txt\": 1}\n";
+    r = run_cli("tokenize --tokenizer " + tokenizer_fixture("bytelevel-gpt2") + " --file " + dir.str() + "/bad.jsonl");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("bad.jsonl:2:"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ChatTemplateRendersLikeTransformers) {
+    std::string dir = tokenizer_fixture("bytelevel-regex-qwen-hf");
+    auto ref = nlohmann::json::parse(std::ifstream(dir + "/chat_reference.json"));
+    test::TempDir tmp;
+    std::ofstream(tmp.str() + "/m.json") << ref["messages"].dump();
+    CliResult r = run_cli("chat-template --tokenizer " + dir + " --messages " + tmp.str() + "/m.json");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(r.output, ref["rendered"].get<std::string>());
+    r = run_cli("chat-template --ids --tokenizer " + dir + " --messages " + tmp.str() + "/m.json");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(r.output, ref["ids"].dump() + "\n");
+    r = run_cli("chat-template --add-generation-prompt --tokenizer " + dir + " --messages " + tmp.str() + "/m.json");
+    EXPECT_EQ(r.output, ref["rendered"].get<std::string>() + "<|im_start|>assistant\n");
+}
+
+// A random-weight Qwen2-shaped model whose vocabulary fits the qwen-hf fixture tokenizer: checks the
+// text path of `generate` (tokenize, chat template, decode, stop strings), not the numbers.
+std::string model_with_tokenizer(const test::TempDir& dir) {
+    const std::string tok = tokenizer_fixture("bytelevel-regex-qwen-hf");
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"})
+        std::filesystem::copy_file(tok + "/" + f, dir.path / f);
+    auto config = nlohmann::json::parse(std::ifstream(test::hf_model("qwen2") + "/config.json"));
+    config["vocab_size"] = 1503;
+    std::ofstream(dir.path / "config.json") << config.dump();
+    std::vector<std::pair<std::string, at::Tensor>> weights;
+    for (auto& [name, t] : load_safetensors(test::hf_model("qwen2") + "/model.safetensors")) {
+        at::Tensor w = t;
+        if (name == "model.embed_tokens.weight") w = at::randn({1503, t.size(1)}) * 0.5;
+        weights.emplace_back(name, w);
+    }
+    save_safetensors(dir.str() + "/model.safetensors", weights);
+    return dir.str();
+}
+
+TEST(Cli, GenerateTakesTextWhenTheModelHasATokenizer) {
+    test::TempDir dir;
+    std::string model = model_with_tokenizer(dir);
+    CliResult r = run_cli("generate --model " + model + " --greedy --max-new-tokens 6 --prompt 'Hello there'");
+    ASSERT_EQ(r.code, 0) << r.output;
+    auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["prompt"], "Hello there");
+    EXPECT_EQ(j["tokens"].size(), 6u);
+    CliResult decoded = run_cli("detokenize --skip-special-tokens --tokenizer " + model + " --ids '" + j["tokens"].dump() + "'");
+    EXPECT_EQ(decoded.output, j["text"].get<std::string>() + "\n");
+    CliResult ids = run_cli("tokenize --tokenizer " + model + " --add-special-tokens --text 'Hello there'");
+    EXPECT_EQ(ids.output, j["prompt_tokens"].dump() + "\n");
+
+    r = run_cli("generate --model " + model + " --chat --greedy --max-new-tokens 4 --prompt 'Hi'");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(nlohmann::json::parse(r.output)["prompt"], "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(Cli, ErrorsAreClearAndExitNonZero) {

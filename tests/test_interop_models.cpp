@@ -28,7 +28,7 @@ protected:
 };
 
 TEST_P(InteropModel, LogitsMatchTransformers) {
-    std::string dir = refs_dir() + "/" + GetParam();
+    std::string dir = refs_dir() + "/models/" + GetParam();
     ASSERT_TRUE(std::filesystem::exists(dir + "/reference.safetensors")) << dir;
     auto ref = load_safetensors(dir + "/reference.safetensors");
     auto model = load_model(dir);

@@ -29,7 +29,10 @@ void run_logits(const LogitsCommand& cmd, std::ostream& out);
 struct GenerateCommand {
     std::string model_dir;
     std::string adapter_dir;
-    std::string prompt;        // token ids separated by spaces or commas (text once tokenizers land)
+    std::string prompt;        // text when the model folder has a tokenizer, else token ids ("1 345 22")
+    bool prompt_is_ids = false;  // force reading the prompt as token ids
+    bool chat = false;         // wrap the prompt as a user message through the chat template
+    std::vector<std::string> stop_strings;  // end generation when the text contains one (cut there)
     int64_t max_new_tokens = 64;
     bool greedy = false;
     double temperature = 1.0;
@@ -42,6 +45,50 @@ struct GenerateCommand {
     std::string dtype;
 };
 void run_generate(const GenerateCommand& cmd, std::ostream& out);
+
+struct TokenizeCommand {
+    std::string tokenizer_dir;
+    bool add_special_tokens = false;
+    std::string text;  // or
+    std::string file;  // JSONL, each line an object with a "text" field
+};
+// Prints the ids as a JSON array (one line per input line with --file).
+void run_tokenize(const TokenizeCommand& cmd, std::ostream& out);
+
+struct DetokenizeCommand {
+    std::string tokenizer_dir;
+    bool skip_special_tokens = false;
+    std::string ids;   // "1 2 3", or
+    std::string file;  // JSONL, each line a JSON array of ids -> each output line {"text": ...}
+};
+void run_detokenize(const DetokenizeCommand& cmd, std::ostream& out);
+
+struct ChatTemplateCommand {
+    std::string tokenizer_dir;
+    std::string messages_file;  // a JSON list of {role, content}, or an object with "messages"
+    std::string tools_file;     // optional JSON list of tool schemas
+    bool add_generation_prompt = false;
+    std::vector<std::string> variables;  // NAME=JSON, e.g. enable_thinking=false
+    bool print_ids = false;     // print the prompt's token ids instead of its text
+};
+void run_chat_template(const ChatTemplateCommand& cmd, std::ostream& out);
+
+struct TrainCommand {
+    std::string config_path;   // run.yaml
+    std::string resume;        // run id or checkpoint folder
+    bool dry_run = false;
+    std::string store;         // run store database (default: RunStore::default_path())
+};
+// Streams JSON-lines events on `out`. Returns the exit status: 0 completed or stopped, 1 failed.
+int run_train(const TrainCommand& cmd, std::ostream& out);
+
+struct RunsCommand {
+    std::string action;        // list, show, delete
+    int64_t id = 0;
+    bool json = false;
+    std::string store;
+};
+void run_runs(const RunsCommand& cmd, std::ostream& out);
 
 // "1 2, 3" -> {1, 2, 3}; errors name the bad piece.
 std::vector<int64_t> parse_token_ids(const std::string& text);

@@ -44,10 +44,16 @@ public:
     Tokenizer& operator=(Tokenizer&&) noexcept;
     ~Tokenizer();
 
+    // Text that is not valid UTF-8 is read as Python callers of the Rust library hand it over: each
+    // maximal invalid subsequence becomes U+FFFD (bytes.decode("utf-8", "replace")). Offsets still
+    // point into the bytes given here; a token for such a U+FFFD covers the bytes it replaced.
+    // tokenizer.json's "truncation" and "padding" are ignored (callers truncate and pad).
     Encoding encode(std::string_view text, bool add_special_tokens = true) const;
     // Encodes many texts on `threads` threads (0 = all cores); results in input order.
     std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens = true,
                                        int threads = 0) const;
+    // Unknown ids are skipped. Byte-level or byte-fallback pieces that do not form valid UTF-8 come
+    // out lossily (U+FFFD), as Rust's String::from_utf8_lossy.
     std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
 
     std::optional<int64_t> token_to_id(std::string_view token) const;

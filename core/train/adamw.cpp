@@ -68,17 +68,20 @@ std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
     return out;
 }
 
-void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps_taken) {
+void AdamW::load_state(const std::map<std::string, at::Tensor>& state, int64_t steps_taken) {
     at::NoGradGuard no_grad;
-    size_t k = 0;
+    size_t used = 0;
     for (size_t g = 0; g < groups_.size(); ++g)
-        for (size_t i = 0; i < groups_[g].params.size(); ++i) {
-            if (k + 2 > state.size()) throw Error("optimizer state has fewer tensors than the model has parameters");
-            if (state[k].second.sizes() != exp_avg_[g][i].sizes()) throw Error("optimizer state '" + state[k].first + "' does not fit its parameter");
-            exp_avg_[g][i].copy_(state[k++].second);
-            exp_avg_sq_[g][i].copy_(state[k++].second);
-        }
-    if (k != state.size()) throw Error("optimizer state has more tensors than the model has parameters");
+        for (size_t i = 0; i < groups_[g].params.size(); ++i)
+            for (auto* slot : {&exp_avg_[g][i], &exp_avg_sq_[g][i]}) {
+                std::string key = groups_[g].name + "." + std::to_string(i) + (slot == &exp_avg_[g][i] ? ".exp_avg" : ".exp_avg_sq");
+                auto it = state.find(key);
+                if (it == state.end()) throw Error("optimizer state has no '" + key + "'; was it saved for another model or method?");
+                if (it->second.sizes() != slot->sizes()) throw Error("optimizer state '" + key + "' does not fit its parameter");
+                slot->copy_(it->second);
+                ++used;
+            }
+    if (used != state.size()) throw Error("optimizer state has more tensors than the model has parameters");
     step_ = steps_taken;
 }
 

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,9 +36,10 @@ public:
     int64_t steps_taken() const { return step_; }
     const std::vector<ParamGroup>& groups() const { return groups_; }
 
-    // exp_avg / exp_avg_sq of every parameter in group order, for checkpoints.
+    // exp_avg / exp_avg_sq of every parameter, named "<group>.<index>.exp_avg", for checkpoints.
     std::vector<std::pair<std::string, at::Tensor>> state() const;
-    void load_state(const std::vector<std::pair<std::string, at::Tensor>>& state, int64_t steps_taken);
+    // Restores what state() saved; errors when a tensor is missing or does not fit its parameter.
+    void load_state(const std::map<std::string, at::Tensor>& state, int64_t steps_taken);
 
 private:
     std::vector<ParamGroup> groups_;

@@ -89,19 +89,23 @@ int add_lora(LoadedModel& model, const LoraOptions& options, uint64_t seed) {
     return added;
 }
 
-std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel& model) {
+std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel& model, std::optional<at::ScalarType> master_dtype) {
+    auto own = [&](const at::Tensor& t) {
+        at::Tensor copy = master_dtype ? t.detach().to(*master_dtype).clone() : t.detach().clone();
+        return copy.requires_grad_(true);
+    };
     std::vector<std::pair<std::string, at::Tensor>> params;
     for (Linear* layer : model.linears()) {
         if (!layer->lora) continue;
         LoraWeights& lora = *layer->lora;
         std::string prefix = "base_model.model." + layer->name;
         // Own, contiguous storage: adapters loaded from a file may be views of its mapping.
-        lora.A = lora.A.detach().clone().requires_grad_(true);
-        lora.B = lora.B.detach().clone().requires_grad_(true);
+        lora.A = own(lora.A);
+        lora.B = own(lora.B);
         params.emplace_back(prefix + ".lora_A.weight", lora.A);
         params.emplace_back(prefix + ".lora_B.weight", lora.B);
         if (lora.magnitude.defined()) {
-            lora.magnitude = lora.magnitude.detach().clone().requires_grad_(true);
+            lora.magnitude = own(lora.magnitude);
             params.emplace_back(prefix + ".lora_magnitude_vector", lora.magnitude);
         }
     }

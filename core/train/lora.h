@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,9 +36,11 @@ std::vector<Linear*> lora_targets(LoadedModel& model, const LoraOptions& options
 // model's output is unchanged at step 0; DoRA magnitudes start at the weight rows' norms.
 int add_lora(LoadedModel& model, const LoraOptions& options, uint64_t seed);
 
-// Makes the attached adapters trainable (own storage, requires_grad) and returns them with PEFT's
-// tensor names ("base_model.model.<module>.lora_A.weight", ...).
-std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel& model);
+// Makes the attached adapters trainable (own storage, requires_grad, in `master_dtype` — float32 master
+// weights for a bfloat16 model; undefined keeps their dtype) and returns them with PEFT's tensor names
+// ("base_model.model.<module>.lora_A.weight", ...).
+std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel& model,
+                                                                     std::optional<at::ScalarType> master_dtype = std::nullopt);
 
 // Writes DIR/adapter_config.json and DIR/adapter_model.safetensors as peft's save_pretrained does.
 void save_peft_adapter(LoadedModel& model, const PeftConfig& config, const std::string& dir);

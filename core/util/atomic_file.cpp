@@ -50,12 +50,14 @@ void AtomicFile::commit() {
         ::unlink(temp_path_.c_str());
         throw Error(path_ + ": rename failed: " + std::strerror(err));
     }
-    // Make the rename itself durable.
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
+    fsync_directory(std::filesystem::path(path_).parent_path().string());  // the rename itself
+}
+
+void fsync_directory(const std::string& dir) {
+    int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
     }
 }
 

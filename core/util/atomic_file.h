@@ -24,4 +24,7 @@ private:
     int fd_ = -1;
 };
 
+// Makes a rename or file creation inside `dir` durable.
+void fsync_directory(const std::string& dir);
+
 }  // namespace lathe

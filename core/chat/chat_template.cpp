@@ -1,0 +1,31 @@
+#include "core/chat/chat_template.h"
+
+#include "core/chat/ast.h"
+#include "core/chat/lexer.h"
+#include "core/chat/parser.h"
+#include "core/chat/renderer.h"
+
+namespace lathe {
+
+struct ChatTemplate::Impl {
+    std::string name;
+    chat::Body body;
+};
+
+ChatTemplate::ChatTemplate(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChatTemplate::ChatTemplate(ChatTemplate&&) noexcept = default;
+ChatTemplate& ChatTemplate::operator=(ChatTemplate&&) noexcept = default;
+ChatTemplate::~ChatTemplate() = default;
+
+ChatTemplate ChatTemplate::parse(const std::string& source, const std::string& name) {
+    auto impl = std::make_unique<Impl>();
+    impl->name = name;
+    impl->body = chat::parse_template(chat::lex(source, name), name);
+    return ChatTemplate(std::move(impl));
+}
+
+std::string ChatTemplate::render(const nlohmann::ordered_json& variables, const RenderOptions& options) const {
+    return chat::render_template(impl_->body, impl_->name, variables, options);
+}
+
+}  // namespace lathe

@@ -1,0 +1,77 @@
+// The run store: an SQLite database (WAL mode) holding every training run — its config, status,
+// model, dataset fingerprints, times — with its metrics, checkpoints and events. `lathe train` writes
+// it; `lathe runs` and the GUI read it. Torch-free. Writes are committed as they happen, so a crash
+// loses nothing that was reported.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace lathe {
+
+struct RunRecord {
+    int64_t id = 0;
+    std::string name;
+    std::string status;        // created, running, completed, stopped, failed
+    std::string config_path;
+    std::string config_text;   // the YAML as it was when the run started
+    std::string model;
+    std::string datasets;      // JSON: [{path, fingerprint}]
+    std::string output_dir;
+    double created_at = 0, started_at = 0, finished_at = 0;  // Unix seconds
+    std::string error;
+    std::string final_metrics; // JSON object
+};
+
+struct MetricPoint {
+    int64_t step = 0;
+    std::string name;
+    double value = 0;
+};
+
+struct CheckpointRecord {
+    int64_t step = 0;
+    std::string path;
+    double created_at = 0;
+};
+
+class RunStore {
+public:
+    // Opens (creating, or upgrading an older schema) the database at `path`.
+    static std::unique_ptr<RunStore> open(const std::string& path);
+    // $LATHE_HOME/lathe.db, else $XDG_DATA_HOME/lathe/lathe.db, else ~/.local/share/lathe/lathe.db.
+    static std::string default_path();
+    ~RunStore();
+
+    int64_t create_run(const RunRecord& run);
+    void set_status(int64_t run, const std::string& status, const std::string& error = "");
+    void set_final_metrics(int64_t run, const std::string& json);
+    void add_metrics(int64_t run, const std::vector<MetricPoint>& points);
+    void add_checkpoint(int64_t run, const CheckpointRecord& checkpoint);
+    void remove_checkpoint(int64_t run, const std::string& path);
+    void add_event(int64_t run, const std::string& json_line);
+
+    std::vector<RunRecord> list_runs() const;
+    std::optional<RunRecord> find_run(int64_t id) const;
+    std::vector<MetricPoint> metrics(int64_t run, const std::string& name = "") const;
+    std::vector<CheckpointRecord> checkpoints(int64_t run) const;
+    std::vector<std::string> events(int64_t run) const;
+    // Removes the run and everything recorded about it (not its files on disk).
+    bool delete_run(int64_t run);
+
+    static constexpr int kSchemaVersion = 1;
+    const std::string& path() const { return path_; }
+
+private:
+    RunStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+    void exec(const char* sql) const;
+    sqlite3* db_;
+    std::string path_;
+};
+
+}  // namespace lathe

@@ -1,0 +1,82 @@
+// `lathe train --dry-run`: the resolved configuration and what the run will need in memory, before
+// anything is loaded onto a device.
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+#include "core/models/config.h"
+#include "core/models/model_summary.h"
+#include "core/train/trainer.h"
+#include "core/util/error.h"
+
+namespace lathe {
+
+namespace {
+std::string gib(double bytes) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2) << bytes / (1024.0 * 1024 * 1024) << " GiB";
+    return s.str();
+}
+}  // namespace
+
+void describe_training(const TrainConfig& c, std::ostream& out) {
+    ModelSummary m = summarize_model(c.base_model);
+    ModelConfig mc = read_model_config(c.base_model);
+    const double weight_bytes = c.bf16 ? 2.0 : 4.0;
+
+    // Trainable parameters: LoRA adds r * (in + out) per adapted linear layer.
+    double trainable = 0;
+    const bool lora = c.adapter == "lora";
+    if (lora) {
+        const double h = static_cast<double>(mc.hidden_size), i = static_cast<double>(mc.intermediate_size);
+        const double q = static_cast<double>(mc.num_heads * mc.head_dim), kv = static_cast<double>(mc.num_kv_heads * mc.head_dim);
+        auto wanted = [&](const char* name) {
+            if (c.lora_target_linear) return true;
+            for (const auto& t : c.lora_target_modules) if (t == name) return true;
+            return false;
+        };
+        double per_layer = 0;
+        if (wanted("q_proj")) per_layer += c.lora_r * (h + q);
+        if (wanted("k_proj")) per_layer += c.lora_r * (h + kv);
+        if (wanted("v_proj")) per_layer += c.lora_r * (h + kv);
+        if (wanted("o_proj")) per_layer += c.lora_r * (q + h);
+        if (wanted("gate_proj")) per_layer += c.lora_r * (h + i);
+        if (wanted("up_proj")) per_layer += c.lora_r * (h + i);
+        if (wanted("down_proj")) per_layer += c.lora_r * (i + h);
+        if (wanted("qkv_proj")) per_layer += c.lora_r * (h + q + 2 * kv);
+        if (wanted("gate_up_proj")) per_layer += c.lora_r * (h + 2 * i);
+        trainable = per_layer * mc.num_layers;
+    } else {
+        trainable = static_cast<double>(m.parameters);
+    }
+    const double weights = m.parameters * weight_bytes;
+    const double gradients = trainable * 4;           // float32
+    const double optimizer = c.optimizer == "sgd" ? 0 : trainable * 8;  // AdamW: two float32 moments
+    const double master = lora ? trainable * 4 : 0;  // adapters keep float32 master weights
+    // Activations kept for backward, per layer and token, roughly: attention inputs/outputs, q/k/v,
+    // MLP (3 x intermediate) and norms, in the compute dtype; plus float32 logits for the loss.
+    const double tokens = static_cast<double>(c.micro_batch_size * c.sequence_len);
+    const double per_token_layer = (10.0 * mc.hidden_size + 4.0 * mc.intermediate_size) * weight_bytes;
+    const double activations = tokens * per_token_layer * mc.num_layers;
+    const double logits = tokens * mc.vocab_size * 4.0 * 2;  // logits and their gradient
+    const double total = weights + gradients + optimizer + master + activations + logits;
+
+    out << "config          " << c.source << "\n"
+        << "model           " << c.base_model << " (" << m.architecture << ", " << human_count(m.parameters) << " parameters)\n"
+        << "method          " << (lora ? "LoRA r=" + std::to_string(c.lora_r) + (c.peft_use_dora ? " (DoRA)" : c.peft_use_rslora ? " (rsLoRA)" : "") : std::string("full finetuning")) << "\n"
+        << "precision       " << (c.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << "\n"
+        << "batch           " << c.micro_batch_size << " x " << c.gradient_accumulation_steps << " accumulation, sequence_len " << c.sequence_len << "\n"
+        << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << c.warmup_steps << ")\n"
+        << "device          " << c.device << "\n"
+        << "output          " << c.output_dir << "\n"
+        << "memory estimate (per device)\n"
+        << "  weights       " << gib(weights) << "\n"
+        << "  trainable     " << human_count(static_cast<int64_t>(trainable)) << " parameters\n"
+        << "  gradients     " << gib(gradients) << "\n"
+        << "  optimizer     " << gib(optimizer + master) << "\n"
+        << "  activations   " << gib(activations) << " (+ " << gib(logits) << " logits)\n"
+        << "  total         " << gib(total) << "\n";
+}
+
+}  // namespace lathe

@@ -1,0 +1,166 @@
+#include "core/train/train_checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/io/tensor_io.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+#include "core/util/json_file.h"
+
+namespace lathe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_text(const fs::path& path, const std::string& text) {
+    AtomicFile f(path.string());
+    f.write(text.data(), text.size());
+    f.commit();
+}
+
+// Every weight of the model by its Hugging Face name (tied weights once).
+std::vector<std::pair<std::string, at::Tensor*>> named_weights(LoadedModel& model) {
+    std::vector<std::pair<std::string, at::Tensor*>> out;
+    if (!model.lm) throw Error("full finetuning supports causal language models");
+    DecoderLM& lm = *model.lm;
+    const ArchSpec& a = *lm.config.arch;
+    out.emplace_back(std::string(a.embed) + ".weight", &lm.embed);
+    if (lm.pos_embed.defined()) out.emplace_back(std::string(a.pos_embed) + ".weight", &lm.pos_embed);
+    for (size_t i = 0; i < lm.layers.size(); ++i) {
+        DecoderLayer& L = lm.layers[i];
+        auto norm = [&](const char* tmpl, Norm& n) {
+            std::string base = layer_tensor_name(tmpl, static_cast<int>(i));
+            out.emplace_back(base + ".weight", &n.weight);
+            if (n.bias.defined()) out.emplace_back(base + ".bias", &n.bias);
+        };
+        norm(a.attn_norm, L.attn_norm);
+        norm(a.mlp_norm, L.mlp_norm);
+        if (L.q_norm.defined()) out.emplace_back(layer_tensor_name(a.q_norm, static_cast<int>(i)) + ".weight", &L.q_norm);
+        if (L.k_norm.defined()) out.emplace_back(layer_tensor_name(a.k_norm, static_cast<int>(i)) + ".weight", &L.k_norm);
+    }
+    for (Linear* l : lm.linears()) {
+        if (l == &lm.lm_head && lm.config.tie_word_embeddings) continue;
+        out.emplace_back(l->name + ".weight", &l->weight);
+        if (l->bias.defined()) out.emplace_back(l->name + ".bias", &l->bias);
+    }
+    std::string final_base = a.final_norm;
+    out.emplace_back(final_base + ".weight", &lm.final_norm.weight);
+    if (lm.final_norm.bias.defined()) out.emplace_back(final_base + ".bias", &lm.final_norm.bias);
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> make_full_trainable(LoadedModel& model) {
+    if (model.config.arch->conv1d) throw Error("full finetuning of GPT-2 (Conv1D weights) is not supported yet");
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (auto& [name, tensor] : named_weights(model)) {
+        *tensor = tensor->detach().clone().requires_grad_(true);
+        out.emplace_back(name, *tensor);
+    }
+    if (model.lm->config.tie_word_embeddings) model.lm->lm_head.weight = model.lm->embed;  // keep the tie
+    return out;
+}
+
+void load_full_weights(LoadedModel& model, const std::string& dir) {
+    at::NoGradGuard no_grad;
+    auto saved = load_safetensors((fs::path(dir) / "model.safetensors").string());
+    for (auto& [name, tensor] : named_weights(model)) {
+        auto it = saved.find(name);
+        if (it == saved.end()) throw Error(dir + "/model.safetensors: tensor '" + name + "' is missing");
+        tensor->copy_(it->second);
+    }
+}
+
+std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config, const LoraOptions& lora,
+                                  const std::string& config_text, const AdamW& optimizer, bool sgd, const TrainState& state) {
+    fs::path final_dir = fs::path(config.output_dir) / ("checkpoint-" + std::to_string(state.step));
+    fs::path temp_dir = fs::path(config.output_dir) / (".checkpoint-" + std::to_string(state.step) + ".tmp");
+    std::error_code ec;
+    fs::remove_all(temp_dir, ec);
+    fs::create_directories(temp_dir);
+
+    if (config.adapter == "lora") {
+        save_peft_adapter(model, peft_config_for(model, lora, config.base_model), temp_dir.string());
+    } else {
+        std::vector<std::pair<std::string, at::Tensor>> weights;
+        for (auto& [name, tensor] : named_weights(model)) weights.emplace_back(name, *tensor);
+        save_safetensors((temp_dir / "model.safetensors").string(), weights);
+        fs::copy_file(fs::path(config.base_model) / "config.json", temp_dir / "config.json", fs::copy_options::overwrite_existing);
+    }
+    if (!sgd) save_safetensors((temp_dir / "optimizer.safetensors").string(), optimizer.state());
+    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // shares the global state
+    at::Tensor rng = cpu_generator.get_state();
+    save_safetensors((temp_dir / "rng_state.safetensors").string(), {{"cpu", rng}});
+    write_text(temp_dir / "run.yaml", config_text);
+    nlohmann::json j = {{"run_id", state.run_id}, {"step", state.step}, {"best_eval", std::isfinite(state.best_eval) ? state.best_eval : -1.0},
+                        {"evals_without_improvement", state.evals_without_improvement}, {"lathe_checkpoint_version", 1}};
+    write_text(temp_dir / "trainer_state.json", j.dump(2) + "\n");
+    fsync_directory(temp_dir.string());
+
+    // Replace an older checkpoint of the same step (a resumed run re-saving), then publish.
+    fs::remove_all(final_dir, ec);
+    fs::rename(temp_dir, final_dir);
+    fsync_directory(config.output_dir);
+    return final_dir.string();
+}
+
+TrainState read_train_state(const std::string& dir) {
+    fs::path path = fs::path(dir) / "trainer_state.json";
+    if (!fs::exists(path)) throw Error(dir + ": not a Lathe checkpoint (no trainer_state.json)");
+    auto j = read_json_file(path.string());
+    TrainState s;
+    try {
+        s.run_id = j.at("run_id").get<int64_t>();
+        s.step = j.at("step").get<int64_t>();
+        double best = j.value("best_eval", -1.0);
+        s.best_eval = best < 0 ? INFINITY : best;
+        s.evals_without_improvement = j.value("evals_without_improvement", 0);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path.string() + ": " + e.what());
+    }
+    s.dir = dir;
+    return s;
+}
+
+std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir) {
+    fs::path path = fs::path(dir) / "optimizer.safetensors";
+    if (!fs::exists(path)) throw Error(dir + ": the checkpoint has no optimizer.safetensors");
+    std::map<std::string, at::Tensor> out;
+    for (auto& [name, t] : load_safetensors(path.string())) out[name] = t.clone();
+    return out;
+}
+
+void restore_rng(const std::string& dir) {
+    fs::path path = fs::path(dir) / "rng_state.safetensors";
+    if (!fs::exists(path)) return;
+    auto saved = load_safetensors(path.string());
+    if (!saved.count("cpu")) return;
+    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
+    cpu_generator.set_state(saved.at("cpu").clone());
+}
+
+std::string resolve_resume(const std::string& what, RunStore& store) {
+    if (fs::is_directory(what)) return what;
+    int64_t id = 0;
+    try {
+        size_t used = 0;
+        id = std::stoll(what, &used);
+        if (used != what.size()) id = 0;
+    } catch (...) {
+    }
+    if (id <= 0) throw Error("--resume '" + what + "': neither a checkpoint folder nor a run id");
+    auto checkpoints = store.checkpoints(id);
+    if (!store.find_run(id)) throw Error("--resume " + what + ": no run #" + what + " in " + store.path());
+    for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it)
+        if (fs::exists(fs::path(it->path) / "trainer_state.json")) return it->path;
+    throw Error("--resume " + what + ": run #" + what + " has no checkpoint on disk to resume from");
+}
+
+}  // namespace lathe

@@ -1,0 +1,192 @@
+#include "core/train/train_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "core/util/error.h"
+
+namespace lathe {
+
+namespace {
+
+// Collects every problem so a user fixes their file in one go.
+struct Problems {
+    std::string file;
+    std::vector<std::string> list;
+    void add(const YAML::Node& node, const std::string& key, const std::string& what) {
+        std::string line = node.Mark().line >= 0 ? std::to_string(node.Mark().line + 1) : "?";
+        list.push_back(file + ":" + line + ": " + key + ": " + what);
+    }
+};
+
+template <typename T>
+bool read_scalar(const YAML::Node& node, const std::string& key, T& out, Problems& p, const char* type_name) {
+    if (!node.IsScalar()) {
+        p.add(node, key, std::string("must be ") + type_name);
+        return false;
+    }
+    try {
+        out = node.as<T>();
+        return true;
+    } catch (const YAML::Exception&) {
+        p.add(node, key, std::string("must be ") + type_name + ", got '" + node.Scalar() + "'");
+        return false;
+    }
+}
+
+std::vector<std::string> read_strings(const YAML::Node& node, const std::string& key, Problems& p) {
+    std::vector<std::string> out;
+    if (node.IsScalar()) return {node.Scalar()};
+    if (!node.IsSequence()) {
+        p.add(node, key, "must be a list of names");
+        return out;
+    }
+    for (const auto& item : node) {
+        if (!item.IsScalar()) p.add(item, key, "must be a list of names");
+        else out.push_back(item.Scalar());
+    }
+    return out;
+}
+
+}  // namespace
+
+TrainConfig read_train_config(const std::string& path) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(path);
+    } catch (const YAML::BadFile&) {
+        throw Error(path + ": cannot open");
+    } catch (const YAML::ParserException& e) {
+        throw Error(path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+    }
+    if (!root.IsMap()) throw Error(path + ": expected a mapping of keys (base_model: ..., learning_rate: ...)");
+
+    TrainConfig c;
+    c.source = path;
+    Problems p{path, {}};
+    using Reader = std::function<void(const YAML::Node&, const std::string&)>;
+    auto str = [&](std::string& field) -> Reader { return [&](const YAML::Node& n, const std::string& k) { read_scalar(n, k, field, p, "a string"); }; };
+    auto integer = [&](int64_t& field, int64_t min) -> Reader {
+        return [&, min](const YAML::Node& n, const std::string& k) {
+            if (read_scalar(n, k, field, p, "an integer") && field < min) p.add(n, k, "must be >= " + std::to_string(min) + ", got " + n.Scalar());
+        };
+    };
+    auto number = [&](double& field, double min, double max) -> Reader {
+        return [&, min, max](const YAML::Node& n, const std::string& k) {
+            if (read_scalar(n, k, field, p, "a number") && !(field >= min && field <= max)) {
+                std::ostringstream range;
+                range << "must be in [" << min << ", " << max << "], got " << n.Scalar();
+                p.add(n, k, range.str());
+            }
+        };
+    };
+    auto positive = [&](double& field) -> Reader {
+        return [&](const YAML::Node& n, const std::string& k) {
+            if (read_scalar(n, k, field, p, "a number") && !(field > 0)) p.add(n, k, "must be > 0, got " + n.Scalar());
+        };
+    };
+    auto flag = [&](bool& field) -> Reader { return [&](const YAML::Node& n, const std::string& k) { read_scalar(n, k, field, p, "true or false"); }; };
+    uint64_t seed = c.seed;
+
+    const std::map<std::string, Reader> readers = {
+        {"base_model", str(c.base_model)},
+        {"adapter", str(c.adapter)},
+        {"lora_r", integer(c.lora_r, 1)},
+        {"lora_alpha", positive(c.lora_alpha)},
+        {"lora_dropout", number(c.lora_dropout, 0, 0.999)},
+        {"lora_target_modules", [&](const YAML::Node& n, const std::string& k) { c.lora_target_modules = read_strings(n, k, p); }},
+        {"lora_target_linear", flag(c.lora_target_linear)},
+        {"lora_model_dir", str(c.lora_model_dir)},
+        {"peft_use_rslora", flag(c.peft_use_rslora)},
+        {"peft_use_dora", flag(c.peft_use_dora)},
+        {"loraplus_lr_ratio", number(c.loraplus_lr_ratio, 0, 1e6)},
+        {"datasets", [&](const YAML::Node& n, const std::string& k) {
+             if (!n.IsSequence()) return p.add(n, k, "must be a list of {path, type}");
+             for (const auto& item : n) {
+                 DatasetSpec d;
+                 if (item.IsScalar()) d.path = item.Scalar();
+                 else if (item.IsMap() && item["path"] && item["path"].IsScalar()) {
+                     d.path = item["path"].Scalar();
+                     if (item["type"] && item["type"].IsScalar()) d.type = item["type"].Scalar();
+                     for (const auto& kv : item) {
+                         std::string sub = kv.first.Scalar();
+                         if (sub != "path" && sub != "type") p.add(kv.first, k + "." + sub, "unknown key (a dataset has path and type)");
+                     }
+                 } else {
+                     p.add(item, k, "each entry needs a 'path'");
+                     continue;
+                 }
+                 if (d.type != "pretokenized")
+                     p.add(item, k + ".type", "'" + d.type + "' is not supported yet (supported: pretokenized)");
+                 c.datasets.push_back(d);
+             }
+         }},
+        {"val_set_size", number(c.val_set_size, 0, 0.999)},
+        {"sequence_len", integer(c.sequence_len, 1)},
+        {"shuffle", flag(c.shuffle)},
+        {"sample_packing", [&](const YAML::Node& n, const std::string& k) {
+             bool packing = false;
+             if (read_scalar(n, k, packing, p, "true or false") && packing) p.add(n, k, "sample packing is not supported yet");
+         }},
+        {"micro_batch_size", integer(c.micro_batch_size, 1)},
+        {"gradient_accumulation_steps", integer(c.gradient_accumulation_steps, 1)},
+        {"num_epochs", integer(c.num_epochs, 1)},
+        {"max_steps", integer(c.max_steps, 0)},
+        {"optimizer", str(c.optimizer)},
+        {"learning_rate", positive(c.learning_rate)},
+        {"lr_scheduler", str(c.lr_scheduler)},
+        {"warmup_steps", integer(c.warmup_steps, 0)},
+        {"cosine_min_lr_ratio", number(c.cosine_min_lr_ratio, 0, 1)},
+        {"weight_decay", number(c.weight_decay, 0, 10)},
+        {"adam_beta1", number(c.adam_beta1, 0, 0.999999)},
+        {"adam_beta2", number(c.adam_beta2, 0, 0.999999)},
+        {"adam_epsilon", positive(c.adam_epsilon)},
+        {"max_grad_norm", number(c.max_grad_norm, 0, 1e9)},
+        {"bf16", flag(c.bf16)},
+        {"gradient_checkpointing", flag(c.gradient_checkpointing)},
+        {"device", str(c.device)},
+        {"output_dir", str(c.output_dir)},
+        {"save_steps", integer(c.save_steps, 0)},
+        {"eval_steps", integer(c.eval_steps, 0)},
+        {"save_total_limit", integer(c.save_total_limit, 0)},
+        {"early_stopping_patience", integer(c.early_stopping_patience, 0)},
+        {"seed", [&](const YAML::Node& n, const std::string& k) { read_scalar(n, k, seed, p, "a non-negative integer"); }},
+    };
+
+    for (const auto& kv : root) {
+        std::string key = kv.first.Scalar();
+        auto it = readers.find(key);
+        if (it == readers.end()) {
+            p.add(kv.first, key, "unknown key (docs/config.md lists the keys Lathe reads)");
+            continue;
+        }
+        if (kv.second.IsNull()) continue;  // `key:` with no value keeps the default
+        it->second(kv.second, key);
+    }
+    c.seed = seed;
+
+    if (!root["base_model"]) p.list.push_back(path + ": base_model: required (a Hugging Face model folder)");
+    if (c.datasets.empty()) p.list.push_back(path + ": datasets: at least one dataset is required");
+    if (!c.adapter.empty() && c.adapter != "lora")
+        p.add(root["adapter"], "adapter", "'" + c.adapter + "' is not supported (lora, or leave it out for full finetuning)");
+    if (c.adapter == "lora" && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())
+        p.list.push_back(path + ": lora_target_modules: name the modules to adapt (e.g. [q_proj, v_proj]) or set lora_target_linear: true");
+    if (c.optimizer != "adamw_torch" && c.optimizer != "adamw" && c.optimizer != "adamw_torch_fused" && c.optimizer != "sgd")
+        p.add(root["optimizer"], "optimizer", "'" + c.optimizer + "' is not supported (adamw_torch, adamw_torch_fused, sgd)");
+    static const char* schedulers[] = {"constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr", "warmup_stable_decay"};
+    if (std::none_of(std::begin(schedulers), std::end(schedulers), [&](const char* s) { return c.lr_scheduler == s; }))
+        p.add(root["lr_scheduler"], "lr_scheduler", "'" + c.lr_scheduler + "' is not supported (constant, constant_with_warmup, linear, cosine, cosine_with_min_lr, warmup_stable_decay)");
+    if (c.gradient_checkpointing) p.add(root["gradient_checkpointing"], "gradient_checkpointing", "not supported yet");
+
+    if (!p.list.empty()) {
+        std::string all = std::to_string(p.list.size()) + " problem" + (p.list.size() > 1 ? "s" : "") + " in " + path + ":";
+        for (const auto& line : p.list) all += "\n  " + line;
+        throw Error(all);
+    }
+    return c;
+}
+
+}  // namespace lathe

@@ -1,0 +1,66 @@
+// The run configuration `lathe train run.yaml` reads. Keys are Axolotl's wherever Axolotl has one, so
+// users can bring their configs; docs/config.md lists every key with its default. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lathe {
+
+struct DatasetSpec {
+    std::string path;
+    std::string type = "pretokenized";  // the row type; more arrive with the dataset loaders
+};
+
+struct TrainConfig {
+    std::string source;  // the YAML file
+
+    std::string base_model;
+    std::string adapter;                      // "lora", or "" for full finetuning
+    int64_t lora_r = 8;
+    double lora_alpha = 16;
+    double lora_dropout = 0.0;
+    std::vector<std::string> lora_target_modules;
+    bool lora_target_linear = false;          // every linear layer but the output head
+    std::string lora_model_dir;               // PEFT adapter to start from
+    bool peft_use_rslora = false;
+    bool peft_use_dora = false;
+    double loraplus_lr_ratio = 0;             // LoRA+: B's learning rate is this times A's (0 = off)
+
+    std::vector<DatasetSpec> datasets;
+    double val_set_size = 0;                  // share of rows held out for evaluation (0..1)
+    int64_t sequence_len = 2048;
+    bool shuffle = true;
+    int64_t micro_batch_size = 1;
+    int64_t gradient_accumulation_steps = 1;
+    int64_t num_epochs = 1;
+    int64_t max_steps = 0;                    // > 0 stops there, before num_epochs is done
+
+    std::string optimizer = "adamw_torch";    // adamw_torch / adamw / sgd
+    double learning_rate = 2e-4;
+    std::string lr_scheduler = "cosine";
+    int64_t warmup_steps = 0;
+    double cosine_min_lr_ratio = 0;
+    double weight_decay = 0.0;
+    double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+    double max_grad_norm = 1.0;               // 0 = no clipping
+
+    bool bf16 = false;
+    bool gradient_checkpointing = false;
+    std::string device = "auto";              // auto, cpu, cuda, cuda:N
+
+    std::string output_dir = "./outputs";
+    int64_t save_steps = 0;                   // 0 = only at the end
+    int64_t eval_steps = 0;                   // 0 = only at the end (when there is validation data)
+    int64_t save_total_limit = 0;             // 0 = keep every checkpoint
+    int64_t early_stopping_patience = 0;      // evaluations without improvement before stopping (0 = off)
+    uint64_t seed = 42;
+};
+
+// Reads and validates the YAML file. Every problem is reported at once, each naming the key and
+// line: "run.yaml:7: learning_rate: must be > 0, got -1".
+TrainConfig read_train_config(const std::string& path);
+
+}  // namespace lathe

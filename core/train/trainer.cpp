@@ -1,0 +1,356 @@
+#include "core/train/trainer.h"
+
+#include <ATen/Context.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/stack.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "core/adapters/peft.h"
+#include "core/models/loader.h"
+#include "core/train/adamw.h"
+#include "core/train/batch.h"
+#include "core/train/lora.h"
+#include "core/train/lr_schedule.h"
+#include "core/train/train_checkpoint.h"
+#include "core/train/train_step.h"
+#include "core/util/error.h"
+
+namespace lathe {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Emits one event: a JSON line on the stream (flushed: the GUI reads it live) and a row in the store.
+class EventSink {
+public:
+    EventSink(std::ostream& out, RunStore& store, int64_t run) : out_(out), store_(store), run_(run) {}
+    void emit(json event) {
+        event["run_id"] = run_;
+        std::string line = event.dump();
+        out_ << line << "\n";
+        out_.flush();
+        store_.add_event(run_, line);
+    }
+
+private:
+    std::ostream& out_;
+    RunStore& store_;
+    int64_t run_;
+};
+
+struct Data {
+    std::vector<Example> train, validation;
+    json fingerprints = json::array();
+};
+
+Data load_data(const TrainConfig& c) {
+    Data d;
+    std::vector<Example> all;
+    for (const auto& spec : c.datasets) {
+        auto rows = read_pretokenized_jsonl(spec.path);
+        d.fingerprints.push_back({{"path", spec.path}, {"type", spec.type}, {"rows", rows.size()},
+                                  {"bytes", fs::exists(spec.path) ? static_cast<int64_t>(fs::file_size(spec.path)) : 0}});
+        for (auto& r : rows) {
+            if (static_cast<int64_t>(r.input_ids.size()) > c.sequence_len) {  // truncate to sequence_len
+                r.input_ids.resize(c.sequence_len);
+                r.labels.resize(c.sequence_len);
+            }
+            all.push_back(std::move(r));
+        }
+    }
+    if (all.empty()) throw Error("the datasets hold no rows");
+    size_t n_val = static_cast<size_t>(std::floor(all.size() * c.val_set_size));
+    if (c.val_set_size > 0 && n_val == 0) n_val = 1;
+    if (n_val >= all.size()) throw Error("val_set_size leaves no training rows");
+    if (n_val > 0) {
+        // A fixed, seeded choice of held-out rows, independent of the epoch shuffles.
+        std::vector<size_t> order(all.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::mt19937_64 rng(c.seed ^ 0x5eedULL);
+        std::shuffle(order.begin(), order.end(), rng);
+        std::vector<bool> held(all.size(), false);
+        for (size_t i = 0; i < n_val; ++i) held[order[i]] = true;
+        for (size_t i = 0; i < all.size(); ++i) (held[i] ? d.validation : d.train).push_back(std::move(all[i]));
+    } else {
+        d.train = std::move(all);
+    }
+    return d;
+}
+
+// Row order of an epoch: file order, or a shuffle fixed by seed and epoch (so a resumed run sees the
+// same order).
+std::vector<size_t> epoch_order(size_t n, const TrainConfig& c, int64_t epoch) {
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    if (c.shuffle) {
+        std::mt19937_64 rng(c.seed + static_cast<uint64_t>(epoch) * 1000003ULL);
+        std::shuffle(order.begin(), order.end(), rng);
+    }
+    return order;
+}
+
+double evaluate(LoadedModel& model, const std::vector<Example>& rows, int64_t batch_size, int64_t pad_id) {
+    at::NoGradGuard no_grad;
+    double sum = 0;
+    int64_t tokens = 0;
+    for (size_t start = 0; start < rows.size(); start += batch_size) {
+        std::vector<Example> chunk(rows.begin() + start, rows.begin() + std::min(rows.size(), start + static_cast<size_t>(batch_size)));
+        Batch b = collate(chunk, pad_id);
+        if (b.label_tokens == 0) continue;
+        at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask);
+        at::Tensor logits = model.lm->logits(hidden.narrow(1, 0, hidden.size(1) - 1)).to(at::kFloat);
+        at::Tensor targets = b.labels.narrow(1, 1, b.labels.size(1) - 1).to(logits.device());
+        sum += at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}), {}, at::Reduction::Sum, -100).item<double>();
+        tokens += b.label_tokens;
+    }
+    return tokens ? sum / tokens : NAN;
+}
+
+double clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
+    at::NoGradGuard no_grad;
+    double total = 0;
+    for (const auto& p : params)
+        if (p.grad().defined()) total += p.grad().to(at::kFloat).pow(2).sum().item<double>();
+    total = std::sqrt(total);
+    if (max_norm > 0) {
+        double coef = max_norm / (total + 1e-6);  // as torch.nn.utils.clip_grad_norm_
+        if (coef < 1)
+            for (const auto& p : params)
+                if (p.grad().defined()) p.grad().mul_(coef);
+    }
+    return total;
+}
+
+c10::Device choose_device(const std::string& name) {
+    if (name == "auto") return at::hasCUDA() ? c10::Device("cuda") : c10::Device(c10::kCPU);
+    return parse_device(name);
+}
+
+}  // namespace
+
+TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ostream& out) {
+    TrainConfig c = request.config;
+    std::optional<TrainState> resumed;
+    int64_t run_id = 0;
+    if (!request.resume.empty()) {
+        std::string dir = resolve_resume(request.resume, store);
+        resumed = read_train_state(dir);
+        run_id = resumed->run_id;
+        auto run = store.find_run(run_id);
+        if (!run) throw Error(dir + ": its run #" + std::to_string(run_id) + " is not in the run store " + store.path());
+    } else {
+        RunRecord r;
+        r.name = fs::path(c.output_dir).filename().string();
+        r.config_path = c.source;
+        r.config_text = request.config_text;
+        r.model = c.base_model;
+        r.output_dir = c.output_dir;
+        run_id = store.create_run(r);
+    }
+    EventSink events(out, store, run_id);
+    store.set_status(run_id, "running");
+
+    try {
+        at::manual_seed(c.seed);
+        Data data = load_data(c);
+        LoadOptions lo;
+        lo.device = choose_device(c.device);
+        if (c.bf16) lo.dtype = at::kBFloat16;
+        auto model = load_model(c.base_model, lo);
+        if (!model->lm) throw Error(c.base_model + ": training supports causal language models");
+        const int64_t pad_id = model->config.pad_token_id.value_or(0);
+
+        // Trainable parameters: the adapter (float32 master weights), or every weight.
+        std::vector<std::pair<std::string, at::Tensor>> params;
+        LoraOptions lora;
+        if (c.adapter == "lora") {
+            lora.r = c.lora_r;
+            lora.alpha = c.lora_alpha;
+            lora.dropout = c.lora_dropout;
+            lora.rslora = c.peft_use_rslora;
+            lora.dora = c.peft_use_dora;
+            lora.target_modules = c.lora_target_linear ? std::vector<std::string>{"all-linear"} : c.lora_target_modules;
+            std::string from = resumed ? resumed->dir : c.lora_model_dir;
+            if (!from.empty()) attach_peft_adapter(*model, from);
+            else add_lora(*model, lora, c.seed);
+            params = make_lora_trainable(*model, at::kFloat);
+        } else {
+            if (c.bf16) throw Error("bf16 full finetuning is not supported yet; use an adapter or leave bf16 off");
+            params = make_full_trainable(*model);
+            if (resumed) load_full_weights(*model, resumed->dir);
+        }
+
+        std::vector<ParamGroup> groups;
+        if (c.adapter == "lora") {
+            ParamGroup a{.name = "lora_A", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
+            ParamGroup b{.name = "lora_B", .params = {}, .lr_scale = c.loraplus_lr_ratio > 0 ? c.loraplus_lr_ratio : 1.0, .weight_decay = c.weight_decay};
+            for (auto& [name, p] : params) (name.find(".lora_B.") != std::string::npos ? b : a).params.push_back(p);
+            groups = {a, b};
+        } else {
+            // No decay on biases and norms (1-D tensors), as transformers' Trainer.
+            ParamGroup decay{.name = "decay", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
+            ParamGroup no_decay{.name = "no_decay", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
+            for (auto& [name, p] : params) (p.dim() >= 2 ? decay : no_decay).params.push_back(p);
+            groups = {decay, no_decay};
+        }
+        std::vector<at::Tensor> all_params;
+        for (auto& [_, p] : params) all_params.push_back(p);
+        const bool sgd = c.optimizer == "sgd";
+        AdamW optimizer(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon});
+
+        const int64_t rows_per_step = c.micro_batch_size * c.gradient_accumulation_steps;
+        const int64_t steps_per_epoch = (static_cast<int64_t>(data.train.size()) + rows_per_step - 1) / rows_per_step;
+        int64_t total_steps = steps_per_epoch * c.num_epochs;
+        if (c.max_steps > 0) total_steps = std::min(total_steps, c.max_steps);
+        ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = c.warmup_steps, .total_steps = total_steps,
+                                 .min_lr_ratio = c.cosine_min_lr_ratio};
+        schedule.validate();
+
+        int64_t step = 0;
+        double best_eval = INFINITY;
+        int64_t evals_without_improvement = 0;
+        if (resumed) {
+            step = resumed->step;
+            if (!sgd) optimizer.load_state(read_optimizer_state(resumed->dir), step);
+            restore_rng(resumed->dir);
+            best_eval = resumed->best_eval;
+            evals_without_improvement = resumed->evals_without_improvement;
+        }
+
+        int64_t trainable = 0;
+        for (auto& p : all_params) trainable += p.numel();
+        events.emit({{"event", resumed ? "resume" : "start"}, {"step", step}, {"total_steps", total_steps},
+                     {"train_rows", data.train.size()}, {"validation_rows", data.validation.size()},
+                     {"trainable_parameters", trainable}, {"device", lo.device.str()}, {"output_dir", c.output_dir}});
+        if (!resumed) store.add_event(run_id, json({{"event", "datasets"}, {"datasets", data.fingerprints}}).dump());
+
+        std::vector<std::string> kept_checkpoints;
+        for (const auto& ck : store.checkpoints(run_id)) kept_checkpoints.push_back(ck.path);
+        auto checkpoint = [&](int64_t at_step) {
+            TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
+                             .evals_without_improvement = evals_without_improvement, .dir = ""};
+            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, optimizer, sgd, state);
+            store.add_checkpoint(run_id, {at_step, path, 0});
+            kept_checkpoints.push_back(path);
+            events.emit({{"event", "checkpoint"}, {"step", at_step}, {"path", path}});
+            while (c.save_total_limit > 0 && static_cast<int64_t>(kept_checkpoints.size()) > c.save_total_limit) {
+                std::error_code ec;
+                fs::remove_all(kept_checkpoints.front(), ec);
+                store.remove_checkpoint(run_id, kept_checkpoints.front());
+                kept_checkpoints.erase(kept_checkpoints.begin());
+            }
+        };
+        auto run_eval = [&](int64_t at_step) -> bool {  // true: early stopping says stop
+            if (data.validation.empty()) return false;
+            double loss = evaluate(*model, data.validation, c.micro_batch_size, pad_id);
+            store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
+            events.emit({{"event", "eval"}, {"step", at_step}, {"eval_loss", loss}, {"perplexity", std::exp(loss)}});
+            if (loss < best_eval) {
+                best_eval = loss;
+                evals_without_improvement = 0;
+            } else {
+                ++evals_without_improvement;
+            }
+            return c.early_stopping_patience > 0 && evals_without_improvement >= c.early_stopping_patience;
+        };
+
+        const double start = now_s();
+        int64_t tokens_since = 0;
+        double window_start = start;
+        bool stopped = false, early_stopped = false;
+        while (step < total_steps) {
+            const int64_t epoch = step / steps_per_epoch;
+            const int64_t in_epoch = step % steps_per_epoch;
+            std::vector<size_t> order = epoch_order(data.train.size(), c, epoch);
+            std::vector<Batch> micro;
+            for (int64_t m = 0; m < c.gradient_accumulation_steps; ++m) {
+                size_t first = static_cast<size_t>((in_epoch * c.gradient_accumulation_steps + m) * c.micro_batch_size);
+                if (first >= order.size()) break;
+                std::vector<Example> rows;
+                for (size_t i = first; i < std::min(order.size(), first + static_cast<size_t>(c.micro_batch_size)); ++i) rows.push_back(data.train[order[i]]);
+                micro.push_back(collate(rows, pad_id));
+            }
+            int64_t label_tokens = 0;
+            for (auto& b : micro) label_tokens += b.label_tokens;
+            if (label_tokens == 0) {
+                events.emit({{"event", "warning"}, {"step", step + 1}, {"message", "every label in this step is -100; skipped"}});
+                ++step;
+                continue;
+            }
+            double loss = forward_backward(*model, micro);
+            double grad_norm = clip_gradients(all_params, c.max_grad_norm);
+            const double lr = c.learning_rate * lr_multiplier(schedule, step);
+            if (sgd) {
+                at::NoGradGuard no_grad;
+                for (auto& g : groups)
+                    for (auto& p : g.params)
+                        if (p.grad().defined()) {
+                            if (g.weight_decay) p.mul_(1 - lr * g.lr_scale * g.weight_decay);
+                            p.add_(p.grad(), -lr * g.lr_scale);
+                        }
+            } else {
+                optimizer.step(lr);
+            }
+            optimizer.zero_grad();
+            ++step;
+            for (auto& b : micro) tokens_since += b.attention_mask.sum().item<int64_t>();
+            const double t = now_s();
+            const double tokens_per_s = tokens_since / std::max(1e-9, t - window_start);
+            tokens_since = 0;
+            window_start = t;
+            store.add_metrics(run_id, {{step, "loss", loss}, {step, "lr", lr}, {step, "grad_norm", grad_norm}, {step, "tokens_per_s", tokens_per_s}});
+            events.emit({{"event", "step"}, {"step", step}, {"total_steps", total_steps}, {"epoch", static_cast<double>(step) / steps_per_epoch},
+                         {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", t - start}});
+            if (!std::isfinite(loss)) throw Error("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
+                                                  "; lower learning_rate or set max_grad_norm");
+
+            if (c.eval_steps > 0 && step % c.eval_steps == 0 && step < total_steps) early_stopped = run_eval(step);
+            if (c.save_steps > 0 && step % c.save_steps == 0 && step < total_steps) checkpoint(step);
+            if (early_stopped) {
+                events.emit({{"event", "warning"}, {"step", step}, {"message", "early stopping: the validation loss stopped improving"}});
+                break;
+            }
+            if (request.stop && request.stop->load()) {
+                stopped = true;
+                break;
+            }
+        }
+        if (!stopped && !early_stopped) run_eval(step);
+        checkpoint(step);
+        json final_metrics = {{"step", step}};
+        auto losses = store.metrics(run_id, "loss");
+        if (!losses.empty()) final_metrics["loss"] = losses.back().value;
+        auto evals = store.metrics(run_id, "eval_loss");
+        if (!evals.empty()) final_metrics["eval_loss"] = evals.back().value;
+        store.set_final_metrics(run_id, final_metrics.dump());
+        const char* status = stopped ? "stopped" : "completed";
+        store.set_status(run_id, status);
+        events.emit({{"event", "end"}, {"status", status}, {"step", step}, {"metrics", final_metrics}});
+        return stopped ? TrainOutcome::Stopped : TrainOutcome::Completed;
+    } catch (const c10::OutOfMemoryError& e) {
+        std::string msg = "out of GPU memory: lower micro_batch_size or sequence_len, or use an adapter instead of full finetuning";
+        store.set_status(run_id, "failed", msg);
+        events.emit({{"event", "error"}, {"kind", "out_of_memory"}, {"message", msg}});
+        events.emit({{"event", "end"}, {"status", "failed"}});
+        return TrainOutcome::Failed;
+    } catch (const Error& e) {
+        store.set_status(run_id, "failed", e.what());
+        events.emit({{"event", "error"}, {"message", e.what()}});
+        events.emit({{"event", "end"}, {"status", "failed"}});
+        return TrainOutcome::Failed;
+    }
+}
+
+}  // namespace lathe

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Makes every interop reference with the Hugging Face libraries themselves, in the test-only
+# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/tokenizers.
+# ctest runs this once before the tests that read them (fixture "interop_refs").
+set -euo pipefail
+out="$1"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bash "$here/setup_venv.sh"
+py="$root/.venv-interop/bin/python"
+mkdir -p "$out"
+"$py" "$here/make_model_references.py" "$out/models"
+"$py" "$here/make_sentencepiece_references.py" "$out/sentencepiece"
+"$py" "$here/make_schedule_references.py" "$out"
+if [ -f "$here/make_tokenizer_references.py" ]; then
+  "$py" "$here/make_tokenizer_references.py" "$out/tokenizers"
+fi

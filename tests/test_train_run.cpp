@@ -1,0 +1,322 @@
+// `lathe train` end to end: config errors, schedules against transformers', the run store, events,
+// checkpoints, resume after kill -9 (bit-for-bit on CPU), SIGTERM.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/runs/run_store.h"
+#include "core/train/lr_schedule.h"
+#include "core/train/train_config.h"
+#include "core/util/error.h"
+#include "core/util/json_file.h"
+#include "tests/fixtures.h"
+
+extern char** environ;
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string write_file(const fs::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path.string();
+}
+
+std::string config_error(const std::string& yaml) {
+    test::TempDir dir;
+    try {
+        read_train_config(write_file(dir.path / "run.yaml", yaml));
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(TrainConfig, ReadsAxolotlKeys) {
+    test::TempDir dir;
+    TrainConfig c = read_train_config(write_file(dir.path / "run.yaml", R"(
+base_model: /models/x
+adapter: lora
+lora_r: 16
+lora_alpha: 32
+lora_dropout: 0.05
+lora_target_modules: [q_proj, v_proj]
+datasets:
+  - path: data.jsonl
+    type: pretokenized
+val_set_size: 0.1
+sequence_len: 1024
+micro_batch_size: 2
+gradient_accumulation_steps: 4
+num_epochs: 3
+learning_rate: 0.0002
+lr_scheduler: cosine
+warmup_steps: 10
+weight_decay: 0.0
+optimizer: adamw_torch
+max_grad_norm: 1.0
+output_dir: ./out
+save_steps: 50
+seed: 7
+shuffle: false
+)"));
+    EXPECT_EQ(c.lora_r, 16);
+    EXPECT_EQ(c.lora_target_modules, (std::vector<std::string>{"q_proj", "v_proj"}));
+    EXPECT_EQ(c.datasets.size(), 1u);
+    EXPECT_EQ(c.gradient_accumulation_steps, 4);
+    EXPECT_DOUBLE_EQ(c.learning_rate, 2e-4);
+    EXPECT_FALSE(c.shuffle);
+    EXPECT_EQ(c.seed, 7u);
+}
+
+TEST(TrainConfig, EveryProblemReportedWithKeyAndLine) {
+    std::string msg = config_error("base_model: /m\nlearning_rate: -1\nlora_r: many\nmistake_key: 1\ndatasets: [a.jsonl]\n");
+    EXPECT_NE(msg.find("run.yaml:2: learning_rate: must be > 0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:3: lora_r: must be an integer"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:4: mistake_key: unknown key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("3 problems"), std::string::npos) << msg;
+}
+
+TEST(TrainConfig, MissingRequiredAndBadYaml) {
+    EXPECT_NE(config_error("learning_rate: 0.1\n").find("base_model: required"), std::string::npos);
+    EXPECT_NE(config_error("base_model: [unclosed\n").find("not valid YAML"), std::string::npos);
+    EXPECT_NE(config_error("base_model: m\ndatasets: [d]\nadapter: lora\n").find("lora_target_modules"), std::string::npos);
+    EXPECT_NE(config_error("base_model: m\ndatasets: [d]\nlr_scheduler: magic\n").find("'magic' is not supported"), std::string::npos);
+}
+
+// Multipliers from transformers' get_scheduler (tests/interop/make_schedule_references.py).
+TEST(LrSchedule, MatchesTransformers) {
+    const char* dir = std::getenv("LATHE_INTEROP_REFS");
+    if (!dir) GTEST_SKIP() << "LATHE_INTEROP_REFS not set; run through ctest, which makes the references";
+    auto cases = read_json_file(std::string(dir) + "/schedules.json");
+    ASSERT_GE(cases.size(), 8u);
+    for (const auto& c : cases) {
+        ScheduleOptions o{.kind = c["kind"], .warmup_steps = c["warmup_steps"], .total_steps = c["total_steps"],
+                          .min_lr_ratio = c["min_lr_ratio"], .decay_ratio = c["decay_ratio"]};
+        auto expected = c["multipliers"].get<std::vector<double>>();
+        for (size_t s = 0; s < expected.size(); ++s)
+            EXPECT_NEAR(lr_multiplier(o, static_cast<int64_t>(s)), expected[s], 1e-12) << o.kind << " warmup " << o.warmup_steps << " step " << s;
+    }
+}
+
+TEST(RunStore, RecordsAndDeletes) {
+    test::TempDir dir;
+    std::string path = dir.str() + "/lathe.db";
+    int64_t id;
+    {
+        auto store = RunStore::open(path);
+        RunRecord r;
+        r.name = "demo";
+        r.model = "/m";
+        id = store->create_run(r);
+        store->set_status(id, "running");
+        store->add_metrics(id, {{1, "loss", 2.5}, {2, "loss", 2.0}, {2, "lr", 0.1}});
+        store->add_checkpoint(id, {2, "/out/checkpoint-2", 0});
+        store->add_event(id, R"({"event":"step"})");
+        store->set_status(id, "completed");
+    }
+    auto store = RunStore::open(path);  // reopened: everything was committed
+    auto run = store->find_run(id);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->status, "completed");
+    EXPECT_GT(run->finished_at, 0);
+    EXPECT_EQ(store->metrics(id, "loss").size(), 2u);
+    EXPECT_EQ(store->checkpoints(id).at(0).path, "/out/checkpoint-2");
+    EXPECT_EQ(store->events(id).size(), 1u);
+    EXPECT_TRUE(store->delete_run(id));
+    EXPECT_FALSE(store->find_run(id));
+    EXPECT_TRUE(store->metrics(id).empty());
+}
+
+// A child `lathe` process whose stdout we read line by line and may kill.
+struct Child {
+    pid_t pid = -1;
+    FILE* out = nullptr;
+    explicit Child(const std::vector<std::string>& args) {
+        int fds[2];
+        EXPECT_EQ(pipe(fds), 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+        posix_spawn_file_actions_addclose(&actions, fds[0]);
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&actions);
+        close(fds[1]);
+        out = fdopen(fds[0], "r");
+    }
+    bool next(json& event) {
+        char* line = nullptr;
+        size_t cap = 0;
+        ssize_t n = getline(&line, &cap, out);
+        if (n <= 0) {
+            free(line);
+            return false;
+        }
+        event = json::parse(std::string(line, n));
+        free(line);
+        return true;
+    }
+    int wait() {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        fclose(out);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+};
+
+struct RunDir {
+    test::TempDir dir;
+    std::string store() const { return dir.str() + "/lathe.db"; }
+    std::string config(const std::string& extra, const std::string& output = "out") const {
+        std::string fixture = test::fixtures() + "/hf/training/llama";
+        return write_file(dir.path / (output + ".yaml"),
+                          "base_model: " + test::hf_model("llama") + "\ndatasets:\n  - path: " + fixture + "/train.jsonl\n    type: pretokenized\n" +
+                              "output_dir: " + dir.str() + "/" + output + "\n" + extra);
+    }
+};
+
+std::vector<json> run_all(const std::vector<std::string>& args, int* code = nullptr) {
+    Child child(args);
+    std::vector<json> events;
+    json e;
+    while (child.next(e)) events.push_back(e);
+    int rc = child.wait();
+    if (code) *code = rc;
+    return events;
+}
+
+std::vector<double> losses_of(const std::vector<json>& events) {
+    std::vector<double> out;
+    for (const auto& e : events)
+        if (e["event"] == "step") out.push_back(e["loss"].get<double>());
+    return out;
+}
+
+TEST(TrainRun, MatchesTheTransformersTrainingReferenceThroughTheCli) {
+    RunDir d;
+    std::string fixture = test::fixtures() + "/hf/training/llama";
+    auto ref = read_json_file(fixture + "/reference.json");
+    std::string cfg = d.config("adapter: lora\nlora_model_dir: " + fixture + "/adapter_init\nlearning_rate: 0.01\nlr_scheduler: constant\n"
+                               "weight_decay: 0.01\nmicro_batch_size: 4\nnum_epochs: 2\nshuffle: false\nmax_grad_norm: 0\nsequence_len: 64\n");
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0);
+    auto losses = losses_of(events);
+    auto expected = ref["step_losses"].get<std::vector<double>>();
+    ASSERT_EQ(losses.size(), expected.size());
+    for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-4);
+    // The event contract the GUI relies on.
+    for (const auto& e : events)
+        if (e["event"] == "step")
+            for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"}) EXPECT_TRUE(e.contains(key)) << key;
+    EXPECT_EQ(events.front()["event"], "start");
+    EXPECT_EQ(events.back()["event"], "end");
+    EXPECT_EQ(events.back()["status"], "completed");
+    auto store = RunStore::open(d.store());
+    auto runs = store->list_runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, "completed");
+    EXPECT_EQ(store->metrics(runs[0].id, "loss").size(), 4u);
+    auto checkpoints = store->checkpoints(runs[0].id);
+    ASSERT_EQ(checkpoints.size(), 1u);
+    EXPECT_TRUE(fs::exists(checkpoints[0].path + "/adapter_model.safetensors"));
+    EXPECT_TRUE(fs::exists(checkpoints[0].path + "/adapter_config.json"));
+}
+
+TEST(TrainRun, ResumeAfterKillNineRepeatsTheLossSeriesExactly) {
+    RunDir d;
+    const std::string settings = "adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_dropout: 0.1\nlora_target_linear: true\n"
+                                 "learning_rate: 0.005\nlr_scheduler: cosine\nwarmup_steps: 2\nmicro_batch_size: 2\n"
+                                 "num_epochs: 4\nsave_steps: 3\nsequence_len: 64\nseed: 3\n";
+    auto uninterrupted = losses_of(run_all({LATHE_CLI, "train", d.config(settings, "full"), "--store", d.store()}));
+    ASSERT_EQ(uninterrupted.size(), 16u);
+
+    std::string cfg = d.config(settings, "killed");
+    Child child({LATHE_CLI, "train", cfg, "--store", d.store()});
+    json e;
+    int64_t run_id = 0;
+    while (child.next(e)) {
+        run_id = e["run_id"];
+        if (e["event"] == "step" && e["step"] == 5) {
+            kill(child.pid, SIGKILL);  // after checkpoint-3, mid-way to checkpoint-6
+            break;
+        }
+    }
+    child.wait();
+    auto store = RunStore::open(d.store());
+    EXPECT_EQ(store->find_run(run_id)->status, "running");  // it never got to say otherwise
+    EXPECT_FALSE(fs::exists(d.dir.path / "killed" / ".checkpoint-6.tmp") && fs::exists(d.dir.path / "killed" / "checkpoint-6"));
+
+    int code = -1;
+    auto resumed = run_all({LATHE_CLI, "train", "--resume", std::to_string(run_id), "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0);
+    EXPECT_EQ(resumed.front()["event"], "resume");
+    EXPECT_EQ(resumed.front()["step"], 3);
+    auto after = losses_of(resumed);
+    ASSERT_EQ(after.size(), 13u);
+    for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i], uninterrupted[i + 3]) << "step " << i + 4;
+    EXPECT_EQ(RunStore::open(d.store())->find_run(run_id)->status, "completed");
+}
+
+TEST(TrainRun, SigtermSavesACheckpointAndStops) {
+    RunDir d;
+    std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nmax_steps: 100000\nnum_epochs: 100000\nmicro_batch_size: 1\nsequence_len: 64\n");
+    Child child({LATHE_CLI, "train", cfg, "--store", d.store()});
+    json e;
+    std::vector<json> events;
+    while (child.next(e)) {
+        events.push_back(e);
+        if (e["event"] == "step" && e["step"] == 2) kill(child.pid, SIGTERM);
+    }
+    EXPECT_EQ(child.wait(), 0);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["event"], "end");
+    EXPECT_EQ(events.back()["status"], "stopped");
+    int64_t step = events.back()["step"];
+    EXPECT_TRUE(fs::exists(d.dir.path / "out" / ("checkpoint-" + std::to_string(step)) / "trainer_state.json"));
+    auto runs = RunStore::open(d.store())->list_runs();
+    EXPECT_EQ(runs.at(0).status, "stopped");
+}
+
+TEST(TrainRun, DryRunPrintsAMemoryEstimate) {
+    RunDir d;
+    std::string cfg = d.config("adapter: lora\nlora_target_linear: true\nbf16: true\nmicro_batch_size: 8\nsequence_len: 2048\n");
+    Child child({LATHE_CLI, "train", "--dry-run", cfg, "--store", d.store()});
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
+    EXPECT_EQ(child.wait(), 0);
+    for (const char* piece : {"memory estimate", "weights", "optimizer", "activations", "total", "LoRA r=8"})
+        EXPECT_NE(text.find(piece), std::string::npos) << piece << " in\n" << text;
+    EXPECT_TRUE(RunStore::open(d.store())->list_runs().empty());
+}
+
+TEST(TrainRun, BadDataFailsTheRunWithTheLine) {
+    RunDir d;
+    write_file(d.dir.path / "bad.jsonl", "{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": \"oops\"}\n");
+    std::string cfg = write_file(d.dir.path / "bad.yaml", "base_model: " + test::hf_model("llama") + "\ndatasets: [" +
+                                                              (d.dir.path / "bad.jsonl").string() + "]\noutput_dir: " + d.dir.str() + "/o\n");
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    EXPECT_EQ(code, 1);
+    ASSERT_GE(events.size(), 2u);
+    EXPECT_EQ(events[events.size() - 2]["event"], "error");
+    EXPECT_NE(events[events.size() - 2]["message"].get<std::string>().find("bad.jsonl:2:"), std::string::npos);
+    EXPECT_EQ(RunStore::open(d.store())->list_runs().at(0).status, "failed");
+}
+
+}  // namespace
+}  // namespace lathe
