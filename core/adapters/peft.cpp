@@ -12,24 +12,19 @@ namespace lathe {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// PEFT matches pattern keys against the end of a module name at a dot boundary.
-bool pattern_matches(const std::string& module, const std::string& key) {
+bool module_name_matches(const std::string& module, const std::string& key) {
     if (module == key) return true;
     return module.size() > key.size() && module.compare(module.size() - key.size(), key.size(), key) == 0 &&
            module[module.size() - key.size() - 1] == '.';
 }
 
-}  // namespace
-
 double PeftConfig::scale_for(const std::string& module, int64_t* rank_out) const {
     int64_t rank = r;
     double alpha = lora_alpha;
     for (const auto& [key, value] : rank_pattern)
-        if (pattern_matches(module, key)) rank = value;
+        if (module_name_matches(module, key)) rank = value;
     for (const auto& [key, value] : alpha_pattern)
-        if (pattern_matches(module, key)) alpha = value;
+        if (module_name_matches(module, key)) alpha = value;
     if (rank_out) *rank_out = rank;
     return use_rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
 }

@@ -30,6 +30,10 @@ struct PeftConfig {
 
 PeftConfig read_peft_config(const std::string& dir);
 
+// PEFT's rule for target_modules / rank_pattern keys: `key` names the module itself or the end of its
+// dotted name ("q_proj" matches "model.layers.0.self_attn.q_proj", not "model.layers.0.xq_proj").
+bool module_name_matches(const std::string& module, const std::string& key);
+
 // Attaches the adapter in DIR to every layer it names; errors when a tensor matches no layer of the
 // model or has the wrong shape (an adapter made for another base model). Returns layers adapted.
 int attach_peft_adapter(LoadedModel& model, const std::string& dir);

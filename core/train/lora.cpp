@@ -28,14 +28,6 @@ void LoraOptions::validate() const {
     if (target_modules.empty()) throw Error("lora_target_modules is empty; name modules (e.g. q_proj, v_proj) or use all-linear");
 }
 
-namespace {
-bool suffix_matches(const std::string& module, const std::string& target) {
-    if (module == target) return true;
-    return module.size() > target.size() && module.compare(module.size() - target.size(), target.size(), target) == 0 &&
-           module[module.size() - target.size() - 1] == '.';
-}
-}  // namespace
-
 std::vector<Linear*> lora_targets(LoadedModel& model, const LoraOptions& options) {
     bool all_linear = options.target_modules.size() == 1 && options.target_modules[0] == "all-linear";
     std::vector<Linear*> out;
@@ -48,7 +40,7 @@ std::vector<Linear*> lora_targets(LoadedModel& model, const LoraOptions& options
             continue;
         }
         for (const auto& t : options.target_modules)
-            if (suffix_matches(layer->name, t)) {
+            if (module_name_matches(layer->name, t)) {
                 out.push_back(layer);
                 matched.insert(t);
                 break;

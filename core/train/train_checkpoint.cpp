@@ -79,7 +79,7 @@ void load_full_weights(LoadedModel& model, const std::string& dir) {
 }
 
 std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config, const LoraOptions& lora,
-                                  const std::string& config_text, const AdamW& optimizer, bool sgd, const TrainState& state) {
+                                  const std::string& config_text, const AdamW* optimizer, const TrainState& state) {
     fs::path final_dir = fs::path(config.output_dir) / ("checkpoint-" + std::to_string(state.step));
     fs::path temp_dir = fs::path(config.output_dir) / (".checkpoint-" + std::to_string(state.step) + ".tmp");
     std::error_code ec;
@@ -94,7 +94,7 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
         save_safetensors((temp_dir / "model.safetensors").string(), weights);
         fs::copy_file(fs::path(config.base_model) / "config.json", temp_dir / "config.json", fs::copy_options::overwrite_existing);
     }
-    if (!sgd) save_safetensors((temp_dir / "optimizer.safetensors").string(), optimizer.state());
+    if (optimizer) save_safetensors((temp_dir / "optimizer.safetensors").string(), optimizer->state());
     at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // shares the global state
     at::Tensor rng = cpu_generator.get_state();
     save_safetensors((temp_dir / "rng_state.safetensors").string(), {{"cpu", rng}});

@@ -28,8 +28,9 @@ struct TrainState {
 };
 
 // Returns the checkpoint's folder.
+// `optimizer` is null for SGD, which keeps no state.
 std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config, const LoraOptions& lora,
-                                  const std::string& config_text, const AdamW& optimizer, bool sgd, const TrainState& state);
+                                  const std::string& config_text, const AdamW* optimizer, const TrainState& state);
 
 TrainState read_train_state(const std::string& checkpoint_dir);
 std::map<std::string, at::Tensor> read_optimizer_state(const std::string& checkpoint_dir);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "core/adapters/peft.h"
@@ -208,7 +209,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         std::vector<at::Tensor> all_params;
         for (auto& [_, p] : params) all_params.push_back(p);
         const bool sgd = c.optimizer == "sgd";
-        AdamW optimizer(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon});
+        std::optional<AdamW> adamw;  // SGD keeps no state
+        if (!sgd) adamw.emplace(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon});
 
         const int64_t rows_per_step = c.micro_batch_size * c.gradient_accumulation_steps;
         const int64_t steps_per_epoch = (static_cast<int64_t>(data.train.size()) + rows_per_step - 1) / rows_per_step;
@@ -223,7 +225,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         int64_t evals_without_improvement = 0;
         if (resumed) {
             step = resumed->step;
-            if (!sgd) optimizer.load_state(read_optimizer_state(resumed->dir), step);
+            if (adamw) adamw->load_state(read_optimizer_state(resumed->dir), step);
             restore_rng(resumed->dir);
             best_eval = resumed->best_eval;
             evals_without_improvement = resumed->evals_without_improvement;
@@ -241,7 +243,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         auto checkpoint = [&](int64_t at_step) {
             TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
                              .evals_without_improvement = evals_without_improvement, .dir = ""};
-            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, optimizer, sgd, state);
+            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, adamw ? &*adamw : nullptr, state);
             store.add_checkpoint(run_id, {at_step, path, 0});
             kept_checkpoints.push_back(path);
             events.emit({{"event", "checkpoint"}, {"step", at_step}, {"path", path}});
@@ -292,7 +294,9 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             double loss = forward_backward(*model, micro);
             double grad_norm = clip_gradients(all_params, c.max_grad_norm);
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
-            if (sgd) {
+            if (adamw) {
+                adamw->step(lr);
+            } else {
                 at::NoGradGuard no_grad;
                 for (auto& g : groups)
                     for (auto& p : g.params)
@@ -300,10 +304,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                             if (g.weight_decay) p.mul_(1 - lr * g.lr_scale * g.weight_decay);
                             p.add_(p.grad(), -lr * g.lr_scale);
                         }
-            } else {
-                optimizer.step(lr);
             }
-            optimizer.zero_grad();
+            for (auto& p : all_params) p.mutable_grad() = at::Tensor();
             ++step;
             for (auto& b : micro) tokens_since += b.attention_mask.sum().item<int64_t>();
             const double t = now_s();
@@ -345,7 +347,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         events.emit({{"event", "error"}, {"kind", "out_of_memory"}, {"message", msg}});
         events.emit({{"event", "end"}, {"status", "failed"}});
         return TrainOutcome::Failed;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // lathe::Error, and LibTorch's own errors: the run is failed, not lost
         store.set_status(run_id, "failed", e.what());
         events.emit({{"event", "error"}, {"message", e.what()}});
         events.emit({{"event", "end"}, {"status", "failed"}});
