@@ -16,6 +16,9 @@
 #include "core/train/adamw.h"
 #include "core/train/lora.h"
 #include "core/train/train_step.h"
+#include "core/models/decoder_lm.h"
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/zeros.h>
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 #include "tests/fixtures.h"
@@ -75,6 +78,42 @@ TEST_P(TrainingExact, StepLossesAndFinalAdapterMatchPeft) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, TrainingExact, ::testing::Values("llama", "qwen2"));
+
+TEST(ChunkedLoss, SameLossAndGradientsAsOneChunk) {
+    // The loss and its gradients must not depend on how the labeled positions are chunked; the
+    // references above are single-chunk, so chunking gets its own check against the plain formula.
+    auto model = load_model(test::hf_model("mistral"));
+    LoraOptions options;
+    options.target_modules = {"all-linear"};
+    add_lora(*model, options, 5);
+    auto params = make_lora_trainable(*model);
+    {
+        at::NoGradGuard no_grad;
+        for (auto& [name, p] : params) p.normal_(0, 0.02);  // B non-zero, so every gradient is exercised
+    }
+    auto rows = read_pretokenized_jsonl(test::fixtures() + "/hf/training/llama/train.jsonl");
+    std::vector<Batch> batches = {collate({rows.begin(), rows.begin() + 3}, 0), collate({rows.begin() + 3, rows.end()}, 0)};
+
+    // Plain: full logits, summed cross-entropy over both micro-batches / all label tokens.
+    int64_t total = batches[0].label_tokens + batches[1].label_tokens;
+    at::Tensor plain = at::zeros({}, at::kDouble);
+    for (const auto& b : batches) {
+        at::Tensor logits = model->lm->forward(b.input_ids, b.attention_mask);
+        at::Tensor sum = causal_lm_loss(logits, b.labels) * static_cast<double>(b.label_tokens);
+        plain = plain + sum.to(at::kDouble);
+    }
+    plain = plain / static_cast<double>(total);
+    plain.backward();
+    std::vector<at::Tensor> expected;
+    for (auto& [name, p] : params) {
+        expected.push_back(p.grad().clone());
+        p.mutable_grad() = at::Tensor();
+    }
+    double loss = forward_backward(*model, batches, /*loss_chunk_rows=*/7);
+    EXPECT_NEAR(loss, plain.item<double>(), 1e-5);
+    for (size_t i = 0; i < params.size(); ++i)
+        EXPECT_LT(test::max_abs_diff(params[i].second.grad(), expected[i]), 1e-6 + 1e-4 * expected[i].abs().max().item<double>()) << params[i].first;
+}
 
 TEST(Lora, FreshAdaptersLeaveTheOutputUnchanged) {
     auto model = load_model(test::hf_model("qwen3"));
