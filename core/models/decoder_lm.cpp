@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "core/models/activation_checkpoint.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -95,6 +96,13 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
     return linear_forward(layer.o, attn, training);
 }
 
+at::Tensor DecoderLM::layer_forward(const DecoderLayer& layer, int64_t index, const at::Tensor& x, const at::Tensor& cos,
+                                    const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, bool training) const {
+    at::Tensor h = x + attention_block(layer, index, apply_norm(config.arch->norm, layer.attn_norm, x, config.norm_eps), cos, sin,
+                                       mask, cache, training);
+    return h + mlp_block(layer, apply_norm(config.arch->norm, layer.mlp_norm, h, config.norm_eps), training);
+}
+
 at::Tensor DecoderLM::mlp_block(const DecoderLayer& layer, const at::Tensor& x, bool training) const {
     switch (config.arch->mlp) {
         case MlpKind::Gated: {
@@ -160,10 +168,15 @@ at::Tensor DecoderLM::hidden_states(const at::Tensor& input_ids, const at::Tenso
 
     for (size_t i = 0; i < layers.size(); ++i) {
         const DecoderLayer& layer = layers[i];
-        at::Tensor normed = apply_norm(config.arch->norm, layer.attn_norm, h, config.norm_eps);
-        h = h + attention_block(layer, static_cast<int64_t>(i), normed, cos, sin, mask, cache, training);
-        normed = apply_norm(config.arch->norm, layer.mlp_norm, h, config.norm_eps);
-        h = h + mlp_block(layer, normed, training);
+        const int64_t index = static_cast<int64_t>(i);
+        if (training && gradient_checkpointing && !cache) {
+            // Copies of what the layer reads: backward recomputes it after this frame is gone.
+            h = checkpointed([this, &layer, index, cos, sin, mask](const at::Tensor& x) {
+                return layer_forward(layer, index, x, cos, sin, mask, nullptr, true);
+            }, h);
+        } else {
+            h = layer_forward(layer, index, h, cos, sin, mask, cache, training);
+        }
     }
     if (cache) cache->length = past + T;
     return apply_norm(config.arch->norm, final_norm, h, config.norm_eps);

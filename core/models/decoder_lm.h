@@ -44,6 +44,8 @@ public:
     Norm final_norm;
     Linear lm_head;         // weight shares storage with `embed` when tied
     RotaryEmbedding rotary;
+    // Training: recompute each layer's activations in backward instead of keeping them.
+    bool gradient_checkpointing = false;
 
     // input_ids [B, T]; attention_mask [B, T] (1 = token, 0 = padding; with a cache it covers the new
     // tokens only); position_ids [B, T] (default: counting on from what the cache holds, as transformers
@@ -67,6 +69,9 @@ private:
                                const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
                                KVCache* cache, bool training) const;
     at::Tensor mlp_block(const DecoderLayer& layer, const at::Tensor& x, bool training) const;
+    // One decoder layer: pre-norm attention and MLP, each added to the residual stream.
+    at::Tensor layer_forward(const DecoderLayer& layer, int64_t index, const at::Tensor& x, const at::Tensor& cos,
+                             const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, bool training) const;
 };
 
 // Mean cross-entropy of next-token prediction over labels != -100, as transformers' causal LM loss:

@@ -1,5 +1,6 @@
 // `lathe train --dry-run`: the resolved configuration and what the run will need in memory, before
 // anything is loaded onto a device.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -58,14 +59,19 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     // MLP (3 x intermediate) and norms, in the compute dtype; plus float32 logits for the loss.
     const double tokens = static_cast<double>(c.micro_batch_size * c.sequence_len);
     const double per_token_layer = (10.0 * mc.hidden_size + 4.0 * mc.intermediate_size) * weight_bytes;
-    const double activations = tokens * per_token_layer * mc.num_layers;
-    const double logits = tokens * mc.vocab_size * 4.0 * 2;  // logits and their gradient
+    // With checkpointing only each layer's input is kept, plus one layer's worth while it is recomputed.
+    const double activations = c.gradient_checkpointing
+                                   ? tokens * mc.hidden_size * weight_bytes * mc.num_layers + tokens * per_token_layer
+                                   : tokens * per_token_layer * mc.num_layers;
+    // The loss runs in chunks of 1024 positions: one chunk's float32 logits and their gradient.
+    const double logits = std::min(tokens, 1024.0) * mc.vocab_size * 4.0 * 2;
     const double total = weights + gradients + optimizer + master + activations + logits;
 
     out << "config          " << c.source << "\n"
         << "model           " << c.base_model << " (" << m.architecture << ", " << human_count(m.parameters) << " parameters)\n"
         << "method          " << (lora ? "LoRA r=" + std::to_string(c.lora_r) + (c.peft_use_dora ? " (DoRA)" : c.peft_use_rslora ? " (rsLoRA)" : "") : std::string("full finetuning")) << "\n"
         << "precision       " << (c.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << "\n"
+        << "checkpointing   " << (c.gradient_checkpointing ? "on (layers recomputed in backward)" : "off") << "\n"
         << "batch           " << c.micro_batch_size << " x " << c.gradient_accumulation_steps << " accumulation, sequence_len " << c.sequence_len << "\n"
         << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << c.warmup_steps << ")\n"
         << "device          " << c.device << "\n"

@@ -179,7 +179,6 @@ TrainConfig read_train_config(const std::string& path) {
     static const char* schedulers[] = {"constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr", "warmup_stable_decay"};
     if (std::none_of(std::begin(schedulers), std::end(schedulers), [&](const char* s) { return c.lr_scheduler == s; }))
         p.add(root["lr_scheduler"], "lr_scheduler", "'" + c.lr_scheduler + "' is not supported (constant, constant_with_warmup, linear, cosine, cosine_with_min_lr, warmup_stable_decay)");
-    if (c.gradient_checkpointing) p.add(root["gradient_checkpointing"], "gradient_checkpointing", "not supported yet");
 
     if (!p.list.empty()) {
         std::string all = std::to_string(p.list.size()) + " problem" + (p.list.size() > 1 ? "s" : "") + " in " + path + ":";

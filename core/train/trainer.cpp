@@ -172,6 +172,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         auto model = load_model(c.base_model, lo);
         if (!model->lm) throw Error(c.base_model + ": training supports causal language models");
         const int64_t pad_id = model->config.pad_token_id.value_or(0);
+        model->lm->gradient_checkpointing = c.gradient_checkpointing;
 
         // Trainable parameters: the adapter (float32 master weights), or every weight.
         std::vector<std::pair<std::string, at::Tensor>> params;
