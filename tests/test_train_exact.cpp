@@ -148,6 +148,31 @@ TEST(GradientCheckpointing, SameGradientsWithDropout) {
     }
 }
 
+TEST(SamplePacking, SameLossAndGradientsAsSeparateRows) {
+    // Rows packed into one sequence (own positions, attention within each) must train exactly like
+    // the same rows padded side by side.
+    auto rows = read_pretokenized_jsonl(test::fixtures() + "/hf/training/qwen2/train.jsonl");
+    std::vector<const Example*> first_four;
+    for (size_t i = 0; i < 4; ++i) first_four.push_back(&rows[i]);
+    auto packs = pack_examples(first_four, 1000);
+    ASSERT_EQ(packs.size(), 1u);
+    std::vector<std::vector<at::Tensor>> grads;
+    std::vector<double> losses;
+    for (bool packed : {false, true}) {
+        auto model = load_model(test::hf_model("qwen2"));
+        attach_peft_adapter(*model, test::fixtures() + "/hf/training/qwen2/adapter_init");
+        auto params = make_lora_trainable(*model);
+        Batch b = packed ? collate_packed(packs, 0) : collate({rows.begin(), rows.begin() + 4}, 0);
+        if (packed) EXPECT_EQ(b.input_ids.size(0), 1);
+        losses.push_back(forward_backward(*model, {b}));
+        grads.emplace_back();
+        for (auto& [name, p] : params) grads.back().push_back(p.grad().clone());
+    }
+    EXPECT_NEAR(losses[0], losses[1], 1e-5);
+    for (size_t i = 0; i < grads[0].size(); ++i)
+        EXPECT_LT(test::max_abs_diff(grads[0][i], grads[1][i]), 1e-6 + 1e-4 * grads[0][i].abs().max().item<double>()) << i;
+}
+
 TEST(Lora, FreshAdaptersLeaveTheOutputUnchanged) {
     auto model = load_model(test::hf_model("qwen3"));
     auto ref = load_safetensors(test::hf_model("qwen3") + "/reference.safetensors");

@@ -270,6 +270,20 @@ TEST(TrainRun, ResumeAfterKillNineRepeatsTheLossSeriesExactly) {
     EXPECT_EQ(RunStore::open(d.store())->find_run(run_id)->status, "completed");
 }
 
+TEST(TrainRun, SamplePackingPacksRowsIntoFewerSteps) {
+    RunDir d;
+    const std::string settings = "adapter: lora\nlora_target_modules: [q_proj, v_proj]\nmicro_batch_size: 1\nshuffle: false\nlearning_rate: 0.001\n";
+    int code = -1;
+    auto unpacked = run_all({LATHE_CLI, "train", d.config(settings + "sequence_len: 64\n", "rows"), "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0);
+    auto packed = run_all({LATHE_CLI, "train", d.config(settings + "sequence_len: 64\nsample_packing: true\n", "packed"), "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0);
+    EXPECT_EQ(losses_of(unpacked).size(), 8u);  // 8 rows, one per step
+    EXPECT_LT(losses_of(packed).size(), 8u);    // rows of 10-19 tokens share 64-token rows
+    EXPECT_GT(losses_of(packed).size(), 0u);
+    EXPECT_EQ(packed.back()["status"], "completed");
+}
+
 TEST(TrainRun, SigtermSavesACheckpointAndStops) {
     RunDir d;
     std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nmax_steps: 100000\nnum_epochs: 100000\nmicro_batch_size: 1\nsequence_len: 64\n");

@@ -18,9 +18,10 @@ namespace {
 
 // Which keys each query may see: causal, not padding, inside the sliding window. bool [B, 1, T, S].
 // Undefined when plain causal attention says it all (lets SDPA take its fastest path).
+// `sequence_ids` [B, T] (packed rows, no cache): a query sees only keys of its own sequence.
 at::Tensor attention_mask_for(const at::Tensor& key_mask, int64_t past, int64_t T, int64_t S,
-                              const std::optional<int64_t>& window, c10::Device device) {
-    if (!key_mask.defined() && past == 0 && !window) return {};
+                              const std::optional<int64_t>& window, const at::Tensor& sequence_ids, c10::Device device) {
+    if (!key_mask.defined() && past == 0 && !window && !sequence_ids.defined()) return {};
     auto long_opts = at::TensorOptions().dtype(at::kLong).device(device);
     at::Tensor q_pos = at::arange(past, past + T, long_opts).unsqueeze(1);  // [T, 1]
     at::Tensor k_pos = at::arange(0, S, long_opts).unsqueeze(0);            // [1, S]
@@ -28,6 +29,10 @@ at::Tensor attention_mask_for(const at::Tensor& key_mask, int64_t past, int64_t 
     if (window) allowed = allowed.logical_and(q_pos - k_pos < *window);
     allowed = allowed.unsqueeze(0).unsqueeze(0);  // [1, 1, T, S]
     if (key_mask.defined()) allowed = allowed.logical_and(key_mask.view({key_mask.size(0), 1, 1, S}));
+    if (sequence_ids.defined()) {
+        at::Tensor ids = sequence_ids.to(device);
+        allowed = allowed.logical_and((ids.unsqueeze(2) == ids.unsqueeze(1)).unsqueeze(1));  // [B, 1, T, T]
+    }
     // A padding query would see no key at all and produce NaN; let it see itself. Real queries always
     // see themselves already, so their results do not change.
     allowed = allowed.logical_or((k_pos == q_pos).unsqueeze(0).unsqueeze(0));
@@ -123,7 +128,8 @@ at::Tensor DecoderLM::mlp_block(const DecoderLayer& layer, const at::Tensor& x, 
 }
 
 at::Tensor DecoderLM::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                                    const at::Tensor& position_ids, KVCache* cache, bool training) const {
+                                    const at::Tensor& position_ids, KVCache* cache, bool training,
+                                    const at::Tensor& sequence_ids) const {
     if (input_ids.dim() != 2) throw Error("input_ids must be [batch, sequence], got " + std::to_string(input_ids.dim()) + " dimensions");
     const int64_t B = input_ids.size(0), T = input_ids.size(1);
     const int64_t past = cache ? cache->length : 0;
@@ -149,7 +155,9 @@ at::Tensor DecoderLM::hidden_states(const at::Tensor& input_ids, const at::Tenso
     } else if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>()) {
         key_mask = attention_mask.to(device()).to(at::kBool);
     }
-    at::Tensor mask = attention_mask_for(key_mask, past, T, past + T, config.sliding_window, device());
+    if (sequence_ids.defined() && (cache || sequence_ids.sizes() != input_ids.sizes()))
+        throw Error("sequence_ids must have the shape of input_ids, and packed rows take no KV cache");
+    at::Tensor mask = attention_mask_for(key_mask, past, T, past + T, config.sliding_window, sequence_ids, device());
 
     at::Tensor h = at::embedding(embed, ids);
     if (config.arch->scale_embeddings) {

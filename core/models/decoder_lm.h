@@ -49,9 +49,11 @@ public:
 
     // input_ids [B, T]; attention_mask [B, T] (1 = token, 0 = padding; with a cache it covers the new
     // tokens only); position_ids [B, T] (default: counting on from what the cache holds, as transformers
-    // does). Returns the final hidden states [B, T, hidden].
+    // does). sequence_ids [B, T] marks the sequences packed into each row: attention stays within one
+    // (with position_ids restarting at each). Returns the final hidden states [B, T, hidden].
     at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
-                             const at::Tensor& position_ids = {}, KVCache* cache = nullptr, bool training = false) const;
+                             const at::Tensor& position_ids = {}, KVCache* cache = nullptr, bool training = false,
+                             const at::Tensor& sequence_ids = {}) const;
     // Hidden states -> logits [.., vocab] in the model's dtype.
     at::Tensor logits(const at::Tensor& hidden) const;
     at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},

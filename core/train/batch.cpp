@@ -1,6 +1,7 @@
 #include "core/train/batch.h"
 
 #include <ATen/ops/full.h>
+#include <ATen/ops/zeros.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -65,6 +66,59 @@ Batch collate(const std::vector<Example>& rows, int64_t pad_id) {
             labels[i][t] = rows[i].labels[t];
             mask[i][t] = 1;
             if (t > 0 && rows[i].labels[t] != -100) ++b.label_tokens;
+        }
+    return b;
+}
+
+}  // namespace lathe
+
+namespace lathe {
+
+std::vector<Pack> pack_examples(const std::vector<const Example*>& ordered, int64_t max_tokens) {
+    std::vector<Pack> packs;
+    int64_t used = 0;
+    for (const Example* e : ordered) {
+        const int64_t n = static_cast<int64_t>(e->input_ids.size());
+        if (packs.empty() || used + n > max_tokens) {
+            packs.emplace_back();
+            used = 0;
+        }
+        packs.back().push_back(e);
+        used += n;
+    }
+    return packs;
+}
+
+Batch collate_packed(const std::vector<Pack>& packs, int64_t pad_id) {
+    std::vector<Example> rows;
+    std::vector<std::vector<int64_t>> positions, sequences;
+    for (const auto& pack : packs) {
+        Example row;
+        std::vector<int64_t> pos, seq;
+        int64_t id = 0;
+        for (const Example* e : pack) {
+            ++id;
+            for (size_t t = 0; t < e->input_ids.size(); ++t) {
+                row.input_ids.push_back(e->input_ids[t]);
+                row.labels.push_back(t == 0 ? -100 : e->labels[t]);  // nothing predicts across a boundary
+                pos.push_back(static_cast<int64_t>(t));
+                seq.push_back(id);
+            }
+        }
+        rows.push_back(std::move(row));
+        positions.push_back(std::move(pos));
+        sequences.push_back(std::move(seq));
+    }
+    Batch b = collate(rows, pad_id);
+    auto opts = at::TensorOptions().dtype(at::kLong);
+    b.position_ids = at::zeros(b.input_ids.sizes(), opts);
+    b.sequence_ids = at::zeros(b.input_ids.sizes(), opts);
+    auto p = b.position_ids.accessor<int64_t, 2>();
+    auto q = b.sequence_ids.accessor<int64_t, 2>();
+    for (size_t i = 0; i < rows.size(); ++i)
+        for (size_t t = 0; t < positions[i].size(); ++t) {
+            p[i][t] = positions[i][t];
+            q[i][t] = sequences[i][t];
         }
     return b;
 }

@@ -127,10 +127,7 @@ TrainConfig read_train_config(const std::string& path) {
         {"val_set_size", number(c.val_set_size, 0, 0.999)},
         {"sequence_len", integer(c.sequence_len, 1)},
         {"shuffle", flag(c.shuffle)},
-        {"sample_packing", [&](const YAML::Node& n, const std::string& k) {
-             bool packing = false;
-             if (read_scalar(n, k, packing, p, "true or false") && packing) p.add(n, k, "sample packing is not supported yet");
-         }},
+        {"sample_packing", flag(c.sample_packing)},
         {"micro_batch_size", integer(c.micro_batch_size, 1)},
         {"gradient_accumulation_steps", integer(c.gradient_accumulation_steps, 1)},
         {"num_epochs", integer(c.num_epochs, 1)},

@@ -32,6 +32,7 @@ struct TrainConfig {
     std::vector<DatasetSpec> datasets;
     double val_set_size = 0;                  // share of rows held out for evaluation (0..1)
     int64_t sequence_len = 2048;
+    bool sample_packing = false;              // several rows share one sequence_len row
     bool shuffle = true;
     int64_t micro_batch_size = 1;
     int64_t gradient_accumulation_steps = 1;

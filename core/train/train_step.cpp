@@ -52,7 +52,7 @@ double forward_backward(LoadedModel& model, const std::vector<Batch>& micro_batc
     double loss_value = 0;
     for (const auto& b : micro_batches) {
         if (b.label_tokens == 0) continue;
-        at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask, {}, nullptr, /*training=*/true);
+        at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask, b.position_ids, nullptr, /*training=*/true, b.sequence_ids);
         loss_value += chunked_loss_backward(*model.lm, hidden, b.labels, total_tokens, loss_chunk_rows);
     }
     return loss_value;

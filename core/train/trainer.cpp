@@ -102,6 +102,33 @@ std::vector<size_t> epoch_order(size_t n, const TrainConfig& c, int64_t epoch) {
     return order;
 }
 
+// What one epoch feeds the model, in order: single rows, or (sample packing) packs of rows. Each unit
+// is one row of a micro-batch.
+struct EpochPlan {
+    int64_t epoch = -1;
+    std::vector<Pack> units;
+};
+
+EpochPlan plan_epoch(const Data& data, const TrainConfig& c, int64_t epoch) {
+    EpochPlan plan;
+    plan.epoch = epoch;
+    std::vector<const Example*> ordered;
+    for (size_t i : epoch_order(data.train.size(), c, epoch)) ordered.push_back(&data.train[i]);
+    if (c.sample_packing) {
+        plan.units = pack_examples(ordered, c.sequence_len);
+    } else {
+        for (const Example* e : ordered) plan.units.push_back({e});
+    }
+    return plan;
+}
+
+Batch make_micro_batch(const EpochPlan& plan, size_t first, size_t count, bool packed, int64_t pad_id) {
+    if (packed) return collate_packed({plan.units.begin() + first, plan.units.begin() + first + count}, pad_id);
+    std::vector<Example> rows;
+    for (size_t u = first; u < first + count; ++u) rows.push_back(*plan.units[u][0]);
+    return collate(rows, pad_id);
+}
+
 double evaluate(LoadedModel& model, const std::vector<Example>& rows, int64_t batch_size, int64_t pad_id) {
     at::NoGradGuard no_grad;
     double sum = 0;
@@ -213,9 +240,15 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         std::optional<AdamW> adamw;  // SGD keeps no state
         if (!sgd) adamw.emplace(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon});
 
-        const int64_t rows_per_step = c.micro_batch_size * c.gradient_accumulation_steps;
-        const int64_t steps_per_epoch = (static_cast<int64_t>(data.train.size()) + rows_per_step - 1) / rows_per_step;
-        int64_t total_steps = steps_per_epoch * c.num_epochs;
+        // Steps per epoch (packing makes them differ by epoch); a step's place follows from its number,
+        // which is what makes a resumed run see exactly the data the uninterrupted one would.
+        const int64_t units_per_step = c.micro_batch_size * c.gradient_accumulation_steps;
+        std::vector<int64_t> epoch_first_step = {0};
+        for (int64_t e = 0; e < c.num_epochs; ++e) {
+            int64_t units = c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(data.train.size());
+            epoch_first_step.push_back(epoch_first_step.back() + (units + units_per_step - 1) / units_per_step);
+        }
+        int64_t total_steps = epoch_first_step.back();
         if (c.max_steps > 0) total_steps = std::min(total_steps, c.max_steps);
         ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = c.warmup_steps, .total_steps = total_steps,
                                  .min_lr_ratio = c.cosine_min_lr_ratio};
@@ -273,17 +306,17 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         int64_t tokens_since = 0;
         double window_start = start;
         bool stopped = false, early_stopped = false;
+        EpochPlan plan;
         while (step < total_steps) {
-            const int64_t epoch = step / steps_per_epoch;
-            const int64_t in_epoch = step % steps_per_epoch;
-            std::vector<size_t> order = epoch_order(data.train.size(), c, epoch);
+            const int64_t epoch = std::upper_bound(epoch_first_step.begin(), epoch_first_step.end(), step) - epoch_first_step.begin() - 1;
+            const int64_t in_epoch = step - epoch_first_step[epoch];
+            if (plan.epoch != epoch) plan = plan_epoch(data, c, epoch);
             std::vector<Batch> micro;
             for (int64_t m = 0; m < c.gradient_accumulation_steps; ++m) {
                 size_t first = static_cast<size_t>((in_epoch * c.gradient_accumulation_steps + m) * c.micro_batch_size);
-                if (first >= order.size()) break;
-                std::vector<Example> rows;
-                for (size_t i = first; i < std::min(order.size(), first + static_cast<size_t>(c.micro_batch_size)); ++i) rows.push_back(data.train[order[i]]);
-                micro.push_back(collate(rows, pad_id));
+                if (first >= plan.units.size()) break;
+                size_t count = std::min(plan.units.size() - first, static_cast<size_t>(c.micro_batch_size));
+                micro.push_back(make_micro_batch(plan, first, count, c.sample_packing, pad_id));
             }
             int64_t label_tokens = 0;
             for (auto& b : micro) label_tokens += b.label_tokens;
@@ -314,7 +347,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             tokens_since = 0;
             window_start = t;
             store.add_metrics(run_id, {{step, "loss", loss}, {step, "lr", lr}, {step, "grad_norm", grad_norm}, {step, "tokens_per_s", tokens_per_s}});
-            events.emit({{"event", "step"}, {"step", step}, {"total_steps", total_steps}, {"epoch", static_cast<double>(step) / steps_per_epoch},
+            events.emit({{"event", "step"}, {"step", step}, {"total_steps", total_steps}, {"epoch", epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch])},
                          {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", t - start}});
             if (!std::isfinite(loss)) throw Error("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
                                                   "; lower learning_rate or set max_grad_norm");
