@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/io/tensor_io.h"
 #include "core/runs/run_store.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/train_config.h"
@@ -282,6 +283,22 @@ TEST(TrainRun, SamplePackingPacksRowsIntoFewerSteps) {
     EXPECT_LT(losses_of(packed).size(), 8u);    // rows of 10-19 tokens share 64-token rows
     EXPECT_GT(losses_of(packed).size(), 0u);
     EXPECT_EQ(packed.back()["status"], "completed");
+}
+
+TEST(TrainRun, FullFinetuningTrainsOnlyTheUnfrozenWeights) {
+    RunDir d;
+    std::string cfg = d.config("unfrozen_parameters: ['model\\.layers\\.1\\.mlp\\..*', '^lm_head']\nlearning_rate: 0.01\nmicro_batch_size: 4\nmax_grad_norm: 0\nsequence_len: 64\n");
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0);
+    EXPECT_EQ(events.front()["trainable_parameters"], 3 * 64 * 128 + 512 * 64);  // layer 1's MLP and the output layer
+    auto before = load_safetensors(test::hf_model("llama") + "/model.safetensors");
+    std::string ckpt = events[events.size() - 2]["path"];
+    auto after = load_safetensors(ckpt + "/model.safetensors");
+    EXPECT_TRUE(after.at("model.layers.0.mlp.up_proj.weight").equal(before.at("model.layers.0.mlp.up_proj.weight")));
+    EXPECT_TRUE(after.at("model.embed_tokens.weight").equal(before.at("model.embed_tokens.weight")));
+    EXPECT_FALSE(after.at("model.layers.1.mlp.up_proj.weight").equal(before.at("model.layers.1.mlp.up_proj.weight")));
+    EXPECT_FALSE(after.at("lm_head.weight").equal(before.at("lm_head.weight")));
 }
 
 TEST(TrainRun, SigtermSavesACheckpointAndStops) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "core/io/tensor_io.h"
 #include "core/util/atomic_file.h"
@@ -57,13 +58,20 @@ std::vector<std::pair<std::string, at::Tensor*>> named_weights(LoadedModel& mode
 
 }  // namespace
 
-std::vector<std::pair<std::string, at::Tensor>> make_full_trainable(LoadedModel& model) {
+std::vector<std::pair<std::string, at::Tensor>> make_full_trainable(LoadedModel& model, const std::vector<std::string>& patterns) {
     if (model.config.arch->conv1d) throw Error("full finetuning of GPT-2 (Conv1D weights) is not supported yet");
+    std::vector<std::regex> unfrozen;
+    for (const auto& p : patterns) unfrozen.emplace_back(p);
     std::vector<std::pair<std::string, at::Tensor>> out;
     for (auto& [name, tensor] : named_weights(model)) {
+        bool train = unfrozen.empty() || std::any_of(unfrozen.begin(), unfrozen.end(), [&](const std::regex& r) {
+                         return std::regex_search(name, r, std::regex_constants::match_continuous);
+                     });
+        if (!train) continue;
         *tensor = tensor->detach().clone().requires_grad_(true);
         out.emplace_back(name, *tensor);
     }
+    if (out.empty()) throw Error("unfrozen_parameters matches no weight of the model (names look like 'model.layers.0.mlp.down_proj.weight')");
     if (model.lm->config.tie_word_embeddings) model.lm->lm_head.weight = model.lm->embed;  // keep the tie
     return out;
 }

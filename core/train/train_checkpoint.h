@@ -37,8 +37,10 @@ std::map<std::string, at::Tensor> read_optimizer_state(const std::string& checkp
 void restore_rng(const std::string& checkpoint_dir);
 void load_full_weights(LoadedModel& model, const std::string& checkpoint_dir);
 
-// Full finetuning: every weight becomes a trainable tensor with its own storage.
-std::vector<std::pair<std::string, at::Tensor>> make_full_trainable(LoadedModel& model);
+// Full finetuning: the weights whose names match one of `patterns` (regexes matched at the start of
+// the name; none = every weight) become trainable tensors with their own storage; the rest stay frozen.
+// Throws when the patterns match no weight.
+std::vector<std::pair<std::string, at::Tensor>> make_full_trainable(LoadedModel& model, const std::vector<std::string>& patterns = {});
 
 // `--resume` takes a run id (its latest checkpoint) or a checkpoint folder.
 std::string resolve_resume(const std::string& what, RunStore& store);

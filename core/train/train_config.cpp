@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include "core/util/error.h"
@@ -103,6 +104,16 @@ TrainConfig read_train_config(const std::string& path) {
         {"peft_use_rslora", flag(c.peft_use_rslora)},
         {"peft_use_dora", flag(c.peft_use_dora)},
         {"loraplus_lr_ratio", number(c.loraplus_lr_ratio, 0, 1e6)},
+        {"unfrozen_parameters", [&](const YAML::Node& n, const std::string& k) {
+             c.unfrozen_parameters = read_strings(n, k, p);
+             for (const auto& pattern : c.unfrozen_parameters) {
+                 try {
+                     std::regex check(pattern);
+                 } catch (const std::regex_error& e) {
+                     p.add(n, k, "'" + pattern + "' is not a valid regular expression (" + e.what() + ")");
+                 }
+             }
+         }},
         {"datasets", [&](const YAML::Node& n, const std::string& k) {
              if (!n.IsSequence()) return p.add(n, k, "must be a list of {path, type}");
              for (const auto& item : n) {
@@ -167,6 +178,8 @@ TrainConfig read_train_config(const std::string& path) {
 
     if (!root["base_model"]) p.list.push_back(path + ": base_model: required (a Hugging Face model folder)");
     if (c.datasets.empty()) p.list.push_back(path + ": datasets: at least one dataset is required");
+    if (!c.unfrozen_parameters.empty() && !c.adapter.empty())
+        p.add(root["unfrozen_parameters"], "unfrozen_parameters", "applies to full finetuning; with an adapter only the adapter trains");
     if (!c.adapter.empty() && c.adapter != "lora")
         p.add(root["adapter"], "adapter", "'" + c.adapter + "' is not supported (lora, or leave it out for full finetuning)");
     if (c.adapter == "lora" && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())

@@ -28,6 +28,9 @@ struct TrainConfig {
     bool peft_use_rslora = false;
     bool peft_use_dora = false;
     double loraplus_lr_ratio = 0;             // LoRA+: B's learning rate is this times A's (0 = off)
+    // Full finetuning: train only the weights whose names match one of these regexes (matched at the
+    // start of the name, as Python's re.match); empty trains every weight.
+    std::vector<std::string> unfrozen_parameters;
 
     std::vector<DatasetSpec> datasets;
     double val_set_size = 0;                  // share of rows held out for evaluation (0..1)

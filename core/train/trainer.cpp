@@ -217,7 +217,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             params = make_lora_trainable(*model, at::kFloat);
         } else {
             if (c.bf16) throw Error("bf16 full finetuning is not supported yet; use an adapter or leave bf16 off");
-            params = make_full_trainable(*model);
+            params = make_full_trainable(*model, c.unfrozen_parameters);
             if (resumed) load_full_weights(*model, resumed->dir);
         }
 
