@@ -86,6 +86,20 @@ int main(int argc, char** argv) {
     runs_cmd->add_flag("--json", runs.json, "print JSON");
     runs_cmd->add_option("--store", runs.store, "run store database");
 
+    lathe::BenchTrainCommand bench;
+    auto* bench_cmd = app.add_subcommand("bench", "Benchmarks (results in docs/performance.md)");
+    auto* bench_train = bench_cmd->add_subcommand("train", "LoRA training tokens/s and peak memory on a random model of a real shape");
+    bench_cmd->require_subcommand(1);
+    bench_train->add_option("--shape", bench.shape, "tiny, qwen2.5-0.5b, llama-3.2-1b, llama-3.1-8b")->capture_default_str();
+    bench_train->add_option("--micro-batch", bench.micro_batch, "rows per step")->capture_default_str();
+    bench_train->add_option("--seq", bench.seq, "tokens per row")->capture_default_str();
+    bench_train->add_option("--lora-r", bench.lora_r, "LoRA rank (all linear layers)")->capture_default_str();
+    bench_train->add_option("--steps", bench.steps, "measured steps")->capture_default_str();
+    bench_train->add_option("--warmup", bench.warmup, "unmeasured steps first")->capture_default_str();
+    bench_train->add_flag("--gradient-checkpointing", bench.gradient_checkpointing, "recompute layers in backward");
+    bench_train->add_option("--device", bench.device, "cuda, cuda:N or cpu")->capture_default_str();
+    bench_train->add_option("--dtype", bench.dtype, "bfloat16, float16 or float32")->capture_default_str();
+
     try {
         app.parse(argc, argv);
         if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
@@ -104,6 +118,7 @@ int main(int argc, char** argv) {
         else if (*chat_cmd) lathe::run_chat_template(chat, std::cout);
         else if (*runs_cmd) lathe::run_runs(runs, std::cout);
         else if (*train_cmd) return lathe::run_train(train, std::cout);
+        else if (*bench_train) lathe::run_bench_train(bench, std::cout);
     } catch (const lathe::Error& e) {
         std::cerr << "lathe: error: " << e.what() << "\n";
         return 1;

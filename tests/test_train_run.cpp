@@ -2,6 +2,7 @@
 // checkpoints, resume after kill -9 (bit-for-bit on CPU), SIGTERM.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -299,6 +300,17 @@ TEST(TrainRun, FullFinetuningTrainsOnlyTheUnfrozenWeights) {
     EXPECT_TRUE(after.at("model.embed_tokens.weight").equal(before.at("model.embed_tokens.weight")));
     EXPECT_FALSE(after.at("model.layers.1.mlp.up_proj.weight").equal(before.at("model.layers.1.mlp.up_proj.weight")));
     EXPECT_FALSE(after.at("lm_head.weight").equal(before.at("lm_head.weight")));
+}
+
+TEST(Bench, TrainRunsOnATinyShape) {
+    Child child({LATHE_CLI, "bench", "train", "--shape", "tiny", "--device", "cpu", "--dtype", "float32", "--micro-batch", "2",
+                 "--seq", "64", "--steps", "2", "--warmup", "1"});
+    json result;
+    ASSERT_TRUE(child.next(result));
+    EXPECT_EQ(child.wait(), 0);
+    EXPECT_GT(result["tokens_per_s"].get<double>(), 0);
+    EXPECT_EQ(result["trainable_parameters"], 2 * 16 * (64 + 64) * 2 + 2 * 16 * (64 + 32) * 2 + 2 * 16 * (64 + 128) * 3);
+    EXPECT_TRUE(std::isfinite(result["last_loss"].get<double>()));
 }
 
 TEST(TrainRun, SigtermSavesACheckpointAndStops) {

@@ -90,6 +90,20 @@ struct RunsCommand {
 };
 void run_runs(const RunsCommand& cmd, std::ostream& out);
 
+struct BenchTrainCommand {
+    std::string shape = "qwen2.5-0.5b";  // tiny, qwen2.5-0.5b, llama-3.2-1b, llama-3.1-8b
+    int64_t micro_batch = 8;
+    int64_t seq = 2048;
+    int64_t lora_r = 16;
+    int64_t steps = 10;
+    int64_t warmup = 3;
+    bool gradient_checkpointing = false;
+    std::string device = "cuda";
+    std::string dtype = "bfloat16";
+};
+// Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps.
+void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out);
+
 // "1 2, 3" -> {1, 2, 3}; errors name the bad piece.
 std::vector<int64_t> parse_token_ids(const std::string& text);
 

@@ -1,6 +1,10 @@
 #include "core/models/loader.h"
 
 #include <ATen/Context.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/zeros.h>
 
 #include <set>
 #include <sstream>
@@ -20,14 +24,16 @@ std::string shape_string(at::IntArrayRef shape) {
     return s.str();
 }
 
-// Takes tensors out of a checkpoint, checks their shapes and remembers which were used.
+// Takes tensors out of a checkpoint, checks their shapes and remembers which were used. Without a
+// checkpoint it makes random weights of the right shapes instead (benchmarks of real model sizes).
 class WeightReader {
 public:
-    WeightReader(const Checkpoint& ckpt, const LoadOptions& options, const ModelConfig& config)
+    WeightReader(const Checkpoint* ckpt, const LoadOptions& options, const ModelConfig& config)
         : ckpt_(ckpt), options_(options), config_(config) {}
 
     at::Tensor take(const std::string& name, std::vector<int64_t> shape) {
-        LocatedTensor located = ckpt_.at(name);
+        if (!ckpt_) return random_weight(name, shape);
+        LocatedTensor located = ckpt_->at(name);
         at::Tensor t = tensor_view(located);
         if (t.sizes() != at::IntArrayRef(shape))
             throw Error(located.file->path() + ": tensor '" + name + "' has shape " + shape_string(t.sizes()) +
@@ -40,17 +46,25 @@ public:
         if (t.device() == options_.device && t.scalar_type() == dtype) return t;  // zero-copy view
         return t.to(options_.device, dtype);
     }
-    bool has(const std::string& name) const { return ckpt_.contains(name); }
+    bool has(const std::string& name) const { return ckpt_ ? ckpt_->contains(name) : true; }
 
     std::vector<std::string> unused() const {
         std::vector<std::string> out;
-        for (const auto& name : ckpt_.names())
-            if (!used_.count(name)) out.push_back(name);
+        if (ckpt_)
+            for (const auto& name : ckpt_->names())
+                if (!used_.count(name)) out.push_back(name);
         return out;
     }
 
 private:
-    const Checkpoint& ckpt_;
+    at::Tensor random_weight(const std::string& name, const std::vector<int64_t>& shape) const {
+        auto opts = at::TensorOptions().device(options_.device).dtype(options_.dtype.value_or(at::kFloat));
+        if (shape.size() >= 2) return at::randn(shape, opts) * 0.02;  // made on the device: no host copy of an 8B model
+        bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+        return bias ? at::zeros(shape, opts) : at::ones(shape, opts);
+    }
+
+    const Checkpoint* ckpt_;
     const LoadOptions& options_;
     const ModelConfig& config_;
     std::set<std::string> used_;
@@ -167,10 +181,19 @@ std::unique_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
     auto model = std::make_unique<LoadedModel>();
     model->config = read_model_config(dir);
     Checkpoint ckpt = Checkpoint::open_dir(dir);
-    WeightReader reader(ckpt, options, model->config);
+    WeightReader reader(&ckpt, options, model->config);
     if (model->config.arch->family == Family::BertClassifier) model->classifier = load_bert(reader, model->config);
     else model->lm = load_decoder(reader, model->config, options);
     model->unused_tensors = reader.unused();
+    return model;
+}
+
+std::unique_ptr<LoadedModel> random_model(const std::string& config_path, const LoadOptions& options) {
+    auto model = std::make_unique<LoadedModel>();
+    model->config = read_model_config(config_path);
+    WeightReader reader(nullptr, options, model->config);
+    if (model->config.arch->family == Family::BertClassifier) model->classifier = load_bert(reader, model->config);
+    else model->lm = load_decoder(reader, model->config, options);
     return model;
 }
 

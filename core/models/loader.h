@@ -32,6 +32,10 @@ struct LoadedModel {
 
 std::unique_ptr<LoadedModel> load_model(const std::string& dir, const LoadOptions& options = {});
 
+// A model of the shape config.json describes, with random weights made directly on the device (float32
+// unless options say otherwise): for benchmarks of real model sizes without their checkpoints.
+std::unique_ptr<LoadedModel> random_model(const std::string& config_path, const LoadOptions& options = {});
+
 // "cpu", "cuda", "cuda:1" -> device; errors name what was asked for and what exists.
 c10::Device parse_device(const std::string& name);
 // "float32"/"fp32"/"f32", "bfloat16"/"bf16", "float16"/"fp16"/"half" -> type.

@@ -1,0 +1,132 @@
+// `lathe bench train`: LoRA training throughput and peak memory on random-initialised models of real
+// shapes, so the figure does not depend on having the checkpoint. Results go to docs/performance.md.
+#include <ATen/Context.h>
+#include <ATen/DeviceAccelerator.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/randint.h>
+
+#if defined(LATHE_TORCH_HAS_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define LATHE_BENCH_CUDA_STATS 1
+#endif
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+#include "core/cli/commands.h"
+#include "core/models/loader.h"
+#include "core/train/adamw.h"
+#include "core/train/lora.h"
+#include "core/train/train_step.h"
+#include "core/util/error.h"
+
+namespace lathe {
+
+namespace {
+
+// config.json of each benchmark shape, as the published checkpoints have it.
+const std::map<std::string, const char*> kShapes = {
+    {"tiny", R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512, "max_position_embeddings": 4096,
+      "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": false})"},
+    {"qwen2.5-0.5b", R"({"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+      "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936, "max_position_embeddings": 32768,
+      "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "tie_word_embeddings": true})"},
+    {"llama-3.2-1b", R"({"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+      "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256,
+      "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "tie_word_embeddings": true,
+      "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                       "original_max_position_embeddings": 8192}, "rope_theta": 500000.0})"},
+    {"llama-3.1-8b", R"({"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
+      "rms_norm_eps": 1e-5, "tie_word_embeddings": false,
+      "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                       "original_max_position_embeddings": 8192}, "rope_theta": 500000.0})"},
+};
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
+    auto shape = kShapes.find(cmd.shape);
+    if (shape == kShapes.end()) {
+        std::string names;
+        for (const auto& [name, _] : kShapes) names += (names.empty() ? "" : ", ") + name;
+        throw Error("--shape '" + cmd.shape + "' is not known (" + names + ")");
+    }
+    auto dir = std::filesystem::temp_directory_path() / ("lathe-bench-" + cmd.shape);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "config.json") << shape->second;
+
+    LoadOptions options;
+    options.device = parse_device(cmd.device);
+    options.dtype = parse_dtype(cmd.dtype);
+    auto model = random_model((dir / "config.json").string(), options);
+    model->lm->gradient_checkpointing = cmd.gradient_checkpointing;
+    LoraOptions lora;
+    lora.r = cmd.lora_r;
+    lora.alpha = 2.0 * cmd.lora_r;
+    lora.target_modules = {"all-linear"};
+    add_lora(*model, lora, 0);
+    auto params = make_lora_trainable(*model, at::kFloat);
+    ParamGroup group{.name = "lora", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
+    for (auto& [_, p] : params) group.params.push_back(p);
+    AdamW optimizer({group}, AdamWOptions{});
+
+    const int64_t vocab = model->config.vocab_size;
+    auto batch = [&] {
+        Batch b;
+        b.input_ids = at::randint(vocab, {cmd.micro_batch, cmd.seq}, at::TensorOptions().dtype(at::kLong));
+        b.labels = b.input_ids.clone();
+        b.attention_mask = at::ones_like(b.input_ids);
+        b.label_tokens = cmd.micro_batch * (cmd.seq - 1);
+        return b;
+    };
+    auto sync = [&] {
+        if (options.device.is_cuda()) at::accelerator::synchronizeDevice(options.device.index() < 0 ? 0 : options.device.index());
+    };
+#ifdef LATHE_BENCH_CUDA_STATS
+    const int device_index = options.device.index() < 0 ? 0 : options.device.index();
+    if (options.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_index);
+#endif
+    double loss = 0, measured = 0;
+    for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {
+        Batch b = batch();
+        sync();
+        double t0 = now_s();
+        loss = forward_backward(*model, {b});
+        optimizer.step(1e-4);
+        optimizer.zero_grad();
+        sync();
+        if (step >= cmd.warmup) measured += now_s() - t0;
+    }
+    const double tokens_per_s = static_cast<double>(cmd.micro_batch * cmd.seq * cmd.steps) / measured;
+    double peak_gib = 0;
+    std::string peak_kind = "process peak RSS";
+#ifdef LATHE_BENCH_CUDA_STATS
+    if (options.device.is_cuda()) {
+        auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device_index);
+        peak_gib = stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak / 1073741824.0;
+        peak_kind = "peak GPU memory allocated";
+    }
+#endif
+    if (!options.device.is_cuda()) {
+        rusage r{};
+        getrusage(RUSAGE_SELF, &r);
+        peak_gib = r.ru_maxrss / 1048576.0;
+    }
+    int64_t trainable = 0;
+    for (auto& [_, p] : params) trainable += p.numel();
+    nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
+                        {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"gradient_checkpointing", cmd.gradient_checkpointing},
+                        {"steps", cmd.steps}, {"trainable_parameters", trainable}, {"tokens_per_s", tokens_per_s},
+                        {"peak_gib", peak_gib}, {"peak_kind", peak_kind}, {"last_loss", loss}};
+    out << j.dump() << "\n";
+}
+
+}  // namespace lathe
