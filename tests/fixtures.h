@@ -31,4 +31,10 @@ struct TempDir {
     std::string str() const { return path.string(); }
 };
 
+inline std::string tokenizer_fixture(const std::string& name) { return fixtures() + "/hf/tokenizers/" + name; }
+
+// A model folder with the qwen-hf fixture tokenizer (and chat template) and a random-weight Qwen2-shaped
+// model whose vocabulary fits it: for testing text paths (prompts, chat, raw-text training), not numbers.
+std::string model_with_tokenizer(const TempDir& dir);
+
 }  // namespace lathe::test

@@ -96,7 +96,7 @@ TEST(Cli, GenerateGreedyMatchesTransformers) {
     EXPECT_EQ(j["tokens"].get<std::vector<int64_t>>(), expected);
 }
 
-std::string tokenizer_fixture(const std::string& name) { return test::fixtures() + "/hf/tokenizers/" + name; }
+using test::tokenizer_fixture;
 
 TEST(Cli, TokenizeAndDetokenize) {
     auto refs = nlohmann::json::parse(std::ifstream(tokenizer_fixture("bytelevel-gpt2") + "/reference.json"));
@@ -141,28 +141,9 @@ TEST(Cli, ChatTemplateRendersLikeTransformers) {
     EXPECT_EQ(r.output, ref["rendered"].get<std::string>() + "<|im_start|>assistant\n");
 }
 
-// A random-weight Qwen2-shaped model whose vocabulary fits the qwen-hf fixture tokenizer: checks the
-// text path of `generate` (tokenize, chat template, decode, stop strings), not the numbers.
-std::string model_with_tokenizer(const test::TempDir& dir) {
-    const std::string tok = tokenizer_fixture("bytelevel-regex-qwen-hf");
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"})
-        std::filesystem::copy_file(tok + "/" + f, dir.path / f);
-    auto config = nlohmann::json::parse(std::ifstream(test::hf_model("qwen2") + "/config.json"));
-    config["vocab_size"] = 1503;
-    std::ofstream(dir.path / "config.json") << config.dump();
-    std::vector<std::pair<std::string, at::Tensor>> weights;
-    for (auto& [name, t] : load_safetensors(test::hf_model("qwen2") + "/model.safetensors")) {
-        at::Tensor w = t;
-        if (name == "model.embed_tokens.weight") w = at::randn({1503, t.size(1)}) * 0.5;
-        weights.emplace_back(name, w);
-    }
-    save_safetensors(dir.str() + "/model.safetensors", weights);
-    return dir.str();
-}
-
 TEST(Cli, GenerateTakesTextWhenTheModelHasATokenizer) {
     test::TempDir dir;
-    std::string model = model_with_tokenizer(dir);
+    std::string model = test::model_with_tokenizer(dir);
     CliResult r = run_cli("generate --model " + model + " --greedy --max-new-tokens 6 --prompt 'Hello there'");
     ASSERT_EQ(r.code, 0) << r.output;
     auto j = nlohmann::json::parse(r.output);

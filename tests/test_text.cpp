@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string tokenizer_fixture(const std::string& name) { return test::fixtures() + "/hf/tokenizers/" + name; }
+using test::tokenizer_fixture;
 
 TEST(TextTokenizer, QwenChatReferenceRendersAndEncodesLikeTransformers) {
     TextTokenizer t = TextTokenizer::load(tokenizer_fixture("bytelevel-regex-qwen-hf"));

@@ -313,6 +313,37 @@ TEST(Bench, TrainRunsOnATinyShape) {
     EXPECT_TRUE(std::isfinite(result["last_loss"].get<double>()));
 }
 
+TEST(TrainRun, ContinuedPretrainingOnRawText) {
+    RunDir d;
+    test::TempDir model_dir;
+    std::string model = test::model_with_tokenizer(model_dir);
+    std::ofstream docs(d.dir.path / "corpus.jsonl");
+    for (int i = 0; i < 6; ++i)
+        docs << json{{"text", "Document " + std::to_string(i) + ": the quick brown fox jumps over the lazy dog, again and again."}}.dump() << "\n";
+    docs.close();
+    std::string cfg = write_file(d.dir.path / "cpt.yaml",
+                                 "base_model: " + model + "\ndatasets:\n  - path: " + (d.dir.path / "corpus.jsonl").string() +
+                                     "\n    type: text\nsequence_len: 16\nsample_packing: true\nadapter: lora\nlora_target_linear: true\n"
+                                     "lr_scheduler: warmup_stable_decay\nwarmup_steps: 1\nmicro_batch_size: 2\nnum_epochs: 2\n"
+                                     "output_dir: " + d.dir.str() + "/cpt\n");
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
+    // Each document (~25 tokens + EOS) is split into 16-token rows: more rows than documents.
+    EXPECT_GT(events.front()["train_rows"].get<int64_t>(), 6);
+    auto losses = losses_of(events);
+    ASSERT_FALSE(losses.empty());
+    for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+    EXPECT_EQ(events.back()["status"], "completed");
+
+    std::ofstream(d.dir.path / "broken.jsonl") << "{\"text\": \"fine\"}\n{\"body\": \"no text\"}\n";
+    std::string bad = write_file(d.dir.path / "bad.yaml", "base_model: " + model + "\ndatasets:\n  - path: " +
+                                                             (d.dir.path / "broken.jsonl").string() + "\n    type: text\noutput_dir: " + d.dir.str() + "/b\n");
+    events = run_all({LATHE_CLI, "train", bad, "--store", d.store()}, &code);
+    EXPECT_EQ(code, 1);
+    EXPECT_NE(events[events.size() - 2]["message"].get<std::string>().find("broken.jsonl:2:"), std::string::npos);
+}
+
 TEST(TrainRun, SigtermSavesACheckpointAndStops) {
     RunDir d;
     std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nmax_steps: 100000\nnum_epochs: 100000\nmicro_batch_size: 1\nsequence_len: 64\n");

@@ -130,8 +130,8 @@ TrainConfig read_train_config(const std::string& path) {
                      p.add(item, k, "each entry needs a 'path'");
                      continue;
                  }
-                 if (d.type != "pretokenized")
-                     p.add(item, k + ".type", "'" + d.type + "' is not supported yet (supported: pretokenized)");
+                 if (d.type != "pretokenized" && d.type != "text")
+                     p.add(item, k + ".type", "'" + d.type + "' is not supported yet (supported: pretokenized, text)");
                  c.datasets.push_back(d);
              }
          }},

@@ -11,7 +11,9 @@ namespace lathe {
 
 struct DatasetSpec {
     std::string path;
-    std::string type = "pretokenized";  // the row type; more arrive with the dataset loaders
+    // pretokenized: JSONL with input_ids (+ labels). text: raw text for continued pretraining (JSONL
+    // with "text", or a plain-text file), tokenized with base_model's tokenizer, every token trained.
+    std::string type = "pretokenized";
 };
 
 struct TrainConfig {

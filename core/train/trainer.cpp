@@ -21,6 +21,7 @@
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/train_checkpoint.h"
+#include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
 
@@ -59,8 +60,15 @@ struct Data {
 Data load_data(const TrainConfig& c) {
     Data d;
     std::vector<Example> all;
+    std::optional<TextTokenizer> tokenizer;  // raw text is tokenized with the model's own tokenizer
     for (const auto& spec : c.datasets) {
-        auto rows = read_pretokenized_jsonl(spec.path);
+        std::vector<Example> rows;
+        if (spec.type == "text") {
+            if (!tokenizer) tokenizer = TextTokenizer::load(c.base_model);
+            rows = read_text_dataset(spec.path, *tokenizer, c.sequence_len);
+        } else {
+            rows = read_pretokenized_jsonl(spec.path);
+        }
         d.fingerprints.push_back({{"path", spec.path}, {"type", spec.type}, {"rows", rows.size()},
                                   {"bytes", fs::exists(spec.path) ? static_cast<int64_t>(fs::file_size(spec.path)) : 0}});
         for (auto& r : rows) {
