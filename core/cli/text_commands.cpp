@@ -5,6 +5,7 @@
 #include "core/cli/commands.h"
 #include "core/text/text_tokenizer.h"
 #include "core/util/error.h"
+#include "core/util/json_file.h"
 
 namespace lathe {
 
@@ -17,24 +18,6 @@ nlohmann::ordered_json read_ordered_json(const std::string& path) {
         return nlohmann::ordered_json::parse(in);
     } catch (const nlohmann::json::exception& e) {
         throw Error(path + ": not valid JSON (" + e.what() + ")");
-    }
-}
-
-// Calls `each(line_number, json)` for every non-empty line of a JSONL file.
-template <typename Fn>
-void for_each_jsonl(const std::string& path, Fn each) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
-    std::string line;
-    for (size_t number = 1; std::getline(in, line); ++number) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(path + ":" + std::to_string(number) + ": not valid JSON (" + e.what() + ")");
-        }
-        each(number, j);
     }
 }
 

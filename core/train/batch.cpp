@@ -7,23 +7,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/error.h"
+#include "core/util/json_file.h"
 
 namespace lathe {
 
 std::vector<Example> read_pretokenized_jsonl(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
     std::vector<Example> out;
-    std::string line;
-    for (size_t number = 1; std::getline(in, line); ++number) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    for_each_jsonl(path, [&](size_t number, const nlohmann::json& j) {
         auto where = [&] { return path + ":" + std::to_string(number) + ": "; };
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(where() + "not valid JSON (" + e.what() + ")");
-        }
         auto ids_of = [&](const char* key) {
             const auto& v = j[key];
             if (!v.is_array()) throw Error(where() + "'" + key + "' must be a list of integers");
@@ -43,7 +34,7 @@ std::vector<Example> read_pretokenized_jsonl(const std::string& path) {
             throw Error(where() + "'labels' has " + std::to_string(e.labels.size()) + " entries but 'input_ids' has " +
                         std::to_string(e.input_ids.size()));
         out.push_back(std::move(e));
-    }
+    });
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/util/error.h"
+#include "core/util/json_file.h"
 
 namespace lathe {
 
@@ -27,29 +28,21 @@ void add_document(const std::string& text, const TextTokenizer& tokenizer, int64
 }  // namespace
 
 std::vector<Example> read_text_dataset(const std::string& path, const TextTokenizer& tokenizer, int64_t sequence_len) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
     std::vector<Example> out;
     const bool jsonl = path.size() > 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
     if (!jsonl) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw Error(path + ": cannot open");
         std::stringstream s;
         s << in.rdbuf();
         add_document(s.str(), tokenizer, sequence_len, out);
         return out;
     }
-    std::string line;
-    for (size_t number = 1; std::getline(in, line); ++number) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(path + ":" + std::to_string(number) + ": not valid JSON (" + e.what() + ")");
-        }
+    for_each_jsonl(path, [&](size_t number, const nlohmann::json& j) {
         if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
             throw Error(path + ":" + std::to_string(number) + ": expected an object with a string field \"text\"");
         add_document(j["text"].get<std::string>(), tokenizer, sequence_len, out);
-    }
+    });
     return out;
 }
 

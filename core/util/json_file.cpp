@@ -27,4 +27,20 @@ nlohmann::json read_json_file(const std::string& path) {
     }
 }
 
+void for_each_jsonl(const std::string& path, const std::function<void(size_t, const nlohmann::json&)>& each) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open");
+    std::string line;
+    for (size_t number = 1; std::getline(in, line); ++number) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        nlohmann::json value;
+        try {
+            value = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path + ":" + std::to_string(number) + ": not valid JSON (" + e.what() + ")");
+        }
+        each(number, value);
+    }
+}
+
 }  // namespace lathe
