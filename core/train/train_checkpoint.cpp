@@ -1,6 +1,7 @@
 #include "core/train/train_checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
 
 #include <filesystem>
@@ -103,9 +104,11 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
         fs::copy_file(fs::path(config.base_model) / "config.json", temp_dir / "config.json", fs::copy_options::overwrite_existing);
     }
     if (optimizer) save_safetensors((temp_dir / "optimizer.safetensors").string(), optimizer->state());
-    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // shares the global state
-    at::Tensor rng = cpu_generator.get_state();
-    save_safetensors((temp_dir / "rng_state.safetensors").string(), {{"cpu", rng}});
+    // Dropout draws from the generator of the device the model runs on; both are saved.
+    std::vector<std::pair<std::string, at::Tensor>> rng = {{"cpu", at::Generator(at::detail::getDefaultCPUGenerator()).get_state()}};
+    c10::Device device = model.lm ? model.lm->device() : model.classifier->device();
+    if (device.is_cuda()) rng.emplace_back("cuda", at::Generator(at::globalContext().defaultGenerator(device)).get_state());
+    save_safetensors((temp_dir / "rng_state.safetensors").string(), rng);
     write_text(temp_dir / "run.yaml", config_text);
     nlohmann::json j = {{"run_id", state.run_id}, {"step", state.step}, {"best_eval", std::isfinite(state.best_eval) ? state.best_eval : -1.0},
                         {"evals_without_improvement", state.evals_without_improvement}, {"lathe_checkpoint_version", 1}};
@@ -145,13 +148,13 @@ std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir) {
     return out;
 }
 
-void restore_rng(const std::string& dir) {
+void restore_rng(const std::string& dir, c10::Device device) {
     fs::path path = fs::path(dir) / "rng_state.safetensors";
     if (!fs::exists(path)) return;
     auto saved = load_safetensors(path.string());
-    if (!saved.count("cpu")) return;
-    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
-    cpu_generator.set_state(saved.at("cpu").clone());
+    if (saved.count("cpu")) at::Generator(at::detail::getDefaultCPUGenerator()).set_state(saved.at("cpu").clone());
+    if (saved.count("cuda") && device.is_cuda())
+        at::Generator(at::globalContext().defaultGenerator(device)).set_state(saved.at("cuda").clone());
 }
 
 std::string resolve_resume(const std::string& what, RunStore& store) {

@@ -34,7 +34,8 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
 
 TrainState read_train_state(const std::string& checkpoint_dir);
 std::map<std::string, at::Tensor> read_optimizer_state(const std::string& checkpoint_dir);
-void restore_rng(const std::string& checkpoint_dir);
+// Restores the CPU generator, and the CUDA one of `device` when the run is on a GPU.
+void restore_rng(const std::string& checkpoint_dir, c10::Device device);
 void load_full_weights(LoadedModel& model, const std::string& checkpoint_dir);
 
 // Full finetuning: the weights whose names match one of `patterns` (regexes matched at the start of

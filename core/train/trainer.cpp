@@ -268,7 +268,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (resumed) {
             step = resumed->step;
             if (adamw) adamw->load_state(read_optimizer_state(resumed->dir), step);
-            restore_rng(resumed->dir);
+            restore_rng(resumed->dir, lo.device);
             best_eval = resumed->best_eval;
             evals_without_improvement = resumed->evals_without_improvement;
         }
