@@ -344,6 +344,26 @@ TEST(TrainRun, ContinuedPretrainingOnRawText) {
     EXPECT_NE(events[events.size() - 2]["message"].get<std::string>().find("broken.jsonl:2:"), std::string::npos);
 }
 
+TEST(TrainRun, Bfloat16FullFinetuningKeepsFloat32Masters) {
+    RunDir d;
+    std::string cfg = d.config("bf16: true\nunfrozen_parameters: ['model\\.layers\\.1\\.']\nlearning_rate: 0.0001\nmicro_batch_size: 4\nsequence_len: 64\n");
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << events.back().dump();
+    std::string ckpt = events[events.size() - 2]["path"];
+    auto model = load_safetensors(ckpt + "/model.safetensors");
+    auto masters = load_safetensors(ckpt + "/master_weights.safetensors");
+    const std::string name = "model.layers.1.mlp.down_proj.weight";
+    ASSERT_TRUE(masters.count(name));
+    EXPECT_EQ(masters.at(name).scalar_type(), at::kFloat);
+    EXPECT_EQ(model.at(name).scalar_type(), at::kBFloat16);
+    EXPECT_TRUE(masters.at(name).to(at::kBFloat16).equal(model.at(name)));  // the model holds the rounded masters
+    auto before = load_safetensors(test::hf_model("llama") + "/model.safetensors").at(name);
+    // lr 1e-4 for 2 steps moves weights by ~2e-4: visible in float32, mostly below bfloat16's resolution.
+    EXPECT_GT(test::max_abs_diff(masters.at(name), before), 1e-5);
+    EXPECT_FALSE(masters.count("model.layers.0.mlp.down_proj.weight"));  // frozen
+}
+
 TEST(TrainRun, SigtermSavesACheckpointAndStops) {
     RunDir d;
     std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nmax_steps: 100000\nnum_epochs: 100000\nmicro_batch_size: 1\nsequence_len: 64\n");

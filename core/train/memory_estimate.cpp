@@ -54,7 +54,7 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     const double weights = m.parameters * weight_bytes;
     const double gradients = trainable * 4;           // float32
     const double optimizer = c.optimizer == "sgd" ? 0 : trainable * 8;  // AdamW: two float32 moments
-    const double master = lora ? trainable * 4 : 0;  // adapters keep float32 master weights
+    const double master = (lora || c.bf16) ? trainable * 4 : 0;  // float32 master weights of what is trained
     // Activations kept for backward, per layer and token, roughly: attention inputs/outputs, q/k/v,
     // MLP (3 x intermediate) and norms, in the compute dtype; plus float32 logits for the loss.
     const double tokens = static_cast<double>(c.micro_batch_size * c.sequence_len);

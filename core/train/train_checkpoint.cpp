@@ -88,7 +88,8 @@ void load_full_weights(LoadedModel& model, const std::string& dir) {
 }
 
 std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config, const LoraOptions& lora,
-                                  const std::string& config_text, const AdamW* optimizer, const TrainState& state) {
+                                  const std::string& config_text, const AdamW* optimizer,
+                                  const std::vector<std::pair<std::string, at::Tensor>>* masters, const TrainState& state) {
     fs::path final_dir = fs::path(config.output_dir) / ("checkpoint-" + std::to_string(state.step));
     fs::path temp_dir = fs::path(config.output_dir) / (".checkpoint-" + std::to_string(state.step) + ".tmp");
     std::error_code ec;
@@ -104,6 +105,7 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
         fs::copy_file(fs::path(config.base_model) / "config.json", temp_dir / "config.json", fs::copy_options::overwrite_existing);
     }
     if (optimizer) save_safetensors((temp_dir / "optimizer.safetensors").string(), optimizer->state());
+    if (masters) save_safetensors((temp_dir / "master_weights.safetensors").string(), *masters);
     // Dropout draws from the generator of the device the model runs on; both are saved.
     std::vector<std::pair<std::string, at::Tensor>> rng = {{"cpu", at::Generator(at::detail::getDefaultCPUGenerator()).get_state()}};
     c10::Device device = model.lm ? model.lm->device() : model.classifier->device();

@@ -28,9 +28,11 @@ struct TrainState {
 };
 
 // Returns the checkpoint's folder.
-// `optimizer` is null for SGD, which keeps no state.
+// `optimizer` is null for SGD, which keeps no state; `masters` (float32 master weights of a bfloat16
+// full finetune) are saved too when given, so a resume continues from them exactly.
 std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config, const LoraOptions& lora,
-                                  const std::string& config_text, const AdamW* optimizer, const TrainState& state);
+                                  const std::string& config_text, const AdamW* optimizer,
+                                  const std::vector<std::pair<std::string, at::Tensor>>* masters, const TrainState& state);
 
 TrainState read_train_state(const std::string& checkpoint_dir);
 std::map<std::string, at::Tensor> read_optimizer_state(const std::string& checkpoint_dir);

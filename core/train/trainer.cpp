@@ -15,11 +15,13 @@
 #include <random>
 
 #include "core/adapters/peft.h"
+#include "core/io/tensor_io.h"
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
+#include "core/train/master_weights.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
@@ -224,9 +226,16 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             else add_lora(*model, lora, c.seed);
             params = make_lora_trainable(*model, at::kFloat);
         } else {
-            if (c.bf16) throw Error("bf16 full finetuning is not supported yet; use an adapter or leave bf16 off");
             params = make_full_trainable(*model, c.unfrozen_parameters);
             if (resumed) load_full_weights(*model, resumed->dir);
+        }
+        // A bfloat16 model's trained weights get float32 masters, which the optimizer updates instead.
+        std::optional<MasterWeights> masters;
+        if (c.adapter.empty() && c.bf16) {
+            masters.emplace(params);
+            if (resumed && fs::exists(fs::path(resumed->dir) / "master_weights.safetensors"))
+                masters->load(load_safetensors((fs::path(resumed->dir) / "master_weights.safetensors").string()));
+            params = masters->masters();
         }
 
         std::vector<ParamGroup> groups;
@@ -285,7 +294,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         auto checkpoint = [&](int64_t at_step) {
             TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
                              .evals_without_improvement = evals_without_improvement, .dir = ""};
-            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, adamw ? &*adamw : nullptr, state);
+            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, adamw ? &*adamw : nullptr,
+                                                     masters ? &masters->masters() : nullptr, state);
             store.add_checkpoint(run_id, {at_step, path, 0});
             kept_checkpoints.push_back(path);
             events.emit({{"event", "checkpoint"}, {"step", at_step}, {"path", path}});
@@ -334,6 +344,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 continue;
             }
             double loss = forward_backward(*model, micro);
+            if (masters) masters->gather_gradients();
             double grad_norm = clip_gradients(all_params, c.max_grad_norm);
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
             if (adamw) {
@@ -347,6 +358,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                             p.add_(p.grad(), -lr * g.lr_scale);
                         }
             }
+            if (masters) masters->publish();
             for (auto& p : all_params) p.mutable_grad() = at::Tensor();
             ++step;
             for (auto& b : micro) tokens_since += b.attention_mask.sum().item<int64_t>();
