@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/adapters/peft.h"
 #include "core/io/tensor_io.h"
 #include "core/models/loader.h"
 #include "tests/fixtures.h"
@@ -44,6 +45,18 @@ INSTANTIATE_TEST_SUITE_P(Transformers, InteropModel,
                              for (char& c : name) if (c == '-') c = '_';
                              return name;
                          });
+
+TEST(InteropAdapter, ModulesToSaveLoadLikePeft) {
+    // A peft LoRA adapter that also saved lm_head whole (modules_to_save), and peft's logits for it.
+    if (refs_dir().empty()) GTEST_SKIP() << "LATHE_INTEROP_REFS not set; run through ctest, which makes the references";
+    std::string dir = refs_dir() + "/models/llama-lora-modules-to-save";
+    auto ref = load_safetensors(dir + "/reference.safetensors");
+    at::NoGradGuard no_grad;
+    auto model = load_model(test::hf_model("llama"));
+    attach_peft_adapter(*model, dir);
+    EXPECT_EQ(model->saved_modules, std::vector<std::string>{"lm_head.weight"});
+    EXPECT_LT(test::max_abs_diff(model->lm->forward(ref.at("input_ids")), ref.at("logits")), 1e-4);
+}
 
 }  // namespace
 }  // namespace lathe

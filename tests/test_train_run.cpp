@@ -364,6 +364,22 @@ TEST(TrainRun, Bfloat16FullFinetuningKeepsFloat32Masters) {
     EXPECT_FALSE(masters.count("model.layers.0.mlp.down_proj.weight"));  // frozen
 }
 
+TEST(TrainRun, ModulesToSaveTrainAndSaveWhole) {
+    RunDir d;
+    std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nlora_modules_to_save: [lm_head]\nlearning_rate: 0.01\nmicro_batch_size: 4\nsequence_len: 64\n");
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << events.back().dump();
+    std::string ckpt = events[events.size() - 2]["path"];
+    auto saved = load_safetensors(ckpt + "/adapter_model.safetensors");
+    ASSERT_TRUE(saved.count("base_model.model.lm_head.weight"));
+    auto base = load_safetensors(test::hf_model("llama") + "/model.safetensors");
+    EXPECT_FALSE(saved.at("base_model.model.lm_head.weight").equal(base.at("lm_head.weight")));  // it trained
+    EXPECT_EQ(read_json_file(ckpt + "/adapter_config.json")["modules_to_save"], json::array({"lm_head"}));
+    int64_t expected = 2 * 8 * (64 + 64) + 512 * 64;  // q_proj LoRA (r=8) in 2 layers + lm_head
+    EXPECT_EQ(events.front()["trainable_parameters"], expected);
+}
+
 TEST(TrainRun, SigtermSavesACheckpointAndStops) {
     RunDir d;
     std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nmax_steps: 100000\nnum_epochs: 100000\nmicro_batch_size: 1\nsequence_len: 64\n");

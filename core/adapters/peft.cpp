@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/io/tensor_io.h"
+#include "core/models/named_weights.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 
@@ -52,8 +53,8 @@ PeftConfig read_peft_config(const std::string& dir) {
         std::string bias = j.value("bias", "none");
         if (bias != "none") throw fail("bias '" + bias + "' is not supported (only \"none\")");
         if (j.value("lora_bias", false)) throw fail("lora_bias is not supported");
-        if (j.contains("modules_to_save") && j["modules_to_save"].is_array() && !j["modules_to_save"].empty())
-            throw fail("modules_to_save is not supported yet when loading an adapter");
+        if (j.contains("modules_to_save") && j["modules_to_save"].is_array())
+            c.modules_to_save = j["modules_to_save"].get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
         throw fail(std::string("unexpected content: ") + e.what());
     }
@@ -103,12 +104,24 @@ int attach_peft_adapter(LoadedModel& model, const std::string& dir) {
         layer->lora = std::move(lora);
         ++adapted;
     }
+    // modules_to_save: whole weights, saved as "base_model.model.<module>.weight".
+    for (const auto& name : ckpt.names()) {
+        if (used.count(name) || name.find(".lora_") != std::string::npos) continue;
+        const std::string prefix = "base_model.model.";
+        if (name.rfind(prefix, 0) != 0) continue;
+        std::string weight_name = name.substr(prefix.size());
+        at::Tensor* target = find_weight(model, weight_name);
+        if (!target) continue;  // reported below as matching nothing
+        at::Tensor t = take(name, target->sizes().vec());
+        *target = t.clone();  // own storage: it may be trained further
+        model.saved_modules.push_back(weight_name);
+    }
     for (const auto& name : ckpt.names())
         if (!used.count(name))
             throw Error(weights_path.string() + ": tensor '" + name + "' matches no layer of the " +
                         model.config.model_type + " model in " + fs::path(model.config.path).parent_path().string() +
                         "; was the adapter made for another base model?");
-    if (adapted == 0) throw Error(weights_path.string() + ": holds no LoRA weights");
+    if (adapted == 0 && model.saved_modules.empty()) throw Error(weights_path.string() + ": holds no LoRA weights");
     return adapted;
 }
 

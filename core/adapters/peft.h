@@ -23,6 +23,7 @@ struct PeftConfig {
     std::vector<std::string> target_modules;
     std::map<std::string, int64_t> rank_pattern;
     std::map<std::string, double> alpha_pattern;
+    std::vector<std::string> modules_to_save;  // modules trained in full and saved whole (e.g. lm_head)
 
     // alpha / r (or alpha / sqrt(r) with rsLoRA), honouring rank_pattern/alpha_pattern for `module`.
     double scale_for(const std::string& module, int64_t* rank_out = nullptr) const;
@@ -34,8 +35,9 @@ PeftConfig read_peft_config(const std::string& dir);
 // dotted name ("q_proj" matches "model.layers.0.self_attn.q_proj", not "model.layers.0.xq_proj").
 bool module_name_matches(const std::string& module, const std::string& key);
 
-// Attaches the adapter in DIR to every layer it names; errors when a tensor matches no layer of the
-// model or has the wrong shape (an adapter made for another base model). Returns layers adapted.
+// Attaches the adapter in DIR to every layer it names, and puts its modules_to_save weights in place of
+// the model's; errors when a tensor matches no layer of the model or has the wrong shape (an adapter
+// made for another base model). Returns layers adapted.
 int attach_peft_adapter(LoadedModel& model, const std::string& dir);
 
 // Folds attached adapters into the weights (PEFT's merge_and_unload) and detaches them.

@@ -26,6 +26,9 @@ struct LoadedModel {
     std::unique_ptr<DecoderLM> lm;              // causal LMs
     std::unique_ptr<BertClassifier> classifier; // BERT
     std::vector<std::string> unused_tensors;    // in the checkpoint but not part of the model
+    // Weights an adapter trains in full and saves whole (PEFT's modules_to_save), by full name
+    // ("lm_head.weight").
+    std::vector<std::string> saved_modules;
 
     std::vector<Linear*> linears() { return lm ? lm->linears() : classifier->linears(); }
 };

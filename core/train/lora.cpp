@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/io/tensor_io.h"
+#include "core/models/named_weights.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
@@ -81,6 +82,23 @@ int add_lora(LoadedModel& model, const LoraOptions& options, uint64_t seed) {
     return added;
 }
 
+void add_modules_to_save(LoadedModel& model, const std::vector<std::string>& modules) {
+    for (const auto& module : modules) {
+        std::string found;
+        for (const auto& [name, _] : named_weights(model)) {
+            std::string owner = name.substr(0, name.rfind('.'));
+            if (name.compare(name.size() - 7, 7, ".weight") == 0 && module_name_matches(owner, module)) found = name;
+        }
+        if (module == "lm_head" && model.lm) found = std::string(model.lm->config.arch->lm_head) + ".weight";
+        if (found.empty()) throw Error("lora_modules_to_save: '" + module + "' matches no module of this " + model.config.model_type + " model");
+        if (model.lm && model.lm->config.tie_word_embeddings &&
+            (found == std::string(model.lm->config.arch->lm_head) + ".weight" || found == std::string(model.lm->config.arch->embed) + ".weight"))
+            throw Error("lora_modules_to_save: '" + module + "' is tied to the input embeddings in this model; training it alone is not supported");
+        if (std::find(model.saved_modules.begin(), model.saved_modules.end(), found) == model.saved_modules.end())
+            model.saved_modules.push_back(found);
+    }
+}
+
 std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel& model, std::optional<at::ScalarType> master_dtype) {
     auto own = [&](const at::Tensor& t) {
         at::Tensor copy = master_dtype ? t.detach().to(*master_dtype).clone() : t.detach().clone();
@@ -100,6 +118,11 @@ std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel&
             lora.magnitude = own(lora.magnitude);
             params.emplace_back(prefix + ".lora_magnitude_vector", lora.magnitude);
         }
+    }
+    for (const auto& name : model.saved_modules) {  // modules_to_save train in full, in the model's dtype
+        at::Tensor* w = find_weight(model, name);
+        *w = w->detach().clone().requires_grad_(true);
+        params.emplace_back("base_model.model." + name, *w);
     }
     if (params.empty()) throw Error("the model has no LoRA adapters to train");
     return params;
@@ -131,6 +154,11 @@ void save_peft_adapter(LoadedModel& model, const PeftConfig& config, const std::
         if (layer->lora->magnitude.defined()) tensors.emplace_back(prefix + ".lora_magnitude_vector", layer->lora->magnitude.detach());
         modules.insert(layer->name.substr(layer->name.rfind('.') + 1));
     }
+    for (const auto& name : model.saved_modules) {  // modules_to_save, whole
+        at::Tensor* w = find_weight(model, name);
+        LATHE_ASSERT(w);
+        tensors.emplace_back("base_model.model." + name, w->detach());
+    }
     if (tensors.empty()) throw Error("the model has no LoRA adapters to save");
     save_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
 
@@ -148,7 +176,12 @@ void save_peft_adapter(LoadedModel& model, const PeftConfig& config, const std::
     j["lora_alpha"] = config.lora_alpha;
     j["lora_bias"] = false;
     j["lora_dropout"] = config.lora_dropout;
-    j["modules_to_save"] = nullptr;
+    std::vector<std::string> to_save;  // module names, as PEFT lists them ("lm_head")
+    for (const auto& name : model.saved_modules) {
+        std::string module = name.substr(0, name.rfind('.'));
+        to_save.push_back(module.substr(module.rfind('.') + 1));
+    }
+    j["modules_to_save"] = to_save.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(to_save);
     j["peft_type"] = "LORA";
     j["r"] = config.r;
     j["rank_pattern"] = nlohmann::json::object();

@@ -36,6 +36,10 @@ std::vector<Linear*> lora_targets(LoadedModel& model, const LoraOptions& options
 // model's output is unchanged at step 0; DoRA magnitudes start at the weight rows' norms.
 int add_lora(LoadedModel& model, const LoraOptions& options, uint64_t seed);
 
+// PEFT's modules_to_save: these modules (e.g. lm_head) train in full beside the adapter and are saved
+// whole in it. Throws for a name that matches nothing, or a weight tied to another.
+void add_modules_to_save(LoadedModel& model, const std::vector<std::string>& modules);
+
 // Makes the attached adapters trainable (own storage, requires_grad, in `master_dtype` — float32 master
 // weights for a bfloat16 model; undefined keeps their dtype) and returns them with PEFT's tensor names
 // ("base_model.model.<module>.lora_A.weight", ...).

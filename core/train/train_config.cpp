@@ -101,6 +101,7 @@ TrainConfig read_train_config(const std::string& path) {
         {"lora_target_modules", [&](const YAML::Node& n, const std::string& k) { c.lora_target_modules = read_strings(n, k, p); }},
         {"lora_target_linear", flag(c.lora_target_linear)},
         {"lora_model_dir", str(c.lora_model_dir)},
+        {"lora_modules_to_save", [&](const YAML::Node& n, const std::string& k) { c.lora_modules_to_save = read_strings(n, k, p); }},
         {"peft_use_rslora", flag(c.peft_use_rslora)},
         {"peft_use_dora", flag(c.peft_use_dora)},
         {"loraplus_lr_ratio", number(c.loraplus_lr_ratio, 0, 1e6)},

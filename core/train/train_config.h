@@ -30,6 +30,7 @@ struct TrainConfig {
     bool peft_use_rslora = false;
     bool peft_use_dora = false;
     double loraplus_lr_ratio = 0;             // LoRA+: B's learning rate is this times A's (0 = off)
+    std::vector<std::string> lora_modules_to_save;  // trained in full beside the adapter (e.g. lm_head)
     // Full finetuning: train only the weights whose names match one of these regexes (matched at the
     // start of the name, as Python's re.match); empty trains every weight.
     std::vector<std::string> unfrozen_parameters;

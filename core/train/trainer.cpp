@@ -224,6 +224,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             std::string from = resumed ? resumed->dir : c.lora_model_dir;
             if (!from.empty()) attach_peft_adapter(*model, from);
             else add_lora(*model, lora, c.seed);
+            if (!resumed) add_modules_to_save(*model, c.lora_modules_to_save);
             params = make_lora_trainable(*model, at::kFloat);
         } else {
             params = make_full_trainable(*model, c.unfrozen_parameters);
@@ -242,8 +243,13 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (c.adapter == "lora") {
             ParamGroup a{.name = "lora_A", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
             ParamGroup b{.name = "lora_B", .params = {}, .lr_scale = c.loraplus_lr_ratio > 0 ? c.loraplus_lr_ratio : 1.0, .weight_decay = c.weight_decay};
-            for (auto& [name, p] : params) (name.find(".lora_B.") != std::string::npos ? b : a).params.push_back(p);
-            groups = {a, b};
+            ParamGroup whole{.name = "modules_to_save", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
+            for (auto& [name, p] : params) {
+                if (name.find(".lora_B.") != std::string::npos) b.params.push_back(p);
+                else if (name.find(".lora_") != std::string::npos) a.params.push_back(p);
+                else whole.params.push_back(p);
+            }
+            groups = {a, b, whole};
         } else {
             // No decay on biases and norms (1-D tensors), as transformers' Trainer.
             ParamGroup decay{.name = "decay", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};

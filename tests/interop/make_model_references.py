@@ -56,7 +56,29 @@ def main(out: Path):
             logits = model(input_ids=ids).logits
         from safetensors.torch import save_file
         save_file({"input_ids": ids, "logits": logits.float().contiguous()}, str(folder / "reference.safetensors"))
+    adapter_with_modules_to_save(out)
     (out / "VERSION").write_text(f"transformers {transformers.__version__}, torch {torch.__version__}\n")
+
+
+def adapter_with_modules_to_save(out: Path):
+    """A PEFT LoRA adapter on the shared llama fixture that also trains lm_head fully (modules_to_save),
+    with the logits peft computes for it."""
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import save_file
+    base_dir = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "hf" / "models" / "llama"
+    base = AutoModelForCausalLM.from_pretrained(base_dir, attn_implementation="eager").eval()
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                            modules_to_save=["lm_head"], init_lora_weights=False))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "modules_to_save" in name:
+                p.add_(torch.randn_like(p) * 0.05)  # the saved copy differs from the base's lm_head
+    folder = out / "llama-lora-modules-to-save"
+    model.save_pretrained(folder)
+    ids = torch.randint(0, base.config.vocab_size, (2, 12))
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+    save_file({"input_ids": ids, "logits": logits.float().contiguous()}, str(folder / "reference.safetensors"))
 
 
 if __name__ == "__main__":
