@@ -14,7 +14,6 @@ void ScheduleOptions::validate() const {
     if (warmup_steps < 0) throw Error("warmup_steps must be >= 0");
     if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) throw Error("cosine_min_lr_ratio must be in [0, 1]");
     if (!(decay_ratio >= 0 && decay_ratio <= 1)) throw Error("decay ratio must be in [0, 1]");
-    if (!(rewarm_from_ratio >= 0 && rewarm_from_ratio <= 1)) throw Error("rewarm ratio must be in [0, 1]");
 }
 
 double lr_multiplier(const ScheduleOptions& o, int64_t step) {
@@ -36,11 +35,7 @@ double lr_multiplier(const ScheduleOptions& o, int64_t step) {
         }
         return o.min_lr_ratio;
     }
-    if (step < o.warmup_steps) {
-        // Continued pretraining re-warms from rewarm_from_ratio of the peak instead of from zero.
-        double w = s / std::max(1.0, warmup);
-        return o.rewarm_from_ratio + (1.0 - o.rewarm_from_ratio) * w;
-    }
+    if (step < o.warmup_steps) return s / std::max(1.0, warmup);  // also how a continued pretraining run re-warms
     if (o.kind == "constant_with_warmup") return 1.0;
     if (o.kind == "linear") return std::max(0.0, (total - s) / std::max(1.0, total - warmup));
     double progress = (s - warmup) / std::max(1.0, total - warmup);

@@ -13,9 +13,6 @@ struct ScheduleOptions {
     int64_t total_steps = 0;
     double min_lr_ratio = 0.0;    // cosine_with_min_lr (Axolotl's cosine_min_lr_ratio): floor as a share of the peak
     double decay_ratio = 0.1;     // warmup_stable_decay: share of the steps spent decaying at the end
-    // Continued pretraining: the learning rate the schedule starts from when re-warming a model that
-    // was trained before (0 = from zero, as usual).
-    double rewarm_from_ratio = 0.0;
 
     void validate() const;  // throws lathe::Error naming the option
 };
