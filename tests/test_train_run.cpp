@@ -409,7 +409,7 @@ TEST(TrainRun, DryRunPrintsAMemoryEstimate) {
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
     EXPECT_EQ(child.wait(), 0);
-    for (const char* piece : {"memory estimate", "weights", "optimizer", "activations", "total", "LoRA r=8"})
+    for (const char* piece : {"memory estimate", "weights", "optimizer", "activations", "total", "LoRA r=8", "16.4K parameters"})
         EXPECT_NE(text.find(piece), std::string::npos) << piece << " in\n" << text;
     EXPECT_TRUE(RunStore::open(d.store())->list_runs().empty());
 }

@@ -37,16 +37,32 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
             for (const auto& t : c.lora_target_modules) if (t == name) return true;
             return false;
         };
+        // Only the projections this architecture has (fused ones in phi3/gpt2).
+        const ArchSpec& a = *mc.arch;
         double per_layer = 0;
-        if (wanted("q_proj")) per_layer += c.lora_r * (h + q);
-        if (wanted("k_proj")) per_layer += c.lora_r * (h + kv);
-        if (wanted("v_proj")) per_layer += c.lora_r * (h + kv);
-        if (wanted("o_proj")) per_layer += c.lora_r * (q + h);
-        if (wanted("gate_proj")) per_layer += c.lora_r * (h + i);
-        if (wanted("up_proj")) per_layer += c.lora_r * (h + i);
-        if (wanted("down_proj")) per_layer += c.lora_r * (i + h);
-        if (wanted("qkv_proj")) per_layer += c.lora_r * (h + q + 2 * kv);
-        if (wanted("gate_up_proj")) per_layer += c.lora_r * (h + 2 * i);
+        if (a.fused_qkv) {
+            if (wanted(a.model_type == std::string("gpt2") ? "c_attn" : "qkv_proj")) per_layer += c.lora_r * (h + q + 2 * kv);
+        } else {
+            if (wanted("q_proj")) per_layer += c.lora_r * (h + q);
+            if (wanted("k_proj")) per_layer += c.lora_r * (h + kv);
+            if (wanted("v_proj")) per_layer += c.lora_r * (h + kv);
+        }
+        if (wanted(a.model_type == std::string("gpt2") ? "c_proj" : "o_proj")) per_layer += c.lora_r * (q + h);
+        switch (a.mlp) {
+            case MlpKind::Gated:
+                if (wanted("gate_proj")) per_layer += c.lora_r * (h + i);
+                if (wanted("up_proj")) per_layer += c.lora_r * (h + i);
+                if (wanted("down_proj")) per_layer += c.lora_r * (i + h);
+                break;
+            case MlpKind::GatedFused:
+                if (wanted("gate_up_proj")) per_layer += c.lora_r * (h + 2 * i);
+                if (wanted("down_proj")) per_layer += c.lora_r * (i + h);
+                break;
+            case MlpKind::Plain:  // gpt2: c_fc, and c_proj (counted with attention's c_proj above)
+                if (wanted("c_fc")) per_layer += c.lora_r * (h + i);
+                if (wanted("c_proj")) per_layer += c.lora_r * (i + h);
+                break;
+        }
         trainable = per_layer * mc.num_layers;
     } else {
         trainable = static_cast<double>(m.parameters);
