@@ -158,10 +158,12 @@ double evaluate(LoadedModel& model, const std::vector<Example>& rows, int64_t ba
 
 double clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
     at::NoGradGuard no_grad;
-    double total = 0;
+    // One device sync for the whole model, not one per tensor.
+    std::vector<at::Tensor> norms;
     for (const auto& p : params)
-        if (p.grad().defined()) total += p.grad().to(at::kFloat).pow(2).sum().item<double>();
-    total = std::sqrt(total);
+        if (p.grad().defined()) norms.push_back(p.grad().to(at::kFloat).norm());
+    if (norms.empty()) return 0;
+    const double total = at::stack(norms).norm().item<double>();
     if (max_norm > 0) {
         double coef = max_norm / (total + 1e-6);  // as torch.nn.utils.clip_grad_norm_
         if (coef < 1)
