@@ -5,10 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <tuple>
 #include <filesystem>
 
 #include "core/adapters/peft.h"
 #include "core/io/tensor_io.h"
+#include "core/train/adamw.h"
+#include "core/train/lora.h"
+#include "core/train/train_step.h"
 #include "core/models/loader.h"
 #include "tests/fixtures.h"
 
@@ -57,6 +61,52 @@ TEST(InteropAdapter, ModulesToSaveLoadLikePeft) {
     EXPECT_EQ(model->saved_modules, std::vector<std::string>{"lm_head.weight"});
     EXPECT_LT(test::max_abs_diff(model->lm->forward(ref.at("input_ids")), ref.at("logits")), 1e-4);
 }
+
+// Adapters Lathe trains and saves, loaded by peft itself (tests/interop/peft_logits.py): the logits
+// must agree within 1e-4. Covers LoRA, DoRA, and GPT-2's Conv1D layout (fan_in_fan_out).
+class PeftLoadsOurAdapter : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(PeftLoadsOurAdapter, SameLogits) {
+    if (refs_dir().empty()) GTEST_SKIP() << "LATHE_INTEROP_REFS not set; run through ctest, which sets up the venv";
+    const auto& [name, dora] = GetParam();
+    auto model = load_model(test::hf_model(name));
+    LoraOptions options;
+    options.r = 4;
+    options.alpha = 8;
+    options.dora = dora;
+    options.target_modules = {"all-linear"};
+    add_lora(*model, options, 11);
+    auto params = make_lora_trainable(*model);
+    ParamGroup group{.name = "lora", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
+    for (auto& [_, p] : params) group.params.push_back(p);
+    AdamW optimizer({group}, AdamWOptions{});
+    auto rows = read_pretokenized_jsonl(test::fixtures() + "/hf/training/llama/train.jsonl");
+    for (int step = 0; step < 3; ++step) {  // trained, so B is far from zero
+        forward_backward(*model, {collate(rows, 0)});
+        optimizer.step(0.02);
+        optimizer.zero_grad();
+    }
+    test::TempDir dir;
+    save_peft_adapter(*model, peft_config_for(*model, options, test::hf_model(name)), dir.str() + "/adapter");
+    auto ref = load_safetensors(test::hf_model(name) + "/reference.safetensors");
+    save_safetensors(dir.str() + "/in.safetensors", {{"input_ids", ref.at("input_ids")}});
+
+    std::string cmd = std::string(LATHE_SOURCE_DIR) + "/.venv-interop/bin/python " + LATHE_SOURCE_DIR + "/tests/interop/peft_logits.py " +
+                      test::hf_model(name) + " " + dir.str() + "/adapter " + dir.str() + "/in.safetensors " + dir.str() + "/out.safetensors 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    at::Tensor theirs = load_safetensors(dir.str() + "/out.safetensors").at("logits");
+    at::NoGradGuard no_grad;
+    at::Tensor ours = model->lm->forward(ref.at("input_ids"));
+    EXPECT_GT(test::max_abs_diff(ours, ref.at("logits")), 1e-3) << "the adapter should change the output";
+    EXPECT_LT(test::max_abs_diff(ours, theirs), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Peft, PeftLoadsOurAdapter,
+                         ::testing::Values(std::make_tuple("llama", false), std::make_tuple("qwen2", true), std::make_tuple("gpt2", false),
+                                           std::make_tuple("gpt2", true)),
+                         [](const auto& info) {
+                             return std::get<0>(info.param) + (std::get<1>(info.param) ? "_dora" : "_lora");
+                         });
 
 }  // namespace
 }  // namespace lathe
