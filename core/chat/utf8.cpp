@@ -1,5 +1,7 @@
 #include "core/chat/utf8.h"
 
+#include "core/util/utf8.h"
+
 namespace lathe::chat::utf8 {
 
 uint32_t decode(const std::string& s, size_t pos, size_t* len) {
@@ -22,23 +24,7 @@ uint32_t decode(const std::string& s, size_t pos, size_t* len) {
     return cp;
 }
 
-void append(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+void append(std::string& out, uint32_t cp) { append_utf8(out, static_cast<char32_t>(cp)); }
 
 std::vector<std::string> split_chars(const std::string& s) {
     std::vector<std::string> out;

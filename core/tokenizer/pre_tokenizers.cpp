@@ -37,9 +37,10 @@ private:
     bool use_regex_;
 };
 
+// Split, and every pre-tokenizer that is a split on a fixed pattern (Whitespace, Punctuation, Digits, ...).
 class SplitPre : public PreTokenizer {
 public:
-    SplitPre(Pattern p, SplitBehavior b, bool invert) : pattern_(std::move(p)), behavior_(b), invert_(invert) {}
+    SplitPre(Pattern p, SplitBehavior b, bool invert = false) : pattern_(std::move(p)), behavior_(b), invert_(invert) {}
     void pre_tokenize(std::vector<Split>& splits) const override {
         split_each(splits, [&](NormalizedString& s, std::vector<NormalizedString>& out) {
             s.split(pattern_, behavior_, invert_, out);
@@ -80,21 +81,6 @@ private:
     bool split_;
     Pattern spaces_, replacement_pattern_;
     std::string rep_;
-};
-
-class PredicatePre : public PreTokenizer {
-public:
-    PredicatePre(Pattern p, SplitBehavior b, bool invert = false) : pattern_(std::move(p)), behavior_(b), invert_(invert) {}
-    void pre_tokenize(std::vector<Split>& splits) const override {
-        split_each(splits, [&](NormalizedString& s, std::vector<NormalizedString>& out) {
-            s.split(pattern_, behavior_, invert_, out);
-        });
-    }
-
-private:
-    Pattern pattern_;
-    SplitBehavior behavior_;
-    bool invert_;
 };
 
 bool is_bert_punctuation(char32_t c) {
@@ -175,22 +161,22 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::stri
         return std::make_unique<MetaspacePre>(rep, scheme, get_bool_or(j, "split", where, true));
     }
     if (type == "Whitespace")
-        return std::make_unique<PredicatePre>(Pattern::regex(R"(\w+|[^\w\s]+)"), SplitBehavior::Removed, true);
+        return std::make_unique<SplitPre>(Pattern::regex(R"(\w+|[^\w\s]+)"), SplitBehavior::Removed, true);
     if (type == "WhitespaceSplit")
-        return std::make_unique<PredicatePre>(Pattern::predicate([](char32_t c) { return is_whitespace(c); }),
+        return std::make_unique<SplitPre>(Pattern::predicate([](char32_t c) { return is_whitespace(c); }),
                                               SplitBehavior::Removed);
     if (type == "BertPreTokenizer") return std::make_unique<BertPre>();
     if (type == "Punctuation")
-        return std::make_unique<PredicatePre>(Pattern::predicate(is_bert_punctuation),
+        return std::make_unique<SplitPre>(Pattern::predicate(is_bert_punctuation),
                                               parse_behavior(j, "behavior", where, SplitBehavior::Isolated));
     if (type == "Digits") {
         bool individual = get_bool_or(j, "individual_digits", where, false);
-        return std::make_unique<PredicatePre>(Pattern::predicate([](char32_t c) { return c >= '0' && c <= '9'; }),
+        return std::make_unique<SplitPre>(Pattern::predicate([](char32_t c) { return c >= '0' && c <= '9'; }),
                                               individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
     }
     if (type == "CharDelimiterSplit") {
         char32_t d = single_char(get_string(j, "delimiter", where), child(where, "delimiter"));
-        return std::make_unique<PredicatePre>(Pattern::predicate([d](char32_t c) { return c == d; }), SplitBehavior::Removed);
+        return std::make_unique<SplitPre>(Pattern::predicate([d](char32_t c) { return c == d; }), SplitBehavior::Removed);
     }
     if (type == "Sequence") {
         const json& list = required(j, "pretokenizers", where);

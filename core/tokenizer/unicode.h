@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/utf8.h"
+
 namespace lathe::tok {
 
 // General categories, in the order gen_unicode_tables.py numbers them.
@@ -20,7 +22,7 @@ char32_t next_char(std::string_view s, size_t& i);
 // Length in bytes of the UTF-8 sequence whose lead byte is b.
 inline size_t utf8_len(unsigned char b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
 inline size_t utf8_len(char32_t c) { return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4; }
-void append_utf8(std::string& out, char32_t c);
+using lathe::append_utf8;  // core/util/utf8.h
 
 // Replaces each maximal invalid UTF-8 subsequence with U+FFFD, as Python's
 // bytes.decode("utf-8", "replace") and Rust's String::from_utf8_lossy do. Returns true when the text
