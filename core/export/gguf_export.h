@@ -1,0 +1,20 @@
+// A Hugging Face model folder written as one GGUF file that llama.cpp loads. Torch-free.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace lathe {
+
+struct GgufExportOptions {
+    std::string type = "f16";  // f32, f16, bf16, q8_0, q4_0, q4_k_m (q5_k_m, q6_k)
+    // Called as tensors are written: fraction done (0..1) and what is being written.
+    std::function<void(double fraction, const std::string& what)> progress;
+};
+
+// MODEL_DIR holds config.json, *.safetensors and the tokenizer files. OUT is written to a temporary
+// file beside it and renamed when complete, so a failure leaves nothing half-written.
+// Unsupported architectures or tokenizers are a clear lathe::Error, before anything is written.
+void export_gguf(const std::string& model_dir, const std::string& out_path, const GgufExportOptions& options);
+
+}  // namespace lathe
