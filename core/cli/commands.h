@@ -104,6 +104,22 @@ struct BenchTrainCommand {
 // Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps.
 void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out);
 
+struct DataInspectCommand {
+    std::vector<std::string> files;  // files or folders, read in order as one dataset
+    std::string model_dir;     // tokenizer and chat template for token lengths and examples
+    std::string type;          // row type; "" = detected
+    std::string mapping;       // LATHE_NAME=FILE_FIELD,...
+    std::string format;        // "" = from the extension
+    std::string json_field;    // JSON object files: the key holding the rows
+    std::string prompt_template = "alpaca";
+    bool json = false;
+    bool strict = false;
+    int64_t max_length = 2048;
+    int examples = 3;
+};
+// Prints the report (text, or JSON with --json). With --strict the first problem throws lathe::Error.
+void run_data_inspect(const DataInspectCommand& cmd, std::ostream& out);
+
 // "1 2, 3" -> {1, 2, 3}; errors name the bad piece.
 std::vector<int64_t> parse_token_ids(const std::string& text);
 

@@ -1,0 +1,225 @@
+#include "core/data/inspect.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "core/data/samples.h"
+#include "core/util/error.h"
+
+namespace lathe::data {
+
+void LengthStats::add(int64_t length) {
+    ++counts[length];
+    ++rows;
+    sum += length;
+}
+
+int64_t LengthStats::percentile(double p) const {
+    int64_t need = static_cast<int64_t>(std::ceil(p * static_cast<double>(rows))), seen = 0;
+    for (const auto& [length, n] : counts) {
+        seen += n;
+        if (seen >= std::max<int64_t>(need, 1)) return length;
+    }
+    return counts.empty() ? 0 : counts.rbegin()->first;
+}
+
+std::vector<LengthStats::Bin> LengthStats::histogram(int bins) const {
+    if (counts.empty()) return {};
+    int64_t lo = counts.begin()->first, hi = counts.rbegin()->first;
+    // A round bin width (1, 2, 5 times a power of ten) so that `bins` bins cover [lo, hi].
+    int64_t width = 1;
+    for (int64_t scale = 1;; scale *= 10) {
+        int64_t w = 0;
+        for (int64_t m : {1, 2, 5})
+            if (!w && (hi / (m * scale)) - (lo / (m * scale)) < bins) w = m * scale;
+        if (w) {
+            width = w;
+            break;
+        }
+    }
+    std::vector<Bin> out;
+    for (int64_t from = lo / width * width; from <= hi; from += width) out.push_back({from, from + width, 0});
+    for (const auto& [length, n] : counts) out[static_cast<size_t>((length - out.front().from) / width)].count += n;
+    return out;
+}
+
+namespace {
+
+bool is_empty_value(const nlohmann::ordered_json& v) {
+    return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().find_first_not_of(" \t\r\n") == std::string::npos) ||
+           ((v.is_array() || v.is_object()) && v.empty());
+}
+
+// The words of a sample, for near-duplicate detection.
+std::string sample_text(const Sample& s) {
+    std::string text;
+    for (const Message& m : s.messages) text += m.content + "\n";
+    text += s.prompt + "\n" + s.completion + "\n" + s.text;
+    for (int64_t id : s.input_ids) text += std::to_string(id) + " ";
+    return text;
+}
+
+uint64_t hash_bytes(std::string_view s) {
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ULL;
+    return h ^ (s.size() * 0x9E3779B97F4A7C15ULL);
+}
+
+std::vector<MarkedSpan> mark_spans(const RenderedRow& r, const TextTokenizer& tokenizer) {
+    std::vector<MarkedSpan> spans;
+    auto append = [&](std::string text, bool trained) {
+        if (text.empty()) return;
+        if (!spans.empty() && spans.back().trained == trained) spans.back().text += text;
+        else spans.push_back({std::move(text), trained});
+    };
+    if (r.text.empty()) {  // pretokenized: decode runs of tokens with the same label state
+        size_t start = 0;
+        for (size_t k = 1; k <= r.input_ids.size(); ++k) {
+            if (k == r.input_ids.size() || (r.labels[k] != -100) != (r.labels[start] != -100)) {
+                std::vector<int64_t> run(r.input_ids.begin() + start, r.input_ids.begin() + k);
+                append(tokenizer.decode(run, false), r.labels[start] != -100);
+                start = k;
+            }
+        }
+        return spans;
+    }
+    // Bytes between tokens (none, usually) go with the token after them; the rest after the last token.
+    size_t done = 0;
+    for (size_t k = 0; k < r.input_ids.size() && k < r.offsets.size(); ++k) {
+        size_t end = std::max(done, std::min(r.offsets[k].second, r.text.size()));
+        append(r.text.substr(done, end - done), r.labels[k] != -100);
+        done = end;
+    }
+    append(r.text.substr(done), false);
+    return spans;
+}
+
+struct Inspector {
+    const InspectOptions& options;
+    const TextTokenizer* tokenizer;
+    InspectReport report;
+    std::vector<RawRow> pending;  // rows read before the type is known
+    bool resolved = false;
+    std::vector<std::string> type_fields;  // as the file spells them
+    std::unordered_map<uint64_t, RowPlace> seen;
+    NearDuplicateFinder near{options.minhash};
+    std::vector<RowPlace> near_places;
+
+    void problem(Problem&& p) {
+        ++report.problem_count;
+        if (options.strict) throw Error(p.to_string() + " (stopped: --strict makes the first problem fatal)");
+        if (report.problems.size() < options.problems_listed) report.problems.push_back(std::move(p));
+    }
+
+    void resolve() {
+        resolved = true;
+        if (options.type != RowType::automatic) {
+            report.type = options.type;
+        } else {
+            std::map<RowType, int> votes;
+            for (const RawRow& r : pending)
+                if (auto t = detect_row_type(r.value, options.mapping)) ++votes[*t];
+            int best = 0;
+            for (const auto& [t, n] : votes)
+                if (n > best) {
+                    best = n;
+                    report.type = t;
+                }
+            report.type_detected = best > 0;
+        }
+        for (const std::string& name : row_type_fields(report.type)) {
+            auto it = options.mapping.find(name);
+            type_fields.push_back(it == options.mapping.end() ? name : it->second);
+            report.fields.push_back(FieldStats{type_fields.back(), 0, 0, 0});
+        }
+        std::vector<RawRow> rows = std::move(pending);
+        for (RawRow& r : rows) process(std::move(r));
+    }
+
+    void row(RawRow&& r) {
+        if (resolved) return process(std::move(r));
+        pending.push_back(std::move(r));
+        if (pending.size() >= 100) resolve();
+    }
+
+    void process(RawRow&& r) {
+        ++report.rows;
+        for (size_t i = 0; i < type_fields.size(); ++i) {
+            auto it = r.value.find(type_fields[i]);
+            if (it == r.value.end()) ++report.fields[i].missing;
+            else {
+                ++report.fields[i].present;
+                if (is_empty_value(*it)) ++report.fields[i].empty;
+            }
+        }
+        if (report.type == RowType::automatic) {
+            std::string keys;
+            for (const auto& [key, value] : r.value.items()) keys += (keys.empty() ? "'" : ", '") + key + "'";
+            return problem(Problem{r.file, r.line, "",
+                                   "cannot tell the row type from its fields (" + (keys.empty() ? std::string("none") : keys) +
+                                       "); name it with --type or map the fields with --map"});
+        }
+        auto converted = to_sample(r, report.type, options.mapping);
+        if (auto* p = std::get_if<Problem>(&converted)) return problem(std::move(*p));
+        const Sample& sample = std::get<Sample>(converted);
+        RowPlace place{r.file, r.line};
+
+        auto [it, first] = seen.try_emplace(hash_bytes(r.value.dump()), place);
+        if (!first) {
+            ++report.exact_duplicates;
+            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, it->second, 1.0});
+        } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
+            ++report.near_duplicate_rows_checked;
+            auto match = near.add(static_cast<int64_t>(near_places.size()), sample_text(sample));
+            near_places.push_back(place);
+            if (match.earlier >= 0) {
+                ++report.near_duplicates;
+                if (report.near_duplicate_examples.size() < options.duplicates_listed)
+                    report.near_duplicate_examples.push_back({place, near_places[static_cast<size_t>(match.earlier)], match.similarity});
+            }
+        }
+
+        if (tokenizer) {
+            RenderOptions render = options.render;
+            render.max_length = 0;  // measure whole rows
+            auto rendered = render_sample(sample, *tokenizer, render);
+            if (auto* p = std::get_if<Problem>(&rendered)) return problem(std::move(*p));
+            const RenderedRow& rr = std::get<RenderedRow>(rendered);
+            int64_t length = static_cast<int64_t>(rr.input_ids.size());
+            report.total_lengths.add(length);
+            report.tokens += length;
+            for (int64_t label : rr.labels) report.trained_tokens += label != -100;
+            if (options.max_length > 0 && length > options.max_length) ++report.over_max_length;
+            for (const auto& [part, n] : rr.field_tokens) report.field_lengths[part].add(n);
+            if (static_cast<int>(report.examples.size()) < options.examples) {
+                RenderedExample ex{place, mark_spans(rr, *tokenizer), length, 0};
+                for (int64_t label : rr.labels) ex.trained_tokens += label != -100;
+                report.examples.push_back(std::move(ex));
+            }
+        }
+        ++report.usable_rows;
+    }
+};
+
+}  // namespace
+
+InspectReport inspect_dataset(const std::vector<std::string>& paths, const InspectOptions& options, const TextTokenizer* tokenizer) {
+    Inspector inspector{options, tokenizer, {}, {}, false, {}, {}, NearDuplicateFinder(options.minhash), {}};
+    inspector.report.minhash = options.minhash;
+    inspector.report.tokenized = tokenizer != nullptr;
+    inspector.report.max_length = options.max_length;
+    for (const std::string& path : paths) {
+        inspector.report.files.emplace_back(path, file_format_name(detect_format(path, options.read)));
+        read_rows(
+            path, options.read, [&](RawRow&& row) { inspector.row(std::move(row)); },
+            [&](Problem&& p) {
+                if (p.line > 0) ++inspector.report.rows;  // a row that could not be read is still a row
+                inspector.problem(std::move(p));
+            });
+    }
+    if (!inspector.resolved) inspector.resolve();
+    return std::move(inspector.report);
+}
+
+}  // namespace lathe::data
