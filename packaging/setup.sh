@@ -13,7 +13,7 @@ debian_packages=(
   build-essential cmake ninja-build ccache pkg-config git
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev
   libsqlite3-dev libgtest-dev libgmock-dev
-  nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev libsentencepiece-dev libzstd-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev libsentencepiece-dev libzstd-dev zlib1g-dev libxxhash-dev
   xvfb xauth
   python3-venv
 )
