@@ -1,5 +1,7 @@
 #include "core/export/gguf_import.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +24,14 @@ namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
 namespace {
+
+// GGUF stores these as float32; the config gets the shortest decimal that reads back as the same
+// float32 (1e-05, not 9.999999747378752e-06), as the original config.json had.
+double short_float(double v) {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
+    return std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
+}
 
 struct Hparams {
     int64_t n_layers = 0, hidden = 0, ffn = 0, n_head = 0, n_kv_head = 0, head_dim = 0, context = 0, vocab = 0;
@@ -71,6 +81,9 @@ Hparams read_hparams(const GgufFile& g, const std::string& arch, const GgufArch&
     h.rope_factor = g.opt_float(key("rope.scaling.factor")).value_or(1.0);
     h.rope_orig_context = g.opt_int(key("rope.scaling.original_context_length")).value_or(0);
     h.sliding_window = g.opt_int(key("attention.sliding_window"));
+    h.eps = short_float(h.eps);
+    h.rope_theta = short_float(h.rope_theta);
+    h.rope_factor = short_float(h.rope_factor);
     return h;
 }
 
