@@ -96,7 +96,14 @@ inline void make_model_with_tokenizer(const std::string& name, const fs::path& d
     const fs::path model = fs::path(fixtures()) / "hf/models" / name;
     const fs::path tok = fs::path(fixtures()) / "hf/tokenizers/bytelevel-regex-qwen-hf";
     fs::create_directories(dir);
-    for (const char* f : {"config.json", "generation_config.json", "model.safetensors"}) fs::copy_file(model / f, dir / f);
+    for (const char* f : {"generation_config.json", "model.safetensors"}) fs::copy_file(model / f, dir / f);
+    // The GPT-2 fixture keeps GPT-2's real BOS/EOS id 50256, outside its 512-token vocabulary: point
+    // them at this tokenizer's <|endoftext|> (id 0), as a real GPT-2 vocabulary does.
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(std::ifstream(model / "config.json"));
+    for (const char* k : {"bos_token_id", "eos_token_id"}) {
+        if (config.contains(k) && config[k].is_number_integer() && config[k].get<int64_t>() >= config.value("vocab_size", 0)) config[k] = 0;
+    }
+    std::ofstream(dir / "config.json") << config.dump(2);
     for (const char* f : {"tokenizer_config.json", "chat_template.jinja"}) fs::copy_file(tok / f, dir / f);
     std::ifstream in(tok / "tokenizer.json");
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(in);

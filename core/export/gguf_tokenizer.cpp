@@ -317,14 +317,18 @@ void add_gguf_tokenizer(GgufWriter& out, const std::string& model_dir, int64_t v
             if (it == ids.end()) throw Error(cfg_path + ": " + name + " '" + *s + "' is not a token of tokenizer.json");
             return it->second;
         }
+        std::optional<int64_t> id;
         if (config_key && model_cfg.contains(config_key) && model_cfg[config_key].is_number_integer()) {
-            return model_cfg[config_key].get<int64_t>();
+            id = model_cfg[config_key].get<int64_t>();
+        } else if (config_key && model_cfg.contains(config_key) && model_cfg[config_key].is_array() &&
+                   !model_cfg[config_key].empty() && model_cfg[config_key][0].is_number_integer()) {
+            id = model_cfg[config_key][0].get<int64_t>();
         }
-        if (config_key && model_cfg.contains(config_key) && model_cfg[config_key].is_array() &&
-            !model_cfg[config_key].empty()) {
-            return model_cfg[config_key][0].get<int64_t>();
+        if (id && (*id < 0 || *id >= vocab_size)) {
+            throw Error(model_cfg_path + ": " + config_key + " " + std::to_string(*id) + " is not a token id (vocab_size " +
+                        std::to_string(vocab_size) + "); llama.cpp would refuse the file");
         }
-        return std::nullopt;
+        return id;
     };
     const auto bos = special_id("bos_token", "bos_token_id");
     const auto eos = special_id("eos_token", "eos_token_id");
