@@ -192,7 +192,7 @@ TEST(GgufInterop, QuantizedExportsEqualLlamaQuantize) {
 // weights, Q8_0 close (figures in docs/gguf.md).
 TEST(GgufInterop, LlamaCppRunsF16AndQ8Exports) {
     NEED_REFS();
-    for (const char* name : {"llama", "qwen2"}) {
+    for (const char* name : {"llama", "llama3-rope-scaled", "mistral", "qwen2", "qwen3", "gemma", "phi3", "gpt2"}) {
         SCOPED_TRACE(name);
         TempDir dir;
         const fs::path model = dir / name;
