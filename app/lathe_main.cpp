@@ -109,6 +109,22 @@ int main(int argc, char** argv) {
     inspect_cmd->add_option("--max-length", data_inspect.max_length, "count rows longer than this many tokens")->capture_default_str();
     inspect_cmd->add_option("--examples", data_inspect.examples, "rendered examples to show (with --model)")->capture_default_str();
 
+    lathe::ExportCommand exp;
+    auto* export_cmd = app.add_subcommand("export", "Write a trained model as a merged Hugging Face model or a PEFT adapter; JSON-lines progress on stdout");
+    auto* export_run = export_cmd->add_option("--run", exp.run_id, "export this run (id from `lathe runs list`)");
+    export_cmd->add_option("--checkpoint", exp.checkpoint, "the run's checkpoint: a step, or latest")->capture_default_str()->needs(export_run);
+    export_cmd->add_option("--store", exp.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
+    auto* export_adapter = export_cmd->add_option("--adapter", exp.adapter_dir, "export this PEFT adapter folder (or LoRA checkpoint)");
+    auto* export_model = export_cmd->add_option("--model", exp.model_dir, "export this folder of full weights (e.g. a full-finetune checkpoint)");
+    export_run->excludes(export_adapter)->excludes(export_model);
+    export_adapter->excludes(export_model);
+    export_cmd->add_option("--base-model", exp.base_model, "the base model folder (default: the run's, or the adapter's base_model_name_or_path)");
+    export_cmd->add_option("--format", exp.format, "merged or peft")->capture_default_str();
+    export_cmd->add_option("--output", exp.output, "the folder to create")->required();
+    export_cmd->add_option("--dtype", exp.dtype, "float32, bfloat16 or float16 (default: the base model's; peft: as saved)");
+    export_cmd->add_option("--max-shard-size", exp.max_shard_size, "largest safetensors shard, e.g. 5GB, 500MB, 2GiB")->capture_default_str();
+    export_cmd->add_flag("--force", exp.force, "replace OUTPUT if it exists");
+
     lathe::BenchTrainCommand bench;
     auto* bench_cmd = app.add_subcommand("bench", "Benchmarks (results in docs/performance.md)");
     auto* bench_train = bench_cmd->add_subcommand("train", "LoRA training tokens/s and peak memory on a random model of a real shape");
@@ -142,6 +158,7 @@ int main(int argc, char** argv) {
         else if (*chat_cmd) lathe::run_chat_template(chat, std::cout);
         else if (*runs_cmd) lathe::run_runs(runs, std::cout);
         else if (*train_cmd) return lathe::run_train(train, std::cout);
+        else if (*export_cmd) lathe::run_export_command(exp, std::cout);
         else if (*bench_train) lathe::run_bench_train(bench, std::cout);
         else if (*inspect_cmd) lathe::run_data_inspect(data_inspect, std::cout);
     } catch (const lathe::Error& e) {

@@ -90,6 +90,24 @@ struct RunsCommand {
 };
 void run_runs(const RunsCommand& cmd, std::ostream& out);
 
+struct ExportCommand {
+    // The source: a run (and checkpoint), an adapter on a base model, or a folder of full weights.
+    int64_t run_id = 0;
+    std::string checkpoint = "latest";
+    std::string store;
+    std::string adapter_dir;
+    std::string model_dir;
+    std::string base_model;
+    std::string format = "merged";
+    std::string output;
+    std::string dtype;                  // empty: see docs/export.md
+    std::string max_shard_size = "5GB";
+    bool force = false;
+};
+// JSON-lines progress on `out` (docs/export.md), a human summary on stderr. Ctrl-C / SIGTERM cancel,
+// leaving nothing written.
+void run_export_command(const ExportCommand& cmd, std::ostream& out);
+
 struct BenchTrainCommand {
     std::string shape = "qwen2.5-0.5b";  // tiny, qwen2.5-0.5b, llama-3.2-1b, llama-3.1-8b
     int64_t micro_batch = 8;
