@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     gen_cmd->add_option("--stop-id", gen.stop_ids, "extra token id that ends generation (repeatable)");
     gen_cmd->add_option("--device", gen.device, "cpu, cuda or cuda:N")->capture_default_str();
     gen_cmd->add_option("--dtype", gen.dtype, "float32, bfloat16 or float16 (default: the checkpoint's)");
+    gen_cmd->add_flag("--stream", gen.stream, "print a JSON line {\"token\", \"text\"} per new token as it is chosen, then the result line");
 
     lathe::ImportCommand imp;
     auto* imp_cmd = app.add_subcommand("import", "Turn a GGUF model into a Hugging Face folder Lathe can finetune");

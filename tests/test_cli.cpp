@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/randn.h>
 #include <nlohmann/json.hpp>
@@ -157,6 +158,26 @@ TEST(Cli, GenerateTakesTextWhenTheModelHasATokenizer) {
     r = run_cli("generate --model " + model + " --chat --greedy --max-new-tokens 4 --prompt 'Hi'");
     ASSERT_EQ(r.code, 0) << r.output;
     EXPECT_EQ(nlohmann::json::parse(r.output)["prompt"], "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(Cli, GenerateStreamsTokensThenTheSameResult) {
+    test::TempDir dir;
+    std::string model = test::model_with_tokenizer(dir);
+    const std::string args = "generate --model " + model + " --greedy --max-new-tokens 8 --prompt 'Hello there'";
+    CliResult plain = run_cli(args);
+    CliResult streamed = run_cli(args + " --stream");
+    ASSERT_EQ(streamed.code, 0) << streamed.output;
+    std::istringstream lines(streamed.output);
+    std::vector<nlohmann::json> events;
+    for (std::string line; std::getline(lines, line);) events.push_back(nlohmann::json::parse(line));
+    ASSERT_EQ(events.size(), 9u) << streamed.output;  // 8 tokens, then the result
+    EXPECT_EQ(events.back().dump() + "\n", plain.output);  // the result line is unchanged
+    std::string text;
+    for (size_t i = 0; i < 8; ++i) {
+        EXPECT_EQ(events[i]["token"], events.back()["tokens"][i]);
+        text += events[i]["text"].get<std::string>();
+    }
+    EXPECT_EQ(text, events.back()["text"].get<std::string>());
 }
 
 TEST(Cli, ErrorsAreClearAndExitNonZero) {

@@ -1,57 +1,96 @@
-// Lathe Studio's main window, driven offscreen: open a fixture model, check what it shows, save a
-// screenshot to docs/screenshots for people to look at.
-#include <QDir>
+// The main window: the page list and stack, shortcuts, addPage, settings that persist, errors shown.
 #include <QLabel>
+#include <QListWidget>
+#include <QMenuBar>
 #include <QMessageBox>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
 
+#include "tests/ui_test_support.h"
 #include "ui/main_window.h"
+#include "ui/pages/chat_page.h"
+#include "ui/pages/models_page.h"
+#include "ui/pages/runs_page.h"
 
 class MainWindowTest : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() {
-        QCoreApplication::setOrganizationName("LatheTest");
-        QCoreApplication::setApplicationName("LatheStudioTest");
-    }
+    void init() { QSettings().clear(); }
 
-    void showsModelSummary() {
+    void pagesSwitchFromTheListAndShortcuts() {
         MainWindow window;
-        window.resize(1280, 800);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
-        QVERIFY(window.openModel(QString(LATHE_FIXTURES) + "/hf/models/qwen2"));
-        QTest::qWait(50);  // let the new rows show and lay out, as the event loop would
-        QStringList texts;
-        for (QLabel* l : window.findChildren<QLabel*>())
-            if (l->isVisible() && !l->visibleRegion().isEmpty()) texts << l->text();
-        QString all = texts.join("\n");
-        QVERIFY2(all.contains("Qwen2"), qPrintable(all));
-        QVERIFY2(all.contains("float32"), qPrintable(all));
-        QVERIFY2(all.contains("107.1K"), qPrintable(all));
-        QVERIFY2(all.contains("KiB"), qPrintable(all));
-        QDir().mkpath(LATHE_SCREENSHOTS);
-        QVERIFY(window.grab().save(QString(LATHE_SCREENSHOTS) + "/main_window_model.png"));
+        auto* list = window.findChild<QListWidget*>("pageList");
+        QVERIFY(list);
+        QStringList titles;
+        for (int i = 0; i < list->count(); ++i) titles << list->item(i)->text();
+        QCOMPARE(titles, (QStringList{"Models", "Runs", "Chat"}));
+        QCOMPARE(window.currentPage(), window.modelsPage());
+        list->setCurrentRow(1);
+        QCOMPARE(window.currentPage(), window.runsPage());
+        QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
+        QCOMPARE(window.currentPage(), window.chatPage());
+
+        // The registration point the Train and Monitor pages use.
+        auto* extra = new QLabel("extra page");
+        QCOMPARE(window.addPage("Extra", extra), 3);
+        QCOMPARE(list->item(3)->text(), QString("Extra"));
+        QTest::keyClick(&window, Qt::Key_4, Qt::ControlModifier);
+        QCOMPARE(window.currentPage(), extra);
+    }
+
+    void settingsPersist() {
+        QTemporaryDir dir;
+        QString store = dir.filePath("runs.db");
+        {
+            MainWindow window;
+            window.show();
+            QVERIFY(window.openModel(uitest::hfModel("llama")));
+            window.runsPage()->setStorePath(store);
+            window.showPage(window.chatPage());
+            window.resize(1000, 700);
+            window.close();
+        }
+        MainWindow again;
+        QCOMPARE(again.currentPage(), again.chatPage());
+        QCOMPARE(again.modelsPage()->recentModels().value(0), uitest::hfModel("llama"));
+        QCOMPARE(again.runsPage()->storePath(), store);
+        QCOMPARE(again.chatPage()->model(), uitest::hfModel("llama"));
+        QCOMPARE(again.size(), QSize(1000, 700));
+        QMenu* recent = nullptr;
+        for (QMenu* m : again.menuBar()->findChildren<QMenu*>())
+            if (m->title().contains("Recent")) recent = m;
+        QVERIFY(recent);
+        QCOMPARE(recent->actions().value(0)->text(), uitest::hfModel("llama"));
     }
 
     void badFolderShowsWhyAndKeepsState() {
         MainWindow window;
         window.show();
+        QVERIFY(window.openModel(uitest::hfModel("qwen2")));
         // The warning dialog is modal: close it as soon as it appears, remembering its text.
         QString shown;
         QTimer::singleShot(0, [&] {
             for (QWidget* w : QApplication::topLevelWidgets())
                 if (auto* box = qobject_cast<QMessageBox*>(w)) {
                     shown = box->text();
-                    box->grab().save(QString(LATHE_SCREENSHOTS) + "/main_window_error.png");
+                    uitest::saveScreenshot(box, "main_window_error");
                     box->accept();
                 }
         });
         QVERIFY(!window.openModel("/nonexistent/model"));
         QVERIFY2(shown.contains("/nonexistent/model"), qPrintable(shown));
+        QCOMPARE(window.modelsPage()->currentModel(), uitest::hfModel("qwen2"));
     }
 };
 
-QTEST_MAIN(MainWindowTest)
+int runMainWindowTests(int argc, char** argv) {
+    MainWindowTest t;
+    return QTest::qExec(&t, argc, argv);
+}
+
 #include "test_ui_main_window.moc"

@@ -2,92 +2,157 @@
 
 #include <QAction>
 #include <QApplication>
-#include <QFileDialog>
+#include <QCloseEvent>
 #include <QFileInfo>
+#include <QHBoxLayout>
 #include <QKeySequence>
-#include <QLabel>
+#include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
-#include <QToolBar>
 
-#include "core/util/error.h"
-#include "ui/model_summary_view.h"
+#include "core/runs/run_store.h"
+#include "ui/pages/chat_page.h"
+#include "ui/pages/models_page.h"
+#include "ui/pages/runs_page.h"
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("Lathe Studio"));
     resize(1280, 800);
 
-    auto* open = new QAction(tr("&Open Model Folder…"), this);
+    sidebar_ = new QListWidget(this);
+    sidebar_->setObjectName("pageList");
+    sidebar_->setFrameShape(QFrame::NoFrame);
+    sidebar_->setFixedWidth(150);
+    stack_ = new QStackedWidget(this);
+    connect(sidebar_, &QListWidget::currentRowChanged, stack_, &QStackedWidget::setCurrentIndex);
+    auto* central = new QWidget(this);
+    auto* layout = new QHBoxLayout(central);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    layout->addWidget(sidebar_);
+    layout->addWidget(stack_, 1);
+    setCentralWidget(central);
+    styleSidebar();
+
+    // Menus. Page-specific keys (Enter/Ctrl+Enter to generate, Esc to stop, F5, Del) live on the pages.
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open Model Folder…"));
     open->setShortcut(QKeySequence::Open);
-    connect(open, &QAction::triggered, this, &MainWindow::chooseModel);
-    auto* quit = new QAction(tr("&Quit"), this);
+    recent_menu_ = file->addMenu(tr("Open &Recent Model"));
+    file->addSeparator();
+    QAction* store = file->addAction(tr("Run &Store Database…"));
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"));
     quit->setShortcut(QKeySequence::Quit);
     connect(quit, &QAction::triggered, this, &QWidget::close);
+    view_menu_ = menuBar()->addMenu(tr("&View"));
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    connect(help->addAction(tr("&About Lathe Studio")), &QAction::triggered, this, [this] {
+        QMessageBox::about(this, tr("About Lathe Studio"),
+                           tr("<b>Lathe Studio %1</b><p>Finetune language models on your own machine. Training and generation run "
+                              "in the <tt>lathe</tt> command-line program, so the window stays responsive.")
+                               .arg(QApplication::applicationVersion()));
+    });
 
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(open);
-    recent_menu_ = file->addMenu(tr("Open &Recent"));
-    file->addSeparator();
-    file->addAction(quit);
-    QToolBar* toolbar = addToolBar(tr("Main"));
-    toolbar->setObjectName("mainToolbar");
-    toolbar->setToolButtonStyle(Qt::ToolButtonTextOnly);
-    toolbar->addAction(open);
+    models_ = new ModelsPage(this);
+    runs_ = new RunsPage(this);
+    chat_ = new ChatPage(this);
+    addPage(tr("Models"), models_);
+    // Train and Monitor pages register here, between Models and Runs.
+    addPage(tr("Runs"), runs_);
+    addPage(tr("Chat"), chat_);
+    // Merge point: connect runs_->resumeRequested / runs_->openRunRequested (qint64 run id) to the
+    // Monitor page here, and showPage() it.
 
-    stack_ = new QStackedWidget(this);
-    empty_ = new QLabel(tr("Open a Hugging Face model folder (config.json and *.safetensors)\n"
-                           "to see its architecture, size and precision.\n\nFile ▸ Open Model Folder…  (%1)")
-                            .arg(QKeySequence(QKeySequence::Open).toString(QKeySequence::NativeText)),
-                        this);
-    empty_->setAlignment(Qt::AlignCenter);
-    summary_ = new ModelSummaryView(this);
-    stack_->addWidget(empty_);
-    stack_->addWidget(summary_);
-    setCentralWidget(stack_);
+    connect(open, &QAction::triggered, this, [this] {
+        showPage(models_);
+        models_->chooseModel();
+    });
+    connect(store, &QAction::triggered, this, [this] {
+        showPage(runs_);
+        runs_->chooseStorePath();
+    });
+    auto status = [this](const QString& text) { statusBar()->showMessage(text, 10000); };
+    connect(models_, &ModelsPage::statusMessage, this, status);
+    connect(runs_, &RunsPage::statusMessage, this, status);
+    connect(chat_, &ChatPage::statusMessage, this, status);
+    connect(models_, &ModelsPage::recentModelsChanged, this, &MainWindow::rebuildRecentMenu);
+    connect(models_, &ModelsPage::recentModelsChanged, chat_, &ChatPage::setRecentModels);
+    connect(models_, &ModelsPage::modelOpened, this, [this](const QString& dir) {
+        setWindowTitle(tr("%1 — Lathe Studio").arg(QFileInfo(dir).fileName()));
+        chat_->setModel(dir);
+    });
+    connect(runs_, &RunsPage::storePathChanged, chat_, &ChatPage::setStorePath);
+    connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
+    connect(runs_, &RunsPage::storePathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
+
+    // Settings from the last session.
+    QSettings settings;
+    chat_->setRecentModels(models_->recentModels());
+    if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
+    runs_->setStorePath(settings.value("runStore", QString::fromStdString(lathe::RunStore::default_path())).toString());
+    chat_->setStorePath(runs_->storePath());
+    rebuildRecentMenu(models_->recentModels());
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    sidebar_->setCurrentRow(std::clamp(settings.value("window/page", 0).toInt(), 0, stack_->count() - 1));
     statusBar()->showMessage(tr("Ready"));
-
-    recent_ = QSettings().value("recentModels").toStringList();
-    rebuildRecentMenu();
 }
 
-void MainWindow::chooseModel() {
-    QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"), recent_.value(0));
-    if (!dir.isEmpty()) openModel(dir);
+int MainWindow::addPage(const QString& title, QWidget* page) {
+    int index = stack_->addWidget(page);
+    sidebar_->addItem(title);
+    QAction* show = view_menu_->addAction(title);
+    if (index < 9) show->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + index)));
+    connect(show, &QAction::triggered, this, [this, page] { showPage(page); });
+    if (sidebar_->currentRow() < 0) sidebar_->setCurrentRow(0);
+    return index;
 }
+
+void MainWindow::showPage(QWidget* page) {
+    int index = stack_->indexOf(page);
+    if (index >= 0) sidebar_->setCurrentRow(index);
+}
+
+QWidget* MainWindow::currentPage() const { return stack_->currentWidget(); }
 
 bool MainWindow::openModel(const QString& dir) {
-    try {
-        // Reads config.json and the safetensors headers only: instant even for large models.
-        lathe::ModelSummary s = lathe::summarize_model(dir.toStdString());
-        summary_->showSummary(s);
-        stack_->setCurrentWidget(summary_);
-        setWindowTitle(tr("%1 — Lathe Studio").arg(QFileInfo(dir).fileName()));
-        statusBar()->showMessage(tr("Opened %1").arg(dir));
-        rememberRecent(dir);
-        return true;
-    } catch (const lathe::Error& e) {
-        QMessageBox::warning(this, tr("Cannot open model"), QString::fromStdString(e.what()));
-        statusBar()->showMessage(tr("Could not open %1").arg(dir));
-        return false;
-    }
+    showPage(models_);
+    return models_->openModel(dir);
 }
 
-void MainWindow::rememberRecent(const QString& dir) {
-    recent_.removeAll(dir);
-    recent_.prepend(dir);
-    while (recent_.size() > 10) recent_.removeLast();
-    QSettings().setValue("recentModels", recent_);
-    rebuildRecentMenu();
-}
-
-void MainWindow::rebuildRecentMenu() {
+void MainWindow::rebuildRecentMenu(const QStringList& recent) {
     recent_menu_->clear();
-    for (const QString& dir : recent_) {
+    for (const QString& dir : recent) {
         QAction* a = recent_menu_->addAction(dir);
         connect(a, &QAction::triggered, this, [this, dir] { openModel(dir); });
     }
-    recent_menu_->setEnabled(!recent_.isEmpty());
+    recent_menu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/page", sidebar_->currentRow());
+    event->accept();
+}
+
+void MainWindow::changeEvent(QEvent* event) {
+    // The system switched between light and dark: the page list's colours come from the palette.
+    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::ApplicationPaletteChange) styleSidebar();
+    QMainWindow::changeEvent(event);
+}
+
+void MainWindow::styleSidebar() {
+    // A shade off the window colour, darker in a light theme and lighter in a dark one.
+    QColor window = palette().color(QPalette::Window);
+    QPalette p = sidebar_->palette();
+    p.setColor(QPalette::Base, window.lightness() > 128 ? window.darker(108) : window.lighter(130));
+    sidebar_->setPalette(p);
+    QFont f = sidebar_->font();
+    f.setPointSizeF(QApplication::font().pointSizeF() * 1.15);
+    sidebar_->setFont(f);
+    sidebar_->setSpacing(3);
 }

@@ -1,28 +1,49 @@
-// Lathe Studio's main window: open a model folder and see what it is.
+// Lathe Studio's main window: a page list on the left switching the pages in a stack, menus with the
+// common actions' shortcuts, a status bar; the window's layout and the pages' settings persist.
 #pragma once
 
 #include <QMainWindow>
 #include <QStringList>
 
-class QLabel;
+class ChatPage;
+class ModelsPage;
+class QListWidget;
+class QMenu;
 class QStackedWidget;
-class ModelSummaryView;
+class RunsPage;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
-    // Shows the model in `dir`; on a bad folder shows why and keeps the previous model. Returns success.
+
+    // The one place pages are registered: appends `page` to the stack (the window takes ownership)
+    // and `title` to the page list and the View menu, where Ctrl+<position> shows it (first 9 pages).
+    // Returns the page's index.
+    int addPage(const QString& title, QWidget* page);
+    void showPage(QWidget* page);
+    QWidget* currentPage() const;
+
+    // Opens a model folder on the Models page (and offers it to Chat); false with a message when bad.
     bool openModel(const QString& dir);
 
-private:
-    void chooseModel();
-    void rememberRecent(const QString& dir);
-    void rebuildRecentMenu();
+    ModelsPage* modelsPage() const { return models_; }
+    RunsPage* runsPage() const { return runs_; }
+    ChatPage* chatPage() const { return chat_; }
 
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void changeEvent(QEvent* event) override;
+
+private:
+    void rebuildRecentMenu(const QStringList& recent);
+    void styleSidebar();
+
+    QListWidget* sidebar_;
     QStackedWidget* stack_;
-    QLabel* empty_;
-    ModelSummaryView* summary_;
+    QMenu* view_menu_;
     QMenu* recent_menu_;
-    QStringList recent_;
+    ModelsPage* models_;
+    RunsPage* runs_;
+    ChatPage* chat_;
 };

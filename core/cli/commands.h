@@ -43,6 +43,9 @@ struct GenerateCommand {
     std::vector<int64_t> stop_ids;  // extra stop tokens besides the model's EOS
     std::string device = "cpu";
     std::string dtype;
+    // Before the result line, print one JSON line per new token as it is chosen: {"token": id} and,
+    // with a tokenizer, "text": the text it adds (held back while it ends inside a UTF-8 sequence).
+    bool stream = false;
 };
 void run_generate(const GenerateCommand& cmd, std::ostream& out);
 

@@ -85,6 +85,27 @@ void run_generate(const GenerateCommand& cmd, std::ostream& out) {
             return false;
         };
     }
+    // Streaming decodes the whole output after each token and prints what it adds: a token's text can
+    // depend on its neighbours (byte-level pieces of one character, SentencePiece's leading space).
+    std::vector<int64_t> streamed;
+    std::string shown;
+    if (cmd.stream) {
+        g.on_token = [&](size_t, int64_t token) {
+            streamed.push_back(token);
+            nlohmann::json piece = {{"token", token}};
+            if (tokenizer) {
+                std::string text = tokenizer->decode(streamed, true);
+                bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;  // U+FFFD
+                if (!incomplete && text.compare(0, shown.size(), shown) == 0) {
+                    piece["text"] = text.substr(shown.size());
+                    shown = text;
+                } else {
+                    piece["text"] = "";
+                }
+            }
+            out << piece.dump() << std::endl;  // flushed: a reader shows each token as it comes
+        };
+    }
     GenerationResult r = generate(*model->lm, {prompt}, g);
 
     nlohmann::json j = {{"prompt_tokens", prompt}, {"tokens", r.tokens[0]}, {"finish_reason", finish_reason_name(r.finish[0])}};

@@ -1,0 +1,151 @@
+// The Runs page over a real run store that `lathe train` wrote: the table, the details, refresh when the
+// database changes, delete (through the confirmation), and the resume / open-charts signals.
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+#include "core/runs/run_store.h"
+#include "tests/ui_test_support.h"
+#include "ui/main_window.h"
+#include "ui/pages/runs_page.h"
+#include "ui/pages/runs_table_model.h"
+
+namespace {
+
+QJsonArray listedByCli(const QString& db) {
+    uitest::CliResult r = uitest::runLathe({"runs", "list", "--json", "--store", db});
+    return QJsonDocument::fromJson(r.out.toUtf8()).array();
+}
+
+QString cell(QTableView* table, int row, int column) { return table->model()->index(row, column).data().toString(); }
+
+QPushButton* button(QWidget* root, const QString& text) {
+    for (QPushButton* b : root->findChildren<QPushButton*>())
+        if (b->text() == text) return b;
+    return nullptr;
+}
+
+}  // namespace
+
+class RunsPageTest : public QObject {
+    Q_OBJECT
+private slots:
+    void init() { QSettings().clear(); }
+
+    void listsRunsFromTheStoreAndDeletes() {
+        QTemporaryDir dir;
+        QDir().mkpath(dir.filePath("model"));
+        QString model = uitest::makeModelWithTokenizer(dir.filePath("model"));
+        QString db = dir.filePath("lathe.db");
+        uitest::CliResult first = uitest::trainTinyRun(model, dir.path(), db, "first");
+        QVERIFY2(first.code == 0, qPrintable(first.err));
+
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        RunsPage* page = window.runsPage();
+        page->setStorePath(db);
+        window.showPage(page);
+        auto* table = page->findChild<QTableView*>();
+        QCOMPARE(table->model()->rowCount(), 1);
+
+        // A second run, while the page is open: it appears without a manual refresh.
+        uitest::CliResult second = uitest::trainTinyRun(model, dir.path(), db, "second");
+        QVERIFY2(second.code == 0, qPrintable(second.err));
+        QTRY_COMPARE_WITH_TIMEOUT(table->model()->rowCount(), 2, 5000);
+
+        // What `lathe runs list --json` says is what the table shows (newest first).
+        QJsonArray cli = listedByCli(db);
+        QCOMPARE(cli.size(), 2);
+        for (int row = 0; row < 2; ++row) {
+            QJsonObject run = cli[1 - row].toObject();
+            QCOMPARE(cell(table, row, RunsTableModel::Id).toLongLong(), run["id"].toInteger());
+            QCOMPARE(cell(table, row, RunsTableModel::Status), run["status"].toString());
+            QCOMPARE(cell(table, row, RunsTableModel::Status), QString("completed"));
+            QCOMPARE(cell(table, row, RunsTableModel::Model), QString("model"));
+            QCOMPARE(cell(table, row, RunsTableModel::Method), QString("LoRA, continued pretraining"));
+            QJsonObject metrics = run["final_metrics"].toObject();
+            QCOMPARE(cell(table, row, RunsTableModel::Steps).toLongLong(), metrics["step"].toInteger());
+            QCOMPARE(cell(table, row, RunsTableModel::Loss), QString::number(metrics["loss"].toDouble(), 'f', 4));
+            QVERIFY(!cell(table, row, RunsTableModel::Started).isEmpty());
+            QVERIFY(!cell(table, row, RunsTableModel::Ended).isEmpty());
+        }
+
+        // Details of the selected (newest) run: its YAML, final metrics and checkpoints.
+        qint64 newest = cli[1].toObject()["id"].toInteger();
+        QCOMPARE(page->selectedRun(), cli[0].toObject()["id"].toInteger());  // the selection stays on refresh
+        page->selectRun(newest);
+        QCOMPARE(page->selectedRun(), newest);
+        QFile yaml(dir.filePath("second.yaml"));
+        yaml.open(QIODevice::ReadOnly);
+        bool config_shown = false;
+        for (QPlainTextEdit* e : page->findChildren<QPlainTextEdit*>()) config_shown |= e->toPlainText() == QString::fromUtf8(yaml.readAll());
+        QVERIFY(config_shown);
+        auto* checkpoints = page->findChild<QListWidget*>("runCheckpoints");
+        auto store = lathe::RunStore::open(db.toStdString());
+        auto recorded = store->checkpoints(newest);
+        QVERIFY(!recorded.empty());
+        QCOMPARE(checkpoints->count(), static_cast<int>(recorded.size()));
+        QVERIFY(checkpoints->item(0)->text().contains(QString::fromStdString(recorded[0].path)));
+        QVERIFY(page->findChild<QLabel*>("runMetrics")->text().contains("loss"));
+        QVERIFY(uitest::saveScreenshot(&window, "runs_page"));
+
+        // Open charts asks the Monitor page; resume is offered only for a run that did not finish.
+        QSignalSpy charts(page, &RunsPage::openRunRequested);
+        QSignalSpy resume(page, &RunsPage::resumeRequested);
+        button(page, "Open Charts")->click();
+        QCOMPARE(charts.count(), 1);
+        QCOMPARE(charts[0][0].toLongLong(), newest);
+        QVERIFY(!button(page, "Resume")->isEnabled());
+        store->set_status(newest, "stopped");  // as `lathe train` records a run stopped by SIGTERM
+        QTRY_COMPARE_WITH_TIMEOUT(cell(table, 0, RunsTableModel::Status), QString("stopped"), 5000);
+        QVERIFY(button(page, "Resume")->isEnabled());
+        button(page, "Resume")->click();
+        QCOMPARE(resume.count(), 1);
+        QCOMPARE(resume[0][0].toLongLong(), newest);
+
+        // Delete: cancelling keeps the run; confirming removes it from the store.
+        auto answer = [](QMessageBox::StandardButton which) {
+            QTimer::singleShot(0, [which] {
+                for (QWidget* w : QApplication::topLevelWidgets())
+                    if (auto* box = qobject_cast<QMessageBox*>(w)) box->button(which)->click();
+            });
+        };
+        answer(QMessageBox::Cancel);
+        page->deleteSelectedRun();
+        QCOMPARE(listedByCli(db).size(), 2);
+        answer(QMessageBox::Yes);
+        page->deleteSelectedRun();
+        QCOMPARE(table->model()->rowCount(), 1);
+        QJsonArray left = listedByCli(db);
+        QCOMPARE(left.size(), 1);
+        QCOMPARE(left[0].toObject()["id"].toInteger(), cli[0].toObject()["id"].toInteger());
+        QVERIFY(QFileInfo::exists(QString::fromStdString(recorded[0].path)));  // files stay on disk
+    }
+
+    void missingStoreSaysSoAndCreatesNothing() {
+        QTemporaryDir dir;
+        RunsPage page;
+        page.setStorePath(dir.filePath("none.db"));
+        QCOMPARE(page.findChild<QTableView*>()->model()->rowCount(), 0);
+        QVERIFY(!QFileInfo::exists(dir.filePath("none.db")));
+    }
+};
+
+int runRunsPageTests(int argc, char** argv) {
+    RunsPageTest t;
+    return QTest::qExec(&t, argc, argv);
+}
+
+#include "test_ui_runs_page.moc"

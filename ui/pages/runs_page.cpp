@@ -1,0 +1,260 @@
+#include "ui/pages/runs_page.h"
+
+#include <QDateTime>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFontDatabase>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableView>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
+
+#include "core/util/error.h"
+#include "ui/pages/runs_table_model.h"
+
+namespace {
+constexpr int kPollMs = 1000;  // a stat() of two files: cheap enough to do every second
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+}  // namespace
+
+RunsPage::RunsPage(QWidget* parent) : QWidget(parent), poll_(new QTimer(this)) {
+    store_label_ = new QLabel(this);
+    store_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* change = new QPushButton(tr("Change…"), this);
+    change->setToolTip(tr("Use another run store database (lathe train --store)"));
+    connect(change, &QPushButton::clicked, this, &RunsPage::chooseStorePath);
+    auto* refresh = new QPushButton(tr("Refresh"), this);
+    refresh->setShortcut(QKeySequence::Refresh);
+    connect(refresh, &QPushButton::clicked, this, &RunsPage::reload);
+    auto* top = new QHBoxLayout;
+    top->addWidget(store_label_, 1);
+    top->addWidget(change);
+    top->addWidget(refresh);
+    message_ = new QLabel(this);
+    message_->setWordWrap(true);
+    message_->hide();
+
+    model_ = new RunsTableModel(this);
+    table_ = new QTableView(this);
+    table_->setModel(model_);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->verticalHeader()->hide();
+    table_->setAlternatingRowColors(true);
+    table_->horizontalHeader()->setStretchLastSection(true);
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+    connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &RunsPage::showDetails);
+    connect(table_, &QTableView::doubleClicked, this, [this] {
+        if (qint64 id = selectedRun()) emit openRunRequested(id);
+    });
+
+    details_title_ = new QLabel(this);
+    QFont bold = details_title_->font();
+    bold.setBold(true);
+    details_title_->setFont(bold);
+    resume_ = new QPushButton(tr("Resume"), this);
+    resume_->setToolTip(tr("Continue this run from its last checkpoint on the Monitor page"));
+    charts_ = new QPushButton(tr("Open Charts"), this);
+    charts_->setToolTip(tr("Show this run's loss and metrics on the Monitor page (or double-click the run)"));
+    delete_ = new QPushButton(tr("Delete…"), this);
+    delete_->setShortcut(QKeySequence::Delete);
+    connect(resume_, &QPushButton::clicked, this, [this] {
+        if (qint64 id = selectedRun()) emit resumeRequested(id);
+    });
+    connect(charts_, &QPushButton::clicked, this, [this] {
+        if (qint64 id = selectedRun()) emit openRunRequested(id);
+    });
+    connect(delete_, &QPushButton::clicked, this, &RunsPage::deleteSelectedRun);
+    auto* actions = new QHBoxLayout;
+    actions->addWidget(details_title_, 1);
+    actions->addWidget(resume_);
+    actions->addWidget(charts_);
+    actions->addWidget(delete_);
+
+    auto* config_box = new QGroupBox(tr("Config (YAML)"), this);
+    config_ = new QPlainTextEdit(config_box);
+    config_->setReadOnly(true);
+    config_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    (new QVBoxLayout(config_box))->addWidget(config_);
+    auto* metrics_box = new QGroupBox(tr("Final metrics"), this);
+    metrics_ = new QLabel(metrics_box);
+    metrics_->setObjectName("runMetrics");
+    metrics_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+    metrics_->setWordWrap(true);
+    metrics_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    (new QVBoxLayout(metrics_box))->addWidget(metrics_);
+    auto* checkpoints_box = new QGroupBox(tr("Checkpoints"), this);
+    checkpoints_ = new QListWidget(checkpoints_box);
+    checkpoints_->setObjectName("runCheckpoints");
+    (new QVBoxLayout(checkpoints_box))->addWidget(checkpoints_);
+    auto* boxes = new QHBoxLayout;
+    boxes->addWidget(config_box, 3);
+    boxes->addWidget(metrics_box, 2);
+    boxes->addWidget(checkpoints_box, 3);
+
+    auto* details = new QWidget(this);
+    auto* details_layout = new QVBoxLayout(details);
+    details_layout->setContentsMargins(0, 0, 0, 0);
+    details_layout->addLayout(actions);
+    details_layout->addLayout(boxes, 1);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(table_);
+    split->addWidget(details);
+    split->setChildrenCollapsible(false);
+    split->setSizes({400, 400});
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(top);
+    layout->addWidget(message_);
+    layout->addWidget(split, 1);
+
+    connect(poll_, &QTimer::timeout, this, &RunsPage::pollStore);
+    poll_->start(kPollMs);
+    setStorePath(QString::fromStdString(lathe::RunStore::default_path()));
+}
+
+RunsPage::~RunsPage() = default;
+
+void RunsPage::setStorePath(const QString& path) {
+    if (path == store_path_) return;
+    store_path_ = path;
+    store_.reset();
+    store_label_->setText(tr("Run store: %1").arg(path));
+    reload();
+    emit storePathChanged(path);
+}
+
+void RunsPage::chooseStorePath() {
+    QString path = QFileDialog::getSaveFileName(this, tr("Run Store Database"), store_path_, tr("SQLite databases (*.db);;All files (*)"),
+                                                nullptr, QFileDialog::DontConfirmOverwrite);
+    if (!path.isEmpty()) setStorePath(path);
+}
+
+QString RunsPage::storeSignature() const {
+    // WAL mode: commits land in -wal first, so both files' sizes and times tell of a change.
+    QString s;
+    for (const QString& f : {store_path_, store_path_ + "-wal"}) {
+        QFileInfo info(f);
+        s += QString("%1:%2:%3;").arg(info.exists()).arg(info.size()).arg(info.lastModified().toMSecsSinceEpoch());
+    }
+    return s;
+}
+
+void RunsPage::pollStore() {
+    if (storeSignature() != signature_) reload();
+}
+
+void RunsPage::reload() {
+    signature_ = storeSignature();
+    qint64 keep = selectedRun();
+    QVector<RunRow> rows;
+    message_->hide();
+    if (!QFileInfo::exists(store_path_)) {
+        // Not created here: `lathe train` creates it with the first run.
+        store_.reset();
+        message_->setText(tr("No runs yet: `lathe train` (or the Train page) records runs in %1.").arg(store_path_));
+        message_->show();
+    } else {
+        try {
+            if (!store_) store_ = lathe::RunStore::open(store_path_.toStdString());
+            for (const lathe::RunRecord& r : store_->list_runs()) rows.push_back(describeRun(*store_, r));
+            std::sort(rows.begin(), rows.end(), [](const RunRow& a, const RunRow& b) { return a.run.id > b.run.id; });
+        } catch (const std::exception& e) {  // lathe::Error: a damaged or foreign database
+            store_.reset();
+            message_->setText(tr("Cannot read the run store: %1").arg(QString::fromUtf8(e.what())));
+            message_->show();
+        }
+    }
+    model_->setRows(std::move(rows));
+    table_->resizeColumnsToContents();
+    int row = model_->rowOf(keep);
+    if (row < 0 && model_->rowCount() > 0) row = 0;
+    if (row >= 0) table_->selectRow(row);
+    showDetails();
+    emit runsChanged();
+}
+
+qint64 RunsPage::selectedRun() const {
+    QModelIndex current = table_->selectionModel()->currentIndex();
+    return current.isValid() ? model_->rowAt(current.row()).run.id : 0;
+}
+
+void RunsPage::selectRun(qint64 run_id) {
+    int row = model_->rowOf(run_id);
+    if (row >= 0) table_->selectRow(row);
+}
+
+void RunsPage::showDetails() {
+    qint64 id = selectedRun();
+    checkpoints_->clear();
+    if (!id || !store_) {
+        details_title_->setText(model_->rowCount() ? tr("Select a run") : tr("No runs"));
+        config_->clear();
+        metrics_->clear();
+        for (QPushButton* b : {resume_, charts_, delete_}) b->setEnabled(false);
+        return;
+    }
+    const RunRow& row = model_->rowAt(model_->rowOf(id));
+    const lathe::RunRecord& r = row.run;
+    details_title_->setText(tr("Run %1 — %2 — %3").arg(id).arg(q(r.name), q(r.status)));
+    config_->setPlainText(q(r.config_text));
+
+    QString html = "<table cellspacing=4>";
+    auto line = [&html](const QString& key, const QString& value) {
+        html += QString("<tr><td><b>%1</b></td><td>%2</td></tr>").arg(key.toHtmlEscaped(), value.toHtmlEscaped());
+    };
+    auto final = nlohmann::json::parse(r.final_metrics.empty() ? "null" : r.final_metrics, nullptr, false);
+    if (final.is_object()) {
+        for (const auto& [key, value] : final.items())
+            line(q(key), value.is_number_float() ? QString::number(value.get<double>(), 'g', 6) : q(value.dump()));
+    } else {
+        line(tr("final metrics"), tr("none yet (the run has not ended)"));
+    }
+    line(tr("method"), row.method);
+    line(tr("model"), q(r.model));
+    line(tr("output"), q(r.output_dir));
+    if (!r.error.empty()) line(tr("error"), q(r.error));
+    metrics_->setText(html + "</table>");
+
+    for (const lathe::CheckpointRecord& c : store_->checkpoints(id)) {
+        bool present = QFileInfo::exists(q(c.path));
+        auto* item = new QListWidgetItem(tr("step %1 — %2%3").arg(c.step).arg(q(c.path), present ? "" : tr("  (missing)")), checkpoints_);
+        item->setData(Qt::UserRole, q(c.path));
+        item->setToolTip(q(c.path));
+    }
+    // Resume continues a run that did not finish: stopped, failed, or "running" left by a crash.
+    resume_->setEnabled(r.status == "stopped" || r.status == "failed" || r.status == "running");
+    charts_->setEnabled(true);
+    delete_->setEnabled(true);
+}
+
+void RunsPage::deleteSelectedRun() {
+    qint64 id = selectedRun();
+    if (!id || !store_) return;
+    const lathe::RunRecord& r = model_->rowAt(model_->rowOf(id)).run;
+    QString text = tr("Delete run %1 (%2, %3)?\n\nIts metrics, events and checkpoint list are removed from the run store. "
+                      "Files in %4 stay on disk.")
+                       .arg(id)
+                       .arg(q(r.name), q(r.status), q(r.output_dir));
+    if (QMessageBox::question(this, tr("Delete Run"), text, QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
+        return;
+    try {
+        store_->delete_run(id);
+        emit statusMessage(tr("Deleted run %1").arg(id));
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot delete run"), QString::fromUtf8(e.what()));
+    }
+    reload();
+}
