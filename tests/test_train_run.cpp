@@ -88,6 +88,55 @@ TEST(TrainConfig, EveryProblemReportedWithKeyAndLine) {
     EXPECT_NE(msg.find("3 problems"), std::string::npos) << msg;
 }
 
+TEST(TrainConfig, DatasetEntriesWithAxolotlKeys) {
+    test::TempDir dir;
+    TrainConfig c = read_train_config(write_file(dir.path / "run.yaml", R"(base_model: m
+datasets:
+  - path: chat.jsonl
+    type: chat_template
+    field_messages: conversations
+    message_property_mappings:
+      role: from
+      content: value
+    roles_to_train: [assistant, tool]
+    train_on_eos: none
+    weight: 0.5
+  - path: notes.jsonl
+    type: completion
+    field: body
+  - plain.jsonl
+test_datasets:
+  - path: val.jsonl
+train_on_inputs: true
+dataset_prepared_path: /tmp/prepared
+strict: true
+)"));
+    ASSERT_EQ(c.datasets.size(), 3u);
+    const DatasetSpec& chat = c.datasets[0];
+    EXPECT_EQ(chat.type, "chat_template");
+    EXPECT_EQ(chat.field_messages, "conversations");
+    EXPECT_EQ(chat.role_key, "from");
+    EXPECT_EQ(chat.content_key, "value");
+    EXPECT_EQ(chat.roles_to_train, (std::vector<std::string>{"assistant", "tool"}));
+    EXPECT_FALSE(chat.train_on_eos);
+    EXPECT_DOUBLE_EQ(chat.weight, 0.5);
+    EXPECT_EQ(c.datasets[1].field, "body");
+    EXPECT_EQ(c.datasets[2].path, "plain.jsonl");
+    EXPECT_EQ(c.datasets[2].type, "");  // detected per row
+    ASSERT_EQ(c.test_datasets.size(), 1u);
+    EXPECT_TRUE(c.train_on_inputs);
+    EXPECT_TRUE(c.strict);
+    EXPECT_EQ(c.dataset_prepared_path, "/tmp/prepared");
+
+    std::string msg = config_error("base_model: m\ndatasets:\n  - path: a.jsonl\n    type: sharegpt_v9\n    colour: red\n    train_on_eos: last\n"
+                                   "    weight: -1\ntest_datasets: [b.jsonl]\nval_set_size: 0.1\n");
+    EXPECT_NE(msg.find("run.yaml:4: datasets.type: 'sharegpt_v9' is not supported"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:5: datasets.colour: unknown key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:6: datasets.train_on_eos: 'last' is not supported"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:7: datasets.weight: must be >= 0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("test_datasets: gives the validation set"), std::string::npos) << msg;
+}
+
 TEST(TrainConfig, MissingRequiredAndBadYaml) {
     EXPECT_NE(config_error("learning_rate: 0.1\n").find("base_model: required"), std::string::npos);
     EXPECT_NE(config_error("base_model: [unclosed\n").find("not valid YAML"), std::string::npos);
