@@ -88,6 +88,55 @@ TEST(TrainConfig, EveryProblemReportedWithKeyAndLine) {
     EXPECT_NE(msg.find("3 problems"), std::string::npos) << msg;
 }
 
+TEST(TrainConfig, DatasetEntriesWithAxolotlKeys) {
+    test::TempDir dir;
+    TrainConfig c = read_train_config(write_file(dir.path / "run.yaml", R"(base_model: m
+datasets:
+  - path: chat.jsonl
+    type: chat_template
+    field_messages: conversations
+    message_property_mappings:
+      role: from
+      content: value
+    roles_to_train: [assistant, tool]
+    train_on_eos: none
+    weight: 0.5
+  - path: notes.jsonl
+    type: completion
+    field: body
+  - plain.jsonl
+test_datasets:
+  - path: val.jsonl
+train_on_inputs: true
+dataset_prepared_path: /tmp/prepared
+strict: true
+)"));
+    ASSERT_EQ(c.datasets.size(), 3u);
+    const DatasetSpec& chat = c.datasets[0];
+    EXPECT_EQ(chat.type, "chat_template");
+    EXPECT_EQ(chat.field_messages, "conversations");
+    EXPECT_EQ(chat.role_key, "from");
+    EXPECT_EQ(chat.content_key, "value");
+    EXPECT_EQ(chat.roles_to_train, (std::vector<std::string>{"assistant", "tool"}));
+    EXPECT_FALSE(chat.train_on_eos);
+    EXPECT_DOUBLE_EQ(chat.weight, 0.5);
+    EXPECT_EQ(c.datasets[1].field, "body");
+    EXPECT_EQ(c.datasets[2].path, "plain.jsonl");
+    EXPECT_EQ(c.datasets[2].type, "");  // detected per row
+    ASSERT_EQ(c.test_datasets.size(), 1u);
+    EXPECT_TRUE(c.train_on_inputs);
+    EXPECT_TRUE(c.strict);
+    EXPECT_EQ(c.dataset_prepared_path, "/tmp/prepared");
+
+    std::string msg = config_error("base_model: m\ndatasets:\n  - path: a.jsonl\n    type: sharegpt_v9\n    colour: red\n    train_on_eos: last\n"
+                                   "    weight: -1\ntest_datasets: [b.jsonl]\nval_set_size: 0.1\n");
+    EXPECT_NE(msg.find("run.yaml:4: datasets.type: 'sharegpt_v9' is not supported"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:5: datasets.colour: unknown key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:6: datasets.train_on_eos: 'last' is not supported"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:7: datasets.weight: must be >= 0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("test_datasets: gives the validation set"), std::string::npos) << msg;
+}
+
 TEST(TrainConfig, MissingRequiredAndBadYaml) {
     EXPECT_NE(config_error("learning_rate: 0.1\n").find("base_model: required"), std::string::npos);
     EXPECT_NE(config_error("base_model: [unclosed\n").find("not valid YAML"), std::string::npos);
@@ -185,7 +234,7 @@ struct RunDir {
         std::string fixture = test::fixtures() + "/hf/training/llama";
         return write_file(dir.path / (output + ".yaml"),
                           "base_model: " + test::hf_model("llama") + "\ndatasets:\n  - path: " + fixture + "/train.jsonl\n    type: pretokenized\n" +
-                              "output_dir: " + dir.str() + "/" + output + "\n" + extra);
+                              "output_dir: " + dir.str() + "/" + output + "\ndataset_prepared_path: " + dir.str() + "/prepared\n" + extra);
     }
 };
 
@@ -414,18 +463,91 @@ TEST(TrainRun, DryRunPrintsAMemoryEstimate) {
     EXPECT_TRUE(RunStore::open(d.store())->list_runs().empty());
 }
 
-TEST(TrainRun, BadDataFailsTheRunWithTheLine) {
+// A row that cannot be used is skipped by default, counted and reported with its line; `strict: true`
+// makes it fatal.
+TEST(TrainRun, BadRowsAreSkippedOrFatalWithStrict) {
     RunDir d;
-    write_file(d.dir.path / "bad.jsonl", "{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": \"oops\"}\n");
-    std::string cfg = write_file(d.dir.path / "bad.yaml", "base_model: " + test::hf_model("llama") + "\ndatasets: [" +
-                                                              (d.dir.path / "bad.jsonl").string() + "]\noutput_dir: " + d.dir.str() + "/o\n");
+    write_file(d.dir.path / "bad.jsonl", "{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": \"oops\"}\n{\"input_ids\": [4, 5, 6]}\n");
+    std::string base = "base_model: " + test::hf_model("llama") + "\ndatasets: [" + (d.dir.path / "bad.jsonl").string() + "]\ndataset_prepared_path: " +
+                       d.dir.str() + "/prepared\n";
     int code = -1;
-    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    auto events = run_all({LATHE_CLI, "train", write_file(d.dir.path / "skip.yaml", base + "output_dir: " + d.dir.str() + "/s\n"), "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
+    EXPECT_EQ(events.front()["train_rows"], 2);
+    bool warned = false;
+    for (const auto& e : events)
+        if (e["event"] == "warning" && e.contains("skipped_rows")) {
+            warned = true;
+            EXPECT_EQ(e["skipped_rows"], 1);
+            EXPECT_NE(e["message"].get<std::string>().find("bad.jsonl:2:"), std::string::npos) << e.dump();
+        }
+    EXPECT_TRUE(warned);
+    // Recorded in the run: the warning event and the dataset's skipped count.
+    auto runs = RunStore::open(d.store())->list_runs();
+    bool recorded = false;
+    for (const auto& line : RunStore::open(d.store())->events(runs.at(0).id)) {
+        json e = json::parse(line);
+        if (e["event"] == "datasets") recorded = e["datasets"][0]["skipped"] == 1;
+    }
+    EXPECT_TRUE(recorded);
+
+    events = run_all({LATHE_CLI, "train", write_file(d.dir.path / "strict.yaml", base + "strict: true\noutput_dir: " + d.dir.str() + "/o\n"), "--store", d.store()},
+                     &code);
     EXPECT_EQ(code, 1);
     ASSERT_GE(events.size(), 2u);
     EXPECT_EQ(events[events.size() - 2]["event"], "error");
     EXPECT_NE(events[events.size() - 2]["message"].get<std::string>().find("bad.jsonl:2:"), std::string::npos);
-    EXPECT_EQ(RunStore::open(d.store())->list_runs().at(0).status, "failed");
+}
+
+// Chat rows through the model's chat template, a separate validation file, and the tokenized-dataset
+// cache reused by the next run (the masking itself is checked against transformers in lathe_data_tests).
+TEST(TrainRun, ChatDatasetWithTestDatasetsAndCache) {
+    RunDir d;
+    test::TempDir model_dir;
+    std::string model = test::model_with_tokenizer(model_dir);
+    std::ofstream chats(d.dir.path / "chat.jsonl");
+    for (int i = 0; i < 6; ++i)
+        chats << json{{"conversations", {{{"from", "human"}, {"value", "What is " + std::to_string(i) + " + 1?"}},
+                                         {{"from", "gpt"}, {"value", "It is " + std::to_string(i + 1) + "."}}}}}.dump() << "\n";
+    chats << "{\"conversations\": []}\n";
+    chats.close();
+    write_file(d.dir.path / "val.jsonl", "{\"instruction\": \"Say hi\", \"input\": \"\", \"output\": \"hi\"}\n");
+    std::string cfg = write_file(d.dir.path / "chat.yaml",
+                                 "base_model: " + model + "\ndatasets:\n  - path: " + (d.dir.path / "chat.jsonl").string() +
+                                     "\n    type: chat_template\n    field_messages: conversations\n"
+                                     "    message_property_mappings: {role: from, content: value}\n    weight: 2\n"
+                                     "test_datasets:\n  - path: " + (d.dir.path / "val.jsonl").string() + "\n    type: alpaca\n"
+                                     "sequence_len: 256\nadapter: lora\nlora_target_linear: true\nmax_steps: 2\n"
+                                     "dataset_prepared_path: " + d.dir.str() + "/prepared\noutput_dir: " + d.dir.str() + "/chat\n");
+    auto datasets_event = [&](int64_t run) {
+        for (const auto& line : RunStore::open(d.store())->events(run)) {
+            json e = json::parse(line);
+            if (e["event"] == "datasets") return e["datasets"];
+        }
+        return json();
+    };
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << (events.size() < 2 ? std::string() : events[events.size() - 2].dump());
+    EXPECT_EQ(events.front()["train_rows"], 12);  // six conversations, weight 2
+    EXPECT_EQ(events.front()["validation_rows"], 1);
+    int64_t first = events.front()["run_id"];
+    json ds = datasets_event(first);
+    ASSERT_EQ(ds.size(), 2u);
+    EXPECT_EQ(ds[0]["rows"], 6);
+    EXPECT_EQ(ds[0]["skipped"], 1);
+    EXPECT_EQ(ds[0]["cache_reused"], false);
+    EXPECT_TRUE(fs::exists(ds[0]["cache"].get<std::string>()));
+    bool evaluated = false;
+    for (const auto& e : events) evaluated = evaluated || e["event"] == "eval";
+    EXPECT_TRUE(evaluated);
+
+    events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0);
+    json again = datasets_event(events.front()["run_id"]);
+    EXPECT_EQ(again[0]["cache_reused"], true);
+    EXPECT_EQ(again[0]["cache"], ds[0]["cache"]);
+    EXPECT_EQ(again[0]["skipped"], 1);  // the cache remembers the bad row
 }
 
 }  // namespace

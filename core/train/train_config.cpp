@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <regex>
@@ -50,6 +51,68 @@ std::vector<std::string> read_strings(const YAML::Node& node, const std::string&
         else out.push_back(item.Scalar());
     }
     return out;
+}
+
+// One dataset entry: a path alone, or a mapping of Axolotl's dataset keys.
+void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, DatasetSpec& d) {
+    d.line = item.Mark().line + 1;
+    if (item.IsScalar()) {
+        d.path = item.Scalar();
+        return;
+    }
+    for (const auto& kv : item) {
+        std::string sub = kv.first.Scalar(), key = k + "." + sub;
+        const YAML::Node& v = kv.second;
+        if (sub == "path") read_scalar(v, key, d.path, p, "a string");
+        else if (sub == "type") read_scalar(v, key, d.type, p, "a string");
+        else if (sub == "field") read_scalar(v, key, d.field, p, "a string");
+        else if (sub == "field_messages") read_scalar(v, key, d.field_messages, p, "a string");
+        else if (sub == "roles_to_train") d.roles_to_train = read_strings(v, key, p);
+        else if (sub == "weight") {
+            if (read_scalar(v, key, d.weight, p, "a number") && !(d.weight >= 0 && d.weight <= 1e6)) p.add(v, key, "must be >= 0, got " + v.Scalar());
+        } else if (sub == "train_on_eos") {
+            // Axolotl's values: turn (every trained turn's end-of-turn token), all, none; "last" is not offered.
+            std::string s;
+            if (!read_scalar(v, key, s, p, "turn, all, none, true or false")) continue;
+            if (s == "turn" || s == "all" || s == "true") d.train_on_eos = true;
+            else if (s == "none" || s == "false") d.train_on_eos = false;
+            else p.add(v, key, "'" + s + "' is not supported (turn, all or none)");
+        } else if (sub == "message_property_mappings") {
+            if (!v.IsMap()) {
+                p.add(v, key, "must be a mapping {role: ..., content: ...}");
+                continue;
+            }
+            for (const auto& m : v) {
+                std::string name = m.first.Scalar();
+                if (name == "role") read_scalar(m.second, key + ".role", d.role_key, p, "a string");
+                else if (name == "content") read_scalar(m.second, key + ".content", d.content_key, p, "a string");
+                else p.add(m.first, key + "." + name, "unknown key (role and content can be mapped)");
+            }
+        } else {
+            p.add(kv.first, key,
+                  "unknown key (a dataset has path, type, weight, field, field_messages, message_property_mappings, roles_to_train, train_on_eos)");
+        }
+    }
+    if (d.path.empty()) p.add(item, k, "each entry needs a 'path'");
+    static const char* types[] = {"", "pretokenized", "text", "completion", "alpaca", "chat_template"};
+    if (std::none_of(std::begin(types), std::end(types), [&](const char* t) { return d.type == t; }))
+        p.add(item["type"] ? item["type"] : item, k + ".type",
+              "'" + d.type + "' is not supported (pretokenized, text, completion, alpaca, chat_template, or leave it out to detect it)");
+    if (!d.field.empty() && d.type != "completion") p.add(item["field"], k + ".field", "applies to type: completion");
+    if (!d.field_messages.empty() && d.type != "chat_template") p.add(item["field_messages"], k + ".field_messages", "applies to type: chat_template");
+}
+
+void read_datasets(const YAML::Node& n, const std::string& k, Problems& p, std::vector<DatasetSpec>& out) {
+    if (!n.IsSequence()) return p.add(n, k, "must be a list of {path, type}");
+    for (const auto& item : n) {
+        if (!item.IsScalar() && !item.IsMap()) {
+            p.add(item, k, "each entry is a path or a {path, type, ...} mapping");
+            continue;
+        }
+        DatasetSpec d;
+        read_dataset(item, k, p, d);
+        out.push_back(d);
+    }
 }
 
 }  // namespace
@@ -115,27 +178,11 @@ TrainConfig read_train_config(const std::string& path) {
                  }
              }
          }},
-        {"datasets", [&](const YAML::Node& n, const std::string& k) {
-             if (!n.IsSequence()) return p.add(n, k, "must be a list of {path, type}");
-             for (const auto& item : n) {
-                 DatasetSpec d;
-                 if (item.IsScalar()) d.path = item.Scalar();
-                 else if (item.IsMap() && item["path"] && item["path"].IsScalar()) {
-                     d.path = item["path"].Scalar();
-                     if (item["type"] && item["type"].IsScalar()) d.type = item["type"].Scalar();
-                     for (const auto& kv : item) {
-                         std::string sub = kv.first.Scalar();
-                         if (sub != "path" && sub != "type") p.add(kv.first, k + "." + sub, "unknown key (a dataset has path and type)");
-                     }
-                 } else {
-                     p.add(item, k, "each entry needs a 'path'");
-                     continue;
-                 }
-                 if (d.type != "pretokenized" && d.type != "text")
-                     p.add(item, k + ".type", "'" + d.type + "' is not supported yet (supported: pretokenized, text)");
-                 c.datasets.push_back(d);
-             }
-         }},
+        {"datasets", [&](const YAML::Node& n, const std::string& k) { read_datasets(n, k, p, c.datasets); }},
+        {"test_datasets", [&](const YAML::Node& n, const std::string& k) { read_datasets(n, k, p, c.test_datasets); }},
+        {"train_on_inputs", flag(c.train_on_inputs)},
+        {"dataset_prepared_path", str(c.dataset_prepared_path)},
+        {"strict", flag(c.strict)},
         {"val_set_size", number(c.val_set_size, 0, 0.999)},
         {"sequence_len", integer(c.sequence_len, 1)},
         {"shuffle", flag(c.shuffle)},
@@ -179,6 +226,8 @@ TrainConfig read_train_config(const std::string& path) {
 
     if (!root["base_model"]) p.list.push_back(path + ": base_model: required (a Hugging Face model folder)");
     if (c.datasets.empty()) p.list.push_back(path + ": datasets: at least one dataset is required");
+    if (!c.test_datasets.empty() && c.val_set_size > 0)
+        p.add(root["test_datasets"], "test_datasets", "gives the validation set; leave val_set_size out (it would hold out rows as well)");
     if (!c.unfrozen_parameters.empty() && !c.adapter.empty())
         p.add(root["unfrozen_parameters"], "unfrozen_parameters", "applies to full finetuning; with an adapter only the adapter trains");
     if (!c.adapter.empty() && c.adapter != "lora")

@@ -11,9 +11,18 @@ namespace lathe {
 
 struct DatasetSpec {
     std::string path;
-    // pretokenized: JSONL with input_ids (+ labels). text: raw text for continued pretraining (JSONL
-    // with "text", or a plain-text file), tokenized with base_model's tokenizer, every token trained.
-    std::string type = "pretokenized";
+    // "" (detected per row from its fields), pretokenized (input_ids, optional labels), text (raw text
+    // for continued pretraining, split into sequence_len rows), completion (one text per row, trained
+    // whole, in `field`), alpaca (instruction/input/output through the Alpaca prompt), chat_template
+    // (messages through the model's chat template). docs/config.md has the details.
+    std::string type;
+    std::string field;                                   // completion: the text column (default "text")
+    std::string field_messages;                          // chat_template: the messages column (default "messages")
+    std::string role_key = "role", content_key = "content";  // chat_template: message_property_mappings
+    std::vector<std::string> roles_to_train = {"assistant"};
+    bool train_on_eos = true;                            // the end-of-turn token of trained turns ("turn")
+    double weight = 1.0;                                 // rows per epoch = weight x rows (0.5 half, 2 twice)
+    int line = 0;                                        // where the entry is in the YAML, for messages
 };
 
 struct TrainConfig {
@@ -36,6 +45,10 @@ struct TrainConfig {
     std::vector<std::string> unfrozen_parameters;
 
     std::vector<DatasetSpec> datasets;
+    std::vector<DatasetSpec> test_datasets;   // a separate validation set (instead of val_set_size)
+    bool train_on_inputs = false;             // also train on prompt/user tokens
+    std::string dataset_prepared_path;        // tokenized-dataset cache ("" = ~/.cache/lathe/datasets)
+    bool strict = false;                      // a row that cannot be used stops the run (default: skipped, counted)
     double val_set_size = 0;                  // share of rows held out for evaluation (0..1)
     int64_t sequence_len = 2048;
     bool sample_packing = false;              // several rows share one sequence_len row

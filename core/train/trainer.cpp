@@ -15,6 +15,8 @@
 #include <random>
 
 #include "core/adapters/peft.h"
+#include "core/data/mix.h"
+#include "core/data/prepare.h"
 #include "core/io/tensor_io.h"
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
@@ -57,31 +59,72 @@ private:
 struct Data {
     std::vector<Example> train, validation;
     json fingerprints = json::array();
+    std::vector<json> warnings;  // rows skipped per dataset: emitted as warning events once the run starts
 };
+
+std::vector<Example> examples_of(const data::TokenRows& rows) {
+    std::vector<Example> out(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+        auto ids = rows.input_ids(i), labels = rows.labels(i);
+        out[i].input_ids.assign(ids.begin(), ids.end());
+        out[i].labels.assign(labels.begin(), labels.end());
+    }
+    return out;
+}
+
+// Every entry of a dataset list, each rendered (or read from the cache), mixed by weight.
+std::vector<Example> load_dataset_list(const std::vector<DatasetSpec>& specs, const TrainConfig& c, Data& d) {
+    data::PrepareOptions po;
+    po.tokenizer_dir = c.base_model;
+    po.sequence_len = c.sequence_len;
+    po.train_on_inputs = c.train_on_inputs;
+    po.strict = c.strict;
+    po.cache_dir = data::default_token_cache_dir(c.dataset_prepared_path);
+    std::optional<TextTokenizer> tokenizer;  // raw text is tokenized with the model's own tokenizer
+    std::vector<std::vector<Example>> sources;
+    std::vector<data::MixSource> mix;
+    for (const auto& spec : specs) {
+        std::vector<Example> rows;
+        if (spec.type == "text") {  // continued pretraining: documents split into sequence_len rows
+            if (!tokenizer) tokenizer = TextTokenizer::load(c.base_model);
+            rows = read_text_dataset(spec.path, *tokenizer, c.sequence_len);
+            d.fingerprints.push_back({{"path", spec.path}, {"type", spec.type}, {"weight", spec.weight}, {"rows", rows.size()},
+                                      {"bytes", fs::exists(spec.path) ? static_cast<int64_t>(fs::file_size(spec.path)) : 0}});
+        } else {
+            data::PreparedDataset prepared = data::prepare_dataset(spec, po);
+            rows = examples_of(*prepared.rows);
+            d.fingerprints.push_back(prepared.fingerprint);
+            if (prepared.skipped > 0) {
+                json problems = json::array();
+                for (const auto& p : prepared.rows->problems()) {
+                    if (problems.size() == 20) break;
+                    problems.push_back(p.to_string());
+                }
+                d.warnings.push_back({{"event", "warning"},
+                                      {"message", spec.path + ": " + std::to_string(prepared.skipped) + " row" + (prepared.skipped > 1 ? "s" : "") +
+                                                      " skipped (first: " + prepared.rows->problems().front().to_string() +
+                                                      "); strict: true makes this fatal"},
+                                      {"dataset", spec.path}, {"skipped_rows", prepared.skipped}, {"problems", problems}});
+            }
+        }
+        mix.push_back({rows.size(), spec.weight});
+        sources.push_back(std::move(rows));
+    }
+    // With every weight 1 this is each source's rows once, in order.
+    std::vector<Example> all;
+    for (const data::RowRef& ref : data::mix_sources(mix, c.seed)) all.push_back(sources[ref.source][ref.row]);
+    return all;
+}
 
 Data load_data(const TrainConfig& c) {
     Data d;
-    std::vector<Example> all;
-    std::optional<TextTokenizer> tokenizer;  // raw text is tokenized with the model's own tokenizer
-    for (const auto& spec : c.datasets) {
-        std::vector<Example> rows;
-        if (spec.type == "text") {
-            if (!tokenizer) tokenizer = TextTokenizer::load(c.base_model);
-            rows = read_text_dataset(spec.path, *tokenizer, c.sequence_len);
-        } else {
-            rows = read_pretokenized_jsonl(spec.path);
-        }
-        d.fingerprints.push_back({{"path", spec.path}, {"type", spec.type}, {"rows", rows.size()},
-                                  {"bytes", fs::exists(spec.path) ? static_cast<int64_t>(fs::file_size(spec.path)) : 0}});
-        for (auto& r : rows) {
-            if (static_cast<int64_t>(r.input_ids.size()) > c.sequence_len) {  // truncate to sequence_len
-                r.input_ids.resize(c.sequence_len);
-                r.labels.resize(c.sequence_len);
-            }
-            all.push_back(std::move(r));
-        }
+    std::vector<Example> all = load_dataset_list(c.datasets, c, d);
+    if (!c.test_datasets.empty()) {
+        d.validation = load_dataset_list(c.test_datasets, c, d);
+        if (d.validation.empty())
+            throw Error("test_datasets hold no usable rows" + (d.warnings.empty() ? std::string() : ": " + d.warnings.back()["message"].get<std::string>()));
     }
-    if (all.empty()) throw Error("the datasets hold no rows");
+    if (all.empty()) throw Error(d.warnings.empty() ? "the datasets hold no rows" : "the datasets hold no usable rows: " + d.warnings[0]["message"].get<std::string>());
     size_t n_val = static_cast<size_t>(std::floor(all.size() * c.val_set_size));
     if (c.val_set_size > 0 && n_val == 0) n_val = 1;
     if (n_val >= all.size()) throw Error("val_set_size leaves no training rows");
@@ -296,6 +339,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                      {"train_rows", data.train.size()}, {"validation_rows", data.validation.size()},
                      {"trainable_parameters", trainable}, {"device", lo.device.str()}, {"output_dir", c.output_dir}});
         if (!resumed) store.add_event(run_id, json({{"event", "datasets"}, {"datasets", data.fingerprints}}).dump());
+        for (json w : data.warnings) {
+            w["step"] = step;
+            events.emit(w);
+        }
 
         std::vector<std::string> kept_checkpoints;
         for (const auto& ck : store.checkpoints(run_id)) kept_checkpoints.push_back(ck.path);
