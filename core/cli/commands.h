@@ -122,6 +122,15 @@ struct BenchTrainCommand {
 // Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps.
 void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out);
 
+struct ImportCommand {
+    std::string gguf_path;     // MODEL.gguf
+    std::string output;        // the Hugging Face folder to create
+    std::string dtype = "float32";  // float32 or bfloat16
+    bool force = false;        // replace an existing output folder
+};
+// Dequantizes a GGUF model into a Hugging Face folder (core/export/gguf_import.h).
+void run_import(const ImportCommand& cmd, std::ostream& out);
+
 // "1 2, 3" -> {1, 2, 3}; errors name the bad piece.
 std::vector<int64_t> parse_token_ids(const std::string& text);
 

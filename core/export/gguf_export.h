@@ -7,7 +7,9 @@
 namespace lathe {
 
 struct GgufExportOptions {
-    std::string type = "f16";  // f32, f16, bf16, q8_0, q4_0, q4_k_m (q5_k_m, q6_k)
+    // f32, f16, bf16, q8_0 (as convert_hf_to_gguf.py writes them), q4_0, q4_k_m, q5_k_m, q6_k (the
+    // tensor types and bytes llama-quantize makes from the f32 file, no importance matrix).
+    std::string type = "f16";
     // Called as tensors are written: fraction done (0..1) and what is being written.
     std::function<void(double fraction, const std::string& what)> progress;
 };
@@ -16,5 +18,11 @@ struct GgufExportOptions {
 // file beside it and renamed when complete, so a failure leaves nothing half-written.
 // Unsupported architectures or tokenizers are a clear lathe::Error, before anything is written.
 void export_gguf(const std::string& model_dir, const std::string& out_path, const GgufExportOptions& options);
+
+// An Ollama Modelfile for a GGUF written by export_gguf: FROM ./GGUF_FILE_NAME plus a `stop` parameter
+// for each end-of-turn token of MODEL_DIR's tokenizer (EOS and, for ChatML templates, <|im_end|>).
+// Ollama reads the chat template from the GGUF's tokenizer.chat_template itself. Write it beside the
+// .gguf as "Modelfile".
+std::string ollama_modelfile(const std::string& gguf_file_name, const std::string& model_dir);
 
 }  // namespace lathe

