@@ -55,6 +55,27 @@ int64_t step_of(const fs::path& checkpoint) {
     return j.value("step", int64_t{-1});
 }
 
+// An adapter records the folder of the model it was trained on (base_model_name_or_path). When that
+// folder is here and its architecture differs from the base model given, the adapter belongs to
+// another model even where the tensor shapes happen to fit.
+void check_recorded_base(const std::string& adapter_dir, const std::string& base_model) {
+    fs::path config_path = fs::path(adapter_dir) / "adapter_config.json";
+    json adapter = read_json_file(config_path.string());
+    std::string recorded = adapter.value("base_model_name_or_path", "");
+    if (recorded.empty() || !fs::exists(fs::path(recorded) / "config.json")) return;
+    std::error_code ec;
+    if (fs::equivalent(recorded, base_model, ec)) return;
+    json theirs = read_json_file((fs::path(recorded) / "config.json").string());
+    json ours = read_json_file((fs::path(base_model) / "config.json").string());
+    for (const char* key : {"model_type", "architectures", "vocab_size", "hidden_size", "n_embd", "num_hidden_layers", "n_layer",
+                            "intermediate_size", "num_attention_heads", "num_key_value_heads", "head_dim"}) {
+        json a = theirs.value(key, json()), b = ours.value(key, json());
+        if (a != b)
+            throw Error(config_path.string() + ": the adapter was trained on " + recorded + " (" + key + " " + a.dump() + "), but the base model " +
+                        base_model + " has " + key + " " + b.dump() + "; was the adapter made for another base model? Pass the model it was trained on as --base-model");
+    }
+}
+
 }  // namespace
 
 ExportSource resolve_export_source(const ExportSourceRequest& r) {
@@ -123,7 +144,10 @@ ExportSource resolve_export_source(const ExportSourceRequest& r) {
 
     require_model_dir(s.base_model, "--base-model");
     if (s.provenance.step < 0) s.provenance.step = step_of(checkpoint);
-    if (!s.adapter_dir.empty()) s.weights_dir = s.base_model;
+    if (!s.adapter_dir.empty()) {
+        check_recorded_base(s.adapter_dir, s.base_model);
+        s.weights_dir = s.base_model;
+    }
     return s;
 }
 

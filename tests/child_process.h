@@ -1,0 +1,69 @@
+// A child `lathe` process whose stdout (JSON lines) a test reads line by line and may signal.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace lathe::test {
+
+struct ChildProcess {
+    pid_t pid = -1;
+    FILE* out = nullptr;
+    explicit ChildProcess(const std::vector<std::string>& args) {
+        int fds[2];
+        EXPECT_EQ(pipe(fds), 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+        posix_spawn_file_actions_addclose(&actions, fds[0]);
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&actions);
+        close(fds[1]);
+        out = fdopen(fds[0], "r");
+    }
+    // The next JSON line; false at the end of the output.
+    bool next(nlohmann::json& event) {
+        char* line = nullptr;
+        size_t cap = 0;
+        ssize_t n = getline(&line, &cap, out);
+        if (n <= 0) {
+            free(line);
+            return false;
+        }
+        event = nlohmann::json::parse(std::string(line, n));
+        free(line);
+        return true;
+    }
+    // Exit status, or 128 + the signal that ended it.
+    int wait() {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        fclose(out);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+};
+
+// Runs to the end; returns every line.
+inline std::vector<nlohmann::json> run_to_end(const std::vector<std::string>& args, int* code = nullptr) {
+    ChildProcess child(args);
+    std::vector<nlohmann::json> events;
+    nlohmann::json e;
+    while (child.next(e)) events.push_back(e);
+    int rc = child.wait();
+    if (code) *code = rc;
+    return events;
+}
+
+}  // namespace lathe::test
