@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QKeySequence>
@@ -11,10 +12,13 @@
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 
 #include "core/util/error.h"
 #include "ui/model_summary_view.h"
+#include "ui/pages/monitor_page.h"
+#include "ui/pages/train_page.h"
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("Lathe Studio"));
@@ -46,11 +50,26 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     summary_ = new ModelSummaryView(this);
     stack_->addWidget(empty_);
     stack_->addWidget(summary_);
-    setCentralWidget(stack_);
+    // Pages as tabs until the sidebar shell lands; Train starts runs that the Monitor shows.
+    tabs_ = new QTabWidget(this);
+    tabs_->setDocumentMode(true);
+    train_ = new TrainPage(this);
+    monitor_ = new MonitorPage(this);
+    tabs_->addTab(stack_, tr("Model"));
+    tabs_->addTab(train_, tr("Train"));
+    tabs_->addTab(monitor_, tr("Monitor"));
+    connect(train_, &TrainPage::startRequested, monitor_, &MonitorPage::startRun);
+    connect(monitor_, &MonitorPage::showRequested, this, [this] { tabs_->setCurrentWidget(monitor_); });
+    setCentralWidget(tabs_);
     statusBar()->showMessage(tr("Ready"));
 
     recent_ = QSettings().value("recentModels").toStringList();
     rebuildRecentMenu();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (monitor_->confirmClose()) event->accept();
+    else event->ignore();
 }
 
 void MainWindow::chooseModel() {
@@ -64,6 +83,7 @@ bool MainWindow::openModel(const QString& dir) {
         lathe::ModelSummary s = lathe::summarize_model(dir.toStdString());
         summary_->showSummary(s);
         stack_->setCurrentWidget(summary_);
+        tabs_->setCurrentWidget(stack_);
         setWindowTitle(tr("%1 — Lathe Studio").arg(QFileInfo(dir).fileName()));
         statusBar()->showMessage(tr("Opened %1").arg(dir));
         rememberRecent(dir);

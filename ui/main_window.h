@@ -7,6 +7,9 @@
 class QLabel;
 class QStackedWidget;
 class ModelSummaryView;
+class MonitorPage;
+class QTabWidget;
+class TrainPage;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -14,6 +17,12 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     // Shows the model in `dir`; on a bad folder shows why and keeps the previous model. Returns success.
     bool openModel(const QString& dir);
+    TrainPage* trainPage() const { return train_; }
+    MonitorPage* monitorPage() const { return monitor_; }
+
+protected:
+    // With a run in progress, asks whether to stop it with a checkpoint or leave it running.
+    void closeEvent(QCloseEvent* event) override;
 
 private:
     void chooseModel();
@@ -25,4 +34,7 @@ private:
     ModelSummaryView* summary_;
     QMenu* recent_menu_;
     QStringList recent_;
+    QTabWidget* tabs_;
+    TrainPage* train_;
+    MonitorPage* monitor_;
 };
