@@ -74,8 +74,11 @@ class TrainingFlowTest : public QObject {
         c.micro_batch_size = 4;
         c.gradient_accumulation_steps = 1;
         c.warmup_steps = 0;
+        c.num_epochs = 3;
         c.learning_rate = 0.01;
         c.save_steps = 3;
+        c.val_set_size = 0.05;
+        c.eval_steps = 8;
         c.device = "cpu";
         page->setConfig(c);
         page->validateNow();
@@ -263,6 +266,9 @@ private slots:
         QVERIFY(resume->isEnabled());
         QTest::mouseClick(resume, Qt::LeftButton);
         QTRY_VERIFY2_WITH_TIMEOUT(monitor->lossPointCount() >= stoppedAt + 3, qPrintable(monitor->logText()), 60000);
+        // Enough of a curve for the screenshot to show the loss falling, and a validation point.
+        QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 40 || !monitor->session()->isRunning(), 120000);
+        QVERIFY(monitor->evalPointCount() >= 1);
         QCOMPARE(monitor->currentRunId(), run);  // the same run continues
         QVERIFY2(monitor->logText().contains(QString("Resumed at step %1").arg(stoppedAt)), qPrintable(monitor->logText()));
         QTest::qWait(100);

@@ -15,6 +15,7 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 
@@ -260,6 +261,7 @@ void MonitorPage::clearCharts() {
         for (int i = 0; i < plot->graphCount(); ++i)
             if (!overlays_.values().contains(plot->graph(i))) plot->graph(i)->data()->clear();
     mem_plot_->hide();
+    checkpoint_steps_.clear();
     failure_->clear();
     failure_->hide();
     total_steps_ = last_step_ = 0;
@@ -390,12 +392,8 @@ void MonitorPage::addStep(const StepPoint& p) {
 void MonitorPage::addEval(qint64 step, double loss) { eval_->addData(static_cast<double>(step), loss); }
 
 void MonitorPage::addCheckpoint(qint64 step) {
-    // The marker sits on the loss curve at the checkpoint's step (or the last loss before it).
-    auto it = loss_raw_->data()->findBegin(static_cast<double>(step) + 0.5);
-    double y = loss_raw_->dataCount() ? (it == loss_raw_->data()->constBegin() ? it->value : (it - 1)->value) : 0;
-    auto smoothIt = loss_smooth_->data()->findBegin(static_cast<double>(step) + 0.5);
-    if (loss_smooth_->dataCount() && smoothIt != loss_smooth_->data()->constBegin()) y = (smoothIt - 1)->value;
-    checkpoints_->addData(static_cast<double>(step), y);
+    if (!checkpoint_steps_.contains(step)) checkpoint_steps_ << step;
+    resmooth();
 }
 
 void MonitorPage::resmooth() {
@@ -406,7 +404,16 @@ void MonitorPage::resmooth() {
         xs << it->key;
         ys << it->value;
     }
-    loss_smooth_->setData(xs, smooth(ys, w), true);
+    const QVector<double> smoothed = smooth(ys, w);
+    loss_smooth_->setData(xs, smoothed, true);
+    // Each checkpoint marker sits on the smoothed curve at its step (or the last step before it).
+    QVector<double> cx, cy;
+    for (qint64 step : checkpoint_steps_) {
+        auto at = std::upper_bound(xs.begin(), xs.end(), static_cast<double>(step));
+        cx << static_cast<double>(step);
+        cy << (at == xs.begin() ? (smoothed.isEmpty() ? 0.0 : smoothed.first()) : smoothed[at - xs.begin() - 1]);
+    }
+    checkpoints_->setData(cx, cy);
     for (auto it = overlays_.begin(); it != overlays_.end(); ++it) {
         const auto& [steps, losses] = overlay_data_[it.key()];
         it.value()->setData(steps, smooth(losses, w), true);

@@ -107,5 +107,6 @@ private:
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
+    QVector<qint64> checkpoint_steps_;  // markers are re-placed on the smoothed curve when it changes
     bool follow_ = true;  // rescale to the data until the user zooms or pans
 };

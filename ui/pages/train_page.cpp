@@ -252,12 +252,21 @@ void TrainPage::buildForm() {
     trainForm->addRow(tr("Gradient checkpointing"), grad_ckpt_);
     trainForm->addRow(tr("Device"), device_);
 
-    formLayout->addWidget(methodBox);
-    formLayout->addWidget(dataBox);
-    formLayout->addWidget(lora_box_);
-    formLayout->addWidget(full_box_);
-    formLayout->addWidget(trainBox);
-    formLayout->addStretch(1);
+    // Two columns, so that the whole form fits a 1280×800 window without scrolling.
+    auto* columns = new QHBoxLayout;
+    auto* first = new QVBoxLayout;
+    first->addWidget(methodBox);
+    first->addWidget(dataBox);
+    first->addWidget(lora_box_);
+    first->addWidget(full_box_);
+    first->addStretch(1);
+    auto* second = new QVBoxLayout;
+    second->addWidget(trainBox);
+    second->addStretch(1);
+    columns->addLayout(first, 3);
+    columns->addLayout(second, 2);
+    formLayout->setContentsMargins(0, 0, 0, 0);
+    formLayout->addLayout(columns);
     auto* scroll = new QScrollArea(this);
     scroll->setWidget(form);
     scroll->setWidgetResizable(true);
@@ -308,9 +317,9 @@ void TrainPage::buildForm() {
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(scroll);
     split->addWidget(right);
-    split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 1);
-    split->setSizes({560, 560});
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setSizes({780, 480});
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
 
