@@ -19,6 +19,7 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
+#include <QGuiApplication>
 
 #include "core/runs/run_store.h"
 #include "core/train/train_config.h"
@@ -38,6 +39,12 @@ T* child(QWidget* parent, const char* name) {
     T* w = parent->findChild<T*>(name);
     if (!w) qFatal("no child %s", name);
     return w;
+}
+
+// Screenshots taken under Xvfb (xcb) get their own names beside the offscreen ones.
+QString screenshot(const QString& name) {
+    const QString suffix = QGuiApplication::platformName() == "offscreen" ? QString() : "_" + QGuiApplication::platformName();
+    return QString(LATHE_SCREENSHOTS) + "/" + name + suffix + ".png";
 }
 
 // Closes the next message box that appears, pressing the button whose text contains `button`.
@@ -227,7 +234,7 @@ private slots:
         QTRY_VERIFY2_WITH_TIMEOUT(page->estimatedGiB() >= 0, qPrintable(page->memoryText()), 30000);
         QVERIFY2(page->memoryText().contains("free system memory (CPU)") && page->memoryText().contains("fits"), qPrintable(page->memoryText()));
         QTest::qWait(50);
-        QVERIFY(window.grab().save(QString(LATHE_SCREENSHOTS) + "/train_page.png"));
+        QVERIFY(window.grab().save(screenshot("train_page")));
     }
 
     void startStopResume() {
@@ -272,7 +279,7 @@ private slots:
         QCOMPARE(monitor->currentRunId(), run);  // the same run continues
         QVERIFY2(monitor->logText().contains(QString("Resumed at step %1").arg(stoppedAt)), qPrintable(monitor->logText()));
         QTest::qWait(100);
-        QVERIFY(window.grab().save(QString(LATHE_SCREENSHOTS) + "/monitor_page.png"));
+        QVERIFY(window.grab().save(screenshot("monitor_page")));
 
         // Pause is a stop with a checkpoint; the run can go on later.
         QTest::mouseClick(child<QPushButton>(monitor, "pauseButton"), Qt::LeftButton);
@@ -327,9 +334,26 @@ private slots:
         QVERIFY2(monitor.failureText().contains("killed or crashed"), qPrintable(monitor.failureText()));
         QVERIFY2(monitor.failureText().contains("Resume"), qPrintable(monitor.failureText()));
         QVERIFY(child<QPushButton>(&monitor, "resumeButton")->isEnabled());
-        // The store still says running (nobody marked it); its checkpoints are there.
+        // The store still says running (nobody marked it); its checkpoints are there, and Resume goes on.
         auto s = lathe::RunStore::open(store().toStdString());
-        QVERIFY(!s->checkpoints(monitor.currentRunId()).empty());
+        const auto checkpoints = s->checkpoints(monitor.currentRunId());
+        QVERIFY(!checkpoints.empty());
+        const int before = monitor.lossPointCount();
+        QTest::mouseClick(child<QPushButton>(&monitor, "resumeButton"), Qt::LeftButton);
+        QTRY_VERIFY2_WITH_TIMEOUT(monitor.logText().contains(QString("Resumed at step %1").arg(checkpoints.back().step)), qPrintable(monitor.logText()), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(monitor.lossPointCount() > before, 60000);
+        monitor.stopRun();
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor.session()->isRunning(), 60000);
+
+        // An earlier run's loss overlays this one's for comparison.
+        qint64 earlier = 0;
+        for (const auto& r : s->list_runs())
+            if (r.id != monitor.currentRunId() && !s->metrics(r.id, "loss").empty()) earlier = r.id;
+        QVERIFY(earlier > 0);
+        monitor.addOverlay(earlier);
+        QCOMPARE(monitor.overlayCount(), 1);
+        monitor.clearOverlays();
+        QCOMPARE(monitor.overlayCount(), 0);
     }
 
     void closingWithARunAsksAndCanLeaveItRunning() {

@@ -13,6 +13,7 @@
 #include <QPushButton>
 #include <QSlider>
 #include <QSplitter>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -238,6 +239,17 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     connect(session_, &TrainingSession::failed, this, &MonitorPage::onFailed);
     connect(session_, &TrainingSession::finished, this, &MonitorPage::onFinished);
 
+    // A run opened from the store while another process trains it (one left running when the GUI
+    // closed): its charts follow the store until it ends.
+    watch_timer_ = new QTimer(this);
+    watch_timer_->setInterval(2000);
+    connect(watch_timer_, &QTimer::timeout, this, [this] {
+        if (session_->isRunning() || run_id_ <= 0) return watch_timer_->stop();
+        const bool keepView = !follow_;
+        loadHistory(run_id_);
+        follow_ = !keepView;
+    });
+
     resmooth();
     refreshOverlayChoices();
     updateButtons();
@@ -274,6 +286,7 @@ void MonitorPage::startRun(const QString& configPath) {
         QMessageBox::information(this, tr("A run is in progress"), tr("Stop or pause the current run before starting another."));
         return;
     }
+    watch_timer_->stop();
     clearCharts();
     log_->clear();
     run_id_ = 0;
@@ -291,6 +304,7 @@ void MonitorPage::resumeRun(qint64 runId) {
     if (runId != run_id_ || lossPointCount() == 0) {
         if (!loadHistory(runId)) return;
     }
+    watch_timer_->stop();
     failure_->clear();
     failure_->hide();
     pausing_ = false;
@@ -353,7 +367,10 @@ bool MonitorPage::loadHistory(qint64 runId) {
         for (qint64 s : order) addStep(steps[s]);
         for (const auto& c : store->checkpoints(runId)) addCheckpoint(c.step);
         run_status_ = QString::fromStdString(run->status);
-        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), run_status_));
+        const bool elsewhere = run_status_ == "running" && !session_->isRunning();
+        if (elsewhere) watch_timer_->start();
+        else watch_timer_->stop();
+        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), elsewhere ? tr("running in another process, or ended without a word") : run_status_));
         status_->setText(tr("Model %1 · output %2").arg(QString::fromStdString(run->model), QString::fromStdString(run->output_dir)));
         progress_->setRange(0, static_cast<int>(std::max<qint64>(1, total_steps_)));
         progress_->setValue(static_cast<int>(last_step_));

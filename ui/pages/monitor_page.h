@@ -18,6 +18,7 @@ class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
 class QSlider;
+class QTimer;
 
 class MonitorPage : public QWidget {
     Q_OBJECT
@@ -107,6 +108,7 @@ private:
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
+    QTimer* watch_timer_;  // re-reads a run that another process is training (left running earlier)
     QVector<qint64> checkpoint_steps_;  // markers are re-placed on the smoothed curve when it changes
     bool follow_ = true;  // rescale to the data until the user zooms or pans
 };

@@ -182,7 +182,8 @@ void TrainPage::buildForm() {
     dataset_type_->addItem(tr("pretokenized (input_ids, labels)"), "pretokenized");
     dataset_type_->addItem(tr("text (raw text, every token trained)"), "text");
     dataForm->addRow(tr("Dataset type"), dataset_type_);
-    packing_ = new QCheckBox(tr("pack several rows into each sequence"), dataBox);
+    packing_ = new QCheckBox(tr("pack rows together"), dataBox);
+    packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
     dataForm->addRow(tr("Sample packing"), packing_);
     val_size_ = dspin(0, 0.5, 3, 0.01, tr("share of rows held out for the validation loss"), dataBox);
     dataForm->addRow(tr("Validation share"), val_size_);
@@ -197,7 +198,8 @@ void TrainPage::buildForm() {
     lora_r_ = spin(1, 1024, tr("LoRA rank"), lora_box_);
     lora_alpha_ = dspin(0.01, 4096, 2, 1, tr("scale = alpha / r (alpha / sqrt(r) with rsLoRA)"), lora_box_);
     lora_dropout_ = dspin(0, 0.99, 3, 0.01, tr("dropout on the adapter's input"), lora_box_);
-    all_linear_ = new QCheckBox(tr("every linear layer but the output head"), lora_box_);
+    all_linear_ = new QCheckBox(tr("every linear layer"), lora_box_);
+    all_linear_->setToolTip(tr("adapt every linear layer but the output head (PEFT's all-linear)"));
     targets_ = new QLineEdit(lora_box_);
     targets_->setPlaceholderText("q_proj, v_proj");
     loraForm->addRow(tr("Rank (r)"), lora_r_);
@@ -231,8 +233,10 @@ void TrainPage::buildForm() {
     save_steps_->setSpecialValueText(tr("at the end"));
     eval_steps_ = spin(0, 10000000, tr("validation loss every N steps (always at the end)"), trainBox);
     eval_steps_->setSpecialValueText(tr("at the end"));
-    bf16_ = new QCheckBox(tr("bfloat16 compute, float32 trained weights"), trainBox);
-    grad_ckpt_ = new QCheckBox(tr("recompute activations: less memory, one more forward"), trainBox);
+    bf16_ = new QCheckBox(tr("bfloat16"), trainBox);
+    bf16_->setToolTip(tr("bfloat16 compute, float32 trained weights"));
+    grad_ckpt_ = new QCheckBox(tr("recompute activations"), trainBox);
+    grad_ckpt_->setToolTip(tr("less memory for one more forward pass per step"));
     device_ = new QComboBox(trainBox);
     device_->addItem(tr("auto (a GPU when there is one)"), "auto");
     device_->addItem(tr("cpu"), "cpu");
@@ -240,7 +244,7 @@ void TrainPage::buildForm() {
     trainForm->addRow(tr("Epochs"), epochs_);
     trainForm->addRow(tr("Max steps"), max_steps_);
     trainForm->addRow(tr("Micro-batch size"), micro_batch_);
-    trainForm->addRow(tr("Gradient accumulation"), grad_accum_);
+    trainForm->addRow(tr("Grad. accumulation"), grad_accum_);
     trainForm->addRow(tr("Sequence length"), seq_len_);
     trainForm->addRow(tr("Learning rate"), lr_);
     trainForm->addRow(tr("Scheduler"), scheduler_);
@@ -248,8 +252,8 @@ void TrainPage::buildForm() {
     trainForm->addRow(tr("Weight decay"), weight_decay_);
     trainForm->addRow(tr("Save every"), save_steps_);
     trainForm->addRow(tr("Evaluate every"), eval_steps_);
-    trainForm->addRow(tr("bf16"), bf16_);
-    trainForm->addRow(tr("Gradient checkpointing"), grad_ckpt_);
+    trainForm->addRow(tr("Precision"), bf16_);
+    trainForm->addRow(tr("Checkpointing"), grad_ckpt_);
     trainForm->addRow(tr("Device"), device_);
 
     // Two columns, so that the whole form fits a 1280×800 window without scrolling.
@@ -713,6 +717,7 @@ void TrainPage::showMemory() {
         memory_->setText(tr("<span style='color:#c62828'>Memory estimate failed: %1</span>").arg(estimate_error_.toHtmlEscaped()));
         return;
     }
+    fits_ = -1;
     if (estimate_gib_ < 0) return;
     const QString dev = device_->currentData().toString();
     QString where;
@@ -733,7 +738,7 @@ void TrainPage::showMemory() {
     QString text = estimate_gib_ < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(estimate_gib_, 0, 'f', 2);
     if (free < 0) {
         text += tr(" · %1.").arg(where);
-    } else if (estimate_gib_ <= free) {
+    } else if ((fits_ = estimate_gib_ <= free ? 1 : 0)) {
         text += tr(" of %1 GiB %2 — <span style='color:#2e7d32'>fits</span>.").arg(free, 0, 'f', 1).arg(where);
     } else {
         text += tr(" of %1 GiB %2 — <span style='color:#c62828'><b>does not fit</b></span>: lower micro-batch size or sequence length, "
@@ -792,6 +797,9 @@ void TrainPage::start() {
         QMessageBox::warning(this, tr("Fix the configuration first"), problems_.join("\n"));
         return;
     }
+    if (fits_ == 0 && QMessageBox::question(this, tr("The run may not fit"),
+                                            memory_->text() + tr("<br><br>Start anyway?")) != QMessageBox::Yes)
+        return;
     // The run gets its own copy: the user's file keeps its comments and layout, and the run's config
     // stays as it was started even if the form changes.
     const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/configs";

@@ -125,5 +125,6 @@ private:
     QString dry_run_yaml_;  // the YAML the last estimate was made for
     double estimate_gib_ = -1;
     QString estimate_error_;
+    int fits_ = -1;  // 1: the estimate fits the device's free memory, 0: it does not, -1: unknown
     DeviceMemory* devices_;
 };
