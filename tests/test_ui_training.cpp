@@ -292,6 +292,13 @@ private slots:
         other.openRun(run);
         QCOMPARE(other.lossPointCount(), monitor->lossPointCount());
         QCOMPARE(other.checkpointMarkerCount(), monitor->checkpointMarkerCount());
+        // The Runs page's "resume": another Monitor continues the paused run from its checkpoint.
+        const int pausedAt = other.lossPointCount();
+        other.resumeRun(run);
+        QTRY_VERIFY2_WITH_TIMEOUT(other.lossPointCount() > pausedAt, qPrintable(other.logText()), 60000);
+        QVERIFY2(other.logText().contains(QString("Resumed at step %1").arg(pausedAt)), qPrintable(other.logText()));
+        other.stopRun();
+        QTRY_VERIFY_WITH_TIMEOUT(!other.session()->isRunning(), 60000);
         monitor->addOverlay(run);  // its own run is not overlaid on itself
         QCOMPARE(monitor->overlayCount(), 0);
         other.clearOverlays();
