@@ -16,7 +16,9 @@
 #include "core/runs/run_store.h"
 #include "ui/pages/chat_page.h"
 #include "ui/pages/models_page.h"
+#include "ui/pages/monitor_page.h"
 #include "ui/pages/runs_page.h"
+#include "ui/pages/train_page.h"
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("Lathe Studio"));
@@ -60,12 +62,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     models_ = new ModelsPage(this);
     runs_ = new RunsPage(this);
     chat_ = new ChatPage(this);
+    train_ = new TrainPage(this);
+    monitor_ = new MonitorPage(this);
     addPage(tr("Models"), models_);
-    // Train and Monitor pages register here, between Models and Runs.
+    addPage(tr("Train"), train_);
+    addPage(tr("Monitor"), monitor_);
     addPage(tr("Runs"), runs_);
     addPage(tr("Chat"), chat_);
-    // Merge point: connect runs_->resumeRequested / runs_->openRunRequested (qint64 run id) to the
-    // Monitor page here, and showPage() it.
+    // Train starts runs that the Monitor shows; the Runs page resumes runs and reopens their charts there.
+    connect(train_, &TrainPage::startRequested, monitor_, &MonitorPage::startRun);
+    connect(monitor_, &MonitorPage::showRequested, this, [this] { showPage(monitor_); });
+    connect(runs_, &RunsPage::resumeRequested, monitor_, &MonitorPage::resumeRun);
+    connect(runs_, &RunsPage::openRunRequested, monitor_, &MonitorPage::openRun);
 
     connect(open, &QAction::triggered, this, [this] {
         showPage(models_);
@@ -84,8 +92,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(models_, &ModelsPage::modelOpened, this, [this](const QString& dir) {
         setWindowTitle(tr("%1 — Lathe Studio").arg(QFileInfo(dir).fileName()));
         chat_->setModel(dir);
+        // A model opened here is what a new run trains, unless the Train page already has one.
+        lathe::TrainConfig c = train_->config();
+        if (c.base_model.empty()) {
+            c.base_model = dir.toStdString();
+            train_->setConfig(c);
+        }
     });
     connect(runs_, &RunsPage::storePathChanged, chat_, &ChatPage::setStorePath);
+    connect(runs_, &RunsPage::storePathChanged, monitor_, &MonitorPage::setStorePath);
     connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
     connect(runs_, &RunsPage::storePathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
 
@@ -95,6 +110,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
     runs_->setStorePath(settings.value("runStore", QString::fromStdString(lathe::RunStore::default_path())).toString());
     chat_->setStorePath(runs_->storePath());
+    monitor_->setStorePath(runs_->storePath());
     rebuildRecentMenu(models_->recentModels());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     sidebar_->setCurrentRow(std::clamp(settings.value("window/page", 0).toInt(), 0, stack_->count() - 1));
@@ -133,6 +149,10 @@ void MainWindow::rebuildRecentMenu(const QStringList& recent) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!monitor_->confirmClose()) {
+        event->ignore();
+        return;
+    }
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/page", sidebar_->currentRow());

@@ -7,10 +7,12 @@
 
 class ChatPage;
 class ModelsPage;
+class MonitorPage;
 class QListWidget;
 class QMenu;
 class QStackedWidget;
 class RunsPage;
+class TrainPage;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -30,8 +32,11 @@ public:
     ModelsPage* modelsPage() const { return models_; }
     RunsPage* runsPage() const { return runs_; }
     ChatPage* chatPage() const { return chat_; }
+    TrainPage* trainPage() const { return train_; }
+    MonitorPage* monitorPage() const { return monitor_; }
 
 protected:
+    // With a run in progress, asks whether to stop it with a checkpoint or leave it running.
     void closeEvent(QCloseEvent* event) override;
     void changeEvent(QEvent* event) override;
 
@@ -46,4 +51,6 @@ private:
     ModelsPage* models_;
     RunsPage* runs_;
     ChatPage* chat_;
+    TrainPage* train_;
+    MonitorPage* monitor_;
 };

@@ -117,6 +117,10 @@ void read_datasets(const YAML::Node& n, const std::string& k, Problems& p, std::
 
 }  // namespace
 
+namespace {
+TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path);
+}  // namespace
+
 TrainConfig read_train_config(const std::string& path) {
     YAML::Node root;
     try {
@@ -126,6 +130,22 @@ TrainConfig read_train_config(const std::string& path) {
     } catch (const YAML::ParserException& e) {
         throw Error(path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
     }
+    return config_from_yaml(root, path);
+}
+
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& source_name) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::ParserException& e) {
+        throw Error(source_name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+    }
+    return config_from_yaml(root, source_name);
+}
+
+namespace {
+
+TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
     if (!root.IsMap()) throw Error(path + ": expected a mapping of keys (base_model: ..., learning_rate: ...)");
 
     TrainConfig c;
@@ -247,5 +267,7 @@ TrainConfig read_train_config(const std::string& path) {
     }
     return c;
 }
+
+}  // namespace
 
 }  // namespace lathe

@@ -82,5 +82,10 @@ struct TrainConfig {
 // Reads and validates the YAML file. Every problem is reported at once, each naming the key and
 // line: "run.yaml:7: learning_rate: must be > 0, got -1".
 TrainConfig read_train_config(const std::string& path);
+// The same for YAML text in memory (an editor's buffer); `source_name` stands for the file in messages.
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& source_name);
+// The YAML that read_train_config reads back as `c`: base_model, datasets, output_dir and the adapter's
+// settings always, every other key only where it differs from its default.
+std::string train_config_yaml(const TrainConfig& c);
 
 }  // namespace lathe

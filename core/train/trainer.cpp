@@ -5,6 +5,10 @@
 #include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/stack.h>
 #include <c10/util/Exception.h>
+#if defined(LATHE_TORCH_HAS_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define LATHE_TRAIN_CUDA_STATS 1
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -55,6 +59,19 @@ private:
     RunStore& store_;
     int64_t run_;
 };
+
+// GPU memory the caching allocator holds for this process (what other processes cannot use), in GiB;
+// < 0 when the device is not a CUDA GPU or LibTorch has no CUDA.
+double gpu_memory_gib(const at::Device& device) {
+#ifdef LATHE_TRAIN_CUDA_STATS
+    if (device.is_cuda()) {
+        auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+        return stats.reserved_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].current / 1073741824.0;
+    }
+#endif
+    (void)device;
+    return -1;
+}
 
 struct Data {
     std::vector<Example> train, validation;
@@ -421,9 +438,15 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             const double tokens_per_s = tokens_since / std::max(1e-9, t - window_start);
             tokens_since = 0;
             window_start = t;
-            store.add_metrics(run_id, {{step, "loss", loss}, {step, "lr", lr}, {step, "grad_norm", grad_norm}, {step, "tokens_per_s", tokens_per_s}});
-            events.emit({{"event", "step"}, {"step", step}, {"total_steps", total_steps}, {"epoch", epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch])},
-                         {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", t - start}});
+            std::vector<MetricPoint> metrics = {{step, "loss", loss}, {step, "lr", lr}, {step, "grad_norm", grad_norm}, {step, "tokens_per_s", tokens_per_s}};
+            json step_event = {{"event", "step"}, {"step", step}, {"total_steps", total_steps}, {"epoch", epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch])},
+                               {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", t - start}};
+            if (double gib = gpu_memory_gib(lo.device); gib >= 0) {  // CUDA runs only
+                metrics.push_back({step, "gpu_mem_gib", gib});
+                step_event["gpu_mem_gib"] = gib;
+            }
+            store.add_metrics(run_id, metrics);
+            events.emit(step_event);
             if (!std::isfinite(loss)) throw Error("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
                                                   "; lower learning_rate or set max_grad_norm");
 

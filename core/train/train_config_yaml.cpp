@@ -1,0 +1,98 @@
+// TrainConfig → the YAML `lathe train` reads: what Lathe Studio saves. Numbers are written in their
+// shortest exact form so a save/load round trip gives back the same doubles.
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+
+#include "core/train/train_config.h"
+
+namespace lathe {
+
+namespace {
+
+std::string number(double v) {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    std::string s(buf, r.ptr);
+    // "1e-05" is a string to some YAML readers; "1.0e-05" is a float to all of them.
+    if (s.find_first_of(".e") == std::string::npos) s += ".0";
+    else if (s.find('.') == std::string::npos) s.insert(s.find('e'), ".0");
+    return s;
+}
+
+}  // namespace
+
+std::string train_config_yaml(const TrainConfig& c) {
+    const TrainConfig d;  // defaults
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "base_model" << YAML::Value << c.base_model;
+    out << YAML::Key << "datasets" << YAML::Value << YAML::BeginSeq;
+    for (const auto& ds : c.datasets)
+        out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << ds.path << YAML::Key << "type" << YAML::Value << ds.type << YAML::EndMap;
+    out << YAML::EndSeq;
+    auto list = [&](const char* key, const std::vector<std::string>& v) {
+        if (v.empty()) return;
+        out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& s : v) out << s;
+        out << YAML::EndSeq;
+    };
+    auto num = [&](const char* key, double v, double def, bool always = false) {
+        if (always || v != def) out << YAML::Key << key << YAML::Value << number(v);
+    };
+    auto integer = [&](const char* key, int64_t v, int64_t def, bool always = false) {
+        if (always || v != def) out << YAML::Key << key << YAML::Value << v;
+    };
+    auto flag = [&](const char* key, bool v, bool def) {
+        if (v != def) out << YAML::Key << key << YAML::Value << (v ? "true" : "false");
+    };
+    auto str = [&](const char* key, const std::string& v, const std::string& def) {
+        if (v != def) out << YAML::Key << key << YAML::Value << v;
+    };
+
+    if (!c.adapter.empty()) {
+        out << YAML::Key << "adapter" << YAML::Value << c.adapter;
+        integer("lora_r", c.lora_r, d.lora_r, true);
+        num("lora_alpha", c.lora_alpha, d.lora_alpha, true);
+        num("lora_dropout", c.lora_dropout, d.lora_dropout);
+        list("lora_target_modules", c.lora_target_modules);
+        flag("lora_target_linear", c.lora_target_linear, d.lora_target_linear);
+        str("lora_model_dir", c.lora_model_dir, d.lora_model_dir);
+        list("lora_modules_to_save", c.lora_modules_to_save);
+        flag("peft_use_rslora", c.peft_use_rslora, d.peft_use_rslora);
+        flag("peft_use_dora", c.peft_use_dora, d.peft_use_dora);
+        num("loraplus_lr_ratio", c.loraplus_lr_ratio, d.loraplus_lr_ratio);
+    }
+    list("unfrozen_parameters", c.unfrozen_parameters);
+    num("val_set_size", c.val_set_size, d.val_set_size);
+    integer("sequence_len", c.sequence_len, d.sequence_len, true);
+    flag("sample_packing", c.sample_packing, d.sample_packing);
+    flag("shuffle", c.shuffle, d.shuffle);
+    integer("micro_batch_size", c.micro_batch_size, d.micro_batch_size, true);
+    integer("gradient_accumulation_steps", c.gradient_accumulation_steps, d.gradient_accumulation_steps);
+    integer("num_epochs", c.num_epochs, d.num_epochs, true);
+    integer("max_steps", c.max_steps, d.max_steps);
+    str("optimizer", c.optimizer, d.optimizer);
+    num("learning_rate", c.learning_rate, d.learning_rate, true);
+    str("lr_scheduler", c.lr_scheduler, d.lr_scheduler);
+    integer("warmup_steps", c.warmup_steps, d.warmup_steps);
+    num("cosine_min_lr_ratio", c.cosine_min_lr_ratio, d.cosine_min_lr_ratio);
+    num("weight_decay", c.weight_decay, d.weight_decay);
+    num("adam_beta1", c.adam_beta1, d.adam_beta1);
+    num("adam_beta2", c.adam_beta2, d.adam_beta2);
+    num("adam_epsilon", c.adam_epsilon, d.adam_epsilon);
+    num("max_grad_norm", c.max_grad_norm, d.max_grad_norm);
+    flag("bf16", c.bf16, d.bf16);
+    flag("gradient_checkpointing", c.gradient_checkpointing, d.gradient_checkpointing);
+    str("device", c.device, d.device);
+    out << YAML::Key << "output_dir" << YAML::Value << c.output_dir;
+    integer("save_steps", c.save_steps, d.save_steps);
+    integer("eval_steps", c.eval_steps, d.eval_steps);
+    integer("save_total_limit", c.save_total_limit, d.save_total_limit);
+    integer("early_stopping_patience", c.early_stopping_patience, d.early_stopping_patience);
+    if (c.seed != d.seed) out << YAML::Key << "seed" << YAML::Value << c.seed;
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace lathe

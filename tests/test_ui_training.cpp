@@ -1,0 +1,395 @@
+// The Train and Monitor pages driven offscreen with the real `lathe` binary on the bundled demo model:
+// configure LoRA → start → steps on the chart → checkpoint marker → stop (checkpoint, run stopped in the
+// store) → resume (more steps) ; YAML save/load; validation messages; a failing and a killed trainer;
+// closing with a run in progress. Screenshots go to docs/screenshots for people to look at.
+#include <csignal>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QGroupBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+#include <QGuiApplication>
+
+#include "core/runs/run_store.h"
+#include "core/train/train_config.h"
+#include "ui/device_memory.h"
+#include "ui/main_window.h"
+#include "ui/pages/monitor_page.h"
+#include "ui/pages/train_page.h"
+
+namespace {
+
+const QString kResources = QStringLiteral(LATHE_SOURCE_DIR "/resources");
+const QString kDemoModel = kResources + "/demo-model";
+const QString kDemoData = kResources + "/demo-data/train.jsonl";
+
+template <typename T>
+T* child(QWidget* parent, const char* name) {
+    T* w = parent->findChild<T*>(name);
+    if (!w) qFatal("no child %s", name);
+    return w;
+}
+
+// Screenshots taken under Xvfb (xcb) get their own names beside the offscreen ones.
+QString screenshot(const QString& name) {
+    const QString suffix = QGuiApplication::platformName() == "offscreen" ? QString() : "_" + QGuiApplication::platformName();
+    return QString(LATHE_SCREENSHOTS) + "/" + name + suffix + ".png";
+}
+
+// Closes the next message box that appears, pressing the button whose text contains `button`.
+void answerNextMessageBox(const QString& button, QString* text = nullptr) {
+    QTimer::singleShot(50, [button, text] {
+        for (QWidget* w : QApplication::topLevelWidgets())
+            if (auto* box = qobject_cast<QMessageBox*>(w); box && box->isVisible()) {
+                if (text) *text = box->text() + "\n" + box->informativeText();
+                for (QAbstractButton* b : box->buttons())
+                    if (b->text().contains(button)) {
+                        b->click();
+                        return;
+                    }
+            }
+        answerNextMessageBox(button, text);  // not shown yet
+    });
+}
+
+}  // namespace
+
+class TrainingFlowTest : public QObject {
+    Q_OBJECT
+    QTemporaryDir home_;
+    QString store() const { return home_.filePath("lathe.db"); }
+
+    // The demo model and data, LoRA (Quick LoRA preset), small steps so checkpoints come quickly.
+    void configureLora(TrainPage* page, const QString& output) {
+        page->applyPreset("Quick LoRA");
+        child<QLineEdit>(page, "modelFolder")->setText(kDemoModel);
+        child<QLineEdit>(page, "datasets")->setText(kDemoData);
+        child<QLineEdit>(page, "outputDir")->setText(output);
+        lathe::TrainConfig c = page->config();
+        c.sequence_len = 64;
+        c.micro_batch_size = 4;
+        c.gradient_accumulation_steps = 1;
+        c.warmup_steps = 0;
+        c.num_epochs = 3;
+        c.learning_rate = 0.01;
+        c.save_steps = 3;
+        c.val_set_size = 0.05;
+        c.eval_steps = 8;
+        c.device = "cpu";
+        page->setConfig(c);
+        page->validateNow();
+    }
+
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("LatheTest");
+        QCoreApplication::setApplicationName("LatheStudioTrainingTest");
+        QVERIFY(home_.isValid());
+        qputenv("LATHE_HOME", home_.path().toUtf8());  // the trainer's and the GUI's default run store
+        qputenv("LATHE_CLI", LATHE_CLI);
+        QDir().mkpath(LATHE_SCREENSHOTS);
+    }
+
+    void yamlSaveLoadRoundTrip() {
+        TrainPage page;
+        page.setMethod(TrainPage::Method::Dora);
+        child<QLineEdit>(&page, "modelFolder")->setText(kDemoModel);
+        child<QLineEdit>(&page, "datasets")->setText(kDemoData + ";" + kResources + "/demo-data/other.jsonl");
+        child<QLineEdit>(&page, "outputDir")->setText("/tmp/some out: dir");
+        child<QLineEdit>(&page, "learningRate")->setText("3.5e-4");
+        lathe::TrainConfig c = page.config();
+        c.lora_r = 12;
+        c.lora_alpha = 24.5;
+        c.lora_dropout = 0.1;
+        c.lora_target_modules = {"q_proj", "k_proj"};
+        c.num_epochs = 2;
+        c.warmup_steps = 5;
+        c.lr_scheduler = "linear";
+        c.val_set_size = 0.125;
+        c.seed = 7;
+        c.loraplus_lr_ratio = 16;  // not on the form: kept from what was loaded
+        page.setConfig(c);
+        const QString file = home_.filePath("roundtrip.yaml");
+        QVERIFY(page.saveConfig(file));
+
+        // What `lathe train` reads is what was set.
+        lathe::TrainConfig r = lathe::read_train_config(file.toStdString());
+        QCOMPARE(QString::fromStdString(r.adapter), QString("lora"));
+        QVERIFY(r.peft_use_dora);
+        QVERIFY(!r.peft_use_rslora);
+        QCOMPARE(r.lora_r, 12);
+        QCOMPARE(r.lora_alpha, 24.5);
+        QCOMPARE(r.lora_dropout, 0.1);
+        QCOMPARE(r.lora_target_modules, (std::vector<std::string>{"q_proj", "k_proj"}));
+        QCOMPARE(r.learning_rate, 3.5e-4);
+        QCOMPARE(r.num_epochs, 2);
+        QCOMPARE(r.warmup_steps, 5);
+        QCOMPARE(QString::fromStdString(r.lr_scheduler), QString("linear"));
+        QCOMPARE(r.val_set_size, 0.125);
+        QCOMPARE(r.seed, 7u);
+        QCOMPARE(r.loraplus_lr_ratio, 16.0);
+        QCOMPARE(QString::fromStdString(r.output_dir), QString("/tmp/some out: dir"));
+        QCOMPARE(r.datasets.size(), 2u);
+        QCOMPARE(QString::fromStdString(r.datasets[1].path), kResources + "/demo-data/other.jsonl");
+        QCOMPARE(QString::fromStdString(r.base_model), kDemoModel);
+
+        // And a fresh page loads it back into the same form.
+        TrainPage again;
+        QVERIFY(again.loadConfig(file));
+        QCOMPARE(again.method(), TrainPage::Method::Dora);
+        QCOMPARE(again.yamlText(), page.yamlText());
+        QCOMPARE(again.config().loraplus_lr_ratio, 16.0);
+        QCOMPARE(child<QLineEdit>(&again, "learningRate")->text(), QString("0.00035"));
+    }
+
+    void methodsShowOnlyTheirOptions() {
+        TrainPage page;
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        auto visibleTitles = [&] {
+            QStringList t;
+            for (QGroupBox* g : page.findChildren<QGroupBox*>())
+                if (g->isVisible()) t << g->title();
+            return t.join("|");
+        };
+        child<QLineEdit>(&page, "datasets")->setText(kDemoData);
+        page.setMethod(TrainPage::Method::Lora);
+        QVERIFY2(visibleTitles().contains("Adapter: LoRA"), qPrintable(visibleTitles()));
+        QVERIFY(!visibleTitles().contains("Full finetune"));
+        page.setMethod(TrainPage::Method::Full);
+        QVERIFY(!visibleTitles().contains("Adapter"));
+        QVERIFY(visibleTitles().contains("Full finetune"));
+        QVERIFY(!page.yamlText().contains("adapter:"));
+        page.setMethod(TrainPage::Method::ContinuedPretraining);
+        QVERIFY(!visibleTitles().contains("Adapter"));
+        QVERIFY(page.yamlText().contains("type: text"));
+        QStringList methods;
+        auto* combo = child<QComboBox>(&page, "method");
+        for (int i = 0; i < combo->count(); ++i) methods << combo->itemText(i);
+        QVERIFY(!methods.join(",").contains("QLoRA"));  // not implemented: not offered
+    }
+
+    void validationShowsKeyAndLine() {
+        TrainPage page;
+        page.show();
+        auto* yaml = child<QPlainTextEdit>(&page, "yamlEditor");
+        yaml->setPlainText("base_model: " + kDemoModel + "\ndatasets: [" + kDemoData + "]\nadapter: lora\nlora_target_linear: true\nlearning_rate: -1\n");
+        page.validateNow();
+        QVERIFY2(page.problems().join("\n").contains("run.yaml:5: learning_rate: must be > 0"), qPrintable(page.problems().join("\n")));
+        QVERIFY(child<QLabel>(&page, "problems")->text().contains("learning_rate: must be &gt; 0"));
+        QVERIFY(!child<QPushButton>(&page, "startButton")->isEnabled());
+        QVERIFY(child<QLineEdit>(&page, "learningRate")->styleSheet().contains("border"));
+
+        // Fixing the text clears it, and the form follows the text.
+        yaml->setPlainText("base_model: " + kDemoModel + "\ndatasets: [" + kDemoData + "]\nadapter: lora\nlora_target_linear: true\nlearning_rate: 0.001\n");
+        page.validateNow();
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+        QCOMPARE(child<QLineEdit>(&page, "learningRate")->text(), QString("0.001"));
+        QVERIFY(child<QPushButton>(&page, "startButton")->isEnabled());
+
+        // Typed into the form: a model folder that is not one, a learning rate that is not a number.
+        child<QLineEdit>(&page, "modelFolder")->setText("/nonexistent/model");
+        child<QLineEdit>(&page, "learningRate")->setText("abc");
+        page.validateNow();
+        const QString all = page.problems().join("\n");
+        QVERIFY2(all.contains("run.yaml:1: base_model: /nonexistent/model is not a folder"), qPrintable(all));
+        QVERIFY2(all.contains("learning_rate: 'abc' is not a number"), qPrintable(all));
+        QVERIFY(!child<QPushButton>(&page, "startButton")->isEnabled());
+    }
+
+    void nvidiaSmiOutputIsRead() {
+        // `nvidia-smi --query-gpu=index,name,memory.free,memory.total --format=csv,noheader,nounits`
+        auto gpus = DeviceMemory::parseNvidiaSmi("0, NVIDIA H100 80GB HBM3, 80557, 81559\n1, NVIDIA A10, 1024, 23028\n");
+        QCOMPARE(gpus.size(), 2);
+        QCOMPARE(gpus[0].name, QString("NVIDIA H100 80GB HBM3"));
+        QCOMPARE(gpus[1].index, 1);
+        QCOMPARE(gpus[1].free_gib, 1.0);
+        QVERIFY(DeviceMemory::cpuAvailableGiB() > 0);
+    }
+
+    void demoOpensReadyWithAMemoryEstimate() {
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        TrainPage* page = window.trainPage();
+        QVERIFY(page->loadDemo(kResources));
+        window.findChild<QTabWidget*>()->setCurrentWidget(page);
+        QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
+        QCOMPARE(page->method(), TrainPage::Method::Lora);
+        // The demo model is tiny: the dry run says "0.00 GiB", which is an answer (unknown is < 0).
+        QTRY_VERIFY2_WITH_TIMEOUT(page->estimatedGiB() >= 0, qPrintable(page->memoryText()), 30000);
+        QVERIFY2(page->memoryText().contains("free system memory (CPU)") && page->memoryText().contains("fits"), qPrintable(page->memoryText()));
+        QTest::qWait(50);
+        QVERIFY(window.grab().save(screenshot("train_page")));
+    }
+
+    void startStopResume() {
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        TrainPage* page = window.trainPage();
+        MonitorPage* monitor = window.monitorPage();
+        const QString output = home_.filePath("flow-out");
+        configureLora(page, output);
+        QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
+
+        QTest::mouseClick(child<QPushButton>(page, "startButton"), Qt::LeftButton);
+        QCOMPARE(window.findChild<QTabWidget*>()->currentWidget(), monitor);  // Start shows the Monitor
+        QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 2, 60000);
+        QTRY_VERIFY2_WITH_TIMEOUT(monitor->checkpointMarkerCount() >= 1, qPrintable(monitor->logText()), 60000);
+        const qint64 run = monitor->currentRunId();
+        QVERIFY(run > 0);
+
+        QTest::mouseClick(child<QPushButton>(monitor, "stopButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor->session()->isRunning(), 60000);
+        const int stoppedAt = monitor->lossPointCount();
+        {
+            auto s = lathe::RunStore::open(store().toStdString());
+            QCOMPARE(QString::fromStdString(s->find_run(run)->status), QString("stopped"));
+            auto checkpoints = s->checkpoints(run);
+            QVERIFY(!checkpoints.empty());
+            QCOMPARE(checkpoints.back().step, static_cast<int64_t>(stoppedAt));  // the stop saved one where it stopped
+            QVERIFY(QFileInfo::exists(QString::fromStdString(checkpoints.back().path) + "/adapter_model.safetensors"));
+        }
+        QVERIFY2(monitor->statusText().contains("Stopped"), qPrintable(monitor->statusText()));
+        QCOMPARE(monitor->checkpointMarkerCount(), static_cast<int>(lathe::RunStore::open(store().toStdString())->checkpoints(run).size()));
+
+        auto* resume = child<QPushButton>(monitor, "resumeButton");
+        QVERIFY(resume->isEnabled());
+        QTest::mouseClick(resume, Qt::LeftButton);
+        QTRY_VERIFY2_WITH_TIMEOUT(monitor->lossPointCount() >= stoppedAt + 3, qPrintable(monitor->logText()), 60000);
+        // Enough of a curve for the screenshot to show the loss falling, and a validation point.
+        QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 40 || !monitor->session()->isRunning(), 120000);
+        QVERIFY(monitor->evalPointCount() >= 1);
+        QCOMPARE(monitor->currentRunId(), run);  // the same run continues
+        QVERIFY2(monitor->logText().contains(QString("Resumed at step %1").arg(stoppedAt)), qPrintable(monitor->logText()));
+        QTest::qWait(100);
+        QVERIFY(window.grab().save(screenshot("monitor_page")));
+
+        // Pause is a stop with a checkpoint; the run can go on later.
+        QTest::mouseClick(child<QPushButton>(monitor, "pauseButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor->session()->isRunning(), 60000);
+        QVERIFY2(monitor->statusText().contains("Paused"), qPrintable(monitor->statusText()));
+        QVERIFY(resume->isEnabled());
+
+        // The Runs page's "open run": the charts come back from the store; an earlier run overlays.
+        MonitorPage other;
+        other.openRun(run);
+        QCOMPARE(other.lossPointCount(), monitor->lossPointCount());
+        QCOMPARE(other.checkpointMarkerCount(), monitor->checkpointMarkerCount());
+        // The Runs page's "resume": another Monitor continues the paused run from its checkpoint.
+        const int pausedAt = other.lossPointCount();
+        other.resumeRun(run);
+        QTRY_VERIFY2_WITH_TIMEOUT(other.lossPointCount() > pausedAt, qPrintable(other.logText()), 60000);
+        QVERIFY2(other.logText().contains(QString("Resumed at step %1").arg(pausedAt)), qPrintable(other.logText()));
+        other.stopRun();
+        QTRY_VERIFY_WITH_TIMEOUT(!other.session()->isRunning(), 60000);
+        monitor->addOverlay(run);  // its own run is not overlaid on itself
+        QCOMPARE(monitor->overlayCount(), 0);
+        other.clearOverlays();
+    }
+
+    void failingTrainerShowsWhyAndGuiLives() {
+        // Data the trainer refuses at line 2: an `error` event, exit 1.
+        QFile bad(home_.filePath("bad.jsonl"));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": \"oops\"}\n");
+        bad.close();
+        QFile cfg(home_.filePath("bad.yaml"));
+        QVERIFY(cfg.open(QIODevice::WriteOnly));
+        cfg.write(QString("base_model: %1\ndatasets: [%2]\ndevice: cpu\noutput_dir: %3\n").arg(kDemoModel, bad.fileName(), home_.filePath("bad-out")).toUtf8());
+        cfg.close();
+        MonitorPage monitor;
+        monitor.show();
+        monitor.startRun(cfg.fileName());
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor.session()->isRunning(), 60000);
+        QVERIFY2(monitor.failureText().contains("bad.jsonl:2"), qPrintable(monitor.failureText()));
+        QVERIFY2(monitor.statusText().contains("failed"), qPrintable(monitor.statusText()));
+        QVERIFY(monitor.isVisible());
+
+        // A config the CLI refuses outright (no run is created): stderr is the reason.
+        monitor.startRun(home_.filePath("missing.yaml"));
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor.session()->isRunning(), 30000);
+        QVERIFY2(monitor.failureText().contains("missing.yaml"), qPrintable(monitor.failureText()));
+    }
+
+    void killedTrainerIsReportedAndResumable() {
+        TrainPage page;
+        configureLora(&page, home_.filePath("killed-out"));
+        MonitorPage monitor;
+        monitor.show();
+        connect(&page, &TrainPage::startRequested, &monitor, &MonitorPage::startRun);
+        page.start();
+        QTRY_VERIFY_WITH_TIMEOUT(monitor.checkpointMarkerCount() >= 1, 60000);
+        ::kill(static_cast<pid_t>(monitor.session()->pid()), SIGKILL);
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor.session()->isRunning(), 30000);
+        QVERIFY2(monitor.failureText().contains("killed or crashed"), qPrintable(monitor.failureText()));
+        QVERIFY2(monitor.failureText().contains("Resume"), qPrintable(monitor.failureText()));
+        QVERIFY(child<QPushButton>(&monitor, "resumeButton")->isEnabled());
+        // The store still says running (nobody marked it); its checkpoints are there, and Resume goes on.
+        auto s = lathe::RunStore::open(store().toStdString());
+        const auto checkpoints = s->checkpoints(monitor.currentRunId());
+        QVERIFY(!checkpoints.empty());
+        const int before = monitor.lossPointCount();
+        QTest::mouseClick(child<QPushButton>(&monitor, "resumeButton"), Qt::LeftButton);
+        QTRY_VERIFY2_WITH_TIMEOUT(monitor.logText().contains(QString("Resumed at step %1").arg(checkpoints.back().step)), qPrintable(monitor.logText()), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(monitor.lossPointCount() > before, 60000);
+        monitor.stopRun();
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor.session()->isRunning(), 60000);
+
+        // An earlier run's loss overlays this one's for comparison.
+        qint64 earlier = 0;
+        for (const auto& r : s->list_runs())
+            if (r.id != monitor.currentRunId() && !s->metrics(r.id, "loss").empty()) earlier = r.id;
+        QVERIFY(earlier > 0);
+        monitor.addOverlay(earlier);
+        QCOMPARE(monitor.overlayCount(), 1);
+        monitor.clearOverlays();
+        QCOMPARE(monitor.overlayCount(), 0);
+    }
+
+    void closingWithARunAsksAndCanLeaveItRunning() {
+        auto* window = new MainWindow;
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window));
+        configureLora(window->trainPage(), home_.filePath("detached-out"));
+        window->trainPage()->start();
+        MonitorPage* monitor = window->monitorPage();
+        QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 1, 60000);
+        const qint64 pid = monitor->session()->pid();
+        const qint64 run = monitor->currentRunId();
+
+        QString asked;
+        answerNextMessageBox("Cancel", &asked);
+        QVERIFY(!window->close());  // cancelled: stays open
+        QVERIFY2(asked.contains("Stop it with a checkpoint") && asked.contains("leave it running"), qPrintable(asked));
+
+        answerNextMessageBox("Leave running");
+        QVERIFY(window->close());
+        delete window;
+        QTest::qWait(300);
+        QCOMPARE(::kill(static_cast<pid_t>(pid), 0), 0);  // the trainer outlived the window
+
+        // Stop it as the GUI would have: SIGTERM → checkpoint → stopped.
+        ::kill(static_cast<pid_t>(pid), SIGTERM);
+        QTRY_VERIFY_WITH_TIMEOUT(QString::fromStdString(lathe::RunStore::open(store().toStdString())->find_run(run)->status) == "stopped", 60000);
+    }
+};
+
+QTEST_MAIN(TrainingFlowTest)
+#include "test_ui_training.moc"

@@ -1,0 +1,36 @@
+// Free memory of the devices a run can use: system RAM for the CPU (/proc/meminfo), and each NVIDIA
+// GPU through `nvidia-smi` when it is installed. The GPU query runs as a child process, off the UI thread.
+#pragma once
+
+#include <QList>
+#include <QObject>
+#include <QString>
+
+struct GpuInfo {
+    int index = 0;
+    QString name;
+    double free_gib = 0, total_gib = 0;
+};
+
+class DeviceMemory : public QObject {
+    Q_OBJECT
+public:
+    explicit DeviceMemory(QObject* parent = nullptr);
+    // MemAvailable; < 0 when unknown.
+    static double cpuAvailableGiB();
+    // Starts `nvidia-smi --query-gpu=...`; gpusChanged() follows. Without nvidia-smi: no GPUs, known.
+    void refresh();
+    bool gpusKnown() const { return known_; }
+    bool nvidiaSmiPresent() const { return smi_present_; }
+    const QList<GpuInfo>& gpus() const { return gpus_; }
+    // Parses nvidia-smi's "index, name, memory.free, memory.total" CSV (MiB, no units).
+    static QList<GpuInfo> parseNvidiaSmi(const QString& csv);
+
+signals:
+    void gpusChanged();
+
+private:
+    QList<GpuInfo> gpus_;
+    bool known_ = false;
+    bool smi_present_ = false;
+};

@@ -1,0 +1,601 @@
+#include "ui/pages/monitor_page.h"
+
+#include <qcustomplot.h>
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSlider>
+#include <QSplitter>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include "core/runs/run_store.h"
+
+namespace {
+
+const QColor kLossColor(31, 119, 180), kEvalColor(214, 39, 40), kCheckpointColor(44, 160, 44);
+
+// A chart that zooms (wheel) and pans (drag) along x, drawn in the window's palette (light or dark).
+QCustomPlot* makePlot(const QString& title, const QString& yLabel, QWidget* parent) {
+    auto* plot = new QCustomPlot(parent);
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot->axisRect()->setRangeDrag(Qt::Horizontal | Qt::Vertical);
+    plot->axisRect()->setRangeZoom(Qt::Horizontal);
+    const QPalette pal = parent->palette();
+    const QColor fg = pal.color(QPalette::WindowText), bg = pal.color(QPalette::Base);
+    plot->setBackground(bg);
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
+        axis->setBasePen(QPen(fg));
+        axis->setTickPen(QPen(fg));
+        axis->setSubTickPen(QPen(fg));
+        axis->setTickLabelColor(fg);
+        axis->setLabelColor(fg);
+        axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
+    }
+    plot->xAxis->setLabel(QObject::tr("step"));
+    plot->yAxis->setLabel(yLabel);
+    plot->plotLayout()->insertRow(0);
+    auto* heading = new QCPTextElement(plot, title, QFont(parent->font().family(), parent->font().pointSize(), QFont::Bold));
+    heading->setTextColor(fg);
+    plot->plotLayout()->addElement(0, 0, heading);
+    plot->setMinimumHeight(120);
+    return plot;
+}
+
+QCPGraph* addLine(QCustomPlot* plot, const QColor& color, double width, const QString& name) {
+    QCPGraph* g = plot->addGraph();
+    g->setPen(QPen(color, width));
+    g->setName(name);
+    return g;
+}
+
+// TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled
+// towards zero.
+QVector<double> smooth(const QVector<double>& values, double weight) {
+    QVector<double> out;
+    out.reserve(values.size());
+    double last = 0, norm = 0;
+    for (double v : values) {
+        last = last * weight + (1 - weight) * v;
+        norm = norm * weight + (1 - weight);
+        out.push_back(norm > 0 ? last / norm : v);
+    }
+    return out;
+}
+
+QString duration(double seconds) {
+    if (!(seconds >= 0) || std::isinf(seconds)) return "—";
+    qint64 s = static_cast<qint64>(seconds + 0.5);
+    if (s < 60) return QString("%1 s").arg(s);
+    if (s < 3600) return QString("%1 min %2 s").arg(s / 60).arg(s % 60);
+    return QString("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
+}
+
+}  // namespace
+
+MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new TrainingSession(this)) {
+    title_ = new QLabel(tr("No run yet — configure one on the Train page and press Start."), this);
+    QFont big = title_->font();
+    big.setPointSizeF(big.pointSizeF() * 1.25);
+    big.setBold(true);
+    title_->setFont(big);
+    status_ = new QLabel(this);
+    progress_ = new QProgressBar(this);
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat(tr("step %v of %m"));
+    eta_ = new QLabel(this);
+    eta_->setMinimumWidth(200);
+    stop_ = new QPushButton(tr("Stop"), this);
+    stop_->setToolTip(tr("Save a checkpoint and end the run (Ctrl+.)"));
+    stop_->setShortcut(QKeySequence("Ctrl+."));
+    pause_ = new QPushButton(tr("Pause"), this);
+    pause_->setToolTip(tr("Save a checkpoint and stop; Resume continues from it"));
+    resume_ = new QPushButton(tr("Resume"), this);
+    resume_->setToolTip(tr("Continue the run from its latest checkpoint"));
+    stop_->setObjectName("stopButton");
+    pause_->setObjectName("pauseButton");
+    resume_->setObjectName("resumeButton");
+    connect(stop_, &QPushButton::clicked, this, &MonitorPage::stopRun);
+    connect(pause_, &QPushButton::clicked, this, &MonitorPage::pauseRun);
+    connect(resume_, &QPushButton::clicked, this, [this] { resumeRun(run_id_); });
+
+    failure_ = new QLabel(this);
+    failure_->setWordWrap(true);
+    failure_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    failure_->setStyleSheet("QLabel { background: #fdecea; color: #611a15; border: 1px solid #f5c2c7; border-radius: 4px; padding: 8px; }");
+    failure_->hide();
+
+    loss_plot_ = makePlot(tr("Loss"), tr("loss"), this);
+    loss_raw_ = addLine(loss_plot_, kLossColor.lighter(160), 1, tr("train (raw)"));
+    loss_smooth_ = addLine(loss_plot_, kLossColor, 2, tr("train (smoothed)"));
+    eval_ = addLine(loss_plot_, kEvalColor, 2, tr("validation"));
+    eval_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kEvalColor, kEvalColor, 7));
+    checkpoints_ = loss_plot_->addGraph();
+    checkpoints_->setName(tr("checkpoint"));
+    checkpoints_->setLineStyle(QCPGraph::lsNone);
+    checkpoints_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangleInverted, kCheckpointColor, kCheckpointColor, 11));
+    loss_plot_->legend->setVisible(true);
+    loss_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
+    loss_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
+    loss_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+
+    smoothing_ = new QSlider(Qt::Horizontal, this);
+    smoothing_->setRange(0, 99);
+    smoothing_->setValue(60);
+    smoothing_->setToolTip(tr("Exponential moving average of the train loss"));
+    smoothing_value_ = new QLabel(this);
+    smoothing_value_->setMinimumWidth(40);
+    connect(smoothing_, &QSlider::valueChanged, this, &MonitorPage::resmooth);
+    compare_ = new QComboBox(this);
+    compare_->setMinimumWidth(260);
+    compare_->setToolTip(tr("Overlay an earlier run's loss curve"));
+    connect(compare_, QOverload<int>::of(&QComboBox::activated), this, [this](int index) {
+        qint64 id = compare_->itemData(index).toLongLong();
+        if (id > 0) addOverlay(id);
+        compare_->setCurrentIndex(0);
+    });
+    auto* clear = new QPushButton(tr("Clear comparison"), this);
+    connect(clear, &QPushButton::clicked, this, &MonitorPage::clearOverlays);
+
+    lr_plot_ = makePlot(tr("Learning rate"), tr("lr"), this);
+    addLine(lr_plot_, QColor(148, 103, 189), 1.5, "lr");
+    grad_plot_ = makePlot(tr("Gradient norm (before clipping)"), tr("norm"), this);
+    addLine(grad_plot_, QColor(255, 127, 14), 1.5, "grad_norm");
+    tps_plot_ = makePlot(tr("Throughput"), tr("tokens/s"), this);
+    addLine(tps_plot_, QColor(23, 190, 207), 1.5, "tokens/s");
+    mem_plot_ = makePlot(tr("GPU memory"), tr("GiB"), this);
+    addLine(mem_plot_, QColor(140, 86, 75), 1.5, "GiB");
+    mem_plot_->hide();  // shown when step events carry gpu_mem_gib (CUDA runs)
+
+    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_}) {
+        // Wheel and drag take over the view; a double click goes back to following the data.
+        connect(plot, &QCustomPlot::mouseWheel, this, [this] { follow_ = false; });
+        connect(plot, &QCustomPlot::mousePress, this, [this] { follow_ = false; });
+        connect(plot, &QCustomPlot::mouseDoubleClick, this, [this] {
+            follow_ = true;
+            replotAll();
+        });
+    }
+
+    log_ = new QPlainTextEdit(this);
+    log_->setReadOnly(true);
+    log_->setMaximumBlockCount(5000);
+    log_->setPlaceholderText(tr("Warnings and errors from the trainer appear here."));
+
+    auto* top = new QHBoxLayout;
+    top->addWidget(progress_, 1);
+    top->addWidget(eta_);
+    top->addWidget(stop_);
+    top->addWidget(pause_);
+    top->addWidget(resume_);
+
+    auto* lossControls = new QHBoxLayout;
+    lossControls->addWidget(new QLabel(tr("Smoothing"), this));
+    lossControls->addWidget(smoothing_, 1);
+    lossControls->addWidget(smoothing_value_);
+    lossControls->addSpacing(16);
+    lossControls->addWidget(new QLabel(tr("Compare with"), this));
+    lossControls->addWidget(compare_);
+    lossControls->addWidget(clear);
+    auto* left = new QWidget(this);
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(loss_plot_, 1);
+    leftLayout->addLayout(lossControls);
+
+    auto* right = new QWidget(this);
+    auto* rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(0, 0, 0, 0);
+    for (QCustomPlot* p : {lr_plot_, grad_plot_, tps_plot_, mem_plot_}) rightLayout->addWidget(p, 1);
+
+    auto* charts = new QSplitter(Qt::Horizontal, this);
+    charts->addWidget(left);
+    charts->addWidget(right);
+    charts->setStretchFactor(0, 3);
+    charts->setStretchFactor(1, 2);
+    auto* vertical = new QSplitter(Qt::Vertical, this);
+    vertical->addWidget(charts);
+    vertical->addWidget(log_);
+    vertical->setStretchFactor(0, 5);
+    vertical->setStretchFactor(1, 1);
+    vertical->setSizes({600, 110});
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(title_);
+    layout->addWidget(status_);
+    layout->addLayout(top);
+    layout->addWidget(failure_);
+    layout->addWidget(vertical, 1);
+
+    connect(session_, &TrainingSession::started, this, &MonitorPage::onStarted);
+    connect(session_, &TrainingSession::stepped, this, [this](const StepPoint& p) {
+        addStep(p);
+        replotAll();
+    });
+    connect(session_, &TrainingSession::evaluated, this, [this](qint64 step, double loss) {
+        addEval(step, loss);
+        log(tr("step %1: validation loss %2").arg(step).arg(loss, 0, 'f', 4));
+        replotAll();
+    });
+    connect(session_, &TrainingSession::checkpointSaved, this, [this](qint64 step, const QString& path) {
+        addCheckpoint(step);
+        log(tr("step %1: checkpoint %2").arg(step).arg(path));
+        replotAll();
+    });
+    connect(session_, &TrainingSession::warning, this, [this](qint64 step, const QString& m) { log(tr("warning at step %1: %2").arg(step).arg(m)); });
+    connect(session_, &TrainingSession::stderrLine, this, &MonitorPage::log);
+    connect(session_, &TrainingSession::failed, this, &MonitorPage::onFailed);
+    connect(session_, &TrainingSession::finished, this, &MonitorPage::onFinished);
+
+    // A run opened from the store while another process trains it (one left running when the GUI
+    // closed): its charts follow the store until it ends.
+    watch_timer_ = new QTimer(this);
+    watch_timer_->setInterval(2000);
+    connect(watch_timer_, &QTimer::timeout, this, [this] {
+        if (session_->isRunning() || run_id_ <= 0) return watch_timer_->stop();
+        const bool keepView = !follow_;
+        loadHistory(run_id_);
+        follow_ = !keepView;
+    });
+
+    resmooth();
+    refreshOverlayChoices();
+    updateButtons();
+}
+
+void MonitorPage::setStorePath(const QString& path) {
+    store_path_ = path;
+    session_->setStorePath(path);
+    refreshOverlayChoices();
+}
+
+int MonitorPage::lossPointCount() const { return loss_raw_->dataCount(); }
+int MonitorPage::evalPointCount() const { return eval_->dataCount(); }
+int MonitorPage::checkpointMarkerCount() const { return checkpoints_->dataCount(); }
+QString MonitorPage::statusText() const { return title_->text() + "\n" + status_->text(); }
+QString MonitorPage::logText() const { return log_->toPlainText(); }
+QString MonitorPage::failureText() const { return failure_->isVisible() || !failure_->text().isEmpty() ? failure_->text() : QString(); }
+
+void MonitorPage::clearCharts() {
+    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_})
+        for (int i = 0; i < plot->graphCount(); ++i)
+            if (!overlays_.values().contains(plot->graph(i))) plot->graph(i)->data()->clear();
+    mem_plot_->hide();
+    checkpoint_steps_.clear();
+    failure_->clear();
+    failure_->hide();
+    total_steps_ = last_step_ = 0;
+    session_first_step_ = -1;
+    follow_ = true;
+}
+
+void MonitorPage::startRun(const QString& configPath) {
+    if (session_->isRunning()) {
+        QMessageBox::information(this, tr("A run is in progress"), tr("Stop or pause the current run before starting another."));
+        return;
+    }
+    watch_timer_->stop();
+    clearCharts();
+    log_->clear();
+    run_id_ = 0;
+    pausing_ = false;
+    title_->setText(tr("Starting %1…").arg(configPath));
+    status_->setText(tr("Loading the model and the dataset."));
+    run_status_ = "running";
+    emit showRequested();
+    session_->start(configPath);
+    updateButtons();
+}
+
+void MonitorPage::resumeRun(qint64 runId) {
+    if (runId <= 0 || session_->isRunning()) return;
+    if (runId != run_id_ || lossPointCount() == 0) {
+        if (!loadHistory(runId)) return;
+    }
+    watch_timer_->stop();
+    failure_->clear();
+    failure_->hide();
+    pausing_ = false;
+    session_first_step_ = -1;
+    run_status_ = "running";
+    title_->setText(tr("Run #%1 — resuming").arg(runId));
+    status_->setText(tr("Continuing from the latest checkpoint."));
+    emit showRequested();
+    session_->resume(runId);
+    updateButtons();
+}
+
+void MonitorPage::openRun(qint64 runId) {
+    if (session_->isRunning() && runId != run_id_) {
+        QMessageBox::information(this, tr("A run is in progress"), tr("The Monitor shows the run in progress; open run #%1 after it ends.").arg(runId));
+        return;
+    }
+    if (runId == run_id_ && session_->isRunning()) {
+        emit showRequested();
+        return;
+    }
+    if (loadHistory(runId)) emit showRequested();
+}
+
+// Fills the charts from the run store: metrics, evaluations, checkpoints, status.
+bool MonitorPage::loadHistory(qint64 runId) {
+    try {
+        auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
+        auto run = store->find_run(runId);
+        if (!run) {
+            QMessageBox::warning(this, tr("No such run"), tr("Run #%1 is not in the run store %2.").arg(runId).arg(QString::fromStdString(store->path())));
+            return false;
+        }
+        clearCharts();
+        log_->clear();
+        run_id_ = runId;
+        for (const auto& line : store->events(runId)) {
+            QJsonObject e = QJsonDocument::fromJson(QByteArray::fromStdString(line)).object();
+            const QString kind = e["event"].toString();
+            if (kind == "start" || kind == "resume") total_steps_ = e["total_steps"].toInteger();
+            else if (kind == "warning") log(tr("warning at step %1: %2").arg(e["step"].toInteger()).arg(e["message"].toString()));
+            else if (kind == "error") log(tr("error: %1").arg(e["message"].toString()));
+        }
+        QHash<qint64, StepPoint> steps;
+        QList<qint64> order;
+        for (const auto& m : store->metrics(runId)) {
+            if (m.name == "eval_loss") {
+                addEval(m.step, m.value);
+                continue;
+            }
+            if (!steps.contains(m.step)) order << m.step;
+            StepPoint& p = steps[m.step];
+            p.step = m.step;
+            if (m.name == "loss") p.loss = m.value;
+            else if (m.name == "lr") p.lr = m.value;
+            else if (m.name == "grad_norm") p.grad_norm = m.value;
+            else if (m.name == "tokens_per_s") p.tokens_per_s = m.value;
+            else if (m.name == "gpu_mem_gib") p.gpu_mem_gib = m.value;
+        }
+        for (qint64 s : order) addStep(steps[s]);
+        for (const auto& c : store->checkpoints(runId)) addCheckpoint(c.step);
+        run_status_ = QString::fromStdString(run->status);
+        const bool elsewhere = run_status_ == "running" && !session_->isRunning();
+        if (elsewhere) watch_timer_->start();
+        else watch_timer_->stop();
+        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), elsewhere ? tr("running in another process, or ended without a word") : run_status_));
+        status_->setText(tr("Model %1 · output %2").arg(QString::fromStdString(run->model), QString::fromStdString(run->output_dir)));
+        progress_->setRange(0, static_cast<int>(std::max<qint64>(1, total_steps_)));
+        progress_->setValue(static_cast<int>(last_step_));
+        eta_->clear();
+        if (!run->error.empty()) {
+            failure_->setText(tr("This run failed: %1").arg(QString::fromStdString(run->error)));
+            failure_->show();
+        }
+        refreshOverlayChoices();
+        updateButtons();
+        replotAll();
+        return true;
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot read the run store"), QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+void MonitorPage::addStep(const StepPoint& p) {
+    const double x = static_cast<double>(p.step);
+    loss_raw_->addData(x, p.loss);
+    lr_plot_->graph(0)->addData(x, p.lr);
+    grad_plot_->graph(0)->addData(x, p.grad_norm);
+    tps_plot_->graph(0)->addData(x, p.tokens_per_s);
+    if (p.gpu_mem_gib >= 0) {
+        mem_plot_->graph(0)->addData(x, p.gpu_mem_gib);
+        mem_plot_->show();
+    }
+    last_step_ = p.step;
+    if (p.total_steps > 0) total_steps_ = p.total_steps;
+    // Smoothing the newest point needs only the previous smoothed one; a full re-smooth is for the slider.
+    resmooth();
+    if (session_->isRunning()) updateProgress(p.step, p.elapsed_s);
+}
+
+void MonitorPage::addEval(qint64 step, double loss) { eval_->addData(static_cast<double>(step), loss); }
+
+void MonitorPage::addCheckpoint(qint64 step) {
+    if (!checkpoint_steps_.contains(step)) checkpoint_steps_ << step;
+    resmooth();
+}
+
+void MonitorPage::resmooth() {
+    const double w = smoothing_->value() / 100.0;
+    smoothing_value_->setText(QString::number(w, 'f', 2));
+    QVector<double> xs, ys;
+    for (auto it = loss_raw_->data()->constBegin(); it != loss_raw_->data()->constEnd(); ++it) {
+        xs << it->key;
+        ys << it->value;
+    }
+    const QVector<double> smoothed = smooth(ys, w);
+    loss_smooth_->setData(xs, smoothed, true);
+    // Each checkpoint marker sits on the smoothed curve at its step (or the last step before it).
+    QVector<double> cx, cy;
+    for (qint64 step : checkpoint_steps_) {
+        auto at = std::upper_bound(xs.begin(), xs.end(), static_cast<double>(step));
+        cx << static_cast<double>(step);
+        cy << (at == xs.begin() ? (smoothed.isEmpty() ? 0.0 : smoothed.first()) : smoothed[at - xs.begin() - 1]);
+    }
+    checkpoints_->setData(cx, cy);
+    for (auto it = overlays_.begin(); it != overlays_.end(); ++it) {
+        const auto& [steps, losses] = overlay_data_[it.key()];
+        it.value()->setData(steps, smooth(losses, w), true);
+    }
+    loss_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MonitorPage::updateProgress(qint64 step, double elapsed) {
+    progress_->setRange(0, static_cast<int>(std::max<qint64>(1, total_steps_)));
+    progress_->setValue(static_cast<int>(step));
+    // elapsed_s counts from this process's start, so the rate is measured over this session's steps.
+    if (session_first_step_ < 0) {
+        session_first_step_ = step - 1;
+        session_first_elapsed_ = 0;
+    }
+    const double done = static_cast<double>(step - session_first_step_);
+    const double perStep = done > 0 ? (elapsed - session_first_elapsed_) / done : 0;
+    eta_->setText(tr("%1 elapsed · ETA %2").arg(duration(elapsed), duration(perStep * static_cast<double>(total_steps_ - step))));
+    status_->setText(tr("Step %1 of %2 · loss %3").arg(step).arg(total_steps_).arg(loss_raw_->data()->at(loss_raw_->dataCount() - 1)->value, 0, 'f', 4));
+}
+
+void MonitorPage::onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device) {
+    run_id_ = runId;
+    total_steps_ = totalSteps;
+    title_->setText(tr("Run #%1 — training on %2").arg(runId).arg(device));
+    status_->setText(startStep > 0 ? tr("Resumed at step %1 of %2.").arg(startStep).arg(totalSteps) : tr("Started: %1 steps.").arg(totalSteps));
+    progress_->setRange(0, static_cast<int>(std::max<qint64>(1, totalSteps)));
+    progress_->setValue(static_cast<int>(startStep));
+    log(status_->text());
+    refreshOverlayChoices();
+}
+
+void MonitorPage::onFailed(const QString& reason, const QString& advice) {
+    failure_->setText(tr("<b>The run failed.</b> %1<br>%2").arg(reason.toHtmlEscaped().replace("\n", "<br>"), advice.toHtmlEscaped()));
+    failure_->show();
+    log(tr("error: %1").arg(reason));
+}
+
+void MonitorPage::onFinished(const QString& status) {
+    run_status_ = pausing_ && status == "stopped" ? "paused" : status;
+    QString text;
+    if (run_status_ == "completed") text = tr("Completed at step %1.").arg(last_step_);
+    else if (run_status_ == "paused") text = tr("Paused at step %1 with a checkpoint; Resume continues from it.").arg(last_step_);
+    else if (run_status_ == "stopped") text = tr("Stopped at step %1 with a checkpoint; Resume continues from it.").arg(last_step_);
+    else if (run_status_ == "crashed") text = tr("The trainer ended unexpectedly at step %1; the run and its checkpoints are kept.").arg(last_step_);
+    else text = tr("Failed.");
+    title_->setText(run_id_ > 0 ? tr("Run #%1 — %2").arg(run_id_).arg(run_status_) : tr("Run failed"));
+    status_->setText(text);
+    eta_->clear();
+    log(text);
+    pausing_ = false;
+    updateButtons();
+    refreshOverlayChoices();
+    emit runFinished(run_id_, run_status_);
+}
+
+void MonitorPage::stopRun() {
+    if (!session_->isRunning()) return;
+    pausing_ = false;
+    run_status_ = "stopping";
+    status_->setText(tr("Stopping: saving a checkpoint…"));
+    session_->stop();
+    updateButtons();
+}
+
+void MonitorPage::pauseRun() {
+    if (!session_->isRunning()) return;
+    pausing_ = true;
+    run_status_ = "stopping";
+    status_->setText(tr("Pausing: saving a checkpoint…"));
+    session_->stop();
+    updateButtons();
+}
+
+void MonitorPage::updateButtons() {
+    const bool running = session_->state() == TrainingSession::State::Running;
+    stop_->setEnabled(running);
+    pause_->setEnabled(running);
+    const bool resumable = !session_->isRunning() && run_id_ > 0 && run_status_ != "completed" && checkpointMarkerCount() > 0;
+    resume_->setEnabled(resumable);
+}
+
+void MonitorPage::log(const QString& line) { log_->appendPlainText(line); }
+
+void MonitorPage::refreshOverlayChoices() {
+    compare_->clear();
+    compare_->addItem(tr("an earlier run…"), 0);
+    try {
+        auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
+        for (const auto& r : store->list_runs()) {
+            if (r.id == run_id_ || overlays_.contains(r.id)) continue;
+            compare_->addItem(tr("#%1 %2 (%3)").arg(r.id).arg(QString::fromStdString(r.name), QString::fromStdString(r.status)), QVariant::fromValue<qint64>(r.id));
+        }
+    } catch (const std::exception&) {
+        // No readable store yet: nothing to compare with.
+    }
+    compare_->setEnabled(compare_->count() > 1);
+}
+
+void MonitorPage::addOverlay(qint64 runId) {
+    if (overlays_.contains(runId) || runId == run_id_) return;
+    try {
+        auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
+        QVector<double> steps, losses;
+        for (const auto& m : store->metrics(runId, "loss")) {
+            steps << static_cast<double>(m.step);
+            losses << m.value;
+        }
+        if (steps.isEmpty()) return;
+        static const QColor colors[] = {QColor(127, 127, 127), QColor(188, 189, 34), QColor(227, 119, 194), QColor(140, 86, 75)};
+        QCPGraph* g = loss_plot_->addGraph();
+        g->setPen(QPen(colors[overlays_.size() % 4], 1.5, Qt::DashLine));
+        g->setName(tr("run #%1").arg(runId));
+        overlays_.insert(runId, g);
+        overlay_data_.insert(runId, {steps, losses});
+        resmooth();
+        refreshOverlayChoices();
+        replotAll();
+    } catch (const std::exception& e) {
+        log(tr("cannot read run #%1: %2").arg(runId).arg(QString::fromUtf8(e.what())));
+    }
+}
+
+void MonitorPage::clearOverlays() {
+    for (QCPGraph* g : overlays_) loss_plot_->removeGraph(g);
+    overlays_.clear();
+    overlay_data_.clear();
+    refreshOverlayChoices();
+    replotAll();
+}
+
+void MonitorPage::replotAll() {
+    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_}) {
+        if (follow_) {
+            plot->rescaleAxes();
+            // A little headroom so the newest point and the markers are not on the frame.
+            QCPRange y = plot->yAxis->range();
+            const double pad = y.size() > 0 ? y.size() * 0.08 : std::max(1e-12, std::abs(y.center()) * 0.1);
+            plot->yAxis->setRange(y.lower - pad, y.upper + pad);
+            QCPRange x = plot->xAxis->range();
+            plot->xAxis->setRange(x.lower, std::max(x.upper, x.lower + 1) + (x.size() > 0 ? x.size() * 0.02 : 0.5));
+        }
+        plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+}
+
+bool MonitorPage::confirmClose() {
+    if (!session_->isRunning()) return true;
+    QMessageBox box(QMessageBox::Question, tr("A run is in progress"),
+                    tr("Run #%1 is training (step %2 of %3).").arg(run_id_).arg(last_step_).arg(total_steps_), QMessageBox::NoButton, this);
+    box.setInformativeText(tr("Stop it with a checkpoint (Resume continues it later), or leave it running in the background? "
+                              "A run left running keeps writing the run store; open it from the Runs page later."));
+    QPushButton* stop = box.addButton(tr("Stop with checkpoint"), QMessageBox::AcceptRole);
+    QPushButton* leave = box.addButton(tr("Leave running"), QMessageBox::DestructiveRole);
+    box.addButton(QMessageBox::Cancel);
+    box.setDefaultButton(stop);
+    box.exec();
+    if (box.clickedButton() == stop) {
+        session_->stop();  // the trainer saves and exits by itself, GUI or not
+        session_->detach();
+        return true;
+    }
+    if (box.clickedButton() == leave) {
+        session_->detach();
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,114 @@
+// The Monitor page: a training run's live charts (loss with smoothing, validation loss, checkpoints,
+// learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
+// runs overlaid for comparison, and the trainer's warnings and errors. It owns the TrainingSession.
+#pragma once
+
+#include <QHash>
+#include <QPair>
+#include <QVector>
+#include <QWidget>
+
+#include "ui/training_session.h"
+
+class QComboBox;
+class QCustomPlot;
+class QCPGraph;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+class QTimer;
+
+class MonitorPage : public QWidget {
+    Q_OBJECT
+public:
+    explicit MonitorPage(QWidget* parent = nullptr);
+
+    TrainingSession* session() const { return session_; }
+    // Run store to read earlier runs from (and pass to the trainer); empty: the default store.
+    void setStorePath(const QString& path);
+    // For the main window's close: with a run going, asks whether to stop it (with a checkpoint) or
+    // leave it running. False when the user cancelled the close.
+    bool confirmClose();
+
+    // What the charts hold (for tests and the status line).
+    qint64 currentRunId() const { return run_id_; }
+    int lossPointCount() const;
+    int evalPointCount() const;
+    int checkpointMarkerCount() const;
+    int overlayCount() const { return overlays_.size(); }
+    QString statusText() const;
+    QString logText() const;
+    QString failureText() const;
+
+public slots:
+    // Starts `lathe train CONFIG` and shows it live.
+    void startRun(const QString& configPath);
+    // Runs page: continue a stopped, paused or crashed run from its latest checkpoint.
+    void resumeRun(qint64 runId);
+    // Runs page: show a run's charts from the run store.
+    void openRun(qint64 runId);
+    // Adds the loss curve of an earlier run to the loss chart, dashed.
+    void addOverlay(qint64 runId);
+    void clearOverlays();
+    void stopRun();
+    void pauseRun();
+
+signals:
+    // Ask the shell to show this page (a run was started, resumed or opened).
+    void showRequested();
+    void runFinished(qint64 runId, const QString& status);
+
+private:
+    void clearCharts();
+    void addStep(const StepPoint& p);
+    void addEval(qint64 step, double loss);
+    void addCheckpoint(qint64 step);
+    void onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
+    void onFinished(const QString& status);
+    void onFailed(const QString& reason, const QString& advice);
+    void log(const QString& line);
+    void resmooth();
+    void refreshOverlayChoices();
+    void updateButtons();
+    void updateProgress(qint64 step, double elapsed);
+    void replotAll();
+    bool loadHistory(qint64 runId);
+
+    TrainingSession* session_;
+    QString store_path_;
+    qint64 run_id_ = 0;
+    QString run_status_;  // running, stopping, paused, stopped, completed, failed, crashed
+    bool pausing_ = false;
+    qint64 total_steps_ = 0, last_step_ = 0;
+    qint64 session_first_step_ = -1;
+    double session_first_elapsed_ = 0;
+
+    QLabel* title_;
+    QLabel* status_;
+    QProgressBar* progress_;
+    QLabel* eta_;
+    QPushButton* stop_;
+    QPushButton* pause_;
+    QPushButton* resume_;
+    QLabel* failure_;
+    QCustomPlot* loss_plot_;
+    QCPGraph* loss_raw_;
+    QCPGraph* loss_smooth_;
+    QCPGraph* eval_;
+    QCPGraph* checkpoints_;
+    QSlider* smoothing_;
+    QLabel* smoothing_value_;
+    QComboBox* compare_;
+    QCustomPlot* lr_plot_;
+    QCustomPlot* grad_plot_;
+    QCustomPlot* tps_plot_;
+    QCustomPlot* mem_plot_;
+    QPlainTextEdit* log_;
+    QHash<qint64, QCPGraph*> overlays_;
+    QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
+    QTimer* watch_timer_;  // re-reads a run that another process is training (left running earlier)
+    QVector<qint64> checkpoint_steps_;  // markers are re-placed on the smoothed curve when it changes
+    bool follow_ = true;  // rescale to the data until the user zooms or pans
+};

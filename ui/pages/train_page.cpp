@@ -1,0 +1,814 @@
+#include "ui/pages/train_page.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QFontDatabase>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProcess>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QTextBlock>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include "core/util/error.h"
+#include "ui/device_memory.h"
+#include "ui/training_session.h"
+
+namespace {
+
+std::vector<std::string> splitList(const QString& text) {
+    std::vector<std::string> out;
+    for (const QString& part : text.split(QRegularExpression("[,\\s]+"), Qt::SkipEmptyParts)) out.push_back(part.toStdString());
+    return out;
+}
+
+QString joinList(const std::vector<std::string>& v, const QString& sep = ", ") {
+    QStringList l;
+    for (const auto& s : v) l << QString::fromStdString(s);
+    return l.join(sep);
+}
+
+QString shortNumber(double v) { return QString::number(v, 'g', 10); }
+
+// The 1-based line of the first line starting with `key:` in `yaml`, 0 when there is none.
+int lineOfKey(const QString& yaml, const QString& key) {
+    const QStringList lines = yaml.split('\n');
+    for (int i = 0; i < lines.size(); ++i)
+        if (lines[i].startsWith(key + ":")) return i + 1;
+    return 0;
+}
+
+int lineContaining(const QString& yaml, const QString& text) {
+    const QStringList lines = yaml.split('\n');
+    for (int i = 0; i < lines.size(); ++i)
+        if (lines[i].contains(text)) return i + 1;
+    return 0;
+}
+
+QSpinBox* spin(int min, int max, const QString& tip, QWidget* parent) {
+    auto* s = new QSpinBox(parent);
+    s->setRange(min, max);
+    s->setToolTip(tip);
+    return s;
+}
+
+QDoubleSpinBox* dspin(double min, double max, int decimals, double step, const QString& tip, QWidget* parent) {
+    auto* s = new QDoubleSpinBox(parent);
+    s->setRange(min, max);
+    s->setDecimals(decimals);
+    s->setSingleStep(step);
+    s->setToolTip(tip);
+    return s;
+}
+
+}  // namespace
+
+TrainPage::TrainPage(QWidget* parent) : QWidget(parent), devices_(new DeviceMemory(this)) {
+    validate_timer_ = new QTimer(this);
+    validate_timer_->setSingleShot(true);
+    validate_timer_->setInterval(250);  // validate when typing pauses
+    connect(validate_timer_, &QTimer::timeout, this, &TrainPage::validateNow);
+    dry_run_timer_ = new QTimer(this);
+    dry_run_timer_->setSingleShot(true);
+    dry_run_timer_->setInterval(500);
+    connect(dry_run_timer_, &QTimer::timeout, this, &TrainPage::runDryRun);
+    buildForm();
+    connect(devices_, &DeviceMemory::gpusChanged, this, [this] {
+        const QString current = device_->currentData().toString();
+        syncing_ = true;
+        while (device_->count() > 3) device_->removeItem(3);
+        for (const GpuInfo& g : devices_->gpus())
+            device_->addItem(tr("cuda:%1 — %2 (%3 GiB free)").arg(g.index).arg(g.name).arg(g.free_gib, 0, 'f', 1), QString("cuda:%1").arg(g.index));
+        int i = device_->findData(current);
+        device_->setCurrentIndex(i >= 0 ? i : 0);
+        syncing_ = false;
+        showMemory();
+    });
+    devices_->refresh();
+
+    lathe::TrainConfig defaults;
+    defaults.adapter = "lora";
+    defaults.lora_target_modules = {"q_proj", "v_proj"};
+    defaults.output_dir = QDir(QStandardPaths::writableLocation(QStandardPaths::HomeLocation)).filePath("lathe-runs/run").toStdString();
+    setConfig(defaults);
+    applyPreset("Quick LoRA");
+}
+
+TrainPage::~TrainPage() {
+    // Child processes still running are killed as children are deleted; their signals must not reach
+    // this half-destroyed page.
+    devices_->disconnect(this);
+    if (dry_run_) dry_run_->disconnect(this);
+}
+
+QStringList TrainPage::presetNames() { return {"Quick LoRA", "Quality LoRA", "Full finetune", "Continued pretraining"}; }
+
+QString TrainPage::methodName(Method m) {
+    switch (m) {
+        case Method::Full: return tr("Full finetune");
+        case Method::Lora: return tr("LoRA");
+        case Method::RsLora: return tr("rsLoRA");
+        case Method::Dora: return tr("DoRA");
+        case Method::ContinuedPretraining: return tr("Continued pretraining (raw text)");
+    }
+    return {};
+}
+
+void TrainPage::buildForm() {
+    auto* form = new QWidget(this);
+    auto* formLayout = new QVBoxLayout(form);
+
+    // Method and preset.
+    auto* methodBox = new QGroupBox(tr("Method"), form);
+    auto* methodForm = new QFormLayout(methodBox);
+    preset_ = new QComboBox(methodBox);
+    preset_->addItem(tr("Choose a preset…"));
+    preset_->addItems(presetNames());
+    preset_->setToolTip(tr("Fills in the method and training settings; keeps the model, data and output folder"));
+    connect(preset_, QOverload<int>::of(&QComboBox::activated), this, [this](int i) {
+        if (i > 0) applyPreset(preset_->itemText(i));
+    });
+    method_ = new QComboBox(methodBox);
+    for (Method m : {Method::Lora, Method::RsLora, Method::Dora, Method::Full, Method::ContinuedPretraining})
+        method_->addItem(methodName(m), static_cast<int>(m));
+    method_->setToolTip(tr("QLoRA is not offered: Lathe cannot train on quantized weights yet"));
+    methodForm->addRow(tr("Preset"), preset_);
+    methodForm->addRow(tr("Method"), method_);
+
+    // Model, data, output.
+    auto* dataBox = new QGroupBox(tr("Model and data"), form);
+    auto* dataForm = new QFormLayout(dataBox);
+    auto pathRow = [&](QLineEdit*& edit, const QString& placeholder, auto chooser) {
+        auto* row = new QWidget(dataBox);
+        auto* h = new QHBoxLayout(row);
+        h->setContentsMargins(0, 0, 0, 0);
+        edit = new QLineEdit(row);
+        edit->setPlaceholderText(placeholder);
+        auto* browse = new QPushButton(tr("Browse…"), row);
+        h->addWidget(edit, 1);
+        h->addWidget(browse);
+        connect(browse, &QPushButton::clicked, this, chooser);
+        return row;
+    };
+    dataForm->addRow(tr("Model folder"), pathRow(model_, tr("Hugging Face model folder (config.json + safetensors)"), [this] {
+        QString d = QFileDialog::getExistingDirectory(this, tr("Model Folder"), model_->text());
+        if (!d.isEmpty()) model_->setText(d);
+    }));
+    dataForm->addRow(tr("Dataset files"), pathRow(datasets_, tr("one or more .jsonl / .txt files, separated by ;"), [this] {
+        QStringList files = QFileDialog::getOpenFileNames(this, tr("Dataset Files"), QFileInfo(datasets_->text().section(';', 0, 0)).path(),
+                                                          tr("Datasets (*.jsonl *.json *.txt);;All files (*)"));
+        if (!files.isEmpty()) datasets_->setText(files.join(";"));
+    }));
+    dataset_type_ = new QComboBox(dataBox);
+    dataset_type_->addItem(tr("pretokenized (input_ids, labels)"), "pretokenized");
+    dataset_type_->addItem(tr("text (raw text, every token trained)"), "text");
+    dataForm->addRow(tr("Dataset type"), dataset_type_);
+    packing_ = new QCheckBox(tr("pack rows together"), dataBox);
+    packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
+    dataForm->addRow(tr("Sample packing"), packing_);
+    val_size_ = dspin(0, 0.5, 3, 0.01, tr("share of rows held out for the validation loss"), dataBox);
+    dataForm->addRow(tr("Validation share"), val_size_);
+    dataForm->addRow(tr("Output folder"), pathRow(output_, tr("checkpoints go to OUTPUT/checkpoint-STEP"), [this] {
+        QString d = QFileDialog::getExistingDirectory(this, tr("Output Folder"), output_->text());
+        if (!d.isEmpty()) output_->setText(d);
+    }));
+
+    // LoRA family.
+    lora_box_ = new QGroupBox(tr("Adapter"), form);
+    auto* loraForm = new QFormLayout(lora_box_);
+    lora_r_ = spin(1, 1024, tr("LoRA rank"), lora_box_);
+    lora_alpha_ = dspin(0.01, 4096, 2, 1, tr("scale = alpha / r (alpha / sqrt(r) with rsLoRA)"), lora_box_);
+    lora_dropout_ = dspin(0, 0.99, 3, 0.01, tr("dropout on the adapter's input"), lora_box_);
+    all_linear_ = new QCheckBox(tr("every linear layer"), lora_box_);
+    all_linear_->setToolTip(tr("adapt every linear layer but the output head (PEFT's all-linear)"));
+    targets_ = new QLineEdit(lora_box_);
+    targets_->setPlaceholderText("q_proj, v_proj");
+    loraForm->addRow(tr("Rank (r)"), lora_r_);
+    loraForm->addRow(tr("Alpha"), lora_alpha_);
+    loraForm->addRow(tr("Dropout"), lora_dropout_);
+    loraForm->addRow(tr("All linear"), all_linear_);
+    loraForm->addRow(tr("Target modules"), targets_);
+
+    full_box_ = new QGroupBox(tr("Full finetune"), form);
+    auto* fullForm = new QFormLayout(full_box_);
+    unfrozen_ = new QLineEdit(full_box_);
+    unfrozen_->setPlaceholderText(tr("all weights (or regexes, e.g. model.layers.1[0-9].*)"));
+    fullForm->addRow(tr("Train only"), unfrozen_);
+
+    // Optimisation.
+    auto* trainBox = new QGroupBox(tr("Training"), form);
+    auto* trainForm = new QFormLayout(trainBox);
+    epochs_ = spin(1, 1000, tr("passes over the training rows"), trainBox);
+    max_steps_ = spin(0, 10000000, tr("stop after this many optimizer steps (0: run every epoch)"), trainBox);
+    max_steps_->setSpecialValueText(tr("off"));
+    micro_batch_ = spin(1, 4096, tr("rows per forward pass"), trainBox);
+    grad_accum_ = spin(1, 4096, tr("micro-batches per optimizer step"), trainBox);
+    seq_len_ = spin(1, 1048576, tr("rows longer than this are truncated"), trainBox);
+    lr_ = new QLineEdit(trainBox);
+    lr_->setToolTip(tr("peak learning rate, e.g. 2e-4"));
+    scheduler_ = new QComboBox(trainBox);
+    scheduler_->addItems({"cosine", "linear", "constant", "constant_with_warmup", "cosine_with_min_lr", "warmup_stable_decay"});
+    warmup_ = spin(0, 1000000, tr("linear warmup steps"), trainBox);
+    weight_decay_ = dspin(0, 10, 4, 0.01, tr("decoupled weight decay"), trainBox);
+    save_steps_ = spin(0, 10000000, tr("checkpoint every N steps (always one at the end)"), trainBox);
+    save_steps_->setSpecialValueText(tr("at the end"));
+    eval_steps_ = spin(0, 10000000, tr("validation loss every N steps (always at the end)"), trainBox);
+    eval_steps_->setSpecialValueText(tr("at the end"));
+    bf16_ = new QCheckBox(tr("bfloat16"), trainBox);
+    bf16_->setToolTip(tr("bfloat16 compute, float32 trained weights"));
+    grad_ckpt_ = new QCheckBox(tr("recompute activations"), trainBox);
+    grad_ckpt_->setToolTip(tr("less memory for one more forward pass per step"));
+    device_ = new QComboBox(trainBox);
+    device_->addItem(tr("auto (a GPU when there is one)"), "auto");
+    device_->addItem(tr("cpu"), "cpu");
+    device_->addItem(tr("cuda"), "cuda");
+    trainForm->addRow(tr("Epochs"), epochs_);
+    trainForm->addRow(tr("Max steps"), max_steps_);
+    trainForm->addRow(tr("Micro-batch size"), micro_batch_);
+    trainForm->addRow(tr("Grad. accumulation"), grad_accum_);
+    trainForm->addRow(tr("Sequence length"), seq_len_);
+    trainForm->addRow(tr("Learning rate"), lr_);
+    trainForm->addRow(tr("Scheduler"), scheduler_);
+    trainForm->addRow(tr("Warmup steps"), warmup_);
+    trainForm->addRow(tr("Weight decay"), weight_decay_);
+    trainForm->addRow(tr("Save every"), save_steps_);
+    trainForm->addRow(tr("Evaluate every"), eval_steps_);
+    trainForm->addRow(tr("Precision"), bf16_);
+    trainForm->addRow(tr("Checkpointing"), grad_ckpt_);
+    trainForm->addRow(tr("Device"), device_);
+
+    // Two columns, so that the whole form fits a 1280×800 window without scrolling.
+    auto* columns = new QHBoxLayout;
+    auto* first = new QVBoxLayout;
+    first->addWidget(methodBox);
+    first->addWidget(dataBox);
+    first->addWidget(lora_box_);
+    first->addWidget(full_box_);
+    first->addStretch(1);
+    auto* second = new QVBoxLayout;
+    second->addWidget(trainBox);
+    second->addStretch(1);
+    columns->addLayout(first, 3);
+    columns->addLayout(second, 2);
+    formLayout->setContentsMargins(0, 0, 0, 0);
+    formLayout->addLayout(columns);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(form);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+
+    // The YAML, problems, memory, actions.
+    auto* right = new QWidget(this);
+    auto* rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(0, 0, 0, 0);
+    auto* yamlLabel = new QLabel(tr("<b>run.yaml</b> — what <code>lathe train</code> reads; edit it here or in the form"), right);
+    yaml_ = new QPlainTextEdit(right);
+    QFont mono = QFontDatabase::systemFont(QFontDatabase::FixedFont);
+    yaml_->setFont(mono);
+    yaml_->setLineWrapMode(QPlainTextEdit::NoWrap);
+    problems_label_ = new QLabel(right);
+    problems_label_->setWordWrap(true);
+    problems_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    memory_ = new QLabel(right);
+    memory_->setWordWrap(true);
+    auto* load = new QPushButton(tr("Load…"), right);
+    load->setShortcut(QKeySequence("Ctrl+Shift+O"));
+    auto* save = new QPushButton(tr("Save As…"), right);
+    save->setShortcut(QKeySequence("Ctrl+Shift+S"));
+    start_ = new QPushButton(tr("Start training"), right);
+    start_->setShortcut(QKeySequence("Ctrl+Return"));
+    start_->setToolTip(tr("Save the configuration and start `lathe train` (Ctrl+Enter)"));
+    start_->setDefault(true);
+    connect(load, &QPushButton::clicked, this, [this] {
+        QString f = QFileDialog::getOpenFileName(this, tr("Load Run Configuration"), path_, tr("YAML (*.yaml *.yml);;All files (*)"));
+        if (!f.isEmpty()) loadConfig(f);
+    });
+    connect(save, &QPushButton::clicked, this, [this] {
+        QString f = QFileDialog::getSaveFileName(this, tr("Save Run Configuration"), path_.isEmpty() ? "run.yaml" : path_, tr("YAML (*.yaml *.yml)"));
+        if (!f.isEmpty()) saveConfig(f);
+    });
+    connect(start_, &QPushButton::clicked, this, &TrainPage::start);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(load);
+    buttons->addWidget(save);
+    buttons->addStretch(1);
+    buttons->addWidget(start_);
+    rightLayout->addWidget(yamlLabel);
+    rightLayout->addWidget(yaml_, 1);
+    rightLayout->addWidget(problems_label_);
+    rightLayout->addWidget(memory_);
+    rightLayout->addLayout(buttons);
+
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(scroll);
+    split->addWidget(right);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setSizes({780, 480});
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+
+    // Names for tests and style sheets.
+    preset_->setObjectName("preset");
+    method_->setObjectName("method");
+    model_->setObjectName("modelFolder");
+    datasets_->setObjectName("datasets");
+    output_->setObjectName("outputDir");
+    lr_->setObjectName("learningRate");
+    yaml_->setObjectName("yamlEditor");
+    problems_label_->setObjectName("problems");
+    memory_->setObjectName("memoryEstimate");
+    start_->setObjectName("startButton");
+
+    field_for_key_ = {{"base_model", model_}, {"datasets", datasets_}, {"output_dir", output_}, {"lora_r", lora_r_},
+                      {"lora_alpha", lora_alpha_}, {"lora_dropout", lora_dropout_}, {"lora_target_modules", targets_},
+                      {"unfrozen_parameters", unfrozen_}, {"val_set_size", val_size_}, {"sequence_len", seq_len_},
+                      {"micro_batch_size", micro_batch_}, {"gradient_accumulation_steps", grad_accum_}, {"num_epochs", epochs_},
+                      {"max_steps", max_steps_}, {"learning_rate", lr_}, {"lr_scheduler", scheduler_}, {"warmup_steps", warmup_},
+                      {"weight_decay", weight_decay_}, {"save_steps", save_steps_}, {"eval_steps", eval_steps_}, {"device", device_}};
+
+    // Every edit re-derives the YAML and validates it when typing pauses.
+    for (QLineEdit* e : {model_, datasets_, output_, targets_, unfrozen_, lr_}) connect(e, &QLineEdit::textChanged, this, &TrainPage::formChanged);
+    for (QSpinBox* s : {lora_r_, epochs_, max_steps_, micro_batch_, grad_accum_, seq_len_, warmup_, save_steps_, eval_steps_})
+        connect(s, QOverload<int>::of(&QSpinBox::valueChanged), this, &TrainPage::formChanged);
+    for (QDoubleSpinBox* s : {lora_alpha_, lora_dropout_, val_size_, weight_decay_})
+        connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &TrainPage::formChanged);
+    for (QCheckBox* c : {packing_, all_linear_, bf16_, grad_ckpt_}) connect(c, &QCheckBox::toggled, this, &TrainPage::formChanged);
+    for (QComboBox* c : {method_, dataset_type_, scheduler_, device_})
+        connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TrainPage::formChanged);
+    connect(yaml_, &QPlainTextEdit::textChanged, this, &TrainPage::yamlEdited);
+}
+
+TrainPage::Method TrainPage::method() const { return static_cast<Method>(method_->currentData().toInt()); }
+
+void TrainPage::setMethod(Method m) { method_->setCurrentIndex(method_->findData(static_cast<int>(m))); }
+
+lathe::TrainConfig TrainPage::config() const {
+    lathe::TrainConfig c = base_;
+    const Method m = method();
+    const bool lora = m == Method::Lora || m == Method::RsLora || m == Method::Dora;
+    c.adapter = lora ? "lora" : "";
+    c.peft_use_rslora = m == Method::RsLora;
+    c.peft_use_dora = m == Method::Dora;
+    if (lora) {
+        c.lora_r = lora_r_->value();
+        c.lora_alpha = lora_alpha_->value();
+        c.lora_dropout = lora_dropout_->value();
+        c.lora_target_linear = all_linear_->isChecked();
+        c.lora_target_modules = c.lora_target_linear ? std::vector<std::string>{} : splitList(targets_->text());
+        c.unfrozen_parameters.clear();
+    } else {
+        c.unfrozen_parameters = m == Method::Full ? splitList(unfrozen_->text()) : std::vector<std::string>{};
+        c.lora_target_modules.clear();
+        c.lora_target_linear = false;
+        c.lora_modules_to_save.clear();
+        c.lora_model_dir.clear();
+        c.loraplus_lr_ratio = 0;
+    }
+    c.base_model = model_->text().trimmed().toStdString();
+    const std::string type = m == Method::ContinuedPretraining ? "text" : dataset_type_->currentData().toString().toStdString();
+    c.datasets.clear();
+    for (const QString& p : datasets_->text().split(';', Qt::SkipEmptyParts))
+        if (!p.trimmed().isEmpty()) c.datasets.push_back({p.trimmed().toStdString(), type});
+    c.sample_packing = packing_->isChecked();
+    c.val_set_size = val_size_->value();
+    c.output_dir = output_->text().trimmed().toStdString();
+    c.num_epochs = epochs_->value();
+    c.max_steps = max_steps_->value();
+    c.micro_batch_size = micro_batch_->value();
+    c.gradient_accumulation_steps = grad_accum_->value();
+    c.sequence_len = seq_len_->value();
+    bool ok = false;
+    double lr = lr_->text().trimmed().toDouble(&ok);
+    if (ok) c.learning_rate = lr;
+    c.lr_scheduler = scheduler_->currentText().toStdString();
+    c.warmup_steps = warmup_->value();
+    c.weight_decay = weight_decay_->value();
+    c.save_steps = save_steps_->value();
+    c.eval_steps = eval_steps_->value();
+    c.bf16 = bf16_->isChecked();
+    c.gradient_checkpointing = grad_ckpt_->isChecked();
+    c.device = device_->currentData().toString().toStdString();
+    return c;
+}
+
+void TrainPage::setConfig(const lathe::TrainConfig& c) {
+    const bool was = syncing_;
+    syncing_ = true;
+    base_ = c;
+    Method m = Method::Full;
+    bool allText = !c.datasets.empty();
+    for (const auto& d : c.datasets) allText = allText && d.type == "text";
+    if (c.adapter == "lora") m = c.peft_use_dora ? Method::Dora : c.peft_use_rslora ? Method::RsLora : Method::Lora;
+    else if (allText) m = Method::ContinuedPretraining;
+    setMethod(m);
+    model_->setText(QString::fromStdString(c.base_model));
+    QStringList paths;
+    for (const auto& d : c.datasets) paths << QString::fromStdString(d.path);
+    datasets_->setText(paths.join(";"));
+    dataset_type_->setCurrentIndex(dataset_type_->findData(QString::fromStdString(c.datasets.empty() ? "pretokenized" : c.datasets.front().type)));
+    packing_->setChecked(c.sample_packing);
+    val_size_->setValue(c.val_set_size);
+    output_->setText(QString::fromStdString(c.output_dir));
+    lora_r_->setValue(static_cast<int>(c.lora_r));
+    lora_alpha_->setValue(c.lora_alpha);
+    lora_dropout_->setValue(c.lora_dropout);
+    all_linear_->setChecked(c.lora_target_linear);
+    if (!c.lora_target_modules.empty() || c.adapter == "lora") targets_->setText(joinList(c.lora_target_modules));
+    unfrozen_->setText(joinList(c.unfrozen_parameters));
+    epochs_->setValue(static_cast<int>(c.num_epochs));
+    max_steps_->setValue(static_cast<int>(c.max_steps));
+    micro_batch_->setValue(static_cast<int>(c.micro_batch_size));
+    grad_accum_->setValue(static_cast<int>(c.gradient_accumulation_steps));
+    seq_len_->setValue(static_cast<int>(c.sequence_len));
+    lr_->setText(shortNumber(c.learning_rate));
+    int s = scheduler_->findText(QString::fromStdString(c.lr_scheduler));
+    scheduler_->setCurrentIndex(s >= 0 ? s : 0);
+    warmup_->setValue(static_cast<int>(c.warmup_steps));
+    weight_decay_->setValue(c.weight_decay);
+    save_steps_->setValue(static_cast<int>(c.save_steps));
+    eval_steps_->setValue(static_cast<int>(c.eval_steps));
+    bf16_->setChecked(c.bf16);
+    grad_ckpt_->setChecked(c.gradient_checkpointing);
+    const QString dev = QString::fromStdString(c.device);
+    if (device_->findData(dev) < 0) device_->addItem(dev, dev);
+    device_->setCurrentIndex(device_->findData(dev));
+    syncing_ = was;
+    updateMethodOptions();
+    if (!syncing_) formChanged();
+}
+
+void TrainPage::updateMethodOptions() {
+    const Method m = method();
+    const bool lora = m == Method::Lora || m == Method::RsLora || m == Method::Dora;
+    lora_box_->setVisible(lora);
+    lora_box_->setTitle(tr("Adapter: %1").arg(methodName(m)));
+    full_box_->setVisible(m == Method::Full);
+    dataset_type_->setEnabled(m != Method::ContinuedPretraining);
+    if (m == Method::ContinuedPretraining) {
+        const bool was = syncing_;
+        syncing_ = true;
+        dataset_type_->setCurrentIndex(dataset_type_->findData("text"));
+        syncing_ = was;
+    }
+    targets_->setEnabled(!all_linear_->isChecked());
+}
+
+void TrainPage::applyPreset(const QString& name) {
+    lathe::TrainConfig c = config();
+    const lathe::TrainConfig d;
+    auto common = [&] {
+        c.warmup_steps = d.warmup_steps;
+        c.weight_decay = d.weight_decay;
+        c.max_steps = 0;
+        c.lr_scheduler = "cosine";
+        c.gradient_checkpointing = false;
+        c.sample_packing = false;
+    };
+    common();
+    if (name == "Quick LoRA") {  // a first look in minutes: attention projections only
+        c.adapter = "lora";
+        c.peft_use_rslora = c.peft_use_dora = false;
+        c.lora_r = 8;
+        c.lora_alpha = 16;
+        c.lora_dropout = 0.05;
+        c.lora_target_linear = false;
+        c.lora_target_modules = {"q_proj", "v_proj"};
+        c.learning_rate = 2e-4;
+        c.num_epochs = 1;
+        c.micro_batch_size = 2;
+        c.gradient_accumulation_steps = 4;
+        c.sequence_len = 1024;
+        c.warmup_steps = 10;
+        c.save_steps = 100;
+    } else if (name == "Quality LoRA") {  // every linear layer, higher rank, more epochs, held-out loss
+        c.adapter = "lora";
+        c.peft_use_rslora = true;
+        c.peft_use_dora = false;
+        c.lora_r = 32;
+        c.lora_alpha = 32;
+        c.lora_dropout = 0.05;
+        c.lora_target_linear = true;
+        c.lora_target_modules.clear();
+        c.learning_rate = 1e-4;
+        c.num_epochs = 3;
+        c.micro_batch_size = 4;
+        c.gradient_accumulation_steps = 4;
+        c.sequence_len = 2048;
+        c.warmup_steps = 30;
+        c.weight_decay = 0.01;
+        c.val_set_size = std::max(c.val_set_size, 0.05);
+        c.eval_steps = 100;
+        c.save_steps = 200;
+        c.save_total_limit = 3;
+    } else if (name == "Full finetune") {  // every weight: a low learning rate, activations recomputed
+        c.adapter.clear();
+        c.peft_use_rslora = c.peft_use_dora = false;
+        c.learning_rate = 2e-5;
+        c.num_epochs = 2;
+        c.micro_batch_size = 2;
+        c.gradient_accumulation_steps = 8;
+        c.sequence_len = 2048;
+        c.warmup_steps = 20;
+        c.weight_decay = 0.01;
+        c.gradient_checkpointing = true;
+        c.save_steps = 200;
+        c.save_total_limit = 2;
+    } else if (name == "Continued pretraining") {  // raw text, packed, every weight
+        c.adapter.clear();
+        c.peft_use_rslora = c.peft_use_dora = false;
+        for (auto& ds : c.datasets) ds.type = "text";
+        c.sample_packing = true;
+        c.learning_rate = 5e-5;
+        c.num_epochs = 1;
+        c.micro_batch_size = 1;
+        c.gradient_accumulation_steps = 16;
+        c.sequence_len = 2048;
+        c.warmup_steps = 50;
+        c.gradient_checkpointing = true;
+        c.save_steps = 500;
+    } else {
+        return;
+    }
+    if (c.adapter.empty()) {
+        c.lora_target_modules.clear();
+        c.lora_target_linear = false;
+    }
+    setConfig(c);
+    preset_->setCurrentIndex(preset_->findText(name));
+}
+
+QString TrainPage::yamlText() const { return yaml_->toPlainText(); }
+
+void TrainPage::formChanged() {
+    if (syncing_) return;
+    updateMethodOptions();
+    preset_->setCurrentIndex(0);
+    form_problems_.clear();
+    bool ok = false;
+    const double lr = lr_->text().trimmed().toDouble(&ok);
+    (void)lr;
+    if (!ok) form_problems_ << tr("learning_rate: '%1' is not a number (e.g. 2e-4)").arg(lr_->text());
+    const QString text = QString::fromStdString(lathe::train_config_yaml(config()));
+    syncing_ = true;
+    if (yaml_->toPlainText() != text) yaml_->setPlainText(text);
+    syncing_ = false;
+    scheduleValidation();
+}
+
+void TrainPage::yamlEdited() {
+    if (syncing_) return;
+    form_problems_.clear();
+    preset_->setCurrentIndex(0);
+    // The form follows the text once it parses (validateNow); until then the form keeps the last good values.
+    setProperty("yamlEdited", true);
+    scheduleValidation();
+}
+
+void TrainPage::scheduleValidation() {
+    start_->setEnabled(false);
+    validate_timer_->start();
+}
+
+QString TrainPage::resolvedPath(const QString& p) const { return QFileInfo(p).absoluteFilePath(); }
+
+void TrainPage::validateNow() {
+    validate_timer_->stop();
+    const QString text = yaml_->toPlainText();
+    const QString name = path_.isEmpty() ? QStringLiteral("run.yaml") : QFileInfo(path_).fileName();
+    problems_ = form_problems_;
+    try {
+        lathe::TrainConfig c = lathe::parse_train_config(text.toStdString(), name.toStdString());
+        if (property("yamlEdited").toBool()) {
+            setProperty("yamlEdited", false);
+            syncing_ = true;
+            setConfig(c);
+            syncing_ = false;
+        }
+        // What the parser cannot know: whether the files are there.
+        const QString model = QString::fromStdString(c.base_model);
+        if (!QFileInfo(model).isDir())
+            problems_ << QString("%1:%2: base_model: %3 is not a folder").arg(name).arg(lineOfKey(text, "base_model")).arg(model);
+        else if (!QFileInfo::exists(QDir(model).filePath("config.json")))
+            problems_ << QString("%1:%2: base_model: no config.json in %3 (choose a Hugging Face model folder)").arg(name).arg(lineOfKey(text, "base_model")).arg(model);
+        for (const auto& d : c.datasets) {
+            const QString p = QString::fromStdString(d.path);
+            if (!QFileInfo(p).isFile())
+                problems_ << QString("%1:%2: datasets: %3 does not exist").arg(name).arg(lineContaining(text, p)).arg(p);
+        }
+    } catch (const lathe::Error& e) {
+        QStringList lines = QString::fromUtf8(e.what()).split('\n');
+        if (lines.size() > 1 && lines.first().contains(" problem")) lines.removeFirst();
+        for (QString& l : lines) problems_ << l.trimmed();
+    }
+    showProblems();
+    if (problems_.isEmpty() && text != dry_run_yaml_) dry_run_timer_->start();
+}
+
+void TrainPage::showProblems() {
+    for (QWidget* w : field_for_key_) {
+        w->setStyleSheet({});
+        w->setToolTip(w->property("baseTip").toString());
+    }
+    QList<QTextEdit::ExtraSelection> marks;
+    static const QRegularExpression located(R"(^[^:]*:(\d+): ([A-Za-z_]+)[.:])");
+    static const QRegularExpression keyOnly(R"(^(?:[^:]*: )?([A-Za-z_]+): )");
+    for (const QString& p : problems_) {
+        QRegularExpressionMatch m = located.match(p);
+        QString key;
+        if (m.hasMatch()) {
+            key = m.captured(2);
+            QTextEdit::ExtraSelection mark;
+            mark.cursor = QTextCursor(yaml_->document()->findBlockByLineNumber(m.captured(1).toInt() - 1));
+            mark.format.setBackground(QColor(255, 205, 210));
+            mark.format.setProperty(QTextFormat::FullWidthSelection, true);
+            marks << mark;
+        } else if ((m = keyOnly.match(p)).hasMatch()) {
+            key = m.captured(1);
+        }
+        if (QWidget* w = field_for_key_.value(key)) {
+            if (!w->property("baseTip").isValid()) w->setProperty("baseTip", w->toolTip());
+            w->setStyleSheet("border: 2px solid #d32f2f;");
+            w->setToolTip(p);
+        }
+    }
+    yaml_->setExtraSelections(marks);
+    if (problems_.isEmpty()) {
+        problems_label_->setText(tr("<span style='color:#2e7d32'>✔ The configuration is valid.</span>"));
+    } else {
+        QStringList items;
+        for (const QString& p : problems_) items << "<li>" + p.toHtmlEscaped() + "</li>";
+        problems_label_->setText(tr("<span style='color:#c62828'><b>%n problem(s):</b></span><ul style='margin:0'>%1</ul>", "", problems_.size())
+                                     .arg(items.join("")));
+    }
+    start_->setEnabled(problems_.isEmpty());
+    if (!problems_.isEmpty()) {
+        estimate_gib_ = -1;
+        estimate_error_.clear();
+        dry_run_yaml_.clear();
+        memory_->setText(tr("Memory estimate: once the configuration is valid."));
+    }
+}
+
+void TrainPage::runDryRun() {
+    if (!problems_.isEmpty()) return;
+    if (dry_run_) {  // the configuration changed again: the running estimate is stale
+        dry_run_->disconnect(this);
+        dry_run_->kill();
+        dry_run_->deleteLater();
+        dry_run_ = nullptr;
+    }
+    const QString text = yaml_->toPlainText();
+    const QString file = QDir(QDir::tempPath()).filePath(QString("lathe-studio-dry-run-%1.yaml").arg(QCoreApplication::applicationPid()));
+    QFile f(file);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return;
+    f.write(text.toUtf8());
+    f.close();
+    memory_->setText(tr("Memory estimate: asking <code>lathe train --dry-run</code>…"));
+    dry_run_ = new QProcess(this);
+    QProcess* p = dry_run_;
+    connect(p, &QProcess::finished, this, [this, p, text](int code, QProcess::ExitStatus status) {
+        const QString out = QString::fromUtf8(p->readAllStandardOutput());
+        const QString err = QString::fromUtf8(p->readAllStandardError()).trimmed();
+        p->deleteLater();
+        if (dry_run_ == p) dry_run_ = nullptr;
+        dry_run_yaml_ = text;
+        estimate_gib_ = -1;
+        estimate_error_.clear();
+        static const QRegularExpression total(R"(^\s*total\s+([0-9.]+) GiB)", QRegularExpression::MultilineOption);
+        QRegularExpressionMatch m = total.match(out);
+        if (code == 0 && status == QProcess::NormalExit && m.hasMatch()) estimate_gib_ = m.captured(1).toDouble();
+        else estimate_error_ = err.isEmpty() ? tr("the dry run ended with status %1").arg(code) : err;
+        showMemory();
+    });
+    connect(p, &QProcess::errorOccurred, this, [this, p](QProcess::ProcessError e) {
+        if (e != QProcess::FailedToStart) return;
+        estimate_error_ = tr("cannot run %1: %2").arg(TrainingSession::cliPath(), p->errorString());
+        p->deleteLater();
+        if (dry_run_ == p) dry_run_ = nullptr;
+        showMemory();
+    });
+    p->start(TrainingSession::cliPath(), {"train", "--dry-run", file});
+}
+
+QString TrainPage::memoryText() const { return memory_->text(); }
+
+void TrainPage::showMemory() {
+    if (!estimate_error_.isEmpty()) {
+        memory_->setText(tr("<span style='color:#c62828'>Memory estimate failed: %1</span>").arg(estimate_error_.toHtmlEscaped()));
+        return;
+    }
+    fits_ = -1;
+    if (estimate_gib_ < 0) return;
+    const QString dev = device_->currentData().toString();
+    QString where;
+    double free = -1;
+    if (dev == "cpu" || (dev == "auto" && devices_->gpusKnown() && devices_->gpus().isEmpty())) {
+        where = tr("free system memory (CPU)");
+        free = DeviceMemory::cpuAvailableGiB();
+    } else {
+        int index = dev.startsWith("cuda:") ? dev.mid(5).toInt() : 0;
+        for (const GpuInfo& g : devices_->gpus())
+            if (g.index == index) {
+                where = tr("free on GPU %1 (%2)").arg(g.index).arg(g.name);
+                free = g.free_gib;
+            }
+        if (free < 0) where = devices_->nvidiaSmiPresent() ? tr("GPU free memory unknown (nvidia-smi did not answer)")
+                                                           : tr("GPU free memory unknown (nvidia-smi not found)");
+    }
+    QString text = estimate_gib_ < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(estimate_gib_, 0, 'f', 2);
+    if (free < 0) {
+        text += tr(" · %1.").arg(where);
+    } else if ((fits_ = estimate_gib_ <= free ? 1 : 0)) {
+        text += tr(" of %1 GiB %2 — <span style='color:#2e7d32'>fits</span>.").arg(free, 0, 'f', 1).arg(where);
+    } else {
+        text += tr(" of %1 GiB %2 — <span style='color:#c62828'><b>does not fit</b></span>: lower micro-batch size or sequence length, "
+                   "turn on gradient checkpointing or bf16, or use an adapter.").arg(free, 0, 'f', 1).arg(where);
+    }
+    memory_->setText(text);
+}
+
+bool TrainPage::loadConfig(const QString& path) {
+    try {
+        lathe::TrainConfig c = lathe::read_train_config(path.toStdString());
+        path_ = path;
+        setConfig(c);
+        validateNow();
+        return true;
+    } catch (const lathe::Error& e) {
+        QMessageBox::warning(this, tr("Cannot load the run configuration"), QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+bool TrainPage::saveConfig(const QString& path) {
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(yaml_->toPlainText().toUtf8()) < 0 || !f.commit()) {
+        QMessageBox::warning(this, tr("Cannot save"), tr("Cannot write %1: %2").arg(path, f.errorString()));
+        return false;
+    }
+    path_ = path;
+    return true;
+}
+
+bool TrainPage::loadDemo(const QString& resourcesDir) {
+    const QString file = QDir(resourcesDir).filePath("demo-data/run.yaml");
+    try {
+        lathe::TrainConfig c = lathe::read_train_config(file.toStdString());
+        // The demo's paths are relative to the repository (where packaging/demo.sh runs the CLI).
+        const QDir root(QDir(resourcesDir).filePath(".."));
+        c.base_model = QDir::cleanPath(root.absoluteFilePath(QString::fromStdString(c.base_model))).toStdString();
+        for (auto& d : c.datasets) d.path = QDir::cleanPath(root.absoluteFilePath(QString::fromStdString(d.path))).toStdString();
+        c.output_dir = QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation))
+                           .filePath("demo-runs/" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"))
+                           .toStdString();
+        path_.clear();
+        setConfig(c);
+        validateNow();
+        return true;
+    } catch (const lathe::Error& e) {
+        QMessageBox::warning(this, tr("Cannot load the demo"), QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+void TrainPage::start() {
+    validateNow();
+    if (!problems_.isEmpty()) {
+        QMessageBox::warning(this, tr("Fix the configuration first"), problems_.join("\n"));
+        return;
+    }
+    if (fits_ == 0 && QMessageBox::question(this, tr("The run may not fit"),
+                                            memory_->text() + tr("<br><br>Start anyway?")) != QMessageBox::Yes)
+        return;
+    // The run gets its own copy: the user's file keeps its comments and layout, and the run's config
+    // stays as it was started even if the form changes.
+    const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/configs";
+    QDir().mkpath(dir);
+    const QString path = dir + "/run-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz") + ".yaml";
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(yaml_->toPlainText().toUtf8()) < 0 || !f.commit()) {
+        QMessageBox::warning(this, tr("Cannot save"), tr("Cannot write %1: %2").arg(path, f.errorString()));
+        return;
+    }
+    emit startRequested(path);
+}

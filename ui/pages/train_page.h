@@ -1,0 +1,130 @@
+// The Train page: the run configuration as a form — method (full, LoRA, rsLoRA, DoRA, continued
+// pretraining) with only that method's options, presets, model and data — beside the YAML `lathe train`
+// reads, editable, both validated as you type with the key and line of every problem. Before anything
+// starts it shows `lathe train --dry-run`'s memory estimate against the chosen device's free memory.
+#pragma once
+
+#include <QHash>
+#include <QWidget>
+
+#include "core/train/train_config.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QGroupBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QProcess;
+class QPushButton;
+class QSpinBox;
+class QTimer;
+class DeviceMemory;
+
+class TrainPage : public QWidget {
+    Q_OBJECT
+public:
+    enum class Method { Full, Lora, RsLora, Dora, ContinuedPretraining };
+
+    explicit TrainPage(QWidget* parent = nullptr);
+    ~TrainPage() override;
+
+    static QStringList presetNames();
+    static QString methodName(Method m);
+
+    // The form's configuration (fields that do not parse keep their last good value).
+    lathe::TrainConfig config() const;
+    void setConfig(const lathe::TrainConfig& c);
+    Method method() const;
+    void setMethod(Method m);
+    // The YAML that Save writes and Start runs.
+    QString yamlText() const;
+    // Every problem with the configuration, as "run.yaml:LINE: key: what"; empty when it can start.
+    QStringList problems() const { return problems_; }
+    // The memory line shown ("Estimated … of … free …"), empty until the dry run answered.
+    QString memoryText() const;
+    double estimatedGiB() const { return estimate_gib_; }
+    QString configPath() const { return path_; }
+
+    // Reads a YAML run file into the form; on errors shows them and keeps the form as it was.
+    bool loadConfig(const QString& path);
+    bool saveConfig(const QString& path);
+    // "Quick LoRA", "Quality LoRA", "Full finetune", "Continued pretraining": method and settings;
+    // keeps the model, data and output folder.
+    void applyPreset(const QString& name);
+    // resources/demo-data/run.yaml with its paths made absolute against `resourcesDir/..`.
+    bool loadDemo(const QString& resourcesDir);
+
+public slots:
+    // Saves the configuration (to its file, or a new one under the app's data folder) and asks the
+    // Monitor to run it.
+    void start();
+    // Validate now instead of after the typing pause (tests; before saving).
+    void validateNow();
+
+signals:
+    void startRequested(const QString& configPath);
+
+private:
+    void buildForm();
+    void formChanged();
+    void yamlEdited();
+    void scheduleValidation();
+    void showProblems();
+    void runDryRun();
+    void showMemory();
+    void updateMethodOptions();
+    QString resolvedPath(const QString& p) const;
+
+    lathe::TrainConfig base_;  // keys the form does not show are kept from what was loaded
+    QString path_;
+    QStringList problems_;
+    QStringList form_problems_;
+    bool syncing_ = false;
+
+    QComboBox* preset_;
+    QComboBox* method_;
+    QLineEdit* model_;
+    QLineEdit* datasets_;
+    QComboBox* dataset_type_;
+    QCheckBox* packing_;
+    QDoubleSpinBox* val_size_;
+    QLineEdit* output_;
+    QGroupBox* lora_box_;
+    QSpinBox* lora_r_;
+    QDoubleSpinBox* lora_alpha_;
+    QDoubleSpinBox* lora_dropout_;
+    QCheckBox* all_linear_;
+    QLineEdit* targets_;
+    QGroupBox* full_box_;
+    QLineEdit* unfrozen_;
+    QSpinBox* epochs_;
+    QSpinBox* max_steps_;
+    QSpinBox* micro_batch_;
+    QSpinBox* grad_accum_;
+    QSpinBox* seq_len_;
+    QLineEdit* lr_;
+    QComboBox* scheduler_;
+    QSpinBox* warmup_;
+    QDoubleSpinBox* weight_decay_;
+    QSpinBox* save_steps_;
+    QSpinBox* eval_steps_;
+    QCheckBox* bf16_;
+    QCheckBox* grad_ckpt_;
+    QComboBox* device_;
+    QPlainTextEdit* yaml_;
+    QLabel* problems_label_;
+    QLabel* memory_;
+    QPushButton* start_;
+    QHash<QString, QWidget*> field_for_key_;
+
+    QTimer* validate_timer_;
+    QTimer* dry_run_timer_;
+    QProcess* dry_run_ = nullptr;
+    QString dry_run_yaml_;  // the YAML the last estimate was made for
+    double estimate_gib_ = -1;
+    QString estimate_error_;
+    int fits_ = -1;  // 1: the estimate fits the device's free memory, 0: it does not, -1: unknown
+    DeviceMemory* devices_;
+};

@@ -1,0 +1,200 @@
+#include "ui/training_session.h"
+
+#include <csignal>
+
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTimer>
+
+namespace {
+
+// True while the process exists and is not a zombie. The trainer is double-forked (not our child), so
+// a zombie waits for whoever reaps orphans here; /proc shows its state.
+bool processAlive(qint64 pid) {
+    if (pid <= 0) return false;
+    QFile stat(QString("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly)) return ::kill(static_cast<pid_t>(pid), 0) == 0;
+    QByteArray s = stat.readAll();
+    int close = s.lastIndexOf(')');  // "pid (comm) S ...": comm may hold spaces and parentheses
+    return close > 0 && close + 2 < s.size() && s[close + 2] != 'Z' && s[close + 2] != 'X';
+}
+
+QString adviceFor(const QString& message, bool outOfMemory) {
+    if (outOfMemory)
+        return QObject::tr("Lower micro_batch_size or sequence_len, turn on gradient checkpointing, use bf16, or train an adapter "
+                           "(LoRA) instead of every weight. Then press Resume: the run continues from its last checkpoint.");
+    if (message.contains("cannot open") || message.contains("No such file"))
+        return QObject::tr("Check the model folder and dataset paths on the Train page.");
+    if (message.contains("loss became"))
+        return QObject::tr("Lower the learning rate or set max_grad_norm, then start again.");
+    return QObject::tr("The run and its checkpoints are kept in the run store: fix the cause, then press Resume to continue "
+                       "from the last checkpoint, or start a new run.");
+}
+
+}  // namespace
+
+TrainingSession::TrainingSession(QObject* parent) : QObject(parent), timer_(new QTimer(this)) {
+    qRegisterMetaType<StepPoint>();
+    timer_->setInterval(100);
+    connect(timer_, &QTimer::timeout, this, &TrainingSession::poll);
+}
+
+TrainingSession::~TrainingSession() = default;  // a running child is left running: it is detached
+
+QString TrainingSession::cliPath() {
+    QString env = qEnvironmentVariable("LATHE_CLI");
+    if (!env.isEmpty()) return env;
+    return QDir(QCoreApplication::applicationDirPath()).filePath("lathe");
+}
+
+bool TrainingSession::start(const QString& configPath) { return launch({"train", QFileInfo(configPath).absoluteFilePath()}); }
+
+bool TrainingSession::resume(qint64 runId) { return launch({"train", "--resume", QString::number(runId)}); }
+
+bool TrainingSession::launch(const QStringList& trainArgs) {
+    if (isRunning()) return false;
+    QString dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/sessions";
+    QDir().mkpath(dir);
+    QString stem = dir + "/" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz");
+    events_path_ = stem + ".events.jsonl";
+    stderr_path_ = stem + ".stderr.txt";
+    events_offset_ = stderr_offset_ = 0;
+    events_partial_.clear();
+    stderr_partial_.clear();
+    stderr_tail_.clear();
+    end_status_.clear();
+    error_reported_ = false;
+    run_id_ = 0;
+
+    QStringList args = trainArgs;
+    if (!store_path_.isEmpty()) args << "--store" << store_path_;
+    QProcess p;
+    p.setProgram(cliPath());
+    p.setArguments(args);
+    p.setStandardInputFile(QProcess::nullDevice());
+    p.setStandardOutputFile(events_path_);
+    p.setStandardErrorFile(stderr_path_);
+    qint64 pid = 0;
+    if (!p.startDetached(&pid)) {
+        state_ = State::Finished;
+        emit failed(tr("Could not start the trainer %1: %2").arg(cliPath(), p.errorString()),
+                    tr("Build the `lathe` command line next to lathe-studio, or point LATHE_CLI at it."));
+        emit finished("failed");
+        return false;
+    }
+    pid_ = pid;
+    state_ = State::Running;
+    timer_->start();
+    return true;
+}
+
+void TrainingSession::stop() {
+    if (state_ != State::Running) return;
+    state_ = State::Stopping;
+    ::kill(static_cast<pid_t>(pid_), SIGTERM);
+}
+
+void TrainingSession::detach() {
+    timer_->stop();
+    state_ = State::Idle;
+    pid_ = 0;
+}
+
+void TrainingSession::poll() {
+    // Liveness first, then read: whatever the child wrote before dying is read before finishing.
+    const bool alive = processAlive(pid_);
+    QFile events(events_path_), err(stderr_path_);
+    readNew(events, events_offset_, events_partial_, true);
+    readNew(err, stderr_offset_, stderr_partial_, false);
+    if (alive) return;
+    if (!events_partial_.isEmpty()) {  // a last line without its newline
+        events_partial_ += '\n';
+        readNew(events, events_offset_, events_partial_, true);
+    }
+    if (end_status_.isEmpty()) {
+        // Died without an `end` event: killed, crashed, or refused its arguments before a run existed.
+        QString reason = stderr_tail_.isEmpty() ? tr("The trainer (pid %1) ended without saying why — it was killed or crashed.").arg(pid_)
+                                                : tr("The trainer ended: %1").arg(stderr_tail_.join("\n"));
+        if (!error_reported_)
+            emit failed(reason, run_id_ > 0 ? tr("The run and its checkpoints are kept: press Resume to continue from the last checkpoint.")
+                                            : tr("Check the configuration on the Train page."));
+        finish(run_id_ > 0 ? "crashed" : "failed");
+    } else {
+        finish(end_status_);
+    }
+}
+
+void TrainingSession::readNew(QFile& file, qint64& offset, QByteArray& partial, bool isEvents) {
+    if (!file.open(QIODevice::ReadOnly)) return;
+    if (file.size() > offset) {
+        file.seek(offset);
+        QByteArray chunk = file.readAll();
+        offset += chunk.size();
+        partial += chunk;
+    }
+    file.close();
+    int nl;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+        QByteArray line = partial.left(nl).trimmed();
+        partial.remove(0, nl + 1);
+        if (line.isEmpty()) continue;
+        if (isEvents) {
+            QJsonParseError pe;
+            QJsonDocument doc = QJsonDocument::fromJson(line, &pe);
+            if (doc.isObject()) handleEvent(doc.object());
+            else emit stderrLine(QString::fromUtf8(line));  // not an event: show it, don't drop it
+        } else {
+            QString text = QString::fromUtf8(line);
+            stderr_tail_ << text;
+            while (stderr_tail_.size() > 8) stderr_tail_.removeFirst();
+            emit stderrLine(text);
+        }
+    }
+}
+
+void TrainingSession::handleEvent(const QJsonObject& e) {
+    const QString kind = e["event"].toString();
+    if (e.contains("run_id")) run_id_ = e["run_id"].toInteger();
+    const qint64 step = e["step"].toInteger();
+    if (kind == "start" || kind == "resume") {
+        emit started(run_id_, step, e["total_steps"].toInteger(), e["device"].toString());
+    } else if (kind == "step") {
+        StepPoint p;
+        p.step = step;
+        p.total_steps = e["total_steps"].toInteger();
+        p.epoch = e["epoch"].toDouble();
+        p.loss = e["loss"].toDouble();
+        p.lr = e["lr"].toDouble();
+        p.grad_norm = e["grad_norm"].toDouble();
+        p.tokens_per_s = e["tokens_per_s"].toDouble();
+        p.elapsed_s = e["elapsed_s"].toDouble();
+        if (e.contains("gpu_mem_gib")) p.gpu_mem_gib = e["gpu_mem_gib"].toDouble();
+        emit stepped(p);
+    } else if (kind == "eval") {
+        emit evaluated(step, e["eval_loss"].toDouble());
+    } else if (kind == "checkpoint") {
+        emit checkpointSaved(step, e["path"].toString());
+    } else if (kind == "warning") {
+        emit warning(step, e["message"].toString());
+    } else if (kind == "error") {
+        const QString message = e["message"].toString();
+        const bool oom = e["kind"].toString() == "out_of_memory";
+        error_reported_ = true;
+        emit failed(oom ? tr("Out of memory: %1").arg(message) : message, adviceFor(message, oom));
+    } else if (kind == "end") {
+        end_status_ = e["status"].toString();
+    }
+}
+
+void TrainingSession::finish(const QString& status) {
+    timer_->stop();
+    state_ = State::Finished;
+    pid_ = 0;
+    emit finished(status);
+}
