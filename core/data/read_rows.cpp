@@ -51,16 +51,19 @@ void read_one_file(const std::string& path, FileFormat format, const ReadOptions
 // holding one.
 bool json_file_is_jsonl(const std::string& path) {
     TextStream in(open_byte_source(path));
-    in.skip_bom();
-    std::string first, next;
     try {
-        int64_t line = 0;
-        while (true) {
-            line = in.line();
-            if (!in.read_line(first)) return false;
-            if (first.find_first_not_of(" \t") != std::string::npos) break;
+        in.skip_bom();
+        for (int c = in.peek(); c == ' ' || c == '\t' || c == '\n' || c == '\r'; c = in.peek()) in.get();
+        if (in.peek() != '{') return false;
+        // The first line, up to a limit: a whole file on one line is JSON, not lines, and is not held here.
+        int64_t line = in.line();
+        std::string first;
+        for (int c = in.get(); c >= 0 && c != '\n'; c = in.get()) {
+            if (first.size() >= (64u << 20)) return false;
+            first.push_back(static_cast<char>(c));
         }
-        if (first[first.find_first_not_of(" \t")] != '{' || !std::holds_alternative<RawRow>(parse_jsonl_line(first, path, line))) return false;
+        if (!std::holds_alternative<RawRow>(parse_jsonl_line(first, path, line))) return false;
+        std::string next;
         while (in.read_line(next))
             if (next.find_first_not_of(" \t") != std::string::npos) return true;
     } catch (const ReadError&) {

@@ -20,7 +20,8 @@ namespace lathe::data {
 // Why one row (or, with line 0, a whole file) cannot be used.
 struct Problem {
     std::string file;
-    int64_t line = 0;   // 1-based line of a text file, or 1-based row of a Parquet/JSON array file; 0 = whole file
+    int64_t line = 0;   // 1-based line where the row starts (a JSON array element or quoted CSV field may span
+                        // lines; invalid UTF-8 names the line of the bad byte); 0 = the whole file
     std::string field;  // the field at fault ("messages[2].role"), or "" for the whole row
     std::string message;
     std::string to_string() const;  // "data.jsonl:17: messages[2].role: unknown role 'bot' (expected ...)"

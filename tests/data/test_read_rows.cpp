@@ -62,6 +62,10 @@ TEST(ReadRows, JsonArrayAndObjectHoldingOne) {
     r = read_all(dir.file("c.json"), ReadOptions{.format = "", .json_field = "missing"});
     ASSERT_EQ(r.problems.size(), 1u);
     EXPECT_NE(r.problems[0].message.find("no array under 'missing'"), std::string::npos) << r.problems[0].message;
+    // On one line, an object holding an array is still JSON, not a one-row JSON Lines file.
+    r = read_all(dir.write("e.json", "{\"data\": [{\"text\": \"a\"}, {\"text\": \"b\"}]}\n"));
+    ASSERT_EQ(r.rows.size(), 2u);
+    EXPECT_EQ(r.rows[1].value["text"], "b");
     // An empty array: no rows, no problems.
     r = read_all(dir.write("d.json", " [ ] "));
     EXPECT_TRUE(r.rows.empty() && r.problems.empty());
