@@ -99,7 +99,7 @@ struct Inspector {
     const InspectOptions& options;
     const TextTokenizer* tokenizer;
     InspectReport report;
-    std::vector<RawRow> pending;  // rows read before the type is known
+    std::vector<std::variant<RawRow, Problem>> pending;  // what was read before the type is known, in file order
     bool resolved = false;
     std::vector<std::string> type_fields;  // as the file spells them
     std::unordered_map<uint64_t, RowPlace> seen;
@@ -118,8 +118,9 @@ struct Inspector {
             report.type = options.type;
         } else {
             std::map<RowType, int> votes;
-            for (const RawRow& r : pending)
-                if (auto t = detect_row_type(r.value, options.mapping)) ++votes[*t];
+            for (const auto& item : pending)
+                if (auto* r = std::get_if<RawRow>(&item))
+                    if (auto t = detect_row_type(r->value, options.mapping)) ++votes[*t];
             int best = 0;
             for (const auto& [t, n] : votes)
                 if (n > best) {
@@ -133,14 +134,28 @@ struct Inspector {
             type_fields.push_back(it == options.mapping.end() ? name : it->second);
             report.fields.push_back(FieldStats{type_fields.back(), 0, 0, 0});
         }
-        std::vector<RawRow> rows = std::move(pending);
-        for (RawRow& r : rows) process(std::move(r));
+        auto items = std::move(pending);
+        for (auto& item : items) {
+            if (auto* r = std::get_if<RawRow>(&item)) process(std::move(*r));
+            else read_problem(std::move(std::get<Problem>(item)));
+        }
     }
 
     void row(RawRow&& r) {
         if (resolved) return process(std::move(r));
         pending.push_back(std::move(r));
         if (pending.size() >= 100) resolve();
+    }
+
+    // A row the reader could not read is still a row (a whole-file problem, line 0, is not).
+    void read_problem(Problem&& p) {
+        if (!resolved) {
+            pending.push_back(std::move(p));
+            if (pending.size() >= 100) resolve();
+            return;
+        }
+        if (p.line > 0) ++report.rows;
+        problem(std::move(p));
     }
 
     void process(RawRow&& r) {
@@ -213,10 +228,7 @@ InspectReport inspect_dataset(const std::vector<std::string>& paths, const Inspe
         inspector.report.files.emplace_back(path, file_format_name(detect_format(path, options.read)));
         read_rows(
             path, options.read, [&](RawRow&& row) { inspector.row(std::move(row)); },
-            [&](Problem&& p) {
-                if (p.line > 0) ++inspector.report.rows;  // a row that could not be read is still a row
-                inspector.problem(std::move(p));
-            });
+            [&](Problem&& p) { inspector.read_problem(std::move(p)); });
     }
     if (!inspector.resolved) inspector.resolve();
     return std::move(inspector.report);

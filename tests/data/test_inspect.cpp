@@ -8,6 +8,7 @@
 #include "core/data/inspect.h"
 #include "core/data/minhash.h"
 #include "core/util/error.h"
+#include "tests/data/data_test_util.h"
 #include "tests/data/files_util.h"
 
 namespace lathe {
@@ -122,6 +123,84 @@ TEST(Inspect, TypeGivenAndUndetectable) {
     EXPECT_EQ(report.usable_rows, 2);
     EXPECT_FALSE(report.type_detected);
     EXPECT_EQ(report.files[0].second, "csv");
+}
+
+// With a tokenizer: token counts and trained tokens of chat and alpaca rows read from files equal what
+// transformers computed for the same rows (the render references), and examples mark the same tokens.
+TEST(Inspect, TokenLengthsMatchTransformers) {
+    std::string refs = test::render_refs() + "/chatml";
+    auto cases = test::read_json(refs + "/cases.json");
+    TextTokenizer tokenizer = TextTokenizer::load(refs);
+    for (std::string kind : {"chat", "alpaca"}) {
+        DataDir dir;
+        std::string rows;
+        int64_t tokens = 0, trained = 0, longest = 0, over_40 = 0, count = 0;
+        std::vector<std::string> texts;
+        std::vector<int64_t> trained_per_row;
+        for (const auto& c : cases) {
+            if (c["kind"] != kind || !c["train_on_eos"].get<bool>()) continue;
+            nlohmann::ordered_json row;
+            if (kind == "chat") row["messages"] = c["messages"];
+            else
+                for (const char* key : {"instruction", "input", "output", "system"})
+                    if (c.contains(key)) row[key] = c[key];
+            rows += row.dump() + "\n";
+            int64_t n = static_cast<int64_t>(c["input_ids"].size()), t = 0;
+            for (const auto& label : c["labels"]) t += label != -100;
+            tokens += n;
+            trained += t;
+            longest = std::max(longest, n);
+            over_40 += n > 40;
+            ++count;
+            texts.push_back(c["text_rendered"]);
+            trained_per_row.push_back(t);
+        }
+        ASSERT_GE(count, 3) << kind;
+        data::InspectOptions options;
+        options.max_length = 40;
+        options.examples = 10;
+        auto report = data::inspect_dataset({dir.write(kind + ".jsonl", rows)}, options, &tokenizer);
+        ASSERT_EQ(report.problem_count, 0) << report.problems[0].to_string();
+        EXPECT_EQ(report.type, kind == "chat" ? data::RowType::chat : data::RowType::alpaca);
+        EXPECT_EQ(report.tokens, tokens) << kind;
+        EXPECT_EQ(report.trained_tokens, trained) << kind;
+        EXPECT_EQ(report.over_max_length, over_40) << kind;
+        EXPECT_EQ(report.total_lengths.rows, count);
+        EXPECT_EQ(report.total_lengths.counts.rbegin()->first, longest);
+        ASSERT_EQ(report.examples.size(), static_cast<size_t>(count));
+        for (size_t i = 0; i < report.examples.size(); ++i) {
+            std::string all;
+            for (const auto& span : report.examples[i].spans) all += span.text;
+            EXPECT_EQ(all, texts[i]) << kind << " " << i;
+            EXPECT_EQ(report.examples[i].trained_tokens, trained_per_row[i]) << kind << " " << i;
+            EXPECT_TRUE(report.examples[i].spans.size() >= 2 && !report.examples[i].spans[0].trained) << kind << " " << i;
+        }
+        auto json = data::inspect_report_json(report);
+        EXPECT_EQ(json["tokens"]["total"], tokens);
+        EXPECT_EQ(json["tokens"]["lengths"]["max"], longest);
+        int64_t in_bins = 0;
+        for (const auto& bin : json["tokens"]["lengths"]["histogram"]) in_bins += bin["count"].get<int64_t>();
+        EXPECT_EQ(in_bins, count);
+    }
+}
+
+TEST(LengthStats, PercentilesAndHistogram) {
+    data::LengthStats s;
+    for (int64_t v = 1; v <= 100; ++v) s.add(v);
+    EXPECT_EQ(s.percentile(0.5), 50);
+    EXPECT_EQ(s.percentile(0.9), 90);
+    EXPECT_EQ(s.percentile(1.0), 100);
+    auto bins = s.histogram(16);
+    ASSERT_FALSE(bins.empty());
+    EXPECT_LE(bins.size(), 16u);
+    int64_t total = 0;
+    for (const auto& b : bins) {
+        EXPECT_EQ(b.to - b.from, bins[0].to - bins[0].from);
+        total += b.count;
+    }
+    EXPECT_EQ(total, 100);
+    EXPECT_LE(bins.front().from, 1);
+    EXPECT_GT(bins.back().to, 100);
 }
 
 }  // namespace

@@ -16,3 +16,4 @@ mkdir -p "$out"
 if [ -f "$here/make_tokenizer_references.py" ]; then
   "$py" "$here/make_tokenizer_references.py" "$out/tokenizers"
 fi
+"$py" "$here/make_data_references.py" "$out/data"
