@@ -82,3 +82,49 @@ TEST(Prepare, ChatFileRenderedLikeTransformersAndCached) {
         EXPECT_NE(std::string(e.what()).find("chat.jsonl:" + std::to_string(p.cases.size() + 1)), std::string::npos) << e.what();
     }
 }
+
+// Rows of every kind in one file, their types detected from their fields (Alpaca, prompt/completion,
+// text), and a completion file whose text is in another column: as transformers tokenizes them.
+TEST(Prepare, DetectedRowKindsAndCompletionField) {
+    Prepared p;
+    auto cases = lathe::test::read_json(p.tokenizer + "/cases.json");
+    std::string mixed = (p.tmp.path / "mixed.jsonl").string(), bodies = (p.tmp.path / "bodies.jsonl").string();
+    std::ofstream out(mixed), body(bodies);
+    std::vector<nlohmann::ordered_json> expected, expected_bodies;
+    for (const auto& c : cases) {
+        std::string kind = c["kind"];
+        if (kind == "alpaca") {
+            nlohmann::ordered_json row = {{"instruction", c["instruction"]}, {"input", c["input"]}, {"output", c["output"]}};
+            if (c.contains("system")) row["system"] = c["system"];
+            out << row.dump() << "\n";
+        } else if (kind == "prompt_completion") {
+            out << nlohmann::ordered_json{{"prompt", c["prompt"]}, {"completion", c["completion"]}}.dump() << "\n";
+        } else if (kind == "text") {
+            out << nlohmann::ordered_json{{"text", c["text"]}}.dump() << "\n";
+            body << nlohmann::ordered_json{{"body", c["text"]}}.dump() << "\n";
+            expected_bodies.push_back(c);
+        } else {
+            continue;
+        }
+        expected.push_back(c);
+    }
+    out.close();
+    body.close();
+    auto check = [](const PreparedDataset& d, const std::vector<nlohmann::ordered_json>& want) {
+        ASSERT_EQ(d.rows->size(), want.size());
+        EXPECT_EQ(d.skipped, 0);
+        for (size_t i = 0; i < want.size(); ++i) {
+            SCOPED_TRACE(want[i]["case"].get<std::string>());
+            auto ids = d.rows->input_ids(i), labels = d.rows->labels(i);
+            EXPECT_EQ(std::vector<int64_t>(ids.begin(), ids.end()), want[i]["input_ids"].get<std::vector<int64_t>>());
+            EXPECT_EQ(std::vector<int64_t>(labels.begin(), labels.end()), want[i]["labels"].get<std::vector<int64_t>>());
+        }
+    };
+    DatasetSpec spec;
+    spec.path = mixed;
+    check(prepare_dataset(spec, p.options()), expected);
+    spec.path = bodies;
+    spec.type = "completion";
+    spec.field = "body";
+    check(prepare_dataset(spec, p.options()), expected_bodies);
+}
