@@ -110,8 +110,10 @@ test_datasets:
 train_on_inputs: true
 dataset_prepared_path: /tmp/prepared
 strict: true
+truncation: left
 )"));
     ASSERT_EQ(c.datasets.size(), 3u);
+    EXPECT_EQ(c.truncation, "left");
     const DatasetSpec& chat = c.datasets[0];
     EXPECT_EQ(chat.type, "chat_template");
     EXPECT_EQ(chat.field_messages, "conversations");
@@ -129,12 +131,13 @@ strict: true
     EXPECT_EQ(c.dataset_prepared_path, "/tmp/prepared");
 
     std::string msg = config_error("base_model: m\ndatasets:\n  - path: a.jsonl\n    type: sharegpt_v9\n    colour: red\n    train_on_eos: last\n"
-                                   "    weight: -1\ntest_datasets: [b.jsonl]\nval_set_size: 0.1\n");
+                                   "    weight: -1\ntest_datasets: [b.jsonl]\nval_set_size: 0.1\ntruncation: middle\n");
     EXPECT_NE(msg.find("run.yaml:4: datasets.type: 'sharegpt_v9' is not supported"), std::string::npos) << msg;
     EXPECT_NE(msg.find("run.yaml:5: datasets.colour: unknown key"), std::string::npos) << msg;
     EXPECT_NE(msg.find("run.yaml:6: datasets.train_on_eos: 'last' is not supported"), std::string::npos) << msg;
     EXPECT_NE(msg.find("run.yaml:7: datasets.weight: must be >= 0"), std::string::npos) << msg;
     EXPECT_NE(msg.find("test_datasets: gives the validation set"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("run.yaml:10: truncation: 'middle' is not supported"), std::string::npos) << msg;
 }
 
 TEST(TrainConfig, MissingRequiredAndBadYaml) {

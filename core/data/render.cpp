@@ -96,10 +96,15 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.com
 std::optional<std::string> content_start(const std::vector<Message>& messages, size_t i, const std::string& through,
                                          const RenderOptions& options, const TextTokenizer& tok) {
     std::vector<Message> probe(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    probe[i].content.clear();
-    std::string empty = render_messages(tok, probe, probe.size(), false, options);
-    probe[i].content = "\x01";
-    std::string marked = render_messages(tok, probe, probe.size(), false, options);
+    std::string empty, marked;
+    try {  // a template may refuse an empty turn: then there is no answer here
+        probe[i].content.clear();
+        empty = render_messages(tok, probe, probe.size(), false, options);
+        probe[i].content = "\x01";
+        marked = render_messages(tok, probe, probe.size(), false, options);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
     if (marked.size() != empty.size() + 1) return std::nullopt;
     size_t at = 0;
     while (at < empty.size() && empty[at] == marked[at]) ++at;
@@ -142,12 +147,17 @@ std::variant<Rendered, Problem> render_chat(const Sample& s, const std::vector<M
         std::string through, before;
         try {
             through = i + 1 == messages.size() ? r.text : render(i + 1, false);
-            // An assistant turn's header belongs to the prompt: it is what add_generation_prompt writes.
-            // Where the template writes the header differently in a finished turn, the header is where
-            // the turn with empty content and the turn itself part.
-            if (trains(role) && i > 0) before = render(i, role == "assistant");
-            if (trains(role) && role == "assistant" && !starts_with(through, before))
-                if (auto start = content_start(messages, i, through, options, tok)) before = *start;
+            // A turn's header belongs to the prompt. For an assistant turn it is what add_generation_prompt
+            // writes; otherwise (and where a template writes a finished turn's header differently) it is
+            // where the turn's content starts.
+            if (trains(role)) {
+                bool generation_prompt = role == "assistant" && i > 0;
+                if (generation_prompt) before = render(i, true);
+                if (!generation_prompt || !starts_with(through, before)) {
+                    if (auto start = content_start(messages, i, through, options, tok)) before = *start;
+                    else if (!generation_prompt) before = i > 0 ? render(i, false) : "";
+                }
+            }
         } catch (const Error& e) {
             if (!trains(role)) {
                 parts_sound = false;

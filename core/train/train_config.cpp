@@ -203,6 +203,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"train_on_inputs", flag(c.train_on_inputs)},
         {"dataset_prepared_path", str(c.dataset_prepared_path)},
         {"strict", flag(c.strict)},
+        {"truncation", str(c.truncation)},
         {"val_set_size", number(c.val_set_size, 0, 0.999)},
         {"sequence_len", integer(c.sequence_len, 1)},
         {"shuffle", flag(c.shuffle)},
@@ -246,6 +247,8 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
 
     if (!root["base_model"]) p.list.push_back(path + ": base_model: required (a Hugging Face model folder)");
     if (c.datasets.empty()) p.list.push_back(path + ": datasets: at least one dataset is required");
+    if (c.truncation != "right" && c.truncation != "left" && c.truncation != "drop")
+        p.add(root["truncation"], "truncation", "'" + c.truncation + "' is not supported (right, left or drop)");
     if (!c.test_datasets.empty() && c.val_set_size > 0)
         p.add(root["test_datasets"], "test_datasets", "gives the validation set; leave val_set_size out (it would hold out rows as well)");
     if (!c.unfrozen_parameters.empty() && !c.adapter.empty())

@@ -49,6 +49,7 @@ struct TrainConfig {
     bool train_on_inputs = false;             // also train on prompt/user tokens
     std::string dataset_prepared_path;        // tokenized-dataset cache ("" = ~/.cache/lathe/datasets)
     bool strict = false;                      // a row that cannot be used stops the run (default: skipped, counted)
+    std::string truncation = "right";         // rows over sequence_len: right (keep the start), left (keep the end), drop
     double val_set_size = 0;                  // share of rows held out for evaluation (0..1)
     int64_t sequence_len = 2048;
     bool sample_packing = false;              // several rows share one sequence_len row

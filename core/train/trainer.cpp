@@ -96,6 +96,7 @@ std::vector<Example> load_dataset_list(const std::vector<DatasetSpec>& specs, co
     po.sequence_len = c.sequence_len;
     po.train_on_inputs = c.train_on_inputs;
     po.strict = c.strict;
+    po.truncation = c.truncation == "left" ? data::Truncation::left : c.truncation == "drop" ? data::Truncation::drop : data::Truncation::right;
     po.cache_dir = data::default_token_cache_dir(c.dataset_prepared_path);
     std::optional<TextTokenizer> tokenizer;  // raw text is tokenized with the model's own tokenizer
     std::vector<std::vector<Example>> sources;

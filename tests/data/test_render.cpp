@@ -73,11 +73,14 @@ TEST(RenderInterop, MatchesTransformers) {
         TextTokenizer tok = TextTokenizer::load(refs + "/" + name);
         auto cases = lathe::test::read_json(refs + "/" + name + "/cases.json");
         ASSERT_GT(cases.size(), 10u);
+        if (std::string(name) == "chatml")
+            for (const auto& c : lathe::test::read_json(refs + "/chatml/roles_cases.json")) cases.push_back(c);
         for (const auto& c : cases) {
             SCOPED_TRACE(c["case"].get<std::string>());
             RenderOptions o;
             o.train_on_eos = c["train_on_eos"];
             if (c.contains("prompt_template")) o.prompt_template = c["prompt_template"];
+            if (c.contains("roles_to_train")) o.roles_to_train = c["roles_to_train"].get<std::vector<std::string>>();
             RenderedRow row = ok(render_sample(sample_from_case(c), tok, o));
             EXPECT_EQ(row.text, c["text_rendered"].get<std::string>());
             EXPECT_EQ(row.input_ids, c["input_ids"].get<std::vector<int64_t>>());

@@ -11,7 +11,8 @@ tokens, saved by transformers) and cases whose labels transformers computes:
     (char_to_token, as transformers' assistant masks do), EOS appended and trained.
   * text rows: tokenizer(text) plus EOS, every token trained.
 
-OUT_DIR/NAME/ holds tokenizer.json, tokenizer_config.json (with the original template) and cases.json:
+OUT_DIR/NAME/ holds tokenizer.json, tokenizer_config.json (with the original template), cases.json and,
+for chatml, roles_cases.json (the chats with roles_to_train [user, assistant]):
   [{"case", "kind": "chat"|"alpaca"|"prompt_completion"|"text", "messages" | "instruction", "input",
     "output", "system" | "prompt", "completion" | "text", "prompt_template", "train_on_eos",
     "text_rendered", "input_ids", "labels"}]
@@ -49,6 +50,11 @@ def annotate(template, turn, condition, assistant):
     new = ("{{ '    ' }}{% if " + condition + " %}" + assistant + "{{ '\\n' }}{% else %}" + turn + "{{ '\\n' }}{% endif %}\n")
     return template.replace(line, new)
 
+# Training user turns too (roles_to_train [user, assistant]): every user and assistant reply in a block.
+CHATML_GEN_USERS = ("{% for m in messages %}{% if m['role'] in ['user', 'assistant'] %}{{'<|im_start|>' + m['role'] + '\n'}}"
+                    "{% generation %}{{m['content'] + '<|im_end|>'}}{% endgeneration %}{{'\n'}}"
+                    "{% else %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n'}}{% endif %}{% endfor %}"
+                    "{% if add_generation_prompt %}{{'<|im_start|>assistant\n'}}{% endif %}")
 
 LLAMA3 = (FIXTURES / "chat_templates/llama-3-instruct.jinja").read_text()
 _LLAMA3_TURN = "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
@@ -167,6 +173,18 @@ def main():
                 cases.append({"case": f"chat{n}_eos{int(train_on_eos)}", "kind": "chat", "messages": messages,
                               "train_on_eos": train_on_eos, "text_rendered": rendered, "input_ids": ids,
                               "labels": [i if m else -100 for i, m in zip(ids, mask)]})
+        if name == "chatml":  # in a file of their own: cases.json holds the default settings only
+            role_cases = []
+            for n, messages in enumerate(CHATS):
+                rendered = tok.apply_chat_template(messages, tokenize=False)
+                assert tok.apply_chat_template(messages, tokenize=False, chat_template=CHATML_GEN_USERS) == rendered
+                r = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
+                                            chat_template=CHATML_GEN_USERS)
+                ids, mask = list(r["input_ids"]), list(r["assistant_masks"])
+                role_cases.append({"case": f"chat{n}_users", "kind": "chat", "messages": messages, "train_on_eos": True,
+                              "roles_to_train": ["user", "assistant"], "text_rendered": rendered, "input_ids": ids,
+                              "labels": [i if m else -100 for i, m in zip(ids, mask)]})
+            (d / "roles_cases.json").write_text(json.dumps(role_cases, ensure_ascii=False, indent=1))
         for n, row in enumerate(ALPACA):
             text, ids, labels = completion_case(tok, alpaca_prompt(row.get("system", ""), row["instruction"], row["input"]), row["output"])
             cases.append({"case": f"alpaca{n}", "kind": "alpaca", **row, "prompt_template": "alpaca", "train_on_eos": True,
