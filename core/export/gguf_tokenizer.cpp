@@ -5,13 +5,14 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 
 namespace lathe {
 
-using ojson = nlohmann::ordered_json;
+using ojson = nlohmann::json;  // ordered_json finds keys by linear search: far too slow for 100k-token vocabularies
 using json = nlohmann::json;
 
 namespace {
@@ -90,11 +91,13 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
         types = tt->ints;
     }
 
+    // ordered_json finds keys by linear search: look tokens up in a hash map instead.
+    std::unordered_map<std::string, size_t> ids;
     ojson vocab = ojson::object();
     ojson added = ojson::array();
     ojson added_decoder = ojson::object();
     for (size_t id = 0; id < tokens.size(); ++id) {
-        if (vocab.contains(tokens[id])) {
+        if (!ids.emplace(tokens[id], id).second) {
             throw Error(g.path() + ": tokenizer.ggml.tokens[" + std::to_string(id) + "] '" + tokens[id] +
                         "' repeats an earlier token");
         }
@@ -118,7 +121,7 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
             throw Error(g.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "] '" + m + "' is not two tokens");
         }
         std::string a = m.substr(0, sp), b = m.substr(sp + 1);
-        if (!vocab.contains(a) || !vocab.contains(b) || !vocab.contains(a + b)) {
+        if (!ids.count(a) || !ids.count(b) || !ids.count(a + b)) {
             throw Error(g.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "] '" + m +
                         "' names a token that is not in tokenizer.ggml.tokens");
         }

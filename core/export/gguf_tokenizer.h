@@ -17,9 +17,9 @@ namespace lathe {
 enum class GgufTokenType : int32_t { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };
 
 struct HfTokenizerFiles {
-    nlohmann::ordered_json tokenizer;         // tokenizer.json
-    nlohmann::ordered_json tokenizer_config;  // tokenizer_config.json
-    nlohmann::ordered_json special_ids;       // {"bos_token_id": .., "eos_token_id": .., "pad_token_id": ..} for config.json
+    nlohmann::json tokenizer;         // tokenizer.json
+    nlohmann::json tokenizer_config;  // tokenizer_config.json
+    nlohmann::json special_ids;       // {"bos_token_id": .., "eos_token_id": .., "pad_token_id": ..} for config.json
 };
 
 // Import: rebuilds the Hugging Face tokenizer files from the GGUF metadata. `context_length` becomes
