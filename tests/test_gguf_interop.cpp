@@ -196,6 +196,31 @@ TEST(GgufInterop, QuantizedExportsEqualLlamaQuantize) {
     }
 }
 
+// The same on a real model whose feed-forward rows split into 256-blocks (SmolLM2-135M: ffn 1536), so
+// whole files of Q4_K, Q5_K and Q6_K blocks are compared, not only the fallbacks.
+TEST(GgufInterop, QuantizedDemoExportsEqualLlamaQuantize) {
+    NEED_REFS();
+    TempDir dir;
+    import_gguf(refs_dir() + "/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", (dir / "model").string(), {});
+    export_gguf((dir / "model").string(), (dir / "f32.gguf").string(), {.type = "f32"});
+    for (const char* type : {"q4_k_m", "q6_k"}) {
+        SCOPED_TRACE(type);
+        export_gguf((dir / "model").string(), (dir / "lathe.gguf").string(), {.type = type});
+        python("llama_quantize.py", {(dir / "f32.gguf").string(), (dir / "llama.gguf").string(), type});
+        auto mine = GgufFile::open((dir / "lathe.gguf").string());
+        auto theirs = GgufFile::open((dir / "llama.gguf").string());
+        std::map<std::string, int> k_blocks;
+        for (const auto& t : theirs->header().tensors) {
+            const GgufTensorInfo* m = mine->find_tensor(t.name);
+            ASSERT_TRUE(m) << t.name;
+            ASSERT_EQ(m->type, t.type) << t.name;
+            EXPECT_EQ(std::memcmp(mine->data(*m), theirs->data(t), t.nbytes), 0) << t.name << " bytes differ";
+            k_blocks[ggml_type_name(static_cast<uint32_t>(t.type))]++;
+        }
+        EXPECT_GT(k_blocks[std::string(type) == "q6_k" ? "Q6_K" : "Q4_K"], 0);
+    }
+}
+
 // F16 and Q8_0 exports run in llama.cpp and give Lathe's logits: F16 within float16 rounding of the
 // weights, Q8_0 close (figures in docs/gguf.md).
 TEST(GgufInterop, LlamaCppRunsF16AndQ8Exports) {
