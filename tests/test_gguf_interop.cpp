@@ -256,7 +256,7 @@ TEST(GgufInterop, LlamaCppRunsF16AndQ8Exports) {
 // rebuilds from each vocabulary gives the same ids.
 TEST(GgufInterop, ImportedTokenizersMatchLlamaCppVocabTests) {
     NEED_REFS();
-    for (const char* name : {"gpt-2", "llama-bpe", "qwen2"}) {
+    for (const char* name : {"gpt-2", "llama-bpe", "qwen2", "llama-spm"}) {
         SCOPED_TRACE(name);
         const std::string base = refs_dir() + "/vocabs/ggml-vocab-" + name + ".gguf";
         auto g = GgufFile::open(base);

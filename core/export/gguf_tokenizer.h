@@ -1,7 +1,8 @@
 // The tokenizer as GGUF stores it (tokenizer.ggml.*: model, pre, tokens, token_type, merges, special ids,
 // tokenizer.chat_template) and as Hugging Face stores it (tokenizer.json + tokenizer_config.json), both
-// ways. Byte-level BPE (tokenizer.ggml.model "gpt2") only, with the pre-tokenizers llama.cpp names
-// "gpt-2", "llama-bpe", "qwen2" and "smollm"; anything else is a clear error. Torch-free.
+// ways. Byte-level BPE (tokenizer.ggml.model "gpt2") with the pre-tokenizers llama.cpp names "gpt-2",
+// "llama-bpe", "qwen2" and "smollm"; import also reads SentencePiece BPE ("llama"). Anything else is a
+// clear error. Torch-free.
 #pragma once
 
 #include <cstdint>
