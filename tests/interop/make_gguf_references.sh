@@ -11,6 +11,8 @@ root="$(cd "$here/../.." && pwd)"
 bash "$here/setup_venv.sh"
 venv="$root/.venv-interop"
 stamp="$venv/.requirements-gguf"
+# llama-cpp-python compiles llama.cpp: use both cores unless told otherwise.
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 if ! cmp -s "$here/requirements-gguf.txt" "$stamp"; then
   "$venv/bin/pip" install -q --progress-bar off -r "$here/requirements-gguf.txt"
   cp "$here/requirements-gguf.txt" "$stamp"
@@ -27,7 +29,7 @@ if [ ! -f "$out/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
 fi
 if [ ! -f "$out/vocabs/ggml-vocab-qwen2.gguf.out" ]; then
   rm -rf "$out/vocabs.tmp" && mkdir -p "$out/vocabs.tmp"
-  "$venv/bin/pip" download -q --no-deps --no-binary :all: --no-build-isolation --dest "$out/vocabs.tmp" llama-cpp-python==0.3.36
+  "$venv/bin/pip" download -q --no-deps --no-binary :all: --dest "$out/vocabs.tmp" llama-cpp-python==0.3.36
   tar -xzf "$out/vocabs.tmp"/llama_cpp_python-0.3.36.tar.gz -C "$out/vocabs.tmp" --wildcards '*/vendor/llama.cpp/models/ggml-vocab-*'
   mkdir -p "$out/vocabs"
   mv "$out/vocabs.tmp"/*/vendor/llama.cpp/models/ggml-vocab-* "$out/vocabs/"
