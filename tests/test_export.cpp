@@ -262,6 +262,30 @@ TEST(Export, ChosenDtypeIsWhatTransformersLoads) {
     for (const auto& [name, t] : f32) EXPECT_TRUE(bf16.at(name).equal(t.to(at::kBFloat16))) << name;
 }
 
+// Without --dtype a merged export keeps the type the base model is stored in.
+TEST(Export, DefaultDtypeIsTheBaseModels) {
+    TrainedRun run(test::hf_model("llama"), "adapter: lora\nlora_r: 4\nlora_target_modules: [q_proj]\n");
+    const std::string base = run.out("llama-bf16");
+    fs::create_directories(base);
+    std::vector<std::pair<std::string, at::Tensor>> weights;
+    for (auto& [name, t] : load_safetensors(test::hf_model("llama") + "/model.safetensors")) weights.emplace_back(name, t.to(at::kBFloat16));
+    save_safetensors(base + "/model.safetensors", weights);
+    json config = read_json_file(test::hf_model("llama") + "/config.json");
+    config["dtype"] = "bfloat16";
+    std::ofstream(base + "/config.json") << config.dump(2);
+    for (const auto& [source, out] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--model", base}, run.out("plain")}, {{"--adapter", run.checkpoint, "--base-model", base}, run.out("merged")}}) {
+        std::vector<std::string> args = {LATHE_CLI, "export", "--output", out};
+        args.insert(args.end(), source.begin(), source.end());
+        int code = -1;
+        auto events = test::run_to_end(args, &code);
+        ASSERT_EQ(code, 0) << error_of(events);
+        EXPECT_EQ(read_json_file(out + "/config.json")["dtype"], "bfloat16");
+        Checkpoint written = Checkpoint::open_dir(out);
+        for (const auto& name : written.names()) EXPECT_EQ(written.at(name).entry->dtype, DType::BF16) << name;
+    }
+}
+
 TEST(Export, RefusesToOverwriteWithoutForce) {
     TrainedRun run(test::hf_model("llama"), "adapter: lora\nlora_r: 4\nlora_target_modules: [q_proj]\n");
     std::string out = run.out("adapter");

@@ -70,7 +70,7 @@ std::string run_export(const ExportSource& source, const ExportOptions& options)
         ModelConfig config = read_model_config(source.weights_dir);
         if (!gguf_arch_for_model_type(config.model_type))
             throw Error(config.path + ": model_type '" + config.model_type + "' cannot be exported to GGUF by Lathe (supported: " +
-                        gguf_supported_model_types() + "); export it with --format merged");
+                        gguf_supported_model_types() + ")");
         if (!fs::exists(fs::path(source.base_model) / "tokenizer.json"))
             throw Error(source.base_model + ": no tokenizer.json; a GGUF file carries the tokenizer, so the base model needs one "
                         "(pass the model folder that has it as --base-model)");
