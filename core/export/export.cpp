@@ -28,9 +28,9 @@ namespace {
 
 const std::vector<std::string> kGgufTypes = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
 
-// GGUF: the merged model goes to a folder inside the staged output, export_gguf writes the .gguf from
-// it, and the folder is removed; the Modelfile goes beside the .gguf. Returns what was written.
-std::string write_gguf(const ExportSource& source, const std::string& dir, const ExportOptions& options,
+// GGUF: the merged model goes to a folder inside the staged output, export_gguf writes NAME-TYPE.gguf
+// from it, and the folder is removed; the Modelfile goes beside the .gguf. Returns what was written.
+std::string write_gguf(const ExportSource& source, const std::string& dir, const std::string& name, const ExportOptions& options,
                        const std::function<void(double, const std::string&)>& report) {
     const fs::path merged = fs::path(dir) / "merged-for-gguf";
     fs::create_directory(merged);
@@ -41,8 +41,6 @@ std::string write_gguf(const ExportSource& source, const std::string& dir, const
                               .progress = [&](double f, const std::string& w) { report(0.4 * f, w); }};
     write_merged_model(source, merged.string(), merge);
 
-    std::string name = fs::path(options.output).filename().string();
-    if (name.empty()) name = fs::path(options.output).parent_path().filename().string();
     std::string type = options.gguf_type;
     std::transform(type.begin(), type.end(), type.begin(), ::toupper);
     const std::string file = name + "-" + type + ".gguf";
@@ -94,15 +92,16 @@ std::string run_export(const ExportSource& source, const ExportOptions& options)
         what = std::string("a Hugging Face model in ") + dtype_display_name(dtype) +
                (source.adapter_dir.empty() ? "" : ", the adapter merged into the weights");
     } else if (options.format == "gguf") {
-        what = write_gguf(source, staged.dir(), options, report);
+        what = write_gguf(source, staged.dir(), fs::path(staged.final_path()).filename().string(), options, report);
     } else {
         DType dtype = write_peft_adapter(source, staged.dir(), options.dtype);
         what = std::string("a PEFT LoRA adapter in ") + dtype_display_name(dtype);
     }
     report(0.99, "README.md");
     write_text_file(staged.dir(), "README.md", model_card(source, options.format, what));
+    // The last report, which may still cancel; after the rename the export is complete.
+    report(1.0, "publishing " + staged.final_path());
     staged.publish();
-    report(1.0, "done");
     return staged.final_path();
 }
 
