@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     inspect_cmd->add_option("--examples", data_inspect.examples, "rendered examples to show (with --model)")->capture_default_str();
 
     lathe::ExportCommand exp;
-    auto* export_cmd = app.add_subcommand("export", "Write a trained model as a merged Hugging Face model or a PEFT adapter; JSON-lines progress on stdout");
+    auto* export_cmd = app.add_subcommand("export", "Write a trained model as a merged Hugging Face model, a PEFT adapter or a GGUF file; JSON-lines progress on stdout");
     auto* export_run = export_cmd->add_option("--run", exp.run_id, "export this run (id from `lathe runs list`)");
     export_cmd->add_option("--checkpoint", exp.checkpoint, "the run's checkpoint: a step, or latest")->capture_default_str()->needs(export_run);
     export_cmd->add_option("--store", exp.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
     export_run->excludes(export_adapter)->excludes(export_model);
     export_adapter->excludes(export_model);
     export_cmd->add_option("--base-model", exp.base_model, "the base model folder (default: the run's, or the adapter's base_model_name_or_path)");
-    export_cmd->add_option("--format", exp.format, "merged or peft")->capture_default_str();
+    export_cmd->add_option("--format", exp.format, "merged, peft or gguf")->capture_default_str()->check(CLI::IsMember({"merged", "peft", "gguf"}));
+    export_cmd->add_option("--gguf-type", exp.gguf_type, "gguf: f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m or q6_k")->capture_default_str();
     export_cmd->add_option("--output", exp.output, "the folder to create")->required();
     export_cmd->add_option("--dtype", exp.dtype, "float32, bfloat16 or float16 (default: the base model's; peft: as saved)");
     export_cmd->add_option("--max-shard-size", exp.max_shard_size, "largest safetensors shard, e.g. 5GB, 500MB, 2GiB")->capture_default_str();

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/adapters/peft.h"
+#include "core/export/ollama_modelfile.h"
 #include "core/export/shards.h"
 #include "core/io/checkpoint.h"
 #include "core/io/tensor_io.h"
@@ -261,6 +262,30 @@ TEST(Export, ChosenDtypeIsWhatTransformersLoads) {
     for (const auto& [name, t] : f32) EXPECT_TRUE(bf16.at(name).equal(t.to(at::kBFloat16))) << name;
 }
 
+// Without --dtype a merged export keeps the type the base model is stored in.
+TEST(Export, DefaultDtypeIsTheBaseModels) {
+    TrainedRun run(test::hf_model("llama"), "adapter: lora\nlora_r: 4\nlora_target_modules: [q_proj]\n");
+    const std::string base = run.out("llama-bf16");
+    fs::create_directories(base);
+    std::vector<std::pair<std::string, at::Tensor>> weights;
+    for (auto& [name, t] : load_safetensors(test::hf_model("llama") + "/model.safetensors")) weights.emplace_back(name, t.to(at::kBFloat16));
+    save_safetensors(base + "/model.safetensors", weights);
+    json config = read_json_file(test::hf_model("llama") + "/config.json");
+    config["dtype"] = "bfloat16";
+    std::ofstream(base + "/config.json") << config.dump(2);
+    for (const auto& [source, out] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--model", base}, run.out("plain")}, {{"--adapter", run.checkpoint, "--base-model", base}, run.out("merged")}}) {
+        std::vector<std::string> args = {LATHE_CLI, "export", "--output", out};
+        args.insert(args.end(), source.begin(), source.end());
+        int code = -1;
+        auto events = test::run_to_end(args, &code);
+        ASSERT_EQ(code, 0) << error_of(events);
+        EXPECT_EQ(read_json_file(out + "/config.json")["dtype"], "bfloat16");
+        Checkpoint written = Checkpoint::open_dir(out);
+        for (const auto& name : written.names()) EXPECT_EQ(written.at(name).entry->dtype, DType::BF16) << name;
+    }
+}
+
 TEST(Export, RefusesToOverwriteWithoutForce) {
     TrainedRun run(test::hf_model("llama"), "adapter: lora\nlora_r: 4\nlora_target_modules: [q_proj]\n");
     std::string out = run.out("adapter");
@@ -377,6 +402,88 @@ TEST(Export, InterruptedExportLeavesNothing) {
     ASSERT_EQ(code, 0) << error_of(events);
     EXPECT_TRUE(export_leftovers(work.path).empty()) << "the killed export's temporary folder is cleaned up";
     EXPECT_TRUE(Checkpoint::open_dir(out).names() == Checkpoint::open_dir(model).names());
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// `--format gguf`: the adapter merged and written by export_gguf, with a Modelfile beside it. gguf-py
+// reads the file, and llama.cpp (llama-cpp-python) runs it with Lathe's logits within float16 rounding.
+// Needs the GGUF interop fixture (ctest export.gguf_interop, label slow).
+TEST(ExportGguf, LlamaCppRunsTheExportOfALoraRun) {
+    const char* gguf_refs = std::getenv("LATHE_GGUF_REFS");
+    if (!gguf_refs || !*gguf_refs) GTEST_SKIP() << "LATHE_GGUF_REFS not set; run through ctest (export.gguf_interop), which installs llama-cpp-python";
+    test::TempDir model_dir;
+    std::string base = test::model_with_tokenizer(model_dir);
+    TrainedRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\n");
+    std::string out = run.out("gguf");
+    int code = -1;
+    auto events = test::run_to_end(run.export_args({"--format", "gguf", "--gguf-type", "f16", "--output", out}), &code);
+    ASSERT_EQ(code, 0) << error_of(events);
+    expect_progress_contract(events, out);
+    std::set<std::string> files;
+    for (const auto& entry : fs::directory_iterator(out)) files.insert(entry.path().filename().string());
+    EXPECT_EQ(files, (std::set<std::string>{"Modelfile", "README.md", "gguf-F16.gguf"}));
+    std::string modelfile = read_text(out + "/Modelfile");
+    EXPECT_NE(modelfile.find("FROM ./gguf-F16.gguf\n"), std::string::npos) << modelfile;
+    EXPECT_NE(modelfile.find("TEMPLATE \"\"\"{{- range .Messages }}<|im_start|>{{ .Role }}\n"), std::string::npos) << modelfile;
+    EXPECT_NE(modelfile.find("PARAMETER stop \"<|im_end|>\""), std::string::npos) << modelfile;
+
+    const std::string gguf = out + "/gguf-F16.gguf";
+    std::string cmd = python() + LATHE_SOURCE_DIR + "/tests/interop/gguf_read.py " + gguf + " " + run.out("read.json") + " " + run.out("read.safetensors") + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    json read = read_json_file(run.out("read.json"));
+    EXPECT_EQ(read["metadata"]["general.architecture"], "qwen2");
+    EXPECT_EQ(read["metadata"]["tokenizer.chat_template"], read_text(base + "/chat_template.jinja"));
+
+    cmd = python() + LATHE_SOURCE_DIR + "/tests/interop/llama_cpp_logits.py " + gguf + " " + write_input(run.dir) + " " + run.out("llama.safetensors") + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    at::Tensor theirs = load_safetensors(run.out("llama.safetensors")).at("logits");
+    at::Tensor ours = lathe_logits(base, run.checkpoint);
+    const double scale = std::max(1.0, ours.abs().max().item<double>());
+    EXPECT_LT(test::max_abs_diff(ours, theirs), 1e-2 * scale);
+    EXPECT_GT(test::max_abs_diff(ours, lathe_logits(base)), 5e-2 * scale) << "the adapter's effect must be larger than the rounding";
+}
+
+// A GGUF export is refused before any work for a model llama.cpp has no architecture for, or
+// without a tokenizer (GGUF carries it).
+TEST(ExportGguf, UnsupportedCombinationsAreRefusedUpFront) {
+    test::TempDir work;
+    int code = -1;
+    auto events = test::run_to_end({LATHE_CLI, "export", "--model", test::hf_model("bert-cls"), "--format", "gguf", "--output", work.str() + "/x"}, &code);
+    EXPECT_EQ(code, 1);
+    EXPECT_NE(error_of(events).find("cannot be exported to GGUF"), std::string::npos) << error_of(events);
+    events = test::run_to_end({LATHE_CLI, "export", "--model", test::hf_model("llama"), "--format", "gguf", "--output", work.str() + "/x"}, &code);
+    EXPECT_EQ(code, 1);
+    EXPECT_NE(error_of(events).find("no tokenizer.json"), std::string::npos) << error_of(events);
+    EXPECT_EQ(events.size(), 1u) << "refused before any progress";
+    EXPECT_FALSE(fs::exists(work.str() + "/x"));
+}
+
+// The Modelfile restates a chat template only when Ollama's template gives the same prompt as the
+// model's own template on every probe; otherwise it leaves the template to the GGUF and says so.
+TEST(ExportGguf, ModelfileTemplateOnlyWhenExact) {
+    auto modelfile_for = [](const std::string& template_file) {
+        test::TempDir dir;
+        std::ofstream(dir.path / "tokenizer_config.json") << R"({"eos_token": "<|im_end|>"})";
+        if (!template_file.empty()) fs::copy_file(template_file, dir.path / "chat_template.jinja");
+        return ollama_modelfile_for(dir.str(), "m-Q8_0.gguf");
+    };
+    const std::string hf_chatml = test::tokenizer_fixture("bytelevel-regex-qwen-hf") + "/chat_template.jinja";
+    std::string exact = modelfile_for(hf_chatml);
+    EXPECT_NE(exact.find("FROM ./m-Q8_0.gguf\n"), std::string::npos);
+    EXPECT_NE(exact.find("TEMPLATE \"\"\"{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n\"\"\"\n"),
+              std::string::npos) << exact;
+    EXPECT_NE(exact.find("PARAMETER stop \"<|im_end|>\""), std::string::npos);
+    // Qwen2.5 adds a default system prompt; the chatml and Llama 3 fixtures trim message content.
+    for (const char* name : {"qwen2.5-instruct", "chatml", "llama-3-instruct", "gemma-it"}) {
+        std::string mf = modelfile_for(test::fixtures() + "/chat_templates/" + name + ".jinja");
+        EXPECT_EQ(mf.find("TEMPLATE \"\"\""), std::string::npos) << name << "\n" << mf;
+        EXPECT_NE(mf.find("Ollama derives the prompt format from the chat template embedded in the"), std::string::npos) << name;
+    }
+    EXPECT_NE(modelfile_for("").find("the model has no chat template"), std::string::npos);
 }
 
 // transformers' convert_file_size_to_int: decimal units are powers of 1000, "i" units of 1024.

@@ -105,6 +105,7 @@ struct ExportCommand {
     std::string output;
     std::string dtype;                  // empty: see docs/export.md
     std::string max_shard_size = "5GB";
+    std::string gguf_type = "f16";
     bool force = false;
 };
 // JSON-lines progress on `out` (docs/export.md), a human summary on stderr. Ctrl-C / SIGTERM cancel,

@@ -34,6 +34,7 @@ void run_export_command(const ExportCommand& cmd, std::ostream& out) {
         if (!cmd.dtype.empty()) options.dtype = export_dtype(cmd.dtype);
         options.max_shard_bytes = parse_byte_size(cmd.max_shard_size);
         options.force = cmd.force;
+        options.gguf_type = cmd.gguf_type;
         ExportSourceRequest request{.run_id = cmd.run_id, .checkpoint = cmd.checkpoint, .store = cmd.store,
                                     .adapter_dir = cmd.adapter_dir, .model_dir = cmd.model_dir, .base_model = cmd.base_model};
         ExportSource source = resolve_export_source(request);

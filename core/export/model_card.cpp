@@ -33,20 +33,24 @@ std::string model_card(const ExportSource& source, const std::string& format, co
     json adapter;
     if (!source.adapter_dir.empty()) adapter = read_json_file((fs::path(source.adapter_dir) / "adapter_config.json").string());
     json config = read_json_file((fs::path(source.weights_dir) / "config.json").string());
-    std::string method = "full finetuning";
+    const bool trained = p.run_id > 0 || p.step >= 0;
+    std::string method = trained ? "full finetuning" : "none recorded: the weights of the model folder as they are";
     if (adapter.is_object()) method = adapter.value("use_dora", false) ? "DoRA" : adapter.value("use_rslora", false) ? "rsLoRA" : "LoRA";
 
     std::ostringstream md;
     md << "---\n"
        << "base_model: " << json(source.base_model).dump() << "\n"
        << "library_name: " << (format == "peft" ? "peft" : format == "gguf" ? "gguf" : "transformers") << "\n"
-       << "tags:\n  - lathe\n  - " << (adapter.is_object() ? (format == "peft" ? "lora" : "lora-merged") : "full-finetune") << "\n"
-       << "---\n\n";
-    md << "# " << fs::path(source.base_model).filename().string() << " finetuned with Lathe\n\n";
+       << "tags:\n  - lathe\n";
+    if (adapter.is_object()) md << "  - " << (format == "peft" ? "lora" : "lora-merged") << "\n";
+    else if (trained) md << "  - full-finetune\n";
+    md << "---\n\n";
+    md << "# " << fs::path(source.base_model).filename().string() << (trained || adapter.is_object() ? " finetuned with Lathe" : ", exported by Lathe") << "\n\n";
     md << "Written by `lathe export --format " << format << "`: " << what << ".";
     if (p.run_id > 0) md << " From run #" << p.run_id << (p.run_name.empty() ? "" : " (" + p.run_name + ")");
     if (p.step >= 0) md << (p.run_id > 0 ? ", " : " From the ") << "checkpoint at step " << p.step;
-    md << ".\n\n";
+    if (p.run_id > 0 || p.step >= 0) md << ".";
+    md << "\n\n";
 
     md << "## Base model\n\n`" << source.base_model << "` (" << config.value("model_type", "unknown architecture") << ")\n\n";
 

@@ -1,0 +1,16 @@
+// An Ollama Modelfile to go beside a GGUF export: FROM the file, the stop tokens, and a TEMPLATE in
+// Ollama's (Go) template language when the model's chat template is one that can be restated exactly.
+// Torch-free.
+#pragma once
+
+#include <string>
+
+namespace lathe {
+
+// MODEL_DIR is the Hugging Face folder the GGUF was made from (tokenizer_config.json,
+// chat_template.jinja, tokenizer.json, generation_config.json). GGUF_NAME is the file name beside it.
+// (gguf_export.h's ollama_modelfile writes only FROM and stop tokens; this one also restates the
+// template when it can, and says in a comment what Ollama will do when it cannot.)
+std::string ollama_modelfile_for(const std::string& model_dir, const std::string& gguf_name);
+
+}  // namespace lathe
