@@ -42,8 +42,8 @@ private slots:
         MainWindow window;
         window.resize(1280, 800);
         window.show();
-        QApplication::setActiveWindow(&window);
-        QVERIFY(QTest::qWaitForWindowActive(&window));  // shortcuts go to the active window
+        window.activateWindow();  // shortcuts go to the active window
+        QVERIFY(QTest::qWaitForWindowActive(&window));
         ChatPage* page = window.chatPage();
         window.showPage(page);
         page->setModel(model);
@@ -79,6 +79,7 @@ private slots:
         QVERIFY2(base != tuned, qPrintable("the adapter should change the sampled text: " + base));
         QCOMPARE(page->findChild<QPlainTextEdit*>("baseOutput")->toPlainText(), base);
         QCOMPARE(page->findChild<QPlainTextEdit*>("tunedOutput")->toPlainText(), tuned);
+        page->findChild<QCheckBox*>("showWhitespace")->setChecked(true);  // the base model answers with many newlines
         QVERIFY(uitest::saveScreenshot(&window, "chat_page"));
     }
 
@@ -112,6 +113,7 @@ private slots:
         window.resize(1280, 800);
         window.showPage(page);
         window.show();
+        page->findChild<QCheckBox*>("showWhitespace")->setChecked(true);  // this model's answers are mostly newlines
         QVERIFY(uitest::saveScreenshot(&window, "chat_page_checkpoint"));
 
         // Another model's checkpoints are not offered.

@@ -97,7 +97,8 @@ private slots:
         auto recorded = store->checkpoints(newest);
         QVERIFY(!recorded.empty());
         QCOMPARE(checkpoints->count(), static_cast<int>(recorded.size()));
-        QVERIFY(checkpoints->item(0)->text().contains(QString::fromStdString(recorded[0].path)));
+        QCOMPARE(checkpoints->item(0)->data(Qt::UserRole).toString(), QString::fromStdString(recorded[0].path));
+        QVERIFY(checkpoints->item(0)->text().contains(QString("step %1").arg(recorded[0].step)));
         QVERIFY(page->findChild<QLabel*>("runMetrics")->text().contains("loss"));
         QVERIFY(uitest::saveScreenshot(&window, "runs_page"));
 
