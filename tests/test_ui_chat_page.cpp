@@ -6,6 +6,7 @@
 #include <QSpinBox>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QPlainTextEdit>
 #include <QSettings>
 #include <QSignalSpy>
@@ -81,6 +82,25 @@ private slots:
         QCOMPARE(page->findChild<QPlainTextEdit*>("tunedOutput")->toPlainText(), tuned);
         page->findChild<QCheckBox*>("showWhitespace")->setChecked(true);  // the base model answers with many newlines
         QVERIFY(uitest::saveScreenshot(&window, "chat_page"));
+    }
+
+    void aFailingSideSaysWhyAndTheOtherStillAnswers() {
+        QTemporaryDir dir;
+        QString model = uitest::makeModelWithTokenizer(dir.path());
+        QTemporaryDir empty;  // not a model folder, not an adapter
+        ChatPage page;
+        page.show();
+        page.setModel(model);
+        page.setAdapter(empty.path());
+        page.findChild<QPlainTextEdit*>("chatPrompt")->setPlainText("Hello");
+        page.generate();
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isGenerating(), 60000);
+        QStringList statuses;
+        for (QLabel* l : page.findChildren<QLabel*>()) statuses << l->text();
+        QString all = statuses.join("\n");
+        QVERIFY2(all.contains("Done ("), qPrintable(all));
+        QVERIFY2(all.contains("Failed: ") && all.contains(empty.path()), qPrintable(all));  // lathe's error names the folder
+        QVERIFY(!page.findChild<QPlainTextEdit*>("baseOutput")->toPlainText().isEmpty());
     }
 
     void offersTheCheckpointsOfRunsOnThisModel() {
