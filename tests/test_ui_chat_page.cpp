@@ -6,6 +6,7 @@
 #include <QSpinBox>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QPlainTextEdit>
 #include <QSettings>
 #include <QSignalSpy>
@@ -42,8 +43,8 @@ private slots:
         MainWindow window;
         window.resize(1280, 800);
         window.show();
-        QApplication::setActiveWindow(&window);
-        QVERIFY(QTest::qWaitForWindowActive(&window));  // shortcuts go to the active window
+        window.activateWindow();  // shortcuts go to the active window
+        QVERIFY(QTest::qWaitForWindowActive(&window));
         ChatPage* page = window.chatPage();
         window.showPage(page);
         page->setModel(model);
@@ -79,7 +80,27 @@ private slots:
         QVERIFY2(base != tuned, qPrintable("the adapter should change the sampled text: " + base));
         QCOMPARE(page->findChild<QPlainTextEdit*>("baseOutput")->toPlainText(), base);
         QCOMPARE(page->findChild<QPlainTextEdit*>("tunedOutput")->toPlainText(), tuned);
+        page->findChild<QCheckBox*>("showWhitespace")->setChecked(true);  // the base model answers with many newlines
         QVERIFY(uitest::saveScreenshot(&window, "chat_page"));
+    }
+
+    void aFailingSideSaysWhyAndTheOtherStillAnswers() {
+        QTemporaryDir dir;
+        QString model = uitest::makeModelWithTokenizer(dir.path());
+        QTemporaryDir empty;  // not a model folder, not an adapter
+        ChatPage page;
+        page.show();
+        page.setModel(model);
+        page.setAdapter(empty.path());
+        page.findChild<QPlainTextEdit*>("chatPrompt")->setPlainText("Hello");
+        page.generate();
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isGenerating(), 60000);
+        QStringList statuses;
+        for (QLabel* l : page.findChildren<QLabel*>()) statuses << l->text();
+        QString all = statuses.join("\n");
+        QVERIFY2(all.contains("Done ("), qPrintable(all));
+        QVERIFY2(all.contains("Failed: ") && all.contains(empty.path()), qPrintable(all));  // lathe's error names the folder
+        QVERIFY(!page.findChild<QPlainTextEdit*>("baseOutput")->toPlainText().isEmpty());
     }
 
     void offersTheCheckpointsOfRunsOnThisModel() {
@@ -112,6 +133,7 @@ private slots:
         window.resize(1280, 800);
         window.showPage(page);
         window.show();
+        page->findChild<QCheckBox*>("showWhitespace")->setChecked(true);  // this model's answers are mostly newlines
         QVERIFY(uitest::saveScreenshot(&window, "chat_page_checkpoint"));
 
         // Another model's checkpoints are not offered.

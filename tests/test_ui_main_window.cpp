@@ -3,6 +3,7 @@
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QTemporaryDir>
@@ -23,7 +24,8 @@ private slots:
     void pagesSwitchFromTheListAndShortcuts() {
         MainWindow window;
         window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        window.activateWindow();  // shortcuts go to the active window
+        QVERIFY(QTest::qWaitForWindowActive(&window));
         auto* list = window.findChild<QListWidget*>("pageList");
         QVERIFY(list);
         QStringList titles;
@@ -41,6 +43,39 @@ private slots:
         QCOMPARE(list->item(3)->text(), QString("Extra"));
         QTest::keyClick(&window, Qt::Key_4, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), extra);
+    }
+
+    void followsTheSystemPalette() {
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        auto* list = window.findChild<QListWidget*>("pageList");
+        const QPalette light = QApplication::palette();
+        // A dark palette as a desktop in dark mode hands it over.
+        QPalette dark;
+        for (auto [role, color] : std::initializer_list<std::pair<QPalette::ColorRole, QColor>>{
+                 {QPalette::Window, QColor(0x2d, 0x2d, 0x2d)}, {QPalette::WindowText, QColor(0xe8, 0xe8, 0xe8)},
+                 {QPalette::Base, QColor(0x1e, 0x1e, 0x1e)}, {QPalette::AlternateBase, QColor(0x26, 0x26, 0x26)},
+                 {QPalette::Text, QColor(0xe8, 0xe8, 0xe8)}, {QPalette::Button, QColor(0x3a, 0x3a, 0x3a)},
+                 {QPalette::ButtonText, QColor(0xe8, 0xe8, 0xe8)}, {QPalette::Highlight, QColor(0x2a, 0x6f, 0xc9)},
+                 {QPalette::HighlightedText, Qt::white}, {QPalette::PlaceholderText, QColor(0x90, 0x90, 0x90)},
+                 {QPalette::Light, QColor(0x50, 0x50, 0x50)}, {QPalette::Mid, QColor(0x30, 0x30, 0x30)},
+                 {QPalette::Dark, QColor(0x20, 0x20, 0x20)}, {QPalette::Link, QColor(0x6a, 0xa8, 0xff)}})
+            dark.setColor(role, color);
+        for (auto role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
+            dark.setColor(QPalette::Disabled, role, QColor(0x80, 0x80, 0x80));
+        QApplication::setPalette(dark);
+        QTest::qWait(20);
+        QVERIFY(list->palette().color(QPalette::Base).lightness() > dark.color(QPalette::Window).lightness());
+        QVERIFY(list->palette().color(QPalette::Text).lightness() > 128);
+        QTemporaryDir dir;
+        QVERIFY(window.openModel(uitest::makeModelWithTokenizer(dir.path())));
+        QTRY_VERIFY(window.modelsPage()->findChild<QPlainTextEdit*>("chatTemplate")->toPlainText().contains("im_start"));  // the template, read
+        QTest::qWait(50);
+        QVERIFY(uitest::saveScreenshot(&window, "models_page_dark"));
+        QApplication::setPalette(light);
+        QTest::qWait(20);
+        QVERIFY(list->palette().color(QPalette::Base).lightness() < light.color(QPalette::Window).lightness());
     }
 
     void settingsPersist() {

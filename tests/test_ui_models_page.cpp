@@ -6,6 +6,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
+#include <QMimeData>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
@@ -48,7 +49,18 @@ private slots:
     void showsWhatTheFixtureFilesSay() {
         QTemporaryDir dir;
         QString model = uitest::makeModelWithTokenizer(dir.path());
+        // A Hugging Face cache with two of the fixture models, as the page finds it at start.
+        QTemporaryDir hub;
+        for (const char* name : {"llama", "qwen3"}) {
+            QString snap = hub.filePath(QString("models--fixtures--tiny-%1/snapshots/5d1c0e2a").arg(name));
+            QDir().mkpath(snap);
+            for (const char* f : {"config.json", "model.safetensors"}) QFile::link(uitest::hfModel(name) + "/" + f, snap + "/" + f);
+        }
+        QByteArray saved = qgetenv("HF_HUB_CACHE");
+        qputenv("HF_HUB_CACHE", hub.path().toUtf8());
         MainWindow window;
+        qputenv("HF_HUB_CACHE", saved);
+        QCOMPARE(window.findChild<QListWidget*>("hubList")->count(), 2);
         window.resize(1280, 800);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
@@ -119,6 +131,26 @@ private slots:
         emit list->itemActivated(list->item(0));
         QCOMPARE(window.modelsPage()->currentModel(), snap);
         qputenv("HF_HUB_CACHE", saved);
+    }
+
+    void opensADroppedFolder() {
+        ModelsPage page;
+        page.show();
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(uitest::hfModel("gemma"))});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&page, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&page, &drop);
+        QCOMPARE(page.currentModel(), uitest::hfModel("gemma"));
+        QCOMPARE(page.recentModels().value(0), uitest::hfModel("gemma"));
+        // A file is not a model folder: not accepted.
+        mime.setUrls({QUrl::fromLocalFile(uitest::hfModel("gemma") + "/config.json")});
+        QDragEnterEvent file_enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        file_enter.ignore();
+        QApplication::sendEvent(&page, &file_enter);
+        QVERIFY(!file_enter.isAccepted());
     }
 
     void tryItStreamsTextFromLatheGenerate() {

@@ -97,7 +97,8 @@ private slots:
         auto recorded = store->checkpoints(newest);
         QVERIFY(!recorded.empty());
         QCOMPARE(checkpoints->count(), static_cast<int>(recorded.size()));
-        QVERIFY(checkpoints->item(0)->text().contains(QString::fromStdString(recorded[0].path)));
+        QCOMPARE(checkpoints->item(0)->data(Qt::UserRole).toString(), QString::fromStdString(recorded[0].path));
+        QVERIFY(checkpoints->item(0)->text().contains(QString("step %1").arg(recorded[0].step)));
         QVERIFY(page->findChild<QLabel*>("runMetrics")->text().contains("loss"));
         QVERIFY(uitest::saveScreenshot(&window, "runs_page"));
 
@@ -132,6 +133,32 @@ private slots:
         QCOMPARE(left.size(), 1);
         QCOMPARE(left[0].toObject()["id"].toInteger(), cli[0].toObject()["id"].toInteger());
         QVERIFY(QFileInfo::exists(QString::fromStdString(recorded[0].path)));  // files stay on disk
+    }
+
+    void aRunInProgressShowsItsLatestStep() {
+        // What `lathe train` has recorded a few steps into a run: no final metrics yet.
+        QTemporaryDir dir;
+        QString db = dir.filePath("lathe.db");
+        {
+            auto store = lathe::RunStore::open(db.toStdString());
+            lathe::RunRecord r;
+            r.name = "live";
+            r.model = "/models/tiny";
+            r.config_text = "base_model: /models/tiny\nadapter: lora\npeft_use_dora: true\ndatasets: [d.jsonl]\n";
+            int64_t id = store->create_run(r);
+            store->set_status(id, "running");
+            store->add_metrics(id, {{1, "loss", 2.5}, {1, "lr", 1e-4}, {2, "loss", 2.25}});
+        }
+        RunsPage page;
+        page.setStorePath(db);
+        auto* table = page.findChild<QTableView*>();
+        QCOMPARE(table->model()->rowCount(), 1);
+        QCOMPARE(cell(table, 0, RunsTableModel::Status), QString("running"));
+        QCOMPARE(cell(table, 0, RunsTableModel::Method), QString("DoRA"));
+        QCOMPARE(cell(table, 0, RunsTableModel::Steps), QString("2"));
+        QCOMPARE(cell(table, 0, RunsTableModel::Loss), QString("2.2500"));
+        QVERIFY(cell(table, 0, RunsTableModel::Ended).isEmpty());
+        QVERIFY(button(&page, "Resume")->isEnabled());  // a run left "running" by a crash can be resumed
     }
 
     void missingStoreSaysSoAndCreatesNothing() {

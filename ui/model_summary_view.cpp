@@ -49,6 +49,7 @@ ModelSummaryView::ModelSummaryView(QWidget* parent) : QWidget(parent) {
     template_box_ = new QGroupBox(tr("Chat template"), this);
     auto* template_layout = new QVBoxLayout(template_box_);
     template_ = new QPlainTextEdit(template_box_);
+    template_->setObjectName("chatTemplate");
     template_->setReadOnly(true);
     template_->setLineWrapMode(QPlainTextEdit::NoWrap);
     template_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));

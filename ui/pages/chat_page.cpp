@@ -15,6 +15,8 @@
 #include <QPushButton>
 #include <QShortcut>
 #include <QSpinBox>
+#include <QTextDocument>
+#include <QTextOption>
 #include <QVBoxLayout>
 
 #include "core/runs/run_store.h"
@@ -141,8 +143,19 @@ ChatPage::ChatPage(QWidget* parent) : QWidget(parent) {
                 &ChatPage::generate);
     connect(new QShortcut(QKeySequence(Qt::Key_Escape), this, nullptr, nullptr, Qt::WidgetWithChildrenShortcut), &QShortcut::activated,
             this, &ChatPage::stop);
+    // Stray newlines and spaces are what finetuning most often gets wrong, and they are invisible.
+    auto* whitespace = new QCheckBox(tr("Show whitespace"), this);
+    whitespace->setObjectName("showWhitespace");
+    connect(whitespace, &QCheckBox::toggled, this, [this](bool on) {
+        for (QPlainTextEdit* e : {base_.output, tuned_.output}) {
+            QTextOption o = e->document()->defaultTextOption();
+            o.setFlags(on ? QTextOption::ShowTabsAndSpaces | QTextOption::ShowLineAndParagraphSeparators : QTextOption::Flags());
+            e->document()->setDefaultTextOption(o);
+        }
+    });
     auto* buttons = new QVBoxLayout;
     buttons->addWidget(chat_);
+    buttons->addWidget(whitespace);
     buttons->addWidget(generate_);
     buttons->addWidget(stop_);
     buttons->addStretch(1);

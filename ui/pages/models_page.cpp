@@ -161,7 +161,7 @@ void ModelsPage::scanHubCache(const QString& hub) {
         item->setData(kPathRole, m.path);
         item->setToolTip(m.path);
     }
-    hub_label_->setText(models.isEmpty() ? tr("No models in %1").arg(hub) : tr("%n model(s) in %1", "", models.size()).arg(hub));
+    hub_label_->setText(models.isEmpty() ? tr("No models in %1").arg(hub) : (models.size() == 1 ? tr("1 model in %1") : tr("%1 models in %2").arg(models.size())).arg(hub));
     hub_list_->setVisible(!models.isEmpty());  // no empty box: the recent list takes the room
 }
 

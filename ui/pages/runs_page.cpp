@@ -230,7 +230,9 @@ void RunsPage::showDetails() {
 
     for (const lathe::CheckpointRecord& c : store_->checkpoints(id)) {
         bool present = QFileInfo::exists(q(c.path));
-        auto* item = new QListWidgetItem(tr("step %1 — %2%3").arg(c.step).arg(q(c.path), present ? "" : tr("  (missing)")), checkpoints_);
+        // The folder's name; the whole path (under the output folder shown beside) in the tooltip.
+        auto* item = new QListWidgetItem(tr("step %1 — %2%3").arg(c.step).arg(QFileInfo(q(c.path)).fileName(), present ? "" : tr("  (missing)")),
+                                         checkpoints_);
         item->setData(Qt::UserRole, q(c.path));
         item->setToolTip(q(c.path));
     }

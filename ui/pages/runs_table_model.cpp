@@ -1,10 +1,10 @@
 #include "ui/pages/runs_table_model.h"
 
+#include <QApplication>
+#include <QColor>
 #include <QDateTime>
-#include <QDir>
 #include <QFileInfo>
 #include <QPalette>
-#include <QApplication>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
