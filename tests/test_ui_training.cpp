@@ -96,6 +96,7 @@ private slots:
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName("LatheTest");
         QCoreApplication::setApplicationName("LatheStudioTrainingTest");
+        QSettings().clear();  // each run starts from the defaults, not the last test run's config
         QVERIFY(home_.isValid());
         qputenv("LATHE_HOME", home_.path().toUtf8());  // the trainer's and the GUI's default run store
         qputenv("LATHE_CLI", LATHE_CLI);
@@ -152,6 +153,10 @@ private slots:
         QCOMPARE(again.yamlText(), page.yamlText());
         QCOMPARE(again.config().loraplus_lr_ratio, 16.0);
         QCOMPARE(child<QLineEdit>(&again, "learningRate")->text(), QString("0.00035"));
+
+        // Settings persist: a new page starts from the configuration last saved.
+        TrainPage later;
+        QCOMPARE(later.yamlText(), page.yamlText());
     }
 
     void methodsShowOnlyTheirOptions() {
