@@ -390,6 +390,13 @@ private slots:
         QTest::qWait(300);
         QCOMPARE(::kill(static_cast<pid_t>(pid), 0), 0);  // the trainer outlived the window
 
+        // A new window follows it from the run store.
+        MonitorPage reopened;
+        reopened.openRun(run);
+        QVERIFY2(reopened.statusText().contains("running in another process"), qPrintable(reopened.statusText()));
+        const int seen = reopened.lossPointCount();
+        QTRY_VERIFY_WITH_TIMEOUT(reopened.lossPointCount() > seen, 30000);
+
         // Stop it as the GUI would have: SIGTERM → checkpoint → stopped.
         ::kill(static_cast<pid_t>(pid), SIGTERM);
         QTRY_VERIFY_WITH_TIMEOUT(QString::fromStdString(lathe::RunStore::open(store().toStdString())->find_run(run)->status) == "stopped", 60000);
