@@ -10,7 +10,7 @@ Each side runs as its own child process; wall time and the child's peak RSS (wai
 The file is generated once (seeded): OpenAI-style conversations of 1-3 user/assistant turns, with an
 optional system message, made of English-like words.
 
-usage: .venv-bench/bin/python bench/data_compare.py BUILD_DIR MODEL_DIR WORK_DIR [--size-mb N]
+usage: .venv-bench/bin/python bench/data_compare.py BUILD_DIR MODEL_DIR WORK_DIR [--size-mb N] [--only lathe|datasets]
        (bash bench/setup_data_bench_venv.sh makes .venv-bench; MODEL_DIR needs tokenizer.json and a
        chat template, e.g. the interop render reference build/tests/interop-refs/render/chatml)
 """
@@ -59,7 +59,8 @@ def generate(path: Path, size_mb: int):
 
 
 def run_child(cmd, **kw):
-    """Runs cmd; returns (wall seconds, peak RSS MiB, stdout)."""
+    """Runs cmd; returns (wall seconds, CPU seconds (user + system), peak RSS MiB, stdout). CPU time is
+    the figure to compare on a shared machine, where wall time depends on the other load."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, **kw)
     out = p.stdout.read()
@@ -67,7 +68,12 @@ def run_child(cmd, **kw):
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(map(str, cmd))}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
+def line(name, rows, tokens, size, wall, cpu, rss):
+    print(f"{name}: {rows} rows, {tokens} tokens; wall {wall:.1f} s, CPU {cpu:.1f} s; "
+          f"{rows / cpu:,.0f} rows per CPU-second ({size / cpu / 1e6:.2f} MB/CPU-s); peak RSS {rss:.0f} MiB", flush=True)
 
 
 HF_CHILD = r"""
@@ -79,9 +85,9 @@ tok = PreTrainedTokenizerFast.from_pretrained(model)
 ds = load_dataset("json", data_files=path, split="train", cache_dir=cache)
 def render(batch):
     out = tok.apply_chat_template(batch["messages"], tokenize=True, return_dict=True)
-    return {"input_ids": out["input_ids"]}
+    return {"input_ids": out["input_ids"], "length": [len(ids) for ids in out["input_ids"]]}
 ds = ds.map(render, batched=True, batch_size=1000, remove_columns=["messages"])
-tokens = sum(len(ids) for ids in ds["input_ids"])
+tokens = sum(ds["length"])
 print(json.dumps({"rows": len(ds), "tokens": tokens}))
 """
 
@@ -92,6 +98,7 @@ def main():
     ap.add_argument("model")
     ap.add_argument("work")
     ap.add_argument("--size-mb", type=int, default=1000)
+    ap.add_argument("--only", choices=["both", "lathe", "datasets"], default="both")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -100,18 +107,24 @@ def main():
     size = data.stat().st_size
 
     lathe = Path(args.build) / "app" / "lathe"
-    wall, rss, out = run_child([str(lathe), "data", "inspect", str(data), "--model", args.model, "--json", "--examples", "0"])
-    report = json.loads(out)
-    rows = report["usable_rows"]
-    print(f"lathe data inspect: {rows} rows, {report['tokens']['total']} tokens, {wall:.1f} s, "
-          f"{rows / wall:,.0f} rows/s, {size / wall / 1e6:.1f} MB/s, peak RSS {rss:.0f} MiB", flush=True)
+    report = None
+    if args.only in ("both", "lathe"):
+        wall, cpu, rss, out = run_child([str(lathe), "data", "inspect", str(data), "--model", args.model, "--json", "--examples", "0"])
+        report = json.loads(out)
+        line("lathe data inspect", report["usable_rows"], report["tokens"]["total"], size, wall, cpu, rss)
+    if args.only == "lathe":
+        return
 
     cache = work / "hf-cache"
     subprocess.run(["rm", "-rf", str(cache)], check=True)  # a cold run: datasets would reuse its Arrow cache
-    wall, rss, out = run_child([sys.executable, "-c", HF_CHILD, str(data), args.model, str(cache)])
+    env = dict(os.environ, HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+    wall, cpu, rss, out = run_child([sys.executable, "-c", HF_CHILD, str(data), args.model, str(cache)], env=env)
     hf = json.loads(out.decode().strip().splitlines()[-1])
-    print(f"datasets load_dataset+map: {hf['rows']} rows, {hf['tokens']} tokens, {wall:.1f} s, "
-          f"{hf['rows'] / wall:,.0f} rows/s, {size / wall / 1e6:.1f} MB/s, peak RSS {rss:.0f} MiB", flush=True)
+    line("datasets load_dataset+map", hf["rows"], hf["tokens"], size, wall, cpu, rss)
+    if report is None:
+        return
+    same = hf["tokens"] == report["tokens"]["total"] and hf["rows"] == report["usable_rows"]
+    print("same rows and tokens on both sides" if same else "ROWS OR TOKENS DIFFER", flush=True)
 
 
 if __name__ == "__main__":

@@ -198,8 +198,8 @@ std::string TextStream::read_all() {
 
 void TextStream::skip_bom() {
     if (peek() != 0xEF) return;
-    // The three BOM bytes may straddle a refill only at the very start of a tiny chunk; reading them
-    // one by one keeps it simple. A lone 0xEF that is not a BOM is left for the UTF-8 check.
+    // Called at the start of a file, where the first chunk holds all three bytes. A 0xEF that does not
+    // start a BOM is left for the UTF-8 check.
     if (end_ - pos_ >= 3 && static_cast<unsigned char>(buffer_[pos_ + 1]) == 0xBB && static_cast<unsigned char>(buffer_[pos_ + 2]) == 0xBF)
         pos_ += 3;
 }

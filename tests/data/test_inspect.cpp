@@ -125,6 +125,26 @@ TEST(Inspect, TypeGivenAndUndetectable) {
     EXPECT_EQ(report.files[0].second, "csv");
 }
 
+TEST(Inspect, EveryBadRowIsCountedAndListedInFileOrder) {
+    DataDir dir;
+    std::string rows;
+    for (int i = 0; i < 150; ++i) rows += i % 3 == 0 ? "{\"text\": \"row " + std::to_string(i) + "\"}\n" : "{broken\n";
+    auto report = data::inspect_dataset({dir.write("bad.jsonl", rows)}, {}, nullptr);
+    EXPECT_EQ(report.rows, 150);
+    EXPECT_EQ(report.usable_rows, 50);
+    EXPECT_EQ(report.problem_count, 100);
+    ASSERT_EQ(report.problems.size(), 100u);
+    for (size_t i = 1; i < report.problems.size(); ++i) EXPECT_LT(report.problems[i - 1].line, report.problems[i].line);
+    data::InspectOptions few;
+    few.problems_listed = 10;
+    report = data::inspect_dataset({dir.file("bad.jsonl")}, few, nullptr);
+    EXPECT_EQ(report.problem_count, 100);
+    EXPECT_EQ(report.problems.size(), 10u);
+    std::ostringstream text;
+    data::print_inspect_report(report, text);
+    EXPECT_NE(text.str().find("and 90 more, not listed"), std::string::npos) << text.str();
+}
+
 // With a tokenizer: token counts and trained tokens of chat and alpaca rows read from files equal what
 // transformers computed for the same rows (the render references), and examples mark the same tokens.
 TEST(Inspect, TokenLengthsMatchTransformers) {
