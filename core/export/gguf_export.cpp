@@ -72,10 +72,10 @@ GgmlType tensor_type(const FileType& ft, const std::string& gguf_base, int layer
     if (output) {
         t = ncols % 256 != 0 ? GgmlType::Q8_0 : GgmlType::Q6_K;
     } else if (ft.k_mix) {
-        const bool q4 = ft.base == GgmlType::Q4_K;
-        if (gguf_base.ends_with(".attn_v") && use_more_bits(layer, n_layers)) t = GgmlType::Q6_K;
-        else if (gguf_base.ends_with(".ffn_down") && use_more_bits(layer, n_layers)) t = GgmlType::Q6_K;
-        else if (gguf_base.ends_with(".attn_qkv")) t = q4 ? GgmlType::Q5_K : GgmlType::Q6_K;
+        // llama-quant.cpp counts a fused qkv as an attn_v tensor (category_is_attn_v), so it gets the
+        // same upgrade on the same layers; checked against llama_model_quantize in the tests.
+        const bool attn_v = gguf_base.ends_with(".attn_v") || gguf_base.ends_with(".attn_qkv");
+        if ((attn_v || gguf_base.ends_with(".ffn_down")) && use_more_bits(layer, n_layers)) t = GgmlType::Q6_K;
     }
     return fallback(t, ncols);
 }

@@ -193,6 +193,9 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, const
     };
 
     auto g = GgufFile::open(gguf_path);
+    if (g->header().tensors.empty()) {
+        throw Error(gguf_path + ": the file has no tensors (a vocabulary-only GGUF?); there is no model to import");
+    }
     const std::string arch = g->get_string("general.architecture");
     const GgufArch* ga = gguf_arch_for_gguf_name(arch);
     if (!ga) {

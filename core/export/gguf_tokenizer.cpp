@@ -1,17 +1,19 @@
 #include "core/export/gguf_tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 
 namespace lathe {
 
-using ojson = nlohmann::ordered_json;
+using ojson = nlohmann::json;  // ordered_json finds keys by linear search: far too slow for 100k-token vocabularies
 using json = nlohmann::json;
 
 namespace {
@@ -65,22 +67,78 @@ const std::vector<std::string>& string_array(const GgufFile& g, const std::strin
 
 }  // namespace
 
+// Splits UTF-8 text into code points (SentencePiece pieces are split by character, not byte).
+std::vector<std::string> utf8_chars(const std::string& s) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+        n = std::min(n, s.size() - i);
+        out.push_back(s.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+
+// SentencePiece BPE (tokenizer.ggml.model "llama") as a Hugging Face BPE: merges rebuilt from the
+// piece scores the way transformers' GGUF loader does (integrations/ggml.py generate_merges: every
+// split of a piece into two pieces, ranked by the piece's score, ties by the parts' ids).
+std::vector<std::pair<std::string, std::string>> merges_from_scores(const std::vector<std::string>& tokens,
+                                                                   const std::vector<double>& scores,
+                                                                   const std::unordered_map<std::string, size_t>& ids) {
+    struct Merge {
+        size_t left, right;
+        double score;
+    };
+    std::vector<Merge> merges;
+    for (size_t id = 0; id < tokens.size(); ++id) {
+        const auto chars = utf8_chars(tokens[id]);
+        std::vector<Merge> local;
+        std::string left;
+        for (size_t k = 1; k < chars.size(); ++k) {
+            left += chars[k - 1];
+            const std::string right = tokens[id].substr(left.size());
+            auto l = ids.find(left), r = ids.find(right);
+            if (l != ids.end() && r != ids.end()) local.push_back({l->second, r->second, scores[id]});
+        }
+        std::sort(local.begin(), local.end(), [](const Merge& a, const Merge& b) {
+            return a.left != b.left ? a.left < b.left : a.right < b.right;
+        });
+        merges.insert(merges.end(), local.begin(), local.end());
+    }
+    std::stable_sort(merges.begin(), merges.end(), [](const Merge& a, const Merge& b) { return a.score > b.score; });
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(merges.size());
+    for (const auto& m : merges) out.emplace_back(tokens[m.left], tokens[m.right]);
+    return out;
+}
+
 HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_length) {
     const std::string model = g.get_string("tokenizer.ggml.model");
-    if (model != "gpt2") {
+    if (model != "gpt2" && model != "llama") {
         throw Error(g.path() + ": tokenizer.ggml.model '" + model +
-                    "' is not supported by lathe import (it rebuilds byte-level BPE tokenizers, model 'gpt2')");
+                    "' is not supported by lathe import (supported: gpt2 = byte-level BPE, llama = SentencePiece BPE)");
     }
+    const bool spm = model == "llama";
     const std::string pre = g.opt_string("tokenizer.ggml.pre").value_or("default");
     ojson normalizer, pre_tokenizer;
     bool ignore_merges = false;
-    if (!pre_tokenizer_for(pre, normalizer, pre_tokenizer, ignore_merges)) {
+    if (spm) {
+        // llama.cpp's SPM tokenizer: a space before the text (add_space_prefix, default on), spaces as
+        // U+2581, unknown bytes as <0xNN> tokens: LlamaTokenizerFast's legacy tokenizer.json does the same.
+        const bool add_space_prefix = g.opt_bool("tokenizer.ggml.add_space_prefix").value_or(true);
+        ojson replace = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}};
+        normalizer = add_space_prefix ? ojson{{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\u2581"}}, replace}}}
+                                      : replace;
+        pre_tokenizer = nullptr;
+    } else if (!pre_tokenizer_for(pre, normalizer, pre_tokenizer, ignore_merges)) {
         throw Error(g.path() + ": tokenizer.ggml.pre '" + pre + "' is a pre-tokenizer lathe import does not know (known: " +
                     known_pre_names() + ")");
     }
 
     const auto& tokens = string_array(g, "tokenizer.ggml.tokens");
-    const auto& merges = string_array(g, "tokenizer.ggml.merges");
+    static const std::vector<std::string> no_merges;
+    const auto& merges = spm ? no_merges : string_array(g, "tokenizer.ggml.merges");
     std::vector<int64_t> types(tokens.size(), static_cast<int64_t>(GgufTokenType::Normal));
     if (const GgufValue* tt = g.find("tokenizer.ggml.token_type")) {
         if (tt->type != GgufType::ARRAY || tt->ints.size() != tokens.size()) {
@@ -90,11 +148,13 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
         types = tt->ints;
     }
 
+    // ordered_json finds keys by linear search: look tokens up in a hash map instead.
+    std::unordered_map<std::string, size_t> ids;
     ojson vocab = ojson::object();
     ojson added = ojson::array();
     ojson added_decoder = ojson::object();
     for (size_t id = 0; id < tokens.size(); ++id) {
-        if (vocab.contains(tokens[id])) {
+        if (!ids.emplace(tokens[id], id).second) {
             throw Error(g.path() + ": tokenizer.ggml.tokens[" + std::to_string(id) + "] '" + tokens[id] +
                         "' repeats an earlier token");
         }
@@ -111,6 +171,13 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
     }
     // Every merge must join two tokens into a third, or the BPE model cannot use it.
     ojson merge_list = ojson::array();
+    if (spm) {
+        const GgufValue* sc = g.find("tokenizer.ggml.scores");
+        if (!sc || sc->type != GgufType::ARRAY || sc->floats.size() != tokens.size()) {
+            throw Error(g.path() + ": tokenizer.ggml.scores must be a float array with one score per token");
+        }
+        for (const auto& [a, b] : merges_from_scores(tokens, sc->floats, ids)) merge_list.push_back(ojson::array({a, b}));
+    }
     for (size_t i = 0; i < merges.size(); ++i) {
         const std::string& m = merges[i];
         size_t sp = m.find(' ');
@@ -118,7 +185,7 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
             throw Error(g.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "] '" + m + "' is not two tokens");
         }
         std::string a = m.substr(0, sp), b = m.substr(sp + 1);
-        if (!vocab.contains(a) || !vocab.contains(b) || !vocab.contains(a + b)) {
+        if (!ids.count(a) || !ids.count(b) || !ids.count(a + b)) {
             throw Error(g.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "] '" + m +
                         "' names a token that is not in tokenizer.ggml.tokens");
         }
@@ -137,7 +204,7 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
     const auto eos = token_id("tokenizer.ggml.eos_token_id");
     const auto unk = token_id("tokenizer.ggml.unknown_token_id");
     const auto pad = token_id("tokenizer.ggml.padding_token_id");
-    const bool add_bos = g.opt_bool("tokenizer.ggml.add_bos_token").value_or(false);
+    const bool add_bos = g.opt_bool("tokenizer.ggml.add_bos_token").value_or(spm);  // llama.cpp's defaults
     const bool add_eos = g.opt_bool("tokenizer.ggml.add_eos_token").value_or(false);
     if (add_bos && !bos) throw Error(g.path() + ": tokenizer.ggml.add_bos_token is set but there is no bos_token_id");
     if (add_eos && !eos) throw Error(g.path() + ": tokenizer.ggml.add_eos_token is set but there is no eos_token_id");
@@ -171,6 +238,17 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufFile& g, int64_t context_lengt
           {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
           {"ignore_merges", ignore_merges}, {"vocab", vocab}, {"merges", merge_list}}},
     };
+    if (spm) {
+        out.tokenizer["decoder"] = {{"type", "Sequence"},
+                                    {"decoders",
+                                     {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+                                      {{"type", "ByteFallback"}},
+                                      {{"type", "Fuse"}},
+                                      {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+        out.tokenizer["model"]["byte_fallback"] = true;
+        out.tokenizer["model"]["fuse_unk"] = true;
+        if (unk) out.tokenizer["model"]["unk_token"] = tokens[*unk];
+    }
 
     ojson& c = out.tokenizer_config;
     c["add_bos_token"] = add_bos;

@@ -1,7 +1,8 @@
 // The tokenizer as GGUF stores it (tokenizer.ggml.*: model, pre, tokens, token_type, merges, special ids,
 // tokenizer.chat_template) and as Hugging Face stores it (tokenizer.json + tokenizer_config.json), both
-// ways. Byte-level BPE (tokenizer.ggml.model "gpt2") only, with the pre-tokenizers llama.cpp names
-// "gpt-2", "llama-bpe", "qwen2" and "smollm"; anything else is a clear error. Torch-free.
+// ways. Byte-level BPE (tokenizer.ggml.model "gpt2") with the pre-tokenizers llama.cpp names "gpt-2",
+// "llama-bpe", "qwen2" and "smollm"; import also reads SentencePiece BPE ("llama"). Anything else is a
+// clear error. Torch-free.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +18,9 @@ namespace lathe {
 enum class GgufTokenType : int32_t { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };
 
 struct HfTokenizerFiles {
-    nlohmann::ordered_json tokenizer;         // tokenizer.json
-    nlohmann::ordered_json tokenizer_config;  // tokenizer_config.json
-    nlohmann::ordered_json special_ids;       // {"bos_token_id": .., "eos_token_id": .., "pad_token_id": ..} for config.json
+    nlohmann::json tokenizer;         // tokenizer.json
+    nlohmann::json tokenizer_config;  // tokenizer_config.json
+    nlohmann::json special_ids;       // {"bos_token_id": .., "eos_token_id": .., "pad_token_id": ..} for config.json
 };
 
 // Import: rebuilds the Hugging Face tokenizer files from the GGUF metadata. `context_length` becomes

@@ -20,8 +20,6 @@ from gguf import GGMLQuantizationType as T
 from gguf import quants
 from safetensors.numpy import save_file
 
-import llama_cpp
-
 N = 512  # two K-quant super-blocks per row
 TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"]
 
@@ -54,7 +52,11 @@ def rows():
 
 
 def load_ggml():
-    lib_dir = os.path.join(os.path.dirname(llama_cpp.__file__), "lib")
+    # LATHE_GGML_LIB_DIR: a libggml-base build to use instead of llama-cpp-python's.
+    lib_dir = os.environ.get("LATHE_GGML_LIB_DIR")
+    if not lib_dir:
+        import llama_cpp
+        lib_dir = os.path.join(os.path.dirname(llama_cpp.__file__), "lib")
     candidates = sorted(glob.glob(os.path.join(lib_dir, "libggml-base.*"))) + sorted(glob.glob(os.path.join(lib_dir, "libggml.*")))
     if not candidates:
         raise SystemExit(f"no libggml-base in {lib_dir}")
