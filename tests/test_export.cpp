@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -443,8 +444,12 @@ TEST(ExportGguf, LlamaCppRunsTheExportOfALoraRun) {
     at::Tensor theirs = load_safetensors(run.out("llama.safetensors")).at("logits");
     at::Tensor ours = lathe_logits(base, run.checkpoint);
     const double scale = std::max(1.0, ours.abs().max().item<double>());
-    EXPECT_LT(test::max_abs_diff(ours, theirs), 1e-2 * scale);
-    EXPECT_GT(test::max_abs_diff(ours, lathe_logits(base)), 5e-2 * scale) << "the adapter's effect must be larger than the rounding";
+    const double rounding = test::max_abs_diff(ours, theirs);
+    EXPECT_LT(rounding, 1e-2 * scale);
+    // llama.cpp runs the merged weights, not the base: the adapter moves the logits far more than the
+    // float16 rounding does.
+    EXPECT_GT(test::max_abs_diff(ours, lathe_logits(base)), 10 * rounding);
+    std::cout << "llama.cpp vs Lathe: max |diff| " << rounding << " (largest logit " << scale << ")\n";
 }
 
 // A GGUF export is refused before any work for a model llama.cpp has no architecture for, or
