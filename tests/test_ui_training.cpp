@@ -96,6 +96,7 @@ private slots:
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName("LatheTest");
         QCoreApplication::setApplicationName("LatheStudioTrainingTest");
+        QSettings().clear();  // each run starts from the defaults, not the last test run's config
         QVERIFY(home_.isValid());
         qputenv("LATHE_HOME", home_.path().toUtf8());  // the trainer's and the GUI's default run store
         qputenv("LATHE_CLI", LATHE_CLI);
@@ -152,6 +153,10 @@ private slots:
         QCOMPARE(again.yamlText(), page.yamlText());
         QCOMPARE(again.config().loraplus_lr_ratio, 16.0);
         QCOMPARE(child<QLineEdit>(&again, "learningRate")->text(), QString("0.00035"));
+
+        // Settings persist: a new page starts from the configuration last saved.
+        TrainPage later;
+        QCOMPARE(later.yamlText(), page.yamlText());
     }
 
     void methodsShowOnlyTheirOptions() {
@@ -384,6 +389,13 @@ private slots:
         delete window;
         QTest::qWait(300);
         QCOMPARE(::kill(static_cast<pid_t>(pid), 0), 0);  // the trainer outlived the window
+
+        // A new window follows it from the run store.
+        MonitorPage reopened;
+        reopened.openRun(run);
+        QVERIFY2(reopened.statusText().contains("running in another process"), qPrintable(reopened.statusText()));
+        const int seen = reopened.lossPointCount();
+        QTRY_VERIFY_WITH_TIMEOUT(reopened.lossPointCount() > seen, 30000);
 
         // Stop it as the GUI would have: SIGTERM → checkpoint → stopped.
         ::kill(static_cast<pid_t>(pid), SIGTERM);

@@ -22,6 +22,7 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QScrollArea>
+#include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -111,6 +112,14 @@ TrainPage::TrainPage(QWidget* parent) : QWidget(parent), devices_(new DeviceMemo
     defaults.output_dir = QDir(QStandardPaths::writableLocation(QStandardPaths::HomeLocation)).filePath("lathe-runs/run").toStdString();
     setConfig(defaults);
     applyPreset("Quick LoRA");
+    // The configuration last started or saved comes back (a text that no longer parses does not).
+    const QString last = QSettings().value("train/lastConfig").toString();
+    if (!last.isEmpty()) {
+        try {
+            setConfig(lathe::parse_train_config(last.toStdString(), "run.yaml"));
+        } catch (const lathe::Error&) {
+        }
+    }
 }
 
 TrainPage::~TrainPage() {
@@ -767,6 +776,7 @@ bool TrainPage::saveConfig(const QString& path) {
         return false;
     }
     path_ = path;
+    QSettings().setValue("train/lastConfig", yaml_->toPlainText());
     return true;
 }
 
@@ -810,5 +820,6 @@ void TrainPage::start() {
         QMessageBox::warning(this, tr("Cannot save"), tr("Cannot write %1: %2").arg(path, f.errorString()));
         return;
     }
+    QSettings().setValue("train/lastConfig", yaml_->toPlainText());
     emit startRequested(path);
 }
