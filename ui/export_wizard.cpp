@@ -111,16 +111,17 @@ ExportWizard::ExportWizard(const QString& storePath, qint64 selectRun, QWidget* 
     formatLayout->addWidget(merged_);
     formatLayout->addWidget(peft_);
     formatLayout->addWidget(gguf_button_);
-    auto* quantRow = new QHBoxLayout;
-    quantRow->addSpacing(24);
-    quantRow->addWidget(new QLabel(tr("Quantization:"), formatPage));
+    quant_row_ = new QWidget(formatPage);
+    auto* quantRow = new QHBoxLayout(quant_row_);
+    quantRow->setContentsMargins(24, 0, 0, 0);
+    quantRow->addWidget(new QLabel(tr("Quantization:"), quant_row_));
     quantRow->addWidget(quant_);
     quantRow->addStretch(1);
-    formatLayout->addLayout(quantRow);
+    formatLayout->addWidget(quant_row_);
     formatLayout->addWidget(format_note_);
     formatLayout->addStretch(1);
     gguf_button_->hide();
-    quant_->hide();
+    quant_row_->hide();
     connect(gguf_button_, &QRadioButton::toggled, quant_, &QWidget::setEnabled);
     formatPage->init = [this] {
         const bool adapter = peft_->isEnabled();
@@ -310,7 +311,7 @@ void ExportWizard::readHelp() {
         }
         quant_->addItems(quant_types_);
         gguf_button_->show();
-        quant_->setVisible(!quant_flag_.isEmpty() && !quant_types_.isEmpty());
+        quant_row_->setVisible(!quant_flag_.isEmpty() && !quant_types_.isEmpty());
         quant_->setEnabled(gguf_button_->isChecked());
     });
     help_->start(cli, {"export", "--help"});
@@ -337,7 +338,7 @@ QStringList ExportWizard::exportArguments() const {
     if (!store_path_.isEmpty()) a << "--store" << store_path_;
     if (!dtype_->currentData().toString().isEmpty()) a << "--dtype" << dtype_->currentData().toString();
     if (format() == "merged") a << "--max-shard-size" << shard_->text().trimmed();
-    if (format() == "gguf" && quant_->isVisible() && !quant_flag_.isEmpty()) a << quant_flag_ << quant_->currentText();
+    if (format() == "gguf" && !quant_types_.isEmpty() && !quant_flag_.isEmpty()) a << quant_flag_ << quant_->currentText();
     if (force_->isChecked()) a << "--force";
     return a;
 }
@@ -428,6 +429,18 @@ void ExportWizard::reject() {
 
 QString ExportWizard::usageText() const {
     const QString path = exported_path_.isEmpty() ? outputDir() : exported_path_;
+    // A model without a tokenizer (token ids in, token ids out) is prompted with ids.
+    const QString base = QFileInfo(path + "/tokenizer.json").exists() || QFileInfo(path + "/tokenizer.model").exists() ? path : QString();
+    const QString prompt = base.isEmpty() && format() == "merged" ? QStringLiteral("1 2 3") : QStringLiteral("Hello");
+    if (format() == "merged" && base.isEmpty())
+        return QStringLiteral(
+                   "# Python (transformers); this model has no tokenizer, so it takes token ids\n"
+                   "from transformers import AutoModelForCausalLM\n"
+                   "model = AutoModelForCausalLM.from_pretrained(\"%1\")\n\n"
+                   "# Lathe\n"
+                   "lathe info %1\n"
+                   "lathe generate --model %1 --prompt \"%2\"\n")
+            .arg(path, prompt);
     if (format() == "peft")
         return QStringLiteral(
                    "# Python (peft): the adapter on top of its base model\n"

@@ -78,6 +78,7 @@ private:
     QRadioButton* peft_;
     QRadioButton* gguf_button_;
     QComboBox* quant_;
+    QWidget* quant_row_;
     QLabel* format_note_;
     QLineEdit* output_;
     QComboBox* dtype_;

@@ -108,6 +108,7 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
     table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
     table_->horizontalHeader()->setDefaultSectionSize(180);
     table_->horizontalHeader()->setStretchLastSection(true);
+    table_->horizontalHeader()->setMinimumSectionSize(40);
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &DatasetsPage::renderSelected);
     table_message_ = new QLabel(this);
     table_message_->setWordWrap(true);
@@ -148,6 +149,11 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
         histogram_->xAxis->setLabel(tr("tokens per row"));
         histogram_->yAxis->setLabel(tr("rows"));
         histogram_->setMinimumHeight(150);
+        // Row counts are whole numbers: no 0.5 ticks.
+        auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+        ticker->setTickStep(1);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        histogram_->yAxis->setTicker(ticker);
     }
     histogram_message_ = new QLabel(this);
     histogram_message_->setWordWrap(true);
@@ -193,6 +199,7 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
         table_model_->setFile(r.file);
         table_message_->setVisible(!r.error.isEmpty());
         table_message_->setText(tr("The rows are not listed: %1. The inspection below still reads the whole file.").arg(r.error));
+        table_->setColumnWidth(0, table_->fontMetrics().horizontalAdvance(QString::number(r.file && r.file->size() ? r.file->line(r.file->size() - 1) : 1) + "00000"));
         if (r.file && r.file->size() > 0) selectRow(0);
         setBusy(isInspecting() ? tr("Inspecting…") : QString());
     });
