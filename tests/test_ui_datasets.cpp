@@ -3,6 +3,8 @@
 // through the model's chat template with the untrained tokens shaded, the token-length histogram,
 // duplicates and problems that jump to their rows, drag-and-drop, and "Train on This".
 #include <QDropEvent>
+#include <QLabel>
+#include <QProcess>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMimeData>
@@ -175,6 +177,24 @@ private slots:
         QTRY_VERIFY(!page->renderedSpans().isEmpty());
         QTest::qWait(100);
         QVERIFY(window.grab().save(screenshotPath("datasets_page")));
+    }
+
+    void compressedFileIsInspectedThoughNotListed() {
+        // The row index needs an uncompressed file; the inspection reads .gz as it goes.
+        QProcess gzip;
+        gzip.setStandardOutputFile(dir_.filePath("chat.jsonl.gz"));
+        gzip.start("gzip", {"-c", chat_file_});
+        QVERIFY(gzip.waitForFinished() && gzip.exitCode() == 0);
+        DatasetsPage page;
+        page.show();
+        QVERIFY(page.openFile(dir_.filePath("chat.jsonl.gz")));
+        QTRY_VERIFY_WITH_TIMEOUT(!page.report().isEmpty() && !page.isIndexing(), 60000);
+        QCOMPARE(page.tableModel()->rowCount(), 0);
+        QCOMPARE(page.report()["rows"].toInteger(), 12);
+        QCOMPARE(child<QListWidget>(&page, "problems")->count(), 2);
+        bool told = false;
+        for (QLabel* l : page.findChildren<QLabel*>()) told = told || (l->isVisible() && l->text().startsWith("The rows are not listed"));
+        QVERIFY(told);
     }
 
     void droppedFileOpensAndTrainsOnThis() {

@@ -50,16 +50,16 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
     // Top: the file, the model that renders rows, and the inspection's progress.
     auto* open = new QPushButton(tr("Open Dataset…"), this);
     open->setObjectName("openDataset");
-    open->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
-    open->setToolTip(tr("JSONL, JSON, CSV/TSV, text (also .gz/.zst), or drop a file here (Ctrl+Shift+O)"));
+    open->setToolTip(tr("JSONL, JSON, CSV/TSV, text (also .gz/.zst), or drop a file here (File ▸ Open Dataset, Ctrl+Shift+O)"));
     connect(open, &QPushButton::clicked, this, &DatasetsPage::chooseFile);
     file_label_ = new QLabel(tr("No dataset open: open a file or drop one here."), this);
     file_label_->setObjectName("datasetFile");
     file_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    file_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a long path must not widen the window
     model_picker_ = new QComboBox(this);
     model_picker_->setObjectName("modelPicker");
     model_picker_->setEditable(true);
-    model_picker_->setMinimumContentsLength(24);
+    model_picker_->setMinimumContentsLength(16);
     model_picker_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     model_picker_->setToolTip(tr("The model whose tokenizer and chat template render the rows"));
     connect(model_picker_, &QComboBox::textActivated, this, &DatasetsPage::setModel);
