@@ -226,7 +226,7 @@ bool DatasetsPage::openFile(const QString& path) {
         return false;
     }
     cancelInspection();
-    index_watcher_.waitForFinished();  // a previous file's indexing; it is one pass over the file
+    // A previous file's indexing may still run: the watcher moves to the new one and its result is dropped.
     path_ = info.absoluteFilePath();
     file_label_->setText(path_);
     file_label_->setToolTip(path_);
@@ -276,8 +276,7 @@ void DatasetsPage::setModel(const QString& dir) {
         QSignalBlocker block(model_picker_);
         model_picker_->setCurrentText(dir);
     }
-    tokenizer_.reset();
-    tokenizer_watcher_.waitForFinished();
+    tokenizer_.reset();  // a tokenizer still loading for another model is dropped the same way
     const std::string d = dir.toStdString();
     tokenizer_watcher_.setFuture(QtConcurrent::run([d] {
         LoadedTokenizer r;
