@@ -23,6 +23,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -91,6 +92,11 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
     status->addWidget(progress_label_);
     status->addWidget(progress_);
     status->addWidget(cancel_);
+    inspect_tick_ = new QTimer(this);
+    inspect_tick_->setInterval(1000);
+    connect(inspect_tick_, &QTimer::timeout, this, [this] {
+        if (isInspecting()) progress_label_->setText(tr("Inspecting… %1 s").arg(inspect_clock_.elapsed() / 1000));
+    });
     setBusy(QString());
 
     // Left: the rows.
@@ -298,6 +304,7 @@ void DatasetsPage::setBusy(const QString& what) {
     progress_label_->setVisible(busy);
     progress_->setVisible(busy);
     cancel_->setVisible(isInspecting());
+    if (!isInspecting()) inspect_tick_->stop();
 }
 
 void DatasetsPage::startInspection() {
@@ -322,6 +329,8 @@ void DatasetsPage::startInspection() {
     });
     inspect_->start(cli, args);
     setBusy(tr("Inspecting…"));
+    inspect_clock_.start();
+    inspect_tick_->start();
     summary_->setText(tr("Reading %1…").arg(QFileInfo(path_).fileName()));
 }
 

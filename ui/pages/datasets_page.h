@@ -7,6 +7,7 @@
 // lengths, problems) runs in a `lathe data inspect --json` child process, which Cancel kills.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QJsonObject>
 #include <QList>
@@ -31,6 +32,7 @@ class QProgressBar;
 class QPushButton;
 class QTableView;
 class QTextBrowser;
+class QTimer;
 
 class DatasetsPage : public QWidget {
     Q_OBJECT
@@ -100,6 +102,8 @@ private:
     QFutureWatcher<Indexed> index_watcher_;
     QFutureWatcher<LoadedTokenizer> tokenizer_watcher_;
     QProcess* inspect_ = nullptr;
+    QElapsedTimer inspect_clock_;
+    QTimer* inspect_tick_;  // the seconds the inspection has taken, beside the busy bar
     QByteArray inspect_out_, inspect_err_;
 
     QLabel* file_label_;
