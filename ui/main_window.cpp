@@ -14,7 +14,9 @@
 #include <QStatusBar>
 
 #include "core/runs/run_store.h"
+#include "ui/export_wizard.h"
 #include "ui/pages/chat_page.h"
+#include "ui/pages/datasets_page.h"
 #include "ui/pages/models_page.h"
 #include "ui/pages/monitor_page.h"
 #include "ui/pages/runs_page.h"
@@ -75,6 +77,33 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(runs_, &RunsPage::resumeRequested, monitor_, &MonitorPage::resumeRun);
     connect(runs_, &RunsPage::openRunRequested, monitor_, &MonitorPage::openRun);
 
+    // Datasets page and export wizard.
+    datasets_ = new DatasetsPage(this);
+    addPage(tr("Datasets"), datasets_);
+    connect(models_, &ModelsPage::modelOpened, datasets_, &DatasetsPage::setModel);
+    connect(models_, &ModelsPage::recentModelsChanged, datasets_, &DatasetsPage::setRecentModels);
+    connect(datasets_, &DatasetsPage::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 10000); });
+    connect(datasets_, &DatasetsPage::trainRequested, this, [this](const QString& path) {
+        lathe::TrainConfig c = train_->config();
+        lathe::DatasetSpec spec;
+        spec.path = path.toStdString();
+        c.datasets = {spec};
+        train_->setConfig(c);
+        showPage(train_);
+    });
+    connect(runs_, &RunsPage::exportRequested, this, [this](qint64 id) { openExportWizard(id); });
+    auto* exportAction = new QAction(tr("&Export Model…"), this);
+    file->insertAction(store, exportAction);
+    exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    connect(exportAction, &QAction::triggered, this, [this] { openExportWizard(runs_->selectedRun()); });
+    auto* openData = new QAction(tr("Open &Dataset…"), this);
+    file->insertAction(exportAction, openData);
+    openData->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    connect(openData, &QAction::triggered, this, [this] {
+        showPage(datasets_);
+        datasets_->chooseFile();
+    });
+
     connect(open, &QAction::triggered, this, [this] {
         showPage(models_);
         models_->chooseModel();
@@ -107,6 +136,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     // Settings from the last session.
     QSettings settings;
     chat_->setRecentModels(models_->recentModels());
+    datasets_->setRecentModels(models_->recentModels());
     if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
     runs_->setStorePath(settings.value("runStore", QString::fromStdString(lathe::RunStore::default_path())).toString());
     chat_->setStorePath(runs_->storePath());
@@ -133,6 +163,14 @@ void MainWindow::showPage(QWidget* page) {
 }
 
 QWidget* MainWindow::currentPage() const { return stack_->currentWidget(); }
+
+ExportWizard* MainWindow::openExportWizard(qint64 runId) {
+    auto* wizard = new ExportWizard(runs_->storePath(), runId, this);
+    wizard->setAttribute(Qt::WA_DeleteOnClose);
+    connect(wizard, &ExportWizard::exported, this, [this](const QString& path) { statusBar()->showMessage(tr("Exported to %1").arg(path), 10000); });
+    wizard->show();
+    return wizard;
+}
 
 bool MainWindow::openModel(const QString& dir) {
     showPage(models_);

@@ -6,6 +6,8 @@
 #include <QStringList>
 
 class ChatPage;
+class DatasetsPage;
+class ExportWizard;
 class ModelsPage;
 class MonitorPage;
 class QListWidget;
@@ -34,6 +36,11 @@ public:
     ChatPage* chatPage() const { return chat_; }
     TrainPage* trainPage() const { return train_; }
     MonitorPage* monitorPage() const { return monitor_; }
+    DatasetsPage* datasetsPage() const { return datasets_; }
+
+    // The export wizard for `runId` (0: the newest run), from the Runs page's store; non-modal, deleted
+    // when closed.
+    ExportWizard* openExportWizard(qint64 runId = 0);
 
 protected:
     // With a run in progress, asks whether to stop it with a checkpoint or leave it running.
@@ -53,4 +60,5 @@ private:
     ChatPage* chat_;
     TrainPage* train_;
     MonitorPage* monitor_;
+    DatasetsPage* datasets_;
 };

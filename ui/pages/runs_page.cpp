@@ -68,6 +68,12 @@ RunsPage::RunsPage(QWidget* parent) : QWidget(parent), poll_(new QTimer(this)) {
     resume_->setToolTip(tr("Continue this run from its last checkpoint on the Monitor page"));
     charts_ = new QPushButton(tr("Open Charts"), this);
     charts_->setToolTip(tr("Show this run's loss and metrics on the Monitor page (or double-click the run)"));
+    export_ = new QPushButton(tr("Export…"), this);
+    export_->setObjectName("exportRun");
+    export_->setToolTip(tr("Write this run as a merged model or a PEFT adapter (the export wizard)"));
+    connect(export_, &QPushButton::clicked, this, [this] {
+        if (qint64 id = selectedRun()) emit exportRequested(id);
+    });
     delete_ = new QPushButton(tr("Delete…"), this);
     delete_->setShortcut(QKeySequence::Delete);
     connect(resume_, &QPushButton::clicked, this, [this] {
@@ -81,6 +87,7 @@ RunsPage::RunsPage(QWidget* parent) : QWidget(parent), poll_(new QTimer(this)) {
     actions->addWidget(details_title_, 1);
     actions->addWidget(resume_);
     actions->addWidget(charts_);
+    actions->addWidget(export_);
     actions->addWidget(delete_);
 
     auto* config_box = new QGroupBox(tr("Config (YAML)"), this);
@@ -203,7 +210,7 @@ void RunsPage::showDetails() {
         details_title_->setText(model_->rowCount() ? tr("Select a run") : tr("No runs"));
         config_->clear();
         metrics_->clear();
-        for (QPushButton* b : {resume_, charts_, delete_}) b->setEnabled(false);
+        for (QPushButton* b : {resume_, charts_, export_, delete_}) b->setEnabled(false);
         return;
     }
     const RunRow& row = model_->rowAt(model_->rowOf(id));
@@ -228,8 +235,10 @@ void RunsPage::showDetails() {
     if (!r.error.empty()) line(tr("error"), q(r.error));
     metrics_->setText(html + "</table>");
 
+    bool any_checkpoint = false;
     for (const lathe::CheckpointRecord& c : store_->checkpoints(id)) {
         bool present = QFileInfo::exists(q(c.path));
+        any_checkpoint = any_checkpoint || present;
         // The folder's name; the whole path (under the output folder shown beside) in the tooltip.
         auto* item = new QListWidgetItem(tr("step %1 — %2%3").arg(c.step).arg(QFileInfo(q(c.path)).fileName(), present ? "" : tr("  (missing)")),
                                          checkpoints_);
@@ -239,6 +248,7 @@ void RunsPage::showDetails() {
     // Resume continues a run that did not finish: stopped, failed, or "running" left by a crash.
     resume_->setEnabled(r.status == "stopped" || r.status == "failed" || r.status == "running");
     charts_->setEnabled(true);
+    export_->setEnabled(any_checkpoint);
     delete_->setEnabled(true);
 }
 

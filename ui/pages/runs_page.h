@@ -40,6 +40,8 @@ signals:
     void resumeRequested(qint64 runId);
     // The Monitor page shows a run's recorded charts.
     void openRunRequested(qint64 runId);
+    // The export wizard for this run (it has a checkpoint on disk).
+    void exportRequested(qint64 runId);
     void storePathChanged(const QString& path);
     void runsChanged();
     void statusMessage(const QString& text);
@@ -64,5 +66,6 @@ private:
     QListWidget* checkpoints_;
     QPushButton* resume_;
     QPushButton* charts_;
+    QPushButton* export_;
     QPushButton* delete_;
 };
