@@ -96,15 +96,30 @@ std::vector<MarkedSpan> mark_spans(const RenderedRow& r, const TextTokenizer& to
 }
 
 struct Inspector {
+    Inspector(const InspectOptions& o, const TextTokenizer* t) : options(o), tokenizer(t), near(o.minhash) {}
     const InspectOptions& options;
     const TextTokenizer* tokenizer;
     InspectReport report;
     std::vector<std::variant<RawRow, Problem>> pending;  // what was read before the type is known, in file order
     bool resolved = false;
     std::vector<std::string> type_fields;  // as the file spells them
-    std::unordered_map<uint64_t, RowPlace> seen;
-    NearDuplicateFinder near{options.minhash};
-    std::vector<RowPlace> near_places;
+    // Row places packed as file number << 40 | line, so the tables cost a few bytes per row.
+    std::vector<std::string> file_names;
+    std::unordered_map<std::string, uint64_t> file_numbers;
+    std::unordered_map<uint64_t, uint64_t> seen;  // hash of the row's JSON -> its first place
+    NearDuplicateFinder near;
+    std::vector<uint64_t> near_places;
+
+    uint64_t last_file = 0;
+    uint64_t pack(const RawRow& r) {
+        if (file_names.empty() || file_names[last_file] != r.file) {
+            auto [it, added] = file_numbers.try_emplace(r.file, file_names.size());
+            if (added) file_names.push_back(r.file);
+            last_file = it->second;
+        }
+        return last_file << 40 | static_cast<uint64_t>(r.line);
+    }
+    RowPlace unpack(uint64_t packed) const { return RowPlace{file_names[packed >> 40], static_cast<int64_t>(packed & ((1ULL << 40) - 1))}; }
 
     void problem(Problem&& p) {
         ++report.problem_count;
@@ -179,19 +194,20 @@ struct Inspector {
         if (auto* p = std::get_if<Problem>(&converted)) return problem(std::move(*p));
         const Sample& sample = std::get<Sample>(converted);
         RowPlace place{r.file, r.line};
+        uint64_t packed = pack(r);
 
-        auto [it, first] = seen.try_emplace(hash_bytes(r.value.dump()), place);
+        auto [it, first] = seen.try_emplace(hash_bytes(r.value.dump()), packed);
         if (!first) {
             ++report.exact_duplicates;
-            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, it->second, 1.0});
+            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, unpack(it->second), 1.0});
         } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
             ++report.near_duplicate_rows_checked;
             auto match = near.add(static_cast<int64_t>(near_places.size()), sample_text(sample));
-            near_places.push_back(place);
+            near_places.push_back(packed);
             if (match.earlier >= 0) {
                 ++report.near_duplicates;
                 if (report.near_duplicate_examples.size() < options.duplicates_listed)
-                    report.near_duplicate_examples.push_back({place, near_places[static_cast<size_t>(match.earlier)], match.similarity});
+                    report.near_duplicate_examples.push_back({place, unpack(near_places[static_cast<size_t>(match.earlier)]), match.similarity});
             }
         }
 
@@ -220,7 +236,7 @@ struct Inspector {
 }  // namespace
 
 InspectReport inspect_dataset(const std::vector<std::string>& paths, const InspectOptions& options, const TextTokenizer* tokenizer) {
-    Inspector inspector{options, tokenizer, {}, {}, false, {}, {}, NearDuplicateFinder(options.minhash), {}};
+    Inspector inspector(options, tokenizer);
     inspector.report.minhash = options.minhash;
     inspector.report.tokenized = tokenizer != nullptr;
     inspector.report.max_length = options.max_length;

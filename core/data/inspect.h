@@ -28,7 +28,7 @@ struct InspectOptions {
     int examples = 3;                   // rendered examples (with a tokenizer)
     RenderOptions render;               // how rows become tokens (its max_length is not used: nothing is cut)
     MinHashOptions minhash;
-    int64_t near_duplicate_rows = 200000;  // rows compared for near-duplicates (about 0.6 KB each)
+    int64_t near_duplicate_rows = 200000;  // rows compared for near-duplicates (about 0.5 KB of memory each)
     size_t problems_listed = 10000;     // problems kept with file and line; all are counted
     size_t duplicates_listed = 100;     // duplicate pairs kept as examples; all are counted
 };

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace lathe::data {
@@ -17,13 +16,15 @@ struct MinHashOptions {
     double threshold = 0.8;   // estimated Jaccard similarity at or above which two texts are near-duplicates
 };
 
-// permutations 32-bit values; empty for a text without words.
-std::vector<uint32_t> minhash_signature(std::string_view text, const MinHashOptions& options);
+// `permutations` values (the low 16 bits of each minimum: two texts' values agree by chance with
+// probability 1/65536, a negligible bias on the estimate, at half the memory); empty for a text without words.
+std::vector<uint16_t> minhash_signature(std::string_view text, const MinHashOptions& options);
 // The share of positions where two signatures agree.
-double signature_similarity(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
+double signature_similarity(const std::vector<uint16_t>& a, const std::vector<uint16_t>& b);
 
-// Texts added one by one; each is compared with the earlier ones that share a band with it.
-// Memory: the signature (4 * permutations bytes) and one table entry per band for every text added.
+// Texts added one by one; each is compared with the earlier text that first had one of its bands.
+// Memory per text added: its signature (2 * permutations bytes) and one 8-byte table slot per band at
+// most half full: 512 bytes with the default options.
 class NearDuplicateFinder {
 public:
     explicit NearDuplicateFinder(MinHashOptions options = {});
@@ -37,9 +38,15 @@ public:
 
 private:
     MinHashOptions options_;
+    // Returns the first text whose band had `key` (keeping `index` for it when none had), or -1.
+    int64_t first_with_band(uint64_t key, uint32_t index);
+
     std::vector<int64_t> ids_;
-    std::vector<uint32_t> signatures_;  // ids_.size() * permutations
-    std::vector<std::unordered_map<uint64_t, uint32_t>> bands_;  // band hash -> first text with it
+    std::vector<uint16_t> signatures_;  // ids_.size() * permutations
+    // Open addressing, linear probing: slot = (32 bits of the band key) << 32 | (text index + 1); 0 empty.
+    // Two bands that agree in those 32 bits only are a false candidate, which the signature check drops.
+    std::vector<uint64_t> slots_;
+    size_t used_ = 0;
 };
 
 }  // namespace lathe::data
