@@ -48,12 +48,6 @@ TEST_P(GgufRoundTrip, ImportedExportComputesTransformersLogits) {
     EXPECT_LT(max_diff, 1e-4) << name;
 }
 
-TEST(GgufExport, OllamaModelfileStopsAtEndOfTurn) {
-    TempDir dir;
-    test::make_model_with_tokenizer("qwen2", dir / "m");
-    EXPECT_EQ(ollama_modelfile("m.gguf", (dir / "m").string()), "FROM ./m.gguf\nPARAMETER stop \"<|im_end|>\"\n");
-}
-
 TEST(GgufExport, UnsupportedInputIsRefusedBeforeWriting) {
     TempDir dir;
     const fs::path out = dir / "m.gguf";

@@ -18,9 +18,9 @@
 #include "core/train/train_config.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
+#include "tests/child_process.h"
 #include "tests/fixtures.h"
 
-extern char** environ;
 
 namespace lathe {
 namespace {
@@ -191,44 +191,7 @@ TEST(RunStore, RecordsAndDeletes) {
     EXPECT_TRUE(store->metrics(id).empty());
 }
 
-// A child `lathe` process whose stdout we read line by line and may kill.
-struct Child {
-    pid_t pid = -1;
-    FILE* out = nullptr;
-    explicit Child(const std::vector<std::string>& args) {
-        int fds[2];
-        EXPECT_EQ(pipe(fds), 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);
-        out = fdopen(fds[0], "r");
-    }
-    bool next(json& event) {
-        char* line = nullptr;
-        size_t cap = 0;
-        ssize_t n = getline(&line, &cap, out);
-        if (n <= 0) {
-            free(line);
-            return false;
-        }
-        event = json::parse(std::string(line, n));
-        free(line);
-        return true;
-    }
-    int wait() {
-        int status = 0;
-        waitpid(pid, &status, 0);
-        fclose(out);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-};
+using Child = test::ChildProcess;
 
 struct RunDir {
     test::TempDir dir;
@@ -241,15 +204,7 @@ struct RunDir {
     }
 };
 
-std::vector<json> run_all(const std::vector<std::string>& args, int* code = nullptr) {
-    Child child(args);
-    std::vector<json> events;
-    json e;
-    while (child.next(e)) events.push_back(e);
-    int rc = child.wait();
-    if (code) *code = rc;
-    return events;
-}
+std::vector<json> run_all(const std::vector<std::string>& args, int* code = nullptr) { return test::run_to_end(args, code); }
 
 std::vector<double> losses_of(const std::vector<json>& events) {
     std::vector<double> out;

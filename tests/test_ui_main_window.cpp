@@ -15,6 +15,7 @@
 #include "ui/pages/chat_page.h"
 #include "ui/pages/models_page.h"
 #include "ui/pages/runs_page.h"
+#include "ui/pages/train_page.h"
 
 class MainWindowTest : public QObject {
     Q_OBJECT
@@ -30,18 +31,20 @@ private slots:
         QVERIFY(list);
         QStringList titles;
         for (int i = 0; i < list->count(); ++i) titles << list->item(i)->text();
-        QCOMPARE(titles, (QStringList{"Models", "Runs", "Chat"}));
+        QCOMPARE(titles, (QStringList{"Models", "Datasets", "Train", "Monitor", "Runs", "Chat"}));
         QCOMPARE(window.currentPage(), window.modelsPage());
-        list->setCurrentRow(1);
+        list->setCurrentRow(4);
         QCOMPARE(window.currentPage(), window.runsPage());
-        QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
+        QTest::keyClick(&window, Qt::Key_6, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), window.chatPage());
+        QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
+        QCOMPARE(window.currentPage(), window.trainPage());
 
-        // The registration point the Train and Monitor pages use.
+        // The one registration point every page uses.
         auto* extra = new QLabel("extra page");
-        QCOMPARE(window.addPage("Extra", extra), 3);
-        QCOMPARE(list->item(3)->text(), QString("Extra"));
-        QTest::keyClick(&window, Qt::Key_4, Qt::ControlModifier);
+        QCOMPARE(window.addPage("Extra", extra), 6);
+        QCOMPARE(list->item(6)->text(), QString("Extra"));
+        QTest::keyClick(&window, Qt::Key_7, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), extra);
     }
 
@@ -87,7 +90,7 @@ private slots:
             QVERIFY(window.openModel(uitest::hfModel("llama")));
             window.runsPage()->setStorePath(store);
             window.showPage(window.chatPage());
-            window.resize(1000, 700);
+            window.resize(1200, 760);
             window.close();
         }
         MainWindow again;
@@ -95,7 +98,7 @@ private slots:
         QCOMPARE(again.modelsPage()->recentModels().value(0), uitest::hfModel("llama"));
         QCOMPARE(again.runsPage()->storePath(), store);
         QCOMPARE(again.chatPage()->model(), uitest::hfModel("llama"));
-        QCOMPARE(again.size(), QSize(1000, 700));
+        QCOMPARE(again.size(), QSize(1200, 760));
         QMenu* recent = nullptr;
         for (QMenu* m : again.menuBar()->findChildren<QMenu*>())
             if (m->title().contains("Recent")) recent = m;

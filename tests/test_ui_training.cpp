@@ -15,7 +15,6 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardPaths>
-#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
@@ -232,7 +231,7 @@ private slots:
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         TrainPage* page = window.trainPage();
         QVERIFY(page->loadDemo(kResources));
-        window.findChild<QTabWidget*>()->setCurrentWidget(page);
+        window.showPage(page);
         QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
         QCOMPARE(page->method(), TrainPage::Method::Lora);
         // The demo model is tiny: the dry run says "0.00 GiB", which is an answer (unknown is < 0).
@@ -254,7 +253,7 @@ private slots:
         QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
 
         QTest::mouseClick(child<QPushButton>(page, "startButton"), Qt::LeftButton);
-        QCOMPARE(window.findChild<QTabWidget*>()->currentWidget(), monitor);  // Start shows the Monitor
+        QCOMPARE(window.currentPage(), monitor);  // Start shows the Monitor
         QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 2, 60000);
         QTRY_VERIFY2_WITH_TIMEOUT(monitor->checkpointMarkerCount() >= 1, qPrintable(monitor->logText()), 60000);
         const qint64 run = monitor->currentRunId();
@@ -310,14 +309,14 @@ private slots:
     }
 
     void failingTrainerShowsWhyAndGuiLives() {
-        // Data the trainer refuses at line 2: an `error` event, exit 1.
+        // Data the trainer refuses at line 2 (strict: a bad row is fatal, not skipped): an `error` event, exit 1.
         QFile bad(home_.filePath("bad.jsonl"));
         QVERIFY(bad.open(QIODevice::WriteOnly));
         bad.write("{\"input_ids\": [1, 2, 3]}\n{\"input_ids\": \"oops\"}\n");
         bad.close();
         QFile cfg(home_.filePath("bad.yaml"));
         QVERIFY(cfg.open(QIODevice::WriteOnly));
-        cfg.write(QString("base_model: %1\ndatasets: [%2]\ndevice: cpu\noutput_dir: %3\n").arg(kDemoModel, bad.fileName(), home_.filePath("bad-out")).toUtf8());
+        cfg.write(QString("base_model: %1\ndatasets: [%2]\nstrict: true\ndevice: cpu\noutput_dir: %3\n").arg(kDemoModel, bad.fileName(), home_.filePath("bad-out")).toUtf8());
         cfg.close();
         MonitorPage monitor;
         monitor.show();

@@ -66,7 +66,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     chat_ = new ChatPage(this);
     train_ = new TrainPage(this);
     monitor_ = new MonitorPage(this);
+    datasets_ = new DatasetsPage(this);
+    // In the order of the work: pick a model, look at the data, train, watch, compare, try it.
     addPage(tr("Models"), models_);
+    addPage(tr("Datasets"), datasets_);
     addPage(tr("Train"), train_);
     addPage(tr("Monitor"), monitor_);
     addPage(tr("Runs"), runs_);
@@ -78,8 +81,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(runs_, &RunsPage::openRunRequested, monitor_, &MonitorPage::openRun);
 
     // Datasets page and export wizard.
-    datasets_ = new DatasetsPage(this);
-    addPage(tr("Datasets"), datasets_);
     connect(models_, &ModelsPage::modelOpened, datasets_, &DatasetsPage::setModel);
     connect(models_, &ModelsPage::recentModelsChanged, datasets_, &DatasetsPage::setRecentModels);
     connect(datasets_, &DatasetsPage::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 10000); });

@@ -302,31 +302,4 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
     if (options.progress) options.progress(1.0, "done");
 }
 
-std::string ollama_modelfile(const std::string& gguf_file_name, const std::string& model_dir) {
-    std::vector<std::string> stops;
-    const fs::path cfg_path = fs::path(model_dir) / "tokenizer_config.json";
-    if (fs::exists(cfg_path)) {
-        const auto cfg = read_json_file(cfg_path.string());
-        auto add = [&](const nlohmann::json& v) {
-            std::string s = v.is_string() ? v.get<std::string>() : v.is_object() ? v.value("content", "") : "";
-            if (!s.empty() && std::find(stops.begin(), stops.end(), s) == stops.end()) stops.push_back(s);
-        };
-        if (cfg.contains("eos_token")) add(cfg["eos_token"]);
-        const std::string tmpl = cfg.value("chat_template", "");
-        if (tmpl.find("<|im_end|>") != std::string::npos) add("<|im_end|>");
-    }
-    const fs::path jinja = fs::path(model_dir) / "chat_template.jinja";
-    if (fs::exists(jinja)) {
-        std::ifstream in(jinja);
-        std::string text((std::istreambuf_iterator<char>(in)), {});
-        if (text.find("<|im_end|>") != std::string::npos &&
-            std::find(stops.begin(), stops.end(), "<|im_end|>") == stops.end()) {
-            stops.push_back("<|im_end|>");
-        }
-    }
-    std::string out = "FROM ./" + gguf_file_name + "\n";
-    for (const auto& s : stops) out += "PARAMETER stop " + nlohmann::json(s).dump() + "\n";
-    return out;
-}
-
 }  // namespace lathe

@@ -19,10 +19,4 @@ struct GgufExportOptions {
 // Unsupported architectures or tokenizers are a clear lathe::Error, before anything is written.
 void export_gguf(const std::string& model_dir, const std::string& out_path, const GgufExportOptions& options);
 
-// An Ollama Modelfile for a GGUF written by export_gguf: FROM ./GGUF_FILE_NAME plus a `stop` parameter
-// for each end-of-turn token of MODEL_DIR's tokenizer (EOS and, for ChatML templates, <|im_end|>).
-// Ollama reads the chat template from the GGUF's tokenizer.chat_template itself. Write it beside the
-// .gguf as "Modelfile".
-std::string ollama_modelfile(const std::string& gguf_file_name, const std::string& model_dir);
-
 }  // namespace lathe

@@ -9,8 +9,8 @@ namespace lathe {
 
 // MODEL_DIR is the Hugging Face folder the GGUF was made from (tokenizer_config.json,
 // chat_template.jinja, tokenizer.json, generation_config.json). GGUF_NAME is the file name beside it.
-// (gguf_export.h's ollama_modelfile writes only FROM and stop tokens; this one also restates the
-// template when it can, and says in a comment what Ollama will do when it cannot.)
+// The template is restated only when it can be exactly; otherwise a comment says Ollama will use the
+// template embedded in the GGUF.
 std::string ollama_modelfile_for(const std::string& model_dir, const std::string& gguf_name);
 
 }  // namespace lathe
