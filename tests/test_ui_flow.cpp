@@ -222,7 +222,14 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!wizard.findChildren<QProcess*>().size(), 10000);  // the wizard's own --help answered
         const bool listed = (help.out + help.err).split('\n').filter("--format").join("").contains("gguf", Qt::CaseInsensitive);
         QCOMPARE(wizard.ggufOffered(), listed);
-        QCOMPARE(child<QRadioButton>(&wizard, "formatGguf")->isVisibleTo(&wizard), listed);
+        QCOMPARE(!child<QRadioButton>(&wizard, "formatGguf")->isHidden(), listed);
+        if (listed) {
+            // The quantization types are the ones the CLI's --gguf-type lists.
+            auto* quant = child<QComboBox>(&wizard, "ggufQuant");
+            QVERIFY(quant->count() >= 2);
+            for (int i = 0; i < quant->count(); ++i) QVERIFY2((help.out + help.err).contains(quant->itemText(i)), qPrintable(quant->itemText(i)));
+            QVERIFY((help.out + help.err).contains("--gguf-type"));
+        }
     }
 
     void cancelledExportLeavesNothing() {

@@ -246,7 +246,16 @@ ExportWizard::ExportWizard(const QString& storePath, qint64 selectRun, QWidget* 
 
 ExportWizard::~ExportWizard() {
     cancelExport();
-    if (help_) help_->kill();
+    // The child processes outlive the pages while QObject deletes children: their `finished` must not
+    // reach slots that touch already-deleted widgets.
+    for (QProcess* p : {help_, process_}) {
+        if (!p) continue;
+        p->disconnect(this);
+        if (p->state() != QProcess::NotRunning) {
+            p->kill();
+            p->waitForFinished(2000);
+        }
+    }
 }
 
 void ExportWizard::fillRuns(qint64 select) {
@@ -302,10 +311,12 @@ void ExportWizard::readHelp() {
         static const QRegularExpression formatLine(QStringLiteral("--format[^\\n]*"));
         gguf_ = formatLine.match(help).captured(0).contains("gguf", Qt::CaseInsensitive);
         if (!gguf_) return;
-        static const QRegularExpression flag(QStringLiteral("(--[a-z-]*quant[a-z-]*)"));
-        quant_flag_ = flag.match(help).captured(1);
-        static const QRegularExpression type(QStringLiteral("\\b(F32|F16|BF16|Q\\d+_[0-9A-Z_]*[0-9A-Z])\\b"));
-        for (auto it = type.globalMatch(help); it.hasNext();) {
+        // The quantization flag and its types, from the flag's own help line ("--gguf-type ... f16, q8_0 or ...").
+        static const QRegularExpression flag(QStringLiteral("(--gguf-type|--[a-z-]*quant[a-z-]*)[^\\n]*"));
+        const QRegularExpressionMatch flag_line = flag.match(help);
+        quant_flag_ = flag_line.captured(1);
+        static const QRegularExpression type(QStringLiteral("\\b(f32|f16|bf16|q\\d+_[0-9a-z_]*[0-9a-z])\\b"), QRegularExpression::CaseInsensitiveOption);
+        for (auto it = type.globalMatch(flag_line.captured(0)); it.hasNext();) {
             const QString t = it.next().captured(1);
             if (!quant_types_.contains(t)) quant_types_ << t;
         }
