@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     inspect_cmd->add_option("--model", data_inspect.model_dir, "model folder: token lengths and rendered examples with its tokenizer and chat template");
     inspect_cmd->add_option("--type", data_inspect.type, "row type: alpaca, chat, prompt_completion, text, pretokenized, classification (default: detected)");
     inspect_cmd->add_option("--map", data_inspect.mapping, "field names: LATHE_NAME=FILE_FIELD,... e.g. instruction=question,output=answer");
-    inspect_cmd->add_option("--format", data_inspect.format, "file format: jsonl, json, csv, tsv, text (default: from the extension)");
+    inspect_cmd->add_option("--format", data_inspect.format, "file format: jsonl, json, csv, tsv, text, parquet (default: from the extension)");
     inspect_cmd->add_option("--json-field", data_inspect.json_field, "JSON files holding an object: the key of the array of rows");
     inspect_cmd->add_option("--prompt-template", data_inspect.prompt_template, "alpaca and prompt/completion rows: alpaca, chat_template or none")->capture_default_str();
     inspect_cmd->add_flag("--json", data_inspect.json, "print JSON (fields in docs/data.md)");
