@@ -133,6 +133,7 @@ void read_parquet(const std::string& file, const RowCallback& on_row, const Prob
     if (!input.ok()) throw Error(file + ": cannot open: " + input.status().message());
     parquet::ArrowReaderProperties properties;
     properties.set_batch_size(1024);
+    properties.set_pre_buffer(false);  // pre-buffering reads every row group's bytes ahead: the whole file
     parquet::arrow::FileReaderBuilder builder;
     arrow::Status opened = builder.Open(*input);
     if (!opened.ok()) throw Error(file + ": not a readable Parquet file (" + opened.message() + ")");

@@ -1,7 +1,6 @@
 // read_rows: every format and compression, the line of every row, and each kind of bad input reported
 // with file and line while the good rows around it are still read.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "core/data/read_rows.h"
 #include "core/util/error.h"
@@ -13,6 +12,7 @@ namespace {
 using data::ReadOptions;
 using test::DataDir;
 using test::read_all;
+using test::resident_bytes;
 
 const std::string kJsonl =
     "{\"text\": \"first\"}\n"
@@ -236,14 +236,6 @@ TEST(ReadRows, TruncatedAndCorruptCompressedFiles) {
     auto r = read_all(dir.write("bad.jsonl.gz", "this is not gzip at all"));
     ASSERT_EQ(r.problems.size(), 1u);
     EXPECT_NE(r.problems[0].message.find("corrupt gzip"), std::string::npos) << r.problems[0].message;
-}
-
-// Resident memory now (not the peak), from /proc/self/statm.
-size_t resident_bytes() {
-    std::ifstream statm("/proc/self/statm");
-    size_t pages = 0, resident = 0;
-    statm >> pages >> resident;
-    return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 TEST(ReadRows, StreamsWithMemoryThatDoesNotGrowWithTheFile) {
