@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     auto* data_cmd = app.add_subcommand("data", "Look into datasets (see docs/data.md)");
     data_cmd->require_subcommand(1);
     auto* inspect_cmd = data_cmd->add_subcommand("inspect", "Rows, type, duplicates, problems and (with --model) token lengths of a dataset");
-    inspect_cmd->add_option("FILE", data_inspect.files, "JSONL, JSON, CSV/TSV or .txt/.md file (.gz/.zst too) or a folder of .txt/.md; several are read as one dataset")->required();
+    inspect_cmd->add_option("FILE", data_inspect.files, "JSONL, JSON, CSV/TSV, Parquet or .txt/.md file (.gz/.zst too) or a folder of .txt/.md; several are read as one dataset")->required();
     inspect_cmd->add_option("--model", data_inspect.model_dir, "model folder: token lengths and rendered examples with its tokenizer and chat template");
     inspect_cmd->add_option("--type", data_inspect.type, "row type: alpaca, chat, prompt_completion, text, pretokenized, classification (default: detected)");
     inspect_cmd->add_option("--map", data_inspect.mapping, "field names: LATHE_NAME=FILE_FIELD,... e.g. instruction=question,output=answer");
