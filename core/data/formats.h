@@ -33,6 +33,11 @@ std::string csv_header_fault(const std::vector<std::string>& header);
 std::variant<RawRow, Problem> csv_row(const std::vector<std::string>& header, CsvRecord&& record, const std::string& file);
 void read_csv(TextStream& in, const std::string& file, char delimiter, const RowCallback& on_row, const ProblemCallback& on_problem);
 
+// A Parquet file, row by row (row i's line is i, 1-based). Throws lathe::Error when the file cannot be
+// opened or is not Parquet; a column type with no JSON form is one Problem and no rows. Built only with
+// Arrow (LATHE_HAS_PARQUET).
+void read_parquet(const std::string& file, const RowCallback& on_row, const ProblemCallback& on_problem);
+
 // The whole input as one document {"text": ...}.
 void read_text(TextStream& in, const std::string& file, const RowCallback& on_row, const ProblemCallback& on_problem);
 

@@ -109,9 +109,15 @@ FileFormat detect_format(const std::string& path, const ReadOptions& options) {
 
 void read_rows(const std::string& path, const ReadOptions& options, const RowCallback& on_row, const ProblemCallback& on_problem) {
     FileFormat format = detect_format(path, options);
-    if (format == FileFormat::parquet)
+    if (format == FileFormat::parquet) {
+#ifdef LATHE_HAS_PARQUET
+        read_parquet(path, on_row, on_problem);
+        return;
+#else
         throw Error(path + ": Parquet support not built into this Lathe; convert the file to JSONL first "
                            "(python -c \"import pandas; pandas.read_parquet('in.parquet').to_json('out.jsonl', orient='records', lines=True)\")");
+#endif
+    }
     if (format == FileFormat::folder) {
         // Each .txt/.md file (also .gz/.zst) below the folder is one document, in name order.
         std::vector<fs::path> files;

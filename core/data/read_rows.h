@@ -1,6 +1,7 @@
 // Reading dataset files row by row, in file order, with memory that does not grow with the file:
 // JSONL, JSON (an array, or an object holding one), CSV/TSV, plain text (.txt/.md, one document each),
-// folders of .txt/.md, each also as .gz or .zst. Parquet is not built (see docs/data.md).
+// folders of .txt/.md, each also as .gz or .zst; Parquet (not compressed further) when built with Arrow
+// (LATHE_HAS_PARQUET, see docs/data.md).
 #pragma once
 
 #include <functional>

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <filesystem>
@@ -62,6 +63,14 @@ inline ReadResult read_all(const std::string& path, const data::ReadOptions& opt
         path, options, [&](data::RawRow&& row) { r.rows.push_back(std::move(row)); },
         [&](data::Problem&& p) { r.problems.push_back(std::move(p)); });
     return r;
+}
+
+// Resident memory now (not the peak), from /proc/self/statm.
+inline size_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    size_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace lathe::test

@@ -17,3 +17,4 @@ if [ -f "$here/make_tokenizer_references.py" ]; then
   "$py" "$here/make_tokenizer_references.py" "$out/tokenizers"
 fi
 "$py" "$here/make_data_references.py" "$out/data"
+"$py" "$here/make_parquet_references.py" "$out/parquet"

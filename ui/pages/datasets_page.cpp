@@ -263,7 +263,7 @@ bool DatasetsPage::openFile(const QString& path) {
 void DatasetsPage::chooseFile() {
     QString start = path_.isEmpty() ? QSettings().value("datasets/last").toString() : path_;
     QString path = QFileDialog::getOpenFileName(this, tr("Open Dataset"), QFileInfo(start).path(),
-                                                tr("Datasets (*.jsonl *.ndjson *.json *.csv *.tsv *.tab *.txt *.md *.gz *.zst);;All files (*)"));
+                                                tr("Datasets (*.jsonl *.ndjson *.json *.csv *.tsv *.tab *.txt *.md *.parquet *.gz *.zst);;All files (*)"));
     if (!path.isEmpty()) openFile(path);
 }
 
