@@ -780,8 +780,14 @@ bool TrainPage::saveConfig(const QString& path) {
     return true;
 }
 
-bool TrainPage::loadDemo(const QString& resourcesDir) {
-    const QString file = QDir(resourcesDir).filePath("demo-data/run.yaml");
+QString TrainPage::demoConfigName(const QString& resourcesDir) {
+    return QFileInfo::exists(QDir(resourcesDir).filePath("smollm2-135m-instruct/config.json")) ? "run-smollm2.yaml" : "run.yaml";
+}
+
+bool TrainPage::loadDemo(const QString& resourcesDir) { return loadDemo(resourcesDir, demoConfigName(resourcesDir)); }
+
+bool TrainPage::loadDemo(const QString& resourcesDir, const QString& configName) {
+    const QString file = QDir(resourcesDir).filePath("demo-data/" + configName);
     try {
         lathe::TrainConfig c = lathe::read_train_config(file.toStdString());
         // The demo's paths are relative to the repository (where packaging/demo.sh runs the CLI).
