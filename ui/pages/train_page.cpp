@@ -190,6 +190,10 @@ void TrainPage::buildForm() {
     dataset_type_ = new QComboBox(dataBox);
     dataset_type_->addItem(tr("pretokenized (input_ids, labels)"), "pretokenized");
     dataset_type_->addItem(tr("text (raw text, every token trained)"), "text");
+    dataset_type_->addItem(tr("chat_template (messages, assistant turns trained)"), "chat_template");
+    dataset_type_->addItem(tr("alpaca (instruction, input, output)"), "alpaca");
+    dataset_type_->addItem(tr("completion (one text per row, every token trained)"), "completion");
+    dataset_type_->addItem(tr("detected from each row's fields"), "");
     dataForm->addRow(tr("Dataset type"), dataset_type_);
     packing_ = new QCheckBox(tr("pack rows together"), dataBox);
     packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
