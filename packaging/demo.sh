@@ -59,7 +59,7 @@ done
 echo "(training took $((SECONDS - start)) s)"
 
 # Before and after: the same question to the base model and with the last checkpoint's adapter.
-last="$(ls -d "$out"/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1)"
+last="$(ls -d "$out"/checkpoint-* 2>/dev/null | sort -V | tail -1)"
 if [ "$model" = "$smol" ] && [ -n "$last" ]; then
     prompt="What is the capital of France?"  # not in chat.jsonl
     answer() { [[ $1 =~ \"text\":\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}"; }
