@@ -1,6 +1,6 @@
 // `lathe-studio`: the desktop workbench. `lathe-studio [MODEL_DIR]` opens a model folder at start;
-// `lathe-studio --demo` opens the Train page on the bundled demo (resources/demo-model and
-// resources/demo-data, LoRA), ready to start.
+// `lathe-studio --demo` opens the Train page on the bundled demo (resources/demo-data, LoRA), ready to
+// start: SmolLM2-135M-Instruct when packaging/demo.sh imported it, else the tiny resources/demo-model.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -44,8 +44,10 @@ int main(int argc, char** argv) {
     if (!parser.positionalArguments().isEmpty()) window.openModel(parser.positionalArguments().first());
     if (parser.isSet(demo)) {
         const QString resources = resourcesDir();
-        window.openModel(resources + "/demo-model");
-        if (window.trainPage()->loadDemo(resources)) window.showPage(window.trainPage());
+        if (window.trainPage()->loadDemo(resources)) {
+            window.openModel(QString::fromStdString(window.trainPage()->config().base_model));
+            window.showPage(window.trainPage());
+        }
     }
     return app.exec();
 }

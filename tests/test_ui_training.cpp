@@ -230,7 +230,7 @@ private slots:
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         TrainPage* page = window.trainPage();
-        QVERIFY(page->loadDemo(kResources));
+        QVERIFY(page->loadDemo(kResources, "run.yaml"));  // the tiny model: resources/smollm2-135m-instruct may be absent
         window.showPage(page);
         QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
         QCOMPARE(page->method(), TrainPage::Method::Lora);
@@ -239,6 +239,27 @@ private slots:
         QVERIFY2(page->memoryText().contains("free system memory (CPU)") && page->memoryText().contains("fits"), qPrintable(page->memoryText()));
         QTest::qWait(50);
         QVERIFY(window.grab().save(screenshot("train_page")));
+    }
+
+    // The demo picks the real instruct model once it is imported (a config.json in
+    // resources/smollm2-135m-instruct), and its run file reads with the chat dataset.
+    void demoPicksSmolLM2WhenImported() {
+        QTemporaryDir resources;
+        QCOMPARE(TrainPage::demoConfigName(resources.path()), QString("run.yaml"));
+        QVERIFY(QDir(resources.path()).mkpath("smollm2-135m-instruct"));
+        QFile cfg(resources.filePath("smollm2-135m-instruct/config.json"));
+        QVERIFY(cfg.open(QIODevice::WriteOnly));
+        cfg.close();
+        QCOMPARE(TrainPage::demoConfigName(resources.path()), QString("run-smollm2.yaml"));
+
+        TrainPage page;
+        QVERIFY(page.loadDemo(kResources, "run-smollm2.yaml"));
+        const lathe::TrainConfig c = page.config();
+        QCOMPARE(QString::fromStdString(c.base_model), kResources + "/smollm2-135m-instruct");
+        QCOMPARE(c.datasets.size(), size_t(1));
+        QCOMPARE(QString::fromStdString(c.datasets[0].path), kResources + "/demo-data/chat.jsonl");
+        QCOMPARE(QString::fromStdString(c.datasets[0].type), QString("chat_template"));
+        QCOMPARE(page.method(), TrainPage::Method::Lora);
     }
 
     void startStopResume() {

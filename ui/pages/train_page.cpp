@@ -190,6 +190,10 @@ void TrainPage::buildForm() {
     dataset_type_ = new QComboBox(dataBox);
     dataset_type_->addItem(tr("pretokenized (input_ids, labels)"), "pretokenized");
     dataset_type_->addItem(tr("text (raw text, every token trained)"), "text");
+    dataset_type_->addItem(tr("chat_template (messages, assistant turns trained)"), "chat_template");
+    dataset_type_->addItem(tr("alpaca (instruction, input, output)"), "alpaca");
+    dataset_type_->addItem(tr("completion (one text per row, every token trained)"), "completion");
+    dataset_type_->addItem(tr("detected from each row's fields"), "");
     dataForm->addRow(tr("Dataset type"), dataset_type_);
     packing_ = new QCheckBox(tr("pack rows together"), dataBox);
     packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
@@ -780,8 +784,14 @@ bool TrainPage::saveConfig(const QString& path) {
     return true;
 }
 
-bool TrainPage::loadDemo(const QString& resourcesDir) {
-    const QString file = QDir(resourcesDir).filePath("demo-data/run.yaml");
+QString TrainPage::demoConfigName(const QString& resourcesDir) {
+    return QFileInfo::exists(QDir(resourcesDir).filePath("smollm2-135m-instruct/config.json")) ? "run-smollm2.yaml" : "run.yaml";
+}
+
+bool TrainPage::loadDemo(const QString& resourcesDir) { return loadDemo(resourcesDir, demoConfigName(resourcesDir)); }
+
+bool TrainPage::loadDemo(const QString& resourcesDir, const QString& configName) {
+    const QString file = QDir(resourcesDir).filePath("demo-data/" + configName);
     try {
         lathe::TrainConfig c = lathe::read_train_config(file.toStdString());
         // The demo's paths are relative to the repository (where packaging/demo.sh runs the CLI).

@@ -53,8 +53,13 @@ public:
     // "Quick LoRA", "Quality LoRA", "Full finetune", "Continued pretraining": method and settings;
     // keeps the model, data and output folder.
     void applyPreset(const QString& name);
-    // resources/demo-data/run.yaml with its paths made absolute against `resourcesDir/..`.
+    // The demo's run file in resources/demo-data: run-smollm2.yaml once packaging/demo.sh imported
+    // SmolLM2-135M-Instruct into resources/smollm2-135m-instruct, else run.yaml (the tiny random model).
+    static QString demoConfigName(const QString& resourcesDir);
+    // resources/demo-data/`configName` (default: demoConfigName) with its paths made absolute against
+    // `resourcesDir/..`.
     bool loadDemo(const QString& resourcesDir);
+    bool loadDemo(const QString& resourcesDir, const QString& configName);
 
 public slots:
     // Saves the configuration (to its file, or a new one under the app's data folder) and asks the
