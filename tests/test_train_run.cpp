@@ -130,6 +130,28 @@ truncation: left
     EXPECT_TRUE(c.strict);
     EXPECT_EQ(c.dataset_prepared_path, "/tmp/prepared");
 
+    // What Lathe Studio saves (train_config_yaml) reads back with every one of these keys.
+    const TrainConfig again = parse_train_config(train_config_yaml(c), "saved.yaml");
+    ASSERT_EQ(again.datasets.size(), c.datasets.size());
+    for (size_t i = 0; i < c.datasets.size(); ++i) {
+        const DatasetSpec &a = c.datasets[i], &b = again.datasets[i];
+        EXPECT_EQ(b.path, a.path);
+        EXPECT_EQ(b.type, a.type);
+        EXPECT_EQ(b.field, a.field);
+        EXPECT_EQ(b.field_messages, a.field_messages);
+        EXPECT_EQ(b.role_key, a.role_key);
+        EXPECT_EQ(b.content_key, a.content_key);
+        EXPECT_EQ(b.roles_to_train, a.roles_to_train);
+        EXPECT_EQ(b.train_on_eos, a.train_on_eos);
+        EXPECT_EQ(b.weight, a.weight);
+    }
+    ASSERT_EQ(again.test_datasets.size(), 1u);
+    EXPECT_EQ(again.test_datasets[0].path, "val.jsonl");
+    EXPECT_TRUE(again.train_on_inputs);
+    EXPECT_TRUE(again.strict);
+    EXPECT_EQ(again.truncation, "left");
+    EXPECT_EQ(again.dataset_prepared_path, "/tmp/prepared");
+
     std::string msg = config_error("base_model: m\ndatasets:\n  - path: a.jsonl\n    type: sharegpt_v9\n    colour: red\n    train_on_eos: last\n"
                                    "    weight: -1\ntest_datasets: [b.jsonl]\nval_set_size: 0.1\ntruncation: middle\n");
     EXPECT_NE(msg.find("run.yaml:4: datasets.type: 'sharegpt_v9' is not supported"), std::string::npos) << msg;

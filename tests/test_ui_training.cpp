@@ -120,6 +120,9 @@ private slots:
         c.val_set_size = 0.125;
         c.seed = 7;
         c.loraplus_lr_ratio = 16;  // not on the form: kept from what was loaded
+        c.datasets[1].weight = 0.25;  // dataset keys the form does not show are kept too
+        c.datasets[1].roles_to_train = {"assistant", "tool"};
+        c.strict = true;
         page.setConfig(c);
         const QString file = home_.filePath("roundtrip.yaml");
         QVERIFY(page.saveConfig(file));
@@ -143,6 +146,9 @@ private slots:
         QCOMPARE(QString::fromStdString(r.output_dir), QString("/tmp/some out: dir"));
         QCOMPARE(r.datasets.size(), 2u);
         QCOMPARE(QString::fromStdString(r.datasets[1].path), kResources + "/demo-data/other.jsonl");
+        QCOMPARE(r.datasets[1].weight, 0.25);
+        QCOMPARE(r.datasets[1].roles_to_train, (std::vector<std::string>{"assistant", "tool"}));
+        QVERIFY(r.strict);
         QCOMPARE(QString::fromStdString(r.base_model), kDemoModel);
 
         // And a fresh page loads it back into the same form.

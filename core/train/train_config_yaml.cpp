@@ -27,10 +27,31 @@ std::string train_config_yaml(const TrainConfig& c) {
     YAML::Emitter out;
     out << YAML::BeginMap;
     out << YAML::Key << "base_model" << YAML::Value << c.base_model;
-    out << YAML::Key << "datasets" << YAML::Value << YAML::BeginSeq;
-    for (const auto& ds : c.datasets)
-        out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << ds.path << YAML::Key << "type" << YAML::Value << ds.type << YAML::EndMap;
-    out << YAML::EndSeq;
+    // Every key of a dataset entry that differs from its default, so a save/load round trip keeps them.
+    auto datasets = [&](const char* key, const std::vector<DatasetSpec>& list) {
+        const DatasetSpec dd;
+        out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+        for (const auto& ds : list) {
+            out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << ds.path;
+            if (!ds.type.empty()) out << YAML::Key << "type" << YAML::Value << ds.type;
+            if (!ds.field.empty()) out << YAML::Key << "field" << YAML::Value << ds.field;
+            if (!ds.field_messages.empty()) out << YAML::Key << "field_messages" << YAML::Value << ds.field_messages;
+            if (ds.role_key != dd.role_key || ds.content_key != dd.content_key)
+                out << YAML::Key << "message_property_mappings" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "role"
+                    << YAML::Value << ds.role_key << YAML::Key << "content" << YAML::Value << ds.content_key << YAML::EndMap;
+            if (ds.roles_to_train != dd.roles_to_train) {
+                out << YAML::Key << "roles_to_train" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+                for (const auto& r : ds.roles_to_train) out << r;
+                out << YAML::EndSeq;
+            }
+            if (ds.train_on_eos != dd.train_on_eos) out << YAML::Key << "train_on_eos" << YAML::Value << (ds.train_on_eos ? "turn" : "none");
+            if (ds.weight != dd.weight) out << YAML::Key << "weight" << YAML::Value << number(ds.weight);
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    };
+    datasets("datasets", c.datasets);
+    if (!c.test_datasets.empty()) datasets("test_datasets", c.test_datasets);
     auto list = [&](const char* key, const std::vector<std::string>& v) {
         if (v.empty()) return;
         out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -64,6 +85,10 @@ std::string train_config_yaml(const TrainConfig& c) {
         num("loraplus_lr_ratio", c.loraplus_lr_ratio, d.loraplus_lr_ratio);
     }
     list("unfrozen_parameters", c.unfrozen_parameters);
+    flag("train_on_inputs", c.train_on_inputs, d.train_on_inputs);
+    str("dataset_prepared_path", c.dataset_prepared_path, d.dataset_prepared_path);
+    flag("strict", c.strict, d.strict);
+    str("truncation", c.truncation, d.truncation);
     num("val_set_size", c.val_set_size, d.val_set_size);
     integer("sequence_len", c.sequence_len, d.sequence_len, true);
     flag("sample_packing", c.sample_packing, d.sample_packing);

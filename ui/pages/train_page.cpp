@@ -334,9 +334,11 @@ void TrainPage::buildForm() {
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(scroll);
     split->addWidget(right);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    split->setSizes({780, 480});
+    // The form's two columns need about 800 px to show every field whole; the YAML pane takes the rest
+    // (at 1280 px wide) and grows first when the window does.
+    split->setStretchFactor(0, 0);
+    split->setStretchFactor(1, 1);
+    split->setSizes({820, 320});
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
 
@@ -399,9 +401,19 @@ lathe::TrainConfig TrainPage::config() const {
     }
     c.base_model = model_->text().trimmed().toStdString();
     const std::string type = m == Method::ContinuedPretraining ? "text" : dataset_type_->currentData().toString().toStdString();
+    const std::vector<lathe::DatasetSpec> previous = c.datasets;
     c.datasets.clear();
-    for (const QString& p : datasets_->text().split(';', Qt::SkipEmptyParts))
-        if (!p.trimmed().isEmpty()) c.datasets.push_back({p.trimmed().toStdString(), type});
+    for (const QString& p : datasets_->text().split(';', Qt::SkipEmptyParts)) {
+        if (p.trimmed().isEmpty()) continue;
+        lathe::DatasetSpec d;
+        // A file the configuration already had keeps the keys the form does not show (field_messages,
+        // roles_to_train, weight, ...), so saving from the form never drops them.
+        for (const lathe::DatasetSpec& old : previous)
+            if (old.path == p.trimmed().toStdString()) d = old;
+        d.path = p.trimmed().toStdString();
+        d.type = type;
+        c.datasets.push_back(d);
+    }
     c.sample_packing = packing_->isChecked();
     c.val_set_size = val_size_->value();
     c.output_dir = output_->text().trimmed().toStdString();
