@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -427,6 +428,25 @@ TEST(TrainRun, SigtermSavesACheckpointAndStops) {
     EXPECT_TRUE(fs::exists(d.dir.path / "out" / ("checkpoint-" + std::to_string(step)) / "trainer_state.json"));
     auto runs = RunStore::open(d.store())->list_runs();
     EXPECT_EQ(runs.at(0).status, "stopped");
+}
+
+// A stop that lands on a save_steps step does not save (and record) that step twice.
+TEST(TrainRun, StopOnASaveStepRecordsOneCheckpoint) {
+    RunDir d;
+    std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nmax_steps: 100000\nnum_epochs: 100000\nmicro_batch_size: 1\n"
+                               "sequence_len: 64\nsave_steps: 2\n");
+    Child child({LATHE_CLI, "train", cfg, "--store", d.store()});
+    json e;
+    int64_t run = 0;
+    while (child.next(e)) {
+        run = e.value("run_id", run);
+        if (e["event"] == "step" && e["step"] == 2) kill(child.pid, SIGTERM);  // arrives while step 2's checkpoint is written
+    }
+    EXPECT_EQ(child.wait(), 0);
+    auto checkpoints = RunStore::open(d.store())->checkpoints(run);
+    ASSERT_FALSE(checkpoints.empty());
+    std::set<int64_t> steps;
+    for (const auto& c : checkpoints) EXPECT_TRUE(steps.insert(c.step).second) << "step " << c.step << " recorded twice";
 }
 
 TEST(TrainRun, DryRunPrintsAMemoryEstimate) {

@@ -364,7 +364,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
 
         std::vector<std::string> kept_checkpoints;
         for (const auto& ck : store.checkpoints(run_id)) kept_checkpoints.push_back(ck.path);
+        int64_t last_checkpoint_step = -1;
         auto checkpoint = [&](int64_t at_step) {
+            if (at_step == last_checkpoint_step) return;  // a stop right after a save_steps checkpoint: it is already on disk
+            last_checkpoint_step = at_step;
             TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
                              .evals_without_improvement = evals_without_improvement, .dir = ""};
             std::string path = save_train_checkpoint(*model, c, lora, request.config_text, adamw ? &*adamw : nullptr,

@@ -280,10 +280,16 @@ void TrainPage::buildForm() {
     auto* second = new QVBoxLayout;
     second->addWidget(trainBox);
     second->addStretch(1);
-    columns->addLayout(first, 3);
-    columns->addLayout(second, 2);
+    columns->addLayout(first, 1);
+    columns->addLayout(second, 1);
     formLayout->setContentsMargins(0, 0, 0, 0);
     formLayout->addLayout(columns);
+    // Combo boxes sized by their longest item would make the form wider than the page (the Training
+    // column ended up off screen): they take a modest width and show long items in the popup.
+    for (QComboBox* combo : form->findChildren<QComboBox*>()) {
+        combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        combo->setMinimumContentsLength(10);
+    }
     auto* scroll = new QScrollArea(this);
     scroll->setWidget(form);
     scroll->setWidgetResizable(true);
