@@ -1,5 +1,5 @@
 // Unicode helpers the tokenizer components share: UTF-8 coding, character classes as Rust's `char`
-// methods define them, case mapping and normalization forms. Tables come from unicode_tables.cpp.
+// methods define them, case mapping and normalization forms. Tables come from unicode_tables_*.cpp.
 #pragma once
 
 #include <cstdint>
