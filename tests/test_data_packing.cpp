@@ -10,34 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data/render.h"
+#include "tests/data/render_cases.h"
 #include "core/train/batch.h"
 
 namespace lathe {
 namespace {
 
 using namespace lathe::data;
-
-data::Sample sample_of(const nlohmann::ordered_json& c) {
-    Sample s;
-    std::string kind = c["kind"];
-    if (kind == "chat") {
-        s.type = RowType::chat;
-        for (const auto& m : c["messages"]) s.messages.push_back({m["role"], m["content"], nlohmann::ordered_json::object()});
-    } else if (kind == "alpaca") {
-        s.type = RowType::alpaca;
-        if (c.contains("system")) s.messages.push_back({"system", c["system"], nlohmann::ordered_json::object()});
-        s.messages.push_back({"user", c["instruction"], nlohmann::ordered_json{{"input", c["input"]}}});
-        s.messages.push_back({"assistant", c["output"], nlohmann::ordered_json::object()});
-    } else if (kind == "prompt_completion") {
-        s.type = RowType::prompt_completion;
-        s.prompt = c["prompt"];
-        s.completion = c["completion"];
-    } else {
-        s.type = RowType::text;
-        s.text = c["text"];
-    }
-    return s;
-}
 
 TEST(SamplePacking, RenderedRowsOfEveryKindKeepTheirLabels) {
     const char* refs = std::getenv("LATHE_INTEROP_REFS");
@@ -51,7 +30,7 @@ TEST(SamplePacking, RenderedRowsOfEveryKindKeepTheirLabels) {
         if (c["kind"] == "chat" && !c["train_on_eos"].get<bool>()) continue;
         data::RenderOptions o;
         if (c.contains("prompt_template")) o.prompt_template = c["prompt_template"];
-        auto r = render_sample(sample_of(c), tok, o);
+        auto r = render_sample(test::sample_from_render_case(c), tok, o);
         ASSERT_TRUE(std::holds_alternative<RenderedRow>(r)) << c["case"];
         const auto& row = std::get<RenderedRow>(r);
         rows.push_back(Example{row.input_ids, row.labels});

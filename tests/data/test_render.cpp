@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data/render.h"
+#include "tests/data/render_cases.h"
 #include "tests/data/data_test_util.h"
 
 namespace fs = std::filesystem;
@@ -15,30 +16,6 @@ using lathe::TextTokenizer;
 using namespace lathe::data;
 
 namespace {
-
-Sample sample_from_case(const nlohmann::ordered_json& c) {
-    Sample s;
-    s.file = "cases.json";
-    s.line = 1;
-    std::string kind = c["kind"];
-    if (kind == "chat") {
-        s.type = RowType::chat;
-        for (const auto& m : c["messages"]) s.messages.push_back({m["role"], m["content"], nlohmann::ordered_json::object()});
-    } else if (kind == "alpaca") {
-        s.type = RowType::alpaca;
-        if (c.contains("system")) s.messages.push_back({"system", c["system"], nlohmann::ordered_json::object()});
-        s.messages.push_back({"user", c["instruction"], nlohmann::ordered_json{{"input", c["input"]}}});
-        s.messages.push_back({"assistant", c["output"], nlohmann::ordered_json::object()});
-    } else if (kind == "prompt_completion") {
-        s.type = RowType::prompt_completion;
-        s.prompt = c["prompt"];
-        s.completion = c["completion"];
-    } else {
-        s.type = RowType::text;
-        s.text = c["text"];
-    }
-    return s;
-}
 
 RenderedRow ok(const std::variant<RenderedRow, Problem>& r) {
     if (auto* p = std::get_if<Problem>(&r)) ADD_FAILURE() << "unexpected problem: " << p->field << ": " << p->message;
@@ -81,7 +58,7 @@ TEST(RenderInterop, MatchesTransformers) {
             o.train_on_eos = c["train_on_eos"];
             if (c.contains("prompt_template")) o.prompt_template = c["prompt_template"];
             if (c.contains("roles_to_train")) o.roles_to_train = c["roles_to_train"].get<std::vector<std::string>>();
-            RenderedRow row = ok(render_sample(sample_from_case(c), tok, o));
+            RenderedRow row = ok(render_sample(lathe::test::sample_from_render_case(c), tok, o));
             EXPECT_EQ(row.text, c["text_rendered"].get<std::string>());
             EXPECT_EQ(row.input_ids, c["input_ids"].get<std::vector<int64_t>>());
             EXPECT_EQ(row.labels, c["labels"].get<std::vector<int64_t>>());
@@ -95,7 +72,7 @@ TEST(Render, ChatFixtureIds) {
     std::string dir = lathe::test::fixtures() + "/hf/tokenizers/bytelevel-regex-qwen-hf";
     TextTokenizer tok = TextTokenizer::load(dir);
     auto ref = lathe::test::read_json(dir + "/chat_reference.json");
-    Sample s = sample_from_case({{"kind", "chat"}, {"messages", ref["messages"]}});
+    Sample s = lathe::test::sample_from_render_case({{"kind", "chat"}, {"messages", ref["messages"]}});
     RenderedRow row = ok(render_sample(s, tok, {}));
     EXPECT_EQ(row.text, ref["rendered"].get<std::string>());
     EXPECT_EQ(row.input_ids, ref["ids"].get<std::vector<int64_t>>());
@@ -109,7 +86,7 @@ TEST(Render, TrainOnInputsTrainsEveryToken) {
     auto c = lathe::test::read_json(refs + "/chatml/cases.json")[2];  // chat1, two assistant turns
     RenderOptions o;
     o.train_on_inputs = true;
-    RenderedRow row = ok(render_sample(sample_from_case(c), tok, o));
+    RenderedRow row = ok(render_sample(lathe::test::sample_from_render_case(c), tok, o));
     EXPECT_EQ(row.input_ids, c["input_ids"].get<std::vector<int64_t>>());
     EXPECT_EQ(row.labels, row.input_ids);
 }
@@ -126,20 +103,20 @@ TEST(Render, Truncation) {
     RenderOptions o;
     o.max_length = 5;
     o.truncation = Truncation::right;
-    RenderedRow right = ok(render_sample(sample_from_case(text_case), tok, o));
+    RenderedRow right = ok(render_sample(lathe::test::sample_from_render_case(text_case), tok, o));
     EXPECT_EQ(right.input_ids, std::vector<int64_t>(ids.begin(), ids.begin() + 5));
     EXPECT_EQ(right.untruncated_length, static_cast<int64_t>(ids.size()));
     o.truncation = Truncation::left;
-    RenderedRow left = ok(render_sample(sample_from_case(text_case), tok, o));
+    RenderedRow left = ok(render_sample(lathe::test::sample_from_render_case(text_case), tok, o));
     EXPECT_EQ(left.input_ids, std::vector<int64_t>(ids.end() - 5, ids.end()));
     EXPECT_EQ(left.labels, left.input_ids);
     o.truncation = Truncation::drop;
-    Problem p = problem(render_sample(sample_from_case(text_case), tok, o));
+    Problem p = problem(render_sample(lathe::test::sample_from_render_case(text_case), tok, o));
     EXPECT_NE(p.message.find("max_length 5"), std::string::npos) << p.message;
 
     // A chat cut before its reply has nothing left to train on.
     o.truncation = Truncation::right;
-    Problem cut = problem(render_sample(sample_from_case(cases[0]), tok, o));
+    Problem cut = problem(render_sample(lathe::test::sample_from_render_case(cases[0]), tok, o));
     EXPECT_NE(cut.message.find("no trained tokens left"), std::string::npos) << cut.message;
 }
 
