@@ -12,6 +12,8 @@
 #include <QStandardPaths>
 #include <QTimer>
 
+#include "ui/lathe_cli.h"
+
 namespace {
 
 // True while the process exists and is not a zombie. The trainer is double-forked (not our child), so
@@ -47,12 +49,6 @@ TrainingSession::TrainingSession(QObject* parent) : QObject(parent), timer_(new 
 
 TrainingSession::~TrainingSession() = default;  // a running child is left running: it is detached
 
-QString TrainingSession::cliPath() {
-    QString env = qEnvironmentVariable("LATHE_CLI");
-    if (!env.isEmpty()) return env;
-    return QDir(QCoreApplication::applicationDirPath()).filePath("lathe");
-}
-
 bool TrainingSession::start(const QString& configPath) { return launch({"train", QFileInfo(configPath).absoluteFilePath()}); }
 
 bool TrainingSession::resume(qint64 runId) { return launch({"train", "--resume", QString::number(runId)}); }
@@ -74,8 +70,9 @@ bool TrainingSession::launch(const QStringList& trainArgs) {
 
     QStringList args = trainArgs;
     if (!store_path_.isEmpty()) args << "--store" << store_path_;
+    const QString cli = latheCliPath();
     QProcess p;
-    p.setProgram(cliPath());
+    p.setProgram(cli);
     p.setArguments(args);
     p.setStandardInputFile(QProcess::nullDevice());
     p.setStandardOutputFile(events_path_);
@@ -83,7 +80,7 @@ bool TrainingSession::launch(const QStringList& trainArgs) {
     qint64 pid = 0;
     if (!p.startDetached(&pid)) {
         state_ = State::Finished;
-        emit failed(tr("Could not start the trainer %1: %2").arg(cliPath(), p.errorString()),
+        emit failed(tr("Could not start the trainer %1: %2").arg(cli.isEmpty() ? QStringLiteral("lathe") : cli, p.errorString()),
                     tr("Build the `lathe` command line next to lathe-studio, or point LATHE_CLI at it."));
         emit finished("failed");
         return false;

@@ -28,9 +28,6 @@ public:
     explicit TrainingSession(QObject* parent = nullptr);
     ~TrainingSession() override;
 
-    // `lathe` beside this executable; $LATHE_CLI overrides it (tests, development builds).
-    static QString cliPath();
-
     // Starts `lathe train CONFIG`; false (and failed() emitted) when it could not be started.
     bool start(const QString& configPath);
     // Starts `lathe train --resume RUN_ID`: the run continues from its latest checkpoint.

@@ -32,6 +32,7 @@
 
 #include "core/util/error.h"
 #include "ui/device_memory.h"
+#include "ui/lathe_cli.h"
 #include "ui/training_session.h"
 
 namespace {
@@ -733,12 +734,12 @@ void TrainPage::runDryRun() {
     });
     connect(p, &QProcess::errorOccurred, this, [this, p](QProcess::ProcessError e) {
         if (e != QProcess::FailedToStart) return;
-        estimate_error_ = tr("cannot run %1: %2").arg(TrainingSession::cliPath(), p->errorString());
+        estimate_error_ = tr("cannot run %1: %2").arg(latheCliPath(), p->errorString());
         p->deleteLater();
         if (dry_run_ == p) dry_run_ = nullptr;
         showMemory();
     });
-    p->start(TrainingSession::cliPath(), {"train", "--dry-run", file});
+    p->start(latheCliPath(), {"train", "--dry-run", file});
 }
 
 QString TrainPage::memoryText() const { return memory_->text(); }
