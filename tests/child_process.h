@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <spawn.h>
 #include <string>
@@ -28,8 +30,21 @@ struct ChildProcess {
         std::vector<char*> argv;
         for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
-        EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+        int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
+        if (spawned != 0) {
+            // Said on stderr at once: a test that crashes later would lose gtest's buffered message.
+            std::fprintf(stderr, "ChildProcess: posix_spawn(%s) failed: %s; trying fork + exec\n", argv[0], std::strerror(spawned));
+            pid = fork();
+            if (pid == 0) {
+                dup2(fds[1], 1);
+                close(fds[0]);
+                execve(argv[0], argv.data(), environ);
+                std::fprintf(stderr, "ChildProcess: exec(%s) failed: %s\n", argv[0], std::strerror(errno));
+                _exit(127);
+            }
+        }
+        EXPECT_GT(pid, 0) << "could not start " << args[0];
         close(fds[1]);
         out = fdopen(fds[0], "r");
     }
@@ -49,8 +64,9 @@ struct ChildProcess {
     // Exit status, or 128 + the signal that ended it.
     int wait() {
         int status = 0;
-        waitpid(pid, &status, 0);
+        const bool started = pid > 0 && waitpid(pid, &status, 0) == pid;  // never waitpid(-1): any child
         fclose(out);
+        if (!started) return -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
 };

@@ -2,15 +2,22 @@
 // against them.
 #pragma once
 
+#include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 namespace lathe::test {
 
-inline std::string fixtures() { return LATHE_FIXTURES; }
+// LATHE_FIXTURES in the environment wins over the build's path: the GPU check runs test binaries built
+// here on another machine, where the fixtures travel inside the repository.
+inline std::string fixtures() {
+    const char* moved = std::getenv("LATHE_FIXTURES");
+    return moved && *moved ? moved : LATHE_FIXTURES;
+}
 inline std::string hf_model(const std::string& name) { return fixtures() + "/hf/models/" + name; }
 inline std::string hf_adapter(const std::string& name) { return fixtures() + "/hf/adapters/" + name; }
 

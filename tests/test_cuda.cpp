@@ -1,6 +1,7 @@
 // The fixture models on a CUDA GPU: float32 within the CPU tolerance, bfloat16 within a documented
 // one. Skipped cleanly when no GPU is present (CI); run for real on a GPU machine.
 #include <ATen/Context.h>
+#include <ATen/TensorIndexing.h>
 #include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
