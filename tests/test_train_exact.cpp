@@ -1,4 +1,4 @@
-// LoRA training against Hugging Face transformers + PEFT (../shared/fixtures/hf/training): from
+// LoRA training against Hugging Face transformers + PEFT (tests/fixtures/hf/training): from
 // adapter_init with the settings in reference.json, every step's loss within 1e-4 of step_losses and
 // the saved adapter within 1e-4 (max-abs relative to each tensor's max) of adapter_final.
 //

@@ -9,7 +9,7 @@ class QWidget;
 
 namespace uitest {
 
-QString fixtures();                       // ../shared/fixtures
+QString fixtures();                       // tests/fixtures
 QString hfModel(const QString& name);     // fixtures()/hf/models/NAME
 QString hfAdapter(const QString& name);   // fixtures()/hf/adapters/NAME
 
