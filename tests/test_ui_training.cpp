@@ -1,7 +1,8 @@
 // The Train and Monitor pages driven offscreen with the real `lathe` binary on the bundled demo model:
 // configure LoRA → start → steps on the chart → checkpoint marker → stop (checkpoint, run stopped in the
 // store) → resume (more steps) ; YAML save/load; validation messages; a failing and a killed trainer;
-// closing with a run in progress. Screenshots go to docs/screenshots for people to look at.
+// closing with a run in progress. Screenshots go to the build folder (docs/screenshots with
+// LATHE_UPDATE_SCREENSHOTS=1) for people to look at.
 #include <csignal>
 
 #include <QCheckBox>
@@ -22,9 +23,12 @@
 
 #include "core/runs/run_store.h"
 #include "core/train/train_config.h"
+#include "tests/ui_screenshots.h"
 #include "ui/device_memory.h"
 #include "ui/main_window.h"
 #include "ui/pages/monitor_page.h"
+#include "ui/pages/runs_page.h"
+#include "ui/pages/runs_table_model.h"
 #include "ui/pages/train_page.h"
 
 namespace {
@@ -43,7 +47,7 @@ T* child(QWidget* parent, const char* name) {
 // Screenshots taken under Xvfb (xcb) get their own names beside the offscreen ones.
 QString screenshot(const QString& name) {
     const QString suffix = QGuiApplication::platformName() == "offscreen" ? QString() : "_" + QGuiApplication::platformName();
-    return QString(LATHE_SCREENSHOTS) + "/" + name + suffix + ".png";
+    return uitest::screenshotDir() + "/" + name + suffix + ".png";
 }
 
 // Closes the next message box that appears, pressing the button whose text contains `button`.
@@ -99,7 +103,6 @@ private slots:
         QVERIFY(home_.isValid());
         qputenv("LATHE_HOME", home_.path().toUtf8());  // the trainer's and the GUI's default run store
         qputenv("LATHE_CLI", LATHE_CLI);
-        QDir().mkpath(LATHE_SCREENSHOTS);
     }
 
     void yamlSaveLoadRoundTrip() {
