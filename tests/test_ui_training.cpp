@@ -15,6 +15,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTableView>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -375,10 +376,27 @@ private slots:
         QVERIFY2(monitor.failureText().contains("killed or crashed"), qPrintable(monitor.failureText()));
         QVERIFY2(monitor.failureText().contains("Resume"), qPrintable(monitor.failureText()));
         QVERIFY(child<QPushButton>(&monitor, "resumeButton")->isEnabled());
-        // The store still says running (nobody marked it); its checkpoints are there, and Resume goes on.
+        // Nobody wrote an end status, yet the store reads it as interrupted (its process is gone), and the
+        // Runs page offers to resume it; its checkpoints are there, and Resume goes on.
         auto s = lathe::RunStore::open(store().toStdString());
+        QCOMPARE(QString::fromStdString(s->find_run(monitor.currentRunId())->status), QString("interrupted"));
         const auto checkpoints = s->checkpoints(monitor.currentRunId());
         QVERIFY(!checkpoints.empty());
+        {
+            RunsPage runs;
+            runs.setStorePath(store());
+            auto* table = runs.findChild<QTableView*>();
+            QVERIFY(table->model()->rowCount() >= 1);
+            runs.selectRun(monitor.currentRunId());
+            const int row = table->currentIndex().row();
+            QCOMPARE(table->model()->index(row, RunsTableModel::Id).data().toLongLong(), monitor.currentRunId());
+            QCOMPARE(table->model()->index(row, RunsTableModel::Status).data().toString(), QString("interrupted"));
+            QPushButton* resume = nullptr;
+            for (QPushButton* b : runs.findChildren<QPushButton*>())
+                if (b->text() == "Resume") resume = b;
+            QVERIFY(resume && resume->isEnabled());
+            QVERIFY2(resume->toolTip().contains(QString("step %1").arg(checkpoints.back().step)), qPrintable(resume->toolTip()));
+        }
         const int before = monitor.lossPointCount();
         QTest::mouseClick(child<QPushButton>(&monitor, "resumeButton"), Qt::LeftButton);
         QTRY_VERIFY2_WITH_TIMEOUT(monitor.logText().contains(QString("Resumed at step %1").arg(checkpoints.back().step)), qPrintable(monitor.logText()), 60000);
