@@ -163,7 +163,9 @@ TEST(SamplePacking, SameLossAndGradientsAsSeparateRows) {
         attach_peft_adapter(*model, test::fixtures() + "/hf/training/qwen2/adapter_init");
         auto params = make_lora_trainable(*model);
         Batch b = packed ? collate_packed(packs, 0) : collate({rows.begin(), rows.begin() + 4}, 0);
-        if (packed) EXPECT_EQ(b.input_ids.size(0), 1);
+        if (packed) {
+            EXPECT_EQ(b.input_ids.size(0), 1);
+        }
         losses.push_back(forward_backward(*model, {b}));
         grads.emplace_back();
         for (auto& [name, p] : params) grads.back().push_back(p.grad().clone());

@@ -250,9 +250,11 @@ TEST(TrainRun, MatchesTheTransformersTrainingReferenceThroughTheCli) {
     ASSERT_EQ(losses.size(), expected.size());
     for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-4);
     // The event contract the GUI relies on.
-    for (const auto& e : events)
-        if (e["event"] == "step")
+    for (const auto& e : events) {
+        if (e["event"] == "step") {
             for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"}) EXPECT_TRUE(e.contains(key)) << key;
+        }
+    }
     EXPECT_EQ(events.front()["event"], "start");
     EXPECT_EQ(events.back()["event"], "end");
     EXPECT_EQ(events.back()["status"], "completed");
