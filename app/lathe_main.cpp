@@ -6,11 +6,12 @@
 
 #include "core/cli/commands.h"
 #include "core/util/error.h"
+#include "core/util/version.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"Lathe: finetune language models on your own GPUs"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "lathe 0.1.0");
+    app.set_version_flag("--version", std::string("lathe ") + lathe::version());
 
     lathe::InfoCommand info;
     auto* info_cmd = app.add_subcommand("info", "Describe a Hugging Face model folder and check its weights");

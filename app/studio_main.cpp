@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include "core/util/version.h"
 #include "ui/main_window.h"
 #include "ui/pages/train_page.h"
 
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Lathe");
     QApplication::setApplicationName("Lathe Studio");
-    QApplication::setApplicationVersion("0.1.0");
+    QApplication::setApplicationVersion(QString::fromLatin1(lathe::version()));
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Lathe Studio: finetune language models");

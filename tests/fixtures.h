@@ -1,4 +1,4 @@
-// Paths to ../shared/fixtures (reference outputs made by Hugging Face libraries) and helpers to compare
+// Paths to tests/fixtures (reference outputs made by Hugging Face libraries) and helpers to compare
 // against them.
 #pragma once
 

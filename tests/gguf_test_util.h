@@ -89,7 +89,7 @@ inline void rewrite_gguf(const fs::path& src, const fs::path& dst,
     w.write(dst.string());
 }
 
-// A fixture model folder (../shared/fixtures/hf/models/NAME) with a byte-level BPE tokenizer that
+// A fixture model folder (tests/fixtures/hf/models/NAME) with a byte-level BPE tokenizer that
 // fits its 512-token vocabulary: the fixture tokenizer bytelevel-regex-qwen-hf cut to ids < 512
 // (its merges are in id order, so the first 512 tokens and the merges among them are a whole BPE).
 inline void make_model_with_tokenizer(const std::string& name, const fs::path& dir) {

@@ -31,6 +31,13 @@ CliResult run_cli(const std::string& args) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// The version comes from CMake's PROJECT_VERSION, the one place it is written.
+TEST(Cli, VersionIsTheProjectVersion) {
+    auto r = run_cli("--version");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(r.output, std::string("lathe ") + LATHE_PROJECT_VERSION + "\n");
+}
+
 TEST(Cli, InfoDescribesAModel) {
     CliResult r = run_cli("info " + test::hf_model("qwen3"));
     ASSERT_EQ(r.code, 0) << r.output;

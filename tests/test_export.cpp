@@ -166,6 +166,7 @@ TEST_P(ExportMerged, TransformersLoadsItWithLathesLogits) {
     std::string text((std::istreambuf_iterator<char>(card)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("base_model: \"" + base + "\""), std::string::npos) << text;
     EXPECT_NE(text.find("- steps: 3"), std::string::npos) << text;
+    EXPECT_NE(text.find(std::string("(Lathe ") + LATHE_PROJECT_VERSION + ")"), std::string::npos) << text;
     EXPECT_NE(text.find("train.jsonl"), std::string::npos) << text;
     if (c.with_tokenizer) {
         // transformers reads the copied tokenizer and chat template as it reads the base model's.

@@ -1,4 +1,4 @@
-// LoRA training against Hugging Face transformers + PEFT (../shared/fixtures/hf/training): from
+// LoRA training against Hugging Face transformers + PEFT (tests/fixtures/hf/training): from
 // adapter_init with the settings in reference.json, every step's loss within 1e-4 of step_losses and
 // the saved adapter within 1e-4 (max-abs relative to each tensor's max) of adapter_final.
 //
@@ -163,7 +163,9 @@ TEST(SamplePacking, SameLossAndGradientsAsSeparateRows) {
         attach_peft_adapter(*model, test::fixtures() + "/hf/training/qwen2/adapter_init");
         auto params = make_lora_trainable(*model);
         Batch b = packed ? collate_packed(packs, 0) : collate({rows.begin(), rows.begin() + 4}, 0);
-        if (packed) EXPECT_EQ(b.input_ids.size(0), 1);
+        if (packed) {
+            EXPECT_EQ(b.input_ids.size(0), 1);
+        }
         losses.push_back(forward_backward(*model, {b}));
         grads.emplace_back();
         for (auto& [name, p] : params) grads.back().push_back(p.grad().clone());

@@ -250,9 +250,11 @@ TEST(TrainRun, MatchesTheTransformersTrainingReferenceThroughTheCli) {
     ASSERT_EQ(losses.size(), expected.size());
     for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-4);
     // The event contract the GUI relies on.
-    for (const auto& e : events)
-        if (e["event"] == "step")
+    for (const auto& e : events) {
+        if (e["event"] == "step") {
             for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"}) EXPECT_TRUE(e.contains(key)) << key;
+        }
+    }
     EXPECT_EQ(events.front()["event"], "start");
     EXPECT_EQ(events.back()["event"], "end");
     EXPECT_EQ(events.back()["status"], "completed");
@@ -288,7 +290,7 @@ TEST(TrainRun, ResumeAfterKillNineRepeatsTheLossSeriesExactly) {
     }
     child.wait();
     auto store = RunStore::open(d.store());
-    EXPECT_EQ(store->find_run(run_id)->status, "running");  // it never got to say otherwise
+    EXPECT_EQ(store->find_run(run_id)->status, "interrupted");  // it never got to say so: its process is gone
     EXPECT_FALSE(fs::exists(d.dir.path / "killed" / ".checkpoint-6.tmp") && fs::exists(d.dir.path / "killed" / "checkpoint-6"));
 
     int code = -1;
@@ -300,6 +302,63 @@ TEST(TrainRun, ResumeAfterKillNineRepeatsTheLossSeriesExactly) {
     ASSERT_EQ(after.size(), 13u);
     for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i], uninterrupted[i + 3]) << "step " << i + 4;
     EXPECT_EQ(RunStore::open(d.store())->find_run(run_id)->status, "completed");
+}
+
+// `lathe runs` output (stdout and stderr).
+std::string lathe_output(const std::string& args, int* code = nullptr) {
+    FILE* pipe = popen((std::string(LATHE_CLI) + " " + args + " 2>&1").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+    const int status = pclose(pipe);
+    if (code) *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return out;
+}
+
+// A trainer killed with -9 never writes an end event; `lathe runs` shows its run interrupted (not
+// running forever), with the checkpoint to resume from, while a live run elsewhere still reads running.
+TEST(TrainRun, KillNineShowsTheRunInterruptedInRunsList) {
+    RunDir d;
+    std::string cfg = d.config("adapter: lora\nlora_r: 4\nlora_target_modules: [q_proj]\nmicro_batch_size: 2\nnum_epochs: 1000\n"
+                               "save_steps: 2\nsequence_len: 64\n", "killed");
+    Child child({LATHE_CLI, "train", cfg, "--store", d.store()});
+    json e;
+    int64_t run_id = 0;
+    bool checked_live = false;
+    while (child.next(e)) {
+        run_id = e.value("run_id", run_id);
+        if (e["event"] == "checkpoint" && !checked_live) {
+            // Read by another process while the trainer lives: running.
+            auto live = json::parse(lathe_output("runs list --json --store " + d.store()));
+            ASSERT_EQ(live.size(), 1u);
+            EXPECT_EQ(live[0]["status"], "running");
+            checked_live = true;
+            kill(child.pid, SIGKILL);
+            break;
+        }
+    }
+    ASSERT_TRUE(checked_live);
+    while (child.next(e)) {  // to the end of its output: it has died (not yet reaped, a zombie)
+    }
+    auto zombie = RunStore::open(d.store())->find_run(run_id);
+    EXPECT_EQ(zombie->status, "interrupted");
+    EXPECT_EQ(child.wait(), 128 + SIGKILL);
+
+    int code = -1;
+    std::string table = lathe_output("runs list --store " + d.store(), &code);
+    EXPECT_EQ(code, 0);
+    EXPECT_NE(table.find("interrupted"), std::string::npos) << table;
+    EXPECT_EQ(table.find("running"), std::string::npos) << table;
+    auto listed = json::parse(lathe_output("runs list --json --store " + d.store()));
+    EXPECT_EQ(listed[0]["status"], "interrupted");
+    auto shown = json::parse(lathe_output("runs show " + std::to_string(run_id) + " --json --store " + d.store()));
+    EXPECT_EQ(shown["status"], "interrupted");
+    EXPECT_NE(shown["error"].get<std::string>().find("pid " + std::to_string(child.pid)), std::string::npos) << shown.dump();
+    auto checkpoints = RunStore::open(d.store())->checkpoints(run_id);
+    ASSERT_FALSE(checkpoints.empty());
+    EXPECT_EQ(shown["resume_from"], checkpoints.back().path);
+    std::string text = lathe_output("runs show " + std::to_string(run_id) + " --store " + d.store());
+    EXPECT_NE(text.find("resume         lathe train --resume " + std::to_string(run_id)), std::string::npos) << text;
 }
 
 TEST(TrainRun, SamplePackingPacksRowsIntoFewerSteps) {

@@ -31,7 +31,7 @@ T* child(QWidget* parent, const char* name) {
 
 QString screenshotPath(const QString& name) {
     const QString suffix = QGuiApplication::platformName() == "offscreen" ? QString() : "_" + QGuiApplication::platformName();
-    return QString(LATHE_SCREENSHOTS) + "/" + name + suffix + ".png";
+    return uitest::screenshotDir() + "/" + name + suffix + ".png";
 }
 
 void writeFile(const QString& path, const QByteArray& text) {

@@ -42,7 +42,7 @@ T* child(QObject* parent, const char* name) {
 
 QString screenshotPath(const QString& name) {
     const QString suffix = QGuiApplication::platformName() == "offscreen" ? QString() : "_" + QGuiApplication::platformName();
-    return QString(LATHE_SCREENSHOTS) + "/" + name + suffix + ".png";
+    return uitest::screenshotDir() + "/" + name + suffix + ".png";
 }
 
 // Nothing but `name` itself may appear in `dir` for an export to `dir/name` (no hidden staging folder).
@@ -90,7 +90,6 @@ private slots:
         QVERIFY(home_.isValid());
         qputenv("LATHE_HOME", home_.path().toUtf8());  // the trainer's and the GUI's default run store
         QSettings().clear();
-        QDir().mkpath(LATHE_SCREENSHOTS);
     }
 
     void wholeFlow() {

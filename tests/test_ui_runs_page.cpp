@@ -158,7 +158,7 @@ private slots:
         QCOMPARE(cell(table, 0, RunsTableModel::Steps), QString("2"));
         QCOMPARE(cell(table, 0, RunsTableModel::Loss), QString("2.2500"));
         QVERIFY(cell(table, 0, RunsTableModel::Ended).isEmpty());
-        QVERIFY(button(&page, "Resume")->isEnabled());  // a run left "running" by a crash can be resumed
+        QVERIFY(!button(&page, "Resume")->isEnabled());  // still running (in this process): not resumed twice
     }
 
     void missingStoreSaysSoAndCreatesNothing() {

@@ -1,7 +1,8 @@
 // The Train and Monitor pages driven offscreen with the real `lathe` binary on the bundled demo model:
 // configure LoRA → start → steps on the chart → checkpoint marker → stop (checkpoint, run stopped in the
 // store) → resume (more steps) ; YAML save/load; validation messages; a failing and a killed trainer;
-// closing with a run in progress. Screenshots go to docs/screenshots for people to look at.
+// closing with a run in progress. Screenshots go to the build folder (docs/screenshots with
+// LATHE_UPDATE_SCREENSHOTS=1) for people to look at.
 #include <csignal>
 
 #include <QCheckBox>
@@ -14,6 +15,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTableView>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -22,9 +24,12 @@
 
 #include "core/runs/run_store.h"
 #include "core/train/train_config.h"
+#include "tests/ui_screenshots.h"
 #include "ui/device_memory.h"
 #include "ui/main_window.h"
 #include "ui/pages/monitor_page.h"
+#include "ui/pages/runs_page.h"
+#include "ui/pages/runs_table_model.h"
 #include "ui/pages/train_page.h"
 
 namespace {
@@ -43,7 +48,7 @@ T* child(QWidget* parent, const char* name) {
 // Screenshots taken under Xvfb (xcb) get their own names beside the offscreen ones.
 QString screenshot(const QString& name) {
     const QString suffix = QGuiApplication::platformName() == "offscreen" ? QString() : "_" + QGuiApplication::platformName();
-    return QString(LATHE_SCREENSHOTS) + "/" + name + suffix + ".png";
+    return uitest::screenshotDir() + "/" + name + suffix + ".png";
 }
 
 // Closes the next message box that appears, pressing the button whose text contains `button`.
@@ -99,7 +104,6 @@ private slots:
         QVERIFY(home_.isValid());
         qputenv("LATHE_HOME", home_.path().toUtf8());  // the trainer's and the GUI's default run store
         qputenv("LATHE_CLI", LATHE_CLI);
-        QDir().mkpath(LATHE_SCREENSHOTS);
     }
 
     void yamlSaveLoadRoundTrip() {
@@ -372,10 +376,27 @@ private slots:
         QVERIFY2(monitor.failureText().contains("killed or crashed"), qPrintable(monitor.failureText()));
         QVERIFY2(monitor.failureText().contains("Resume"), qPrintable(monitor.failureText()));
         QVERIFY(child<QPushButton>(&monitor, "resumeButton")->isEnabled());
-        // The store still says running (nobody marked it); its checkpoints are there, and Resume goes on.
+        // Nobody wrote an end status, yet the store reads it as interrupted (its process is gone), and the
+        // Runs page offers to resume it; its checkpoints are there, and Resume goes on.
         auto s = lathe::RunStore::open(store().toStdString());
+        QCOMPARE(QString::fromStdString(s->find_run(monitor.currentRunId())->status), QString("interrupted"));
         const auto checkpoints = s->checkpoints(monitor.currentRunId());
         QVERIFY(!checkpoints.empty());
+        {
+            RunsPage runs;
+            runs.setStorePath(store());
+            auto* table = runs.findChild<QTableView*>();
+            QVERIFY(table->model()->rowCount() >= 1);
+            runs.selectRun(monitor.currentRunId());
+            const int row = table->currentIndex().row();
+            QCOMPARE(table->model()->index(row, RunsTableModel::Id).data().toLongLong(), monitor.currentRunId());
+            QCOMPARE(table->model()->index(row, RunsTableModel::Status).data().toString(), QString("interrupted"));
+            QPushButton* resume = nullptr;
+            for (QPushButton* b : runs.findChildren<QPushButton*>())
+                if (b->text() == "Resume") resume = b;
+            QVERIFY(resume && resume->isEnabled());
+            QVERIFY2(resume->toolTip().contains(QString("step %1").arg(checkpoints.back().step)), qPrintable(resume->toolTip()));
+        }
         const int before = monitor.lossPointCount();
         QTest::mouseClick(child<QPushButton>(&monitor, "resumeButton"), Qt::LeftButton);
         QTRY_VERIFY2_WITH_TIMEOUT(monitor.logText().contains(QString("Resumed at step %1").arg(checkpoints.back().step)), qPrintable(monitor.logText()), 60000);

@@ -87,8 +87,7 @@ CliResult trainTinyRun(const QString& model_dir, const QString& work, const QStr
 }
 
 bool saveScreenshot(QWidget* w, const QString& name) {
-    QDir().mkpath(LATHE_SCREENSHOTS);
-    return w->grab().save(QString(LATHE_SCREENSHOTS) + "/" + name + ".png");
+    return w->grab().save(screenshotDir() + "/" + name + ".png");
 }
 
 }  // namespace uitest

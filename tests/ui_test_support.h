@@ -5,11 +5,13 @@
 #include <QString>
 #include <QStringList>
 
+#include "tests/ui_screenshots.h"
+
 class QWidget;
 
 namespace uitest {
 
-QString fixtures();                       // ../shared/fixtures
+QString fixtures();                       // tests/fixtures
 QString hfModel(const QString& name);     // fixtures()/hf/models/NAME
 QString hfAdapter(const QString& name);   // fixtures()/hf/adapters/NAME
 
@@ -29,7 +31,7 @@ CliResult runLathe(const QStringList& args, int timeout_ms = 180000);
 // in the run store `db`; `work` holds the data, config and checkpoints. Returns the exit code.
 CliResult trainTinyRun(const QString& model_dir, const QString& work, const QString& db, const QString& name);
 
-// Saves `w` to docs/screenshots/NAME.png.
+// Saves `w` as NAME.png in screenshotDir() (the build folder; docs/screenshots with LATHE_UPDATE_SCREENSHOTS=1).
 bool saveScreenshot(QWidget* w, const QString& name);
 
 }  // namespace uitest

@@ -1,6 +1,7 @@
 // lathe train / lathe runs.
 #include <csignal>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -75,7 +76,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
             out << j.dump(2) << "\n";
             return;
         }
-        out << std::left << std::setw(5) << "ID" << std::setw(11) << "STATUS" << std::setw(18) << "CREATED" << std::setw(12) << "LOSS" << "MODEL\n";
+        out << std::left << std::setw(5) << "ID" << std::setw(13) << "STATUS" << std::setw(18) << "CREATED" << std::setw(12) << "LOSS" << "MODEL\n";
         for (const auto& r : runs) {
             std::string loss = "-";
             if (!r.final_metrics.empty()) {
@@ -86,7 +87,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
                     loss = s.str();
                 }
             }
-            out << std::setw(5) << r.id << std::setw(11) << r.status << std::setw(18) << when(r.created_at) << std::setw(12) << loss << r.model << "\n";
+            out << std::setw(5) << r.id << std::setw(13) << r.status << std::setw(18) << when(r.created_at) << std::setw(12) << loss << r.model << "\n";
         }
         return;
     }
@@ -100,6 +101,11 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
     // show
     auto checkpoints = store->checkpoints(cmd.id);
     auto losses = store->metrics(cmd.id, "loss");
+    // A run that did not finish continues from its last checkpoint still on disk (what --resume ID takes).
+    std::optional<CheckpointRecord> resume_from;
+    if (run->status == "interrupted" || run->status == "stopped" || run->status == "failed")
+        for (auto it = checkpoints.rbegin(); it != checkpoints.rend() && !resume_from; ++it)
+            if (std::filesystem::exists(std::filesystem::path(it->path) / "trainer_state.json")) resume_from = *it;
     if (cmd.json) {
         nlohmann::json ck = nlohmann::json::array();
         for (const auto& c : checkpoints) ck.push_back({{"step", c.step}, {"path", c.path}});
@@ -108,6 +114,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
         out << nlohmann::json{{"id", run->id}, {"name", run->name}, {"status", run->status}, {"model", run->model},
                               {"config_path", run->config_path}, {"config", run->config_text}, {"output_dir", run->output_dir},
                               {"error", run->error}, {"checkpoints", ck}, {"loss", loss},
+                              {"resume_from", resume_from ? nlohmann::json(resume_from->path) : nlohmann::json()},
                               {"final_metrics", run->final_metrics.empty() ? nlohmann::json() : nlohmann::json::parse(run->final_metrics)}}
                    .dump(2)
             << "\n";
@@ -122,6 +129,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
         << "steps logged   " << losses.size() << (losses.empty() ? "" : ", last loss " + std::to_string(losses.back().value)) << "\n"
         << "checkpoints    " << checkpoints.size() << "\n";
     for (const auto& c : checkpoints) out << "  step " << c.step << "  " << c.path << "\n";
+    if (resume_from) out << "resume         lathe train --resume " << run->id << (cmd.store.empty() ? "" : " --store " + cmd.store) << "   (from step " << resume_from->step << ")\n";
 }
 
 }  // namespace lathe

@@ -11,7 +11,7 @@ struct GgufExportOptions {
     // tensor types and bytes llama-quantize makes from the f32 file, no importance matrix).
     std::string type = "f16";
     // Called as tensors are written: fraction done (0..1) and what is being written.
-    std::function<void(double fraction, const std::string& what)> progress;
+    std::function<void(double fraction, const std::string& what)> progress = nullptr;  // initialised, so {.type = "f16"} omits it without a warning
 };
 
 // MODEL_DIR holds config.json, *.safetensors and the tokenizer files. OUT is written to a temporary

@@ -13,7 +13,7 @@ namespace lathe {
 struct GgufImportOptions {
     std::string dtype = "float32";  // float32 or bfloat16
     bool force = false;             // replace an existing output folder
-    std::function<void(double fraction, const std::string& what)> progress;
+    std::function<void(double fraction, const std::string& what)> progress = nullptr;  // initialised, so {.force = true} omits it without a warning
 };
 
 // Writes OUT_DIR through a temporary folder beside it that is renamed when complete, so a failure

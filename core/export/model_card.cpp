@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/util/json_file.h"
+#include "core/util/version.h"
 
 namespace lathe {
 
@@ -46,7 +47,7 @@ std::string model_card(const ExportSource& source, const std::string& format, co
     else if (trained) md << "  - full-finetune\n";
     md << "---\n\n";
     md << "# " << fs::path(source.base_model).filename().string() << (trained || adapter.is_object() ? " finetuned with Lathe" : ", exported by Lathe") << "\n\n";
-    md << "Written by `lathe export --format " << format << "`: " << what << ".";
+    md << "Written by `lathe export --format " << format << "` (Lathe " << version() << "): " << what << ".";
     if (p.run_id > 0) md << " From run #" << p.run_id << (p.run_name.empty() ? "" : " (" + p.run_name + ")");
     if (p.step >= 0) md << (p.run_id > 0 ? ", " : " From the ") << "checkpoint at step " << p.step;
     if (p.run_id > 0 || p.step >= 0) md << ".";

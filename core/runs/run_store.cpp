@@ -61,7 +61,8 @@ private:
 };
 
 constexpr const char* kRunColumns =
-    "id, name, status, config_path, config_text, model, datasets, output_dir, created_at, started_at, finished_at, error, final_metrics";
+    "id, name, status, config_path, config_text, model, datasets, output_dir, created_at, started_at, finished_at, error, final_metrics, "
+    "owner_host, owner_boot_id, owner_pid, owner_start";
 
 RunRecord read_run(const Query& q) {
     RunRecord r;
@@ -78,7 +79,16 @@ RunRecord read_run(const Query& q) {
     r.finished_at = q.real(10);
     r.error = q.text(11);
     r.final_metrics = q.text(12);
+    r.owner.host = q.text(13);
+    r.owner.boot_id = q.text(14);
+    r.owner.pid = q.integer(15);
+    r.owner.start = q.integer(16);
     return r;
+}
+
+std::string interrupted_message(const RunOwner& owner) {
+    return "its process (pid " + std::to_string(owner.pid) + (owner.host.empty() ? "" : " on " + owner.host) +
+           ") ended without finishing the run: killed, crashed, or the machine stopped";
 }
 
 }  // namespace
@@ -122,6 +132,18 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
             DELETE FROM schema_version; INSERT INTO schema_version VALUES (1);
             COMMIT;)");
     }
+    if (current < 2) {
+        // The process running each run. Runs left "running" by a Lathe that did not record it cannot be
+        // checked: their process is not this version's, so they were interrupted.
+        store->exec(R"(BEGIN;
+            ALTER TABLE runs ADD COLUMN owner_host TEXT NOT NULL DEFAULT '';
+            ALTER TABLE runs ADD COLUMN owner_boot_id TEXT NOT NULL DEFAULT '';
+            ALTER TABLE runs ADD COLUMN owner_pid INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN owner_start INTEGER NOT NULL DEFAULT 0;
+            UPDATE runs SET status = 'interrupted', error = 'recorded as running by an older Lathe, which did not finish it' WHERE status = 'running';
+            DELETE FROM schema_version; INSERT INTO schema_version VALUES (2);
+            COMMIT;)");
+    }
     return store;
 }
 
@@ -147,11 +169,43 @@ int64_t RunStore::create_run(const RunRecord& r) {
 }
 
 void RunStore::set_status(int64_t run, const std::string& status, const std::string& error) {
-    const bool finished = status == "completed" || status == "stopped" || status == "failed";
+    if (status == "running") {
+        const RunOwner me = current_process();
+        Query q(db_, path_, "UPDATE runs SET status = ?, error = ?, started_at = ?, finished_at = 0, owner_host = ?, owner_boot_id = ?, "
+                            "owner_pid = ?, owner_start = ? WHERE id = ?");
+        q.bind(1, status).bind(2, error).bind(3, now_seconds()).bind(4, me.host).bind(5, me.boot_id).bind(6, me.pid).bind(7, me.start).bind(8, run);
+        q.step();
+        return;
+    }
+    const bool finished = status == "completed" || status == "stopped" || status == "failed" || status == "interrupted";
     Query q(db_, path_, finished ? "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?"
                                  : "UPDATE runs SET status = ?, error = ?, started_at = ? WHERE id = ?");
     q.bind(1, status).bind(2, error).bind(3, now_seconds()).bind(4, run);
     q.step();
+}
+
+RunRecord RunStore::settle(RunRecord r) const {
+    if (r.status != "running" || owner_state(r.owner) != OwnerState::gone) return r;
+    double ended = 0;
+    {  // It ended when it last recorded anything.
+        Query last(db_, path_, "SELECT MAX(t) FROM (SELECT MAX(time) AS t FROM events WHERE run_id = ?1 UNION ALL SELECT MAX(time) FROM metrics "
+                               "WHERE run_id = ?1 UNION ALL SELECT MAX(created_at) FROM checkpoints WHERE run_id = ?1)");
+        last.bind(1, r.id);
+        if (last.step()) ended = last.real(0);
+    }
+    r.status = "interrupted";
+    r.error = interrupted_message(r.owner);
+    r.finished_at = ended > 0 ? ended : r.started_at;
+    try {
+        // Only if the same process still owns it: a resume may have claimed the run since it was read.
+        Query q(db_, path_, "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ? AND status = 'running' "
+                            "AND owner_pid = ? AND owner_start = ? AND owner_boot_id = ?");
+        q.bind(1, r.error).bind(2, r.finished_at).bind(3, r.id).bind(4, r.owner.pid).bind(5, r.owner.start).bind(6, r.owner.boot_id);
+        q.step();
+    } catch (const Error&) {
+        // A read-only store: the run still reads as interrupted, it just is not written back.
+    }
+    return r;
 }
 
 void RunStore::set_final_metrics(int64_t run, const std::string& json) {
@@ -162,12 +216,17 @@ void RunStore::set_final_metrics(int64_t run, const std::string& json) {
 
 void RunStore::add_metrics(int64_t run, const std::vector<MetricPoint>& points) {
     exec("BEGIN");
-    Query q(db_, path_, "INSERT INTO metrics (run_id, step, name, value, time) VALUES (?, ?, ?, ?, ?)");
-    const double t = now_seconds();
-    for (const auto& p : points) {
-        q.bind(1, run).bind(2, p.step).bind(3, p.name).bind(4, p.value).bind(5, t);
-        q.step();
-        q.reset();
+    try {
+        Query q(db_, path_, "INSERT INTO metrics (run_id, step, name, value, time) VALUES (?, ?, ?, ?, ?)");
+        const double t = now_seconds();
+        for (const auto& p : points) {
+            q.bind(1, run).bind(2, p.step).bind(3, p.name).bind(4, p.value).bind(5, t);
+            q.step();
+            q.reset();
+        }
+    } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);  // none of the batch, and no transaction left open
+        throw;
     }
     exec("COMMIT");
 }
@@ -194,6 +253,7 @@ std::vector<RunRecord> RunStore::list_runs() const {
     Query q(db_, path_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id").c_str());
     std::vector<RunRecord> out;
     while (q.step()) out.push_back(read_run(q));
+    for (auto& r : out) r = settle(std::move(r));
     return out;
 }
 
@@ -201,7 +261,9 @@ std::optional<RunRecord> RunStore::find_run(int64_t id) const {
     Query q(db_, path_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?").c_str());
     q.bind(1, id);
     if (!q.step()) return std::nullopt;
-    return read_run(q);
+    RunRecord r = read_run(q);
+    q.reset();  // done reading before settle() may write
+    return settle(std::move(r));
 }
 
 std::vector<MetricPoint> RunStore::metrics(int64_t run, const std::string& name) const {

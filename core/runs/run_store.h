@@ -1,7 +1,8 @@
 // The run store: an SQLite database (WAL mode) holding every training run — its config, status,
 // model, dataset fingerprints, times — with its metrics, checkpoints and events. `lathe train` writes
 // it; `lathe runs` and the GUI read it. Torch-free. Writes are committed as they happen, so a crash
-// loses nothing that was reported.
+// loses nothing that was reported. A run whose process died without finishing it (kill -9, a crash,
+// power loss) reads back as "interrupted" (see run_owner.h), and its row is updated to say so.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/runs/run_owner.h"
+
 struct sqlite3;
 
 namespace lathe {
@@ -17,7 +20,7 @@ namespace lathe {
 struct RunRecord {
     int64_t id = 0;
     std::string name;
-    std::string status;        // created, running, completed, stopped, failed
+    std::string status;        // created, running, completed, stopped, failed, interrupted
     std::string config_path;
     std::string config_text;   // the YAML as it was when the run started
     std::string model;
@@ -26,6 +29,7 @@ struct RunRecord {
     double created_at = 0, started_at = 0, finished_at = 0;  // Unix seconds
     std::string error;
     std::string final_metrics; // JSON object
+    RunOwner owner;            // the process that last set it running
 };
 
 struct MetricPoint {
@@ -47,15 +51,20 @@ public:
     // $LATHE_HOME/lathe.db, else $XDG_DATA_HOME/lathe/lathe.db, else ~/.local/share/lathe/lathe.db.
     static std::string default_path();
     ~RunStore();
+    RunStore(const RunStore&) = delete;  // owns the database connection
+    RunStore& operator=(const RunStore&) = delete;
 
     int64_t create_run(const RunRecord& run);
+    // "running" also records the calling process as the run's owner.
     void set_status(int64_t run, const std::string& status, const std::string& error = "");
     void set_final_metrics(int64_t run, const std::string& json);
+    // All of `points` or, when one fails, none of them.
     void add_metrics(int64_t run, const std::vector<MetricPoint>& points);
     void add_checkpoint(int64_t run, const CheckpointRecord& checkpoint);
     void remove_checkpoint(int64_t run, const std::string& path);
     void add_event(int64_t run, const std::string& json_line);
 
+    // A "running" run whose owner process is gone is returned, and recorded, as "interrupted".
     std::vector<RunRecord> list_runs() const;
     std::optional<RunRecord> find_run(int64_t id) const;
     std::vector<MetricPoint> metrics(int64_t run, const std::string& name = "") const;
@@ -64,12 +73,13 @@ public:
     // Removes the run and everything recorded about it (not its files on disk).
     bool delete_run(int64_t run);
 
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
     const std::string& path() const { return path_; }
 
 private:
     RunStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
     void exec(const char* sql) const;
+    RunRecord settle(RunRecord run) const;
     sqlite3* db_;
     std::string path_;
 };

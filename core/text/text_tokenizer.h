@@ -20,12 +20,12 @@ namespace lathe {
 struct ChatOptions {
     bool add_generation_prompt = false;
     // A list of tool schemas; absent leaves `tools` undefined in the template (see
-    // ../shared/fixtures/chat_templates/README.md for why not None).
-    std::optional<nlohmann::ordered_json> tools;
+    // tests/fixtures/chat_templates/README.md for why not None).
+    std::optional<nlohmann::ordered_json> tools = std::nullopt;
     // More variables for the template, e.g. {"enable_thinking": false}.
     nlohmann::ordered_json extra_variables = nlohmann::ordered_json::object();
     std::string template_name = "default";
-    RenderOptions render;
+    RenderOptions render = {};
 };
 
 class TextTokenizer {

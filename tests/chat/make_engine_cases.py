@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes engine_cases.inc: unit cases for Lathe's Jinja engine whose expected outputs come from
 real jinja2 (3.1.6) in the environment transformers renders chat templates with (see
-../shared/fixtures/chat_templates/README.md). Expected strings are never written by hand.
+tests/fixtures/chat_templates/README.md). Expected strings are never written by hand.
 
     python3 tests/chat/make_engine_cases.py   # needs jinja2 installed
 """

@@ -1,5 +1,5 @@
-// Every case of the shared chat-template corpus (rendered by jinja2 3.1.6 in transformers'
-// environment, see ../shared/fixtures/chat_templates/README.md) must render byte-identically, or
+// Every case of the chat-template corpus (rendered by jinja2 3.1.6 in transformers'
+// environment, see tests/fixtures/chat_templates/README.md) must render byte-identically, or
 // fail the way jinja2 failed.
 #include <gtest/gtest.h>
 

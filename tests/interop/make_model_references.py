@@ -1,4 +1,4 @@
-"""Makes reference models with transformers for configurations ../shared/fixtures does not cover
+"""Makes reference models with transformers for configurations tests/fixtures does not cover
 (RoPE scaling types, sliding windows, biases, partial rotary), the way the fixtures were made: random
 weights, save_pretrained, float32 eager forward. Lathe's tests load each folder and compare logits.
 
@@ -61,11 +61,11 @@ def main(out: Path):
 
 
 def adapter_with_modules_to_save(out: Path):
-    """A PEFT LoRA adapter on the shared llama fixture that also trains lm_head fully (modules_to_save),
+    """A PEFT LoRA adapter on the llama fixture that also trains lm_head fully (modules_to_save),
     with the logits peft computes for it."""
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
-    base_dir = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "hf" / "models" / "llama"
+    base_dir = Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "models" / "llama"
     base = AutoModelForCausalLM.from_pretrained(base_dir, attn_implementation="eager").eval()
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
                                             modules_to_save=["lm_head"], init_lora_weights=False))

@@ -28,7 +28,7 @@ from tokenizers import AddedToken, Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = (HERE / "../../../shared/fixtures").resolve()
+FIXTURES = (HERE / "../fixtures").resolve()
 BASE_TOKENIZER = FIXTURES / "hf/tokenizers/bytelevel-regex-qwen-hf/tokenizer.json"
 
 CHATML = (FIXTURES / "hf/tokenizers/bytelevel-regex-qwen-hf/chat_template.jinja").read_text()

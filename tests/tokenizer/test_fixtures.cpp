@@ -1,4 +1,4 @@
-// The shared fixtures (../shared/fixtures/hf/tokenizers): tokenizer.json files trained with the
+// The fixtures (tests/fixtures/hf/tokenizers): tokenizer.json files trained with the
 // tokenizers library and the ids / decoded text it produced.
 #include <gtest/gtest.h>
 

@@ -370,12 +370,15 @@ bool MonitorPage::loadHistory(qint64 runId) {
         const bool elsewhere = run_status_ == "running" && !session_->isRunning();
         if (elsewhere) watch_timer_->start();
         else watch_timer_->stop();
-        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), elsewhere ? tr("running in another process, or ended without a word") : run_status_));
+        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), elsewhere ? tr("running in another process") : run_status_));
         status_->setText(tr("Model %1 · output %2").arg(QString::fromStdString(run->model), QString::fromStdString(run->output_dir)));
         progress_->setRange(0, static_cast<int>(std::max<qint64>(1, total_steps_)));
         progress_->setValue(static_cast<int>(last_step_));
         eta_->clear();
-        if (!run->error.empty()) {
+        if (run_status_ == "interrupted") {
+            failure_->setText(tr("This run was interrupted: %1. Resume continues from its last checkpoint.").arg(QString::fromStdString(run->error)));
+            failure_->show();
+        } else if (!run->error.empty()) {
             failure_->setText(tr("This run failed: %1").arg(QString::fromStdString(run->error)));
             failure_->show();
         }
@@ -509,7 +512,8 @@ void MonitorPage::updateButtons() {
     const bool running = session_->state() == TrainingSession::State::Running;
     stop_->setEnabled(running);
     pause_->setEnabled(running);
-    const bool resumable = !session_->isRunning() && run_id_ > 0 && run_status_ != "completed" && checkpointMarkerCount() > 0;
+    // Not a run that another process is still running (the store says so while it lives).
+    const bool resumable = !session_->isRunning() && run_id_ > 0 && run_status_ != "completed" && run_status_ != "running" && checkpointMarkerCount() > 0;
     resume_->setEnabled(resumable);
 }
 

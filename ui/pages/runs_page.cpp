@@ -236,17 +236,22 @@ void RunsPage::showDetails() {
     metrics_->setText(html + "</table>");
 
     bool any_checkpoint = false;
+    qint64 last_present = -1;
     for (const lathe::CheckpointRecord& c : store_->checkpoints(id)) {
         bool present = QFileInfo::exists(q(c.path));
         any_checkpoint = any_checkpoint || present;
+        if (present) last_present = c.step;
         // The folder's name; the whole path (under the output folder shown beside) in the tooltip.
         auto* item = new QListWidgetItem(tr("step %1 — %2%3").arg(c.step).arg(QFileInfo(q(c.path)).fileName(), present ? "" : tr("  (missing)")),
                                          checkpoints_);
         item->setData(Qt::UserRole, q(c.path));
         item->setToolTip(q(c.path));
     }
-    // Resume continues a run that did not finish: stopped, failed, or "running" left by a crash.
-    resume_->setEnabled(r.status == "stopped" || r.status == "failed" || r.status == "running");
+    // Resume continues a run that did not finish — stopped, failed, or interrupted (its process died without
+    // an end event) — from its last checkpoint on disk. A run still running is not resumed twice.
+    const bool unfinished = r.status == "stopped" || r.status == "failed" || r.status == "interrupted";
+    resume_->setEnabled(unfinished && any_checkpoint);
+    resume_->setToolTip(unfinished && any_checkpoint ? tr("Continue from the checkpoint at step %1").arg(last_present) : QString());
     charts_->setEnabled(true);
     export_->setEnabled(any_checkpoint);
     delete_->setEnabled(true);

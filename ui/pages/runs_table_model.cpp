@@ -97,6 +97,7 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         // A mid red and the palette's link colour both read on light and dark backgrounds.
         if (r.run.status == "failed") return QColor(0xd0, 0x3a, 0x3a);
         if (r.run.status == "running") return QApplication::palette().color(QPalette::Link);
+        if (r.run.status == "interrupted") return QColor(0xc0, 0x80, 0x10);  // an amber: not failed, not finished
     }
     return {};
 }
