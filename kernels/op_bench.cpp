@@ -30,6 +30,16 @@ namespace lathe::kernels {
 
 namespace {
 
+// The names the command line takes.
+const char* dtype_name(at::ScalarType dtype) {
+    switch (dtype) {
+        case at::kFloat: return "float32";
+        case at::kBFloat16: return "bfloat16";
+        case at::kHalf: return "float16";
+        default: return c10::toString(dtype);
+    }
+}
+
 double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Case {
@@ -124,7 +134,7 @@ void measure(const Case& c, bool fused, const OpBenchOptions& cmd, std::ostream&
     nlohmann::json j = {{"op", c.op},
                         {"impl", fused ? "fused" : "composite"},
                         {"device", device.str()},
-                        {"dtype", c10::toString(cmd.dtype)},
+                        {"dtype", dtype_name(cmd.dtype)},
                         {"shape", c.shape},
                         {"cuda_kernels", device.is_cuda() && cuda_kernels_built()},
                         {"forward_ms", forward_ms / static_cast<double>(cmd.iters)},

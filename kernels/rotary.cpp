@@ -2,6 +2,7 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/mul.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #ifdef LATHE_KERNELS_CUDA
@@ -32,18 +33,30 @@ std::pair<at::Tensor, at::Tensor> halves(const at::Tensor& t, int64_t rotary_dim
     return {t.narrow(-1, 0, rotary_dim / 2), t.narrow(-1, rotary_dim / 2, rotary_dim / 2)};
 }
 
-// Forward: out1 = a1 * c1 - a2 * s1, out2 = a2 * c2 + a1 * s2. Inverse (the transposed rotation, the
-// gradient): out1 = a1 * c1 + a2 * s2, out2 = a2 * c2 - a1 * s1.
-// Both halves are computed before either is written, so `out` may be `a`.
-void rotate(const at::Tensor& a, const at::Tensor& cos, const at::Tensor& sin, int64_t rotary_dim, const at::Tensor& out, bool inverse) {
-    auto [a1, a2] = halves(a, rotary_dim);
+// In place: x1 <- x1 * c1 - x2 * s1, x2 <- x2 * c2 + x1 * s2, each product rounded to x's dtype as the
+// composite rounds it (so the result is bit-identical). One half-size temporary at a time.
+void rotate_(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rotary_dim) {
+    auto [x1, x2] = halves(x, rotary_dim);
     auto [c1, c2] = halves(cos.unsqueeze(1), rotary_dim);
     auto [s1, s2] = halves(sin.unsqueeze(1), rotary_dim);
-    at::Tensor first = inverse ? a1 * c1 + a2 * s2 : a1 * c1 - a2 * s1;
-    at::Tensor second = inverse ? a2 * c2 - a1 * s1 : a2 * c2 + a1 * s2;
-    auto [o1, o2] = halves(out, rotary_dim);
-    o1.copy_(first);
-    o2.copy_(second);
+    at::Tensor x1_s2 = x1 * s2;  // the original x1's share of the second half
+    x1.mul_(c1).sub_(x2 * s1);
+    x2.mul_(c2).add_(x1_s2);
+}
+
+// The transposed rotation of dy into a new tensor, without temporaries: dx1 = dy1 * c1 + dy2 * s2,
+// dx2 = dy2 * c2 - dy1 * s1; features past rotary_dim pass through.
+at::Tensor rotate_back(const at::Tensor& dy, const at::Tensor& cos, const at::Tensor& sin, int64_t rotary_dim) {
+    at::Tensor dx = at::empty_like(dy);
+    auto [g1, g2] = halves(dy, rotary_dim);
+    auto [c1, c2] = halves(cos.unsqueeze(1), rotary_dim);
+    auto [s1, s2] = halves(sin.unsqueeze(1), rotary_dim);
+    auto [o1, o2] = halves(dx, rotary_dim);
+    at::mul_out(o1, g1, c1).addcmul_(g2, s2);
+    at::mul_out(o2, g2, c2).addcmul_(g1, s1, -1);
+    const int64_t rest = dy.size(-1) - rotary_dim;
+    if (rest > 0) dx.narrow(-1, rotary_dim, rest).copy_(dy.narrow(-1, rotary_dim, rest));
+    return dx;
 }
 
 struct RotaryFunction : public torch::autograd::Function<RotaryFunction> {
@@ -54,7 +67,7 @@ struct RotaryFunction : public torch::autograd::Function<RotaryFunction> {
             cuda::rotary_(x, cos, sin, /*inverse=*/false);
 #endif
         } else {
-            rotate(x, cos, sin, rotary_dim, x, /*inverse=*/false);
+            rotate_(x, cos, sin, rotary_dim);
         }
         ctx->mark_dirty({x});
         ctx->save_for_backward({cos, sin});
@@ -65,14 +78,16 @@ struct RotaryFunction : public torch::autograd::Function<RotaryFunction> {
         auto saved = ctx->get_saved_variables();
         const at::Tensor &cos = saved[0], &sin = saved[1];
         const int64_t rotary_dim = cos.size(-1);
-        // A fresh tensor: the incoming gradient may be shared with other consumers.
-        at::Tensor dx = grads[0].clone();
-        if (use_cuda_kernel(dx, cos, sin)) {
+        const at::Tensor& dy = grads[0];
+        at::Tensor dx;
+        if (use_cuda_kernel(dy, cos, sin)) {
 #ifdef LATHE_KERNELS_CUDA
+            // A copy rotated in place: the incoming gradient may be shared with other consumers.
+            dx = dy.clone();
             cuda::rotary_(dx, cos, sin, /*inverse=*/true);
 #endif
         } else {
-            rotate(dx, cos, sin, rotary_dim, dx, /*inverse=*/true);
+            dx = rotate_back(dy, cos, sin, rotary_dim);
         }
         return {dx, at::Tensor(), at::Tensor()};
     }

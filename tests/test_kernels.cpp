@@ -298,6 +298,29 @@ TEST_P(KernelsTest, RotaryMatchesComposite) {
     }
 }
 
+// Phi-3 and GPT-NeoX style: q, k and v are views of one fused projection; q and k are rotated in place
+// one after the other (autograd rebases the shared base twice) while v is read afterwards.
+TEST_P(KernelsTest, RotaryOnViewsOfOneQkvProjection) {
+    const int64_t B = 2, T = 5, H = 4, KV = 2, D = 8;
+    at::Tensor x = at::randn({B, T, (H + 2 * KV) * D}, options(at::kFloat));
+    at::Tensor dq = at::randn({B, H, T, D}, options(at::kFloat)), dk = at::randn({B, KV, T, D}, options(at::kFloat));
+    at::Tensor dv = at::randn({B, KV, T, D}, options(at::kFloat));
+    const auto cs = cos_sin(B, T, D, options(at::kFloat));
+    auto attention_inputs = [&](bool fused) {
+        at::Tensor leaf = x.clone().requires_grad_();
+        at::Tensor qkv = leaf * 1;
+        at::Tensor q = qkv.narrow(-1, 0, H * D).view({B, T, H, D}).transpose(1, 2);
+        at::Tensor k = qkv.narrow(-1, H * D, KV * D).view({B, T, KV, D}).transpose(1, 2);
+        at::Tensor v = qkv.narrow(-1, (H + KV) * D, KV * D).view({B, T, KV, D}).transpose(1, 2);
+        q = fused ? fused_apply_rotary_(q, cs.first, cs.second) : composite::apply_rotary(q, cs.first, cs.second);
+        k = fused ? fused_apply_rotary_(k, cs.first, cs.second) : composite::apply_rotary(k, cs.first, cs.second);
+        ((q * dq).sum() + (k * dk).sum() + (v * dv).sum()).backward();
+        return std::vector<at::Tensor>{q.detach(), k.detach(), v.detach(), leaf.grad()};
+    };
+    auto fused = attention_inputs(true), composite = attention_inputs(false);
+    for (size_t i = 0; i < fused.size(); ++i) EXPECT_LE(relative_error(fused[i], composite[i]), 1e-6) << "tensor " << i;
+}
+
 TEST_P(KernelsTest, RotaryBroadcastsOneBatchOfPositions) {
     at::Tensor x = at::randn({3, 2, 5, 16}, options(at::kFloat)), dy = at::randn({3, 2, 5, 16}, options(at::kFloat));
     const auto [cos, sin] = cos_sin(1, 5, 16, options(at::kFloat));
