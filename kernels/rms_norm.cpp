@@ -64,20 +64,21 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
             std::tie(dx, dweight) = cuda::rms_norm_backward(dy, x, weight, rstd, plus_one, need_x, need_weight);
 #endif
         } else {
+            // Few full-size float32 temporaries: the backward's peak is what the op is about.
             at::Tensor xf = x.to(at::kFloat), dyf = dy.to(at::kFloat);
-            at::Tensor n = xf * rstd;  // the normalised rows, recomputed rather than saved
             if (need_weight) {
                 // Llama scales the rows already cast to x's dtype; Gemma the float32 rows.
-                at::Tensor scaled = plus_one ? n : n.to(x.scalar_type()).to(at::kFloat);
-                at::Tensor per_element = dyf * scaled;
+                at::Tensor n = xf * rstd;  // the normalised rows, recomputed rather than saved
+                if (!plus_one) n = n.to(x.scalar_type()).to(at::kFloat);
+                n.mul_(dyf);
                 // sum() over no dimensions would sum everything: a single row is its own gradient.
-                dweight = (x.dim() == 1 ? per_element : per_element.sum(row_dims(x))).to(weight.scalar_type());
+                dweight = (x.dim() == 1 ? n : n.sum(row_dims(x))).to(weight.scalar_type());
             }
             if (need_x) {
                 at::Tensor dn = plus_one ? dyf * (1.0 + weight.to(at::kFloat)) : (dy * weight).to(at::kFloat);
                 // d/dx of x * rstd: rstd * dn - x * rstd^3 * mean(dn * x)
-                at::Tensor mean_dn_x = (dn * xf).mean(-1, true);
-                dx = (rstd * dn - xf * (rstd.pow(3) * mean_dn_x)).to(x.scalar_type());
+                at::Tensor coef = rstd.pow(3) * (dn * xf).mean(-1, true);
+                dx = dn.mul_(rstd).sub_(xf * coef).to(x.scalar_type());
             }
         }
         return {dx, dweight, at::Tensor(), at::Tensor()};
