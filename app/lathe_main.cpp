@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "core/cli/bench_kernels_command.h"
 #include "core/cli/commands.h"
 #include "core/util/error.h"
 #include "core/util/version.h"
@@ -141,6 +142,17 @@ int main(int argc, char** argv) {
     bench_train->add_flag("--gradient-checkpointing", bench.gradient_checkpointing, "recompute layers in backward");
     bench_train->add_option("--device", bench.device, "cuda, cuda:N or cpu")->capture_default_str();
     bench_train->add_option("--dtype", bench.dtype, "bfloat16, float16 or float32")->capture_default_str();
+    lathe::BenchKernelsCommand bench_kern;
+    auto* bench_kernels = bench_cmd->add_subcommand("kernels", "Each fused op of kernels/ against its LibTorch composite: time and memory");
+    bench_kernels->add_option("--tokens", bench_kern.tokens, "rows of every op (batch x sequence)")->capture_default_str();
+    bench_kernels->add_option("--hidden", bench_kern.hidden, "RMSNorm width")->capture_default_str();
+    bench_kernels->add_option("--intermediate", bench_kern.intermediate, "SwiGLU / GeGLU width")->capture_default_str();
+    bench_kernels->add_option("--heads", bench_kern.heads, "rotary: attention heads")->capture_default_str();
+    bench_kernels->add_option("--head-dim", bench_kern.head_dim, "rotary: features per head (even)")->capture_default_str();
+    bench_kernels->add_option("--iters", bench_kern.iters, "measured iterations")->capture_default_str();
+    bench_kernels->add_option("--warmup", bench_kern.warmup, "unmeasured iterations first")->capture_default_str();
+    bench_kernels->add_option("--device", bench_kern.device, "cuda, cuda:N or cpu")->capture_default_str();
+    bench_kernels->add_option("--dtype", bench_kern.dtype, "bfloat16, float16 or float32")->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -163,6 +175,7 @@ int main(int argc, char** argv) {
         else if (*train_cmd) return lathe::run_train(train, std::cout);
         else if (*export_cmd) lathe::run_export_command(exp, std::cout);
         else if (*bench_train) lathe::run_bench_train(bench, std::cout);
+        else if (*bench_kernels) lathe::run_bench_kernels(bench_kern, std::cout);
         else if (*inspect_cmd) lathe::run_data_inspect(data_inspect, std::cout);
     } catch (const lathe::Error& e) {
         std::cerr << "lathe: error: " << e.what() << "\n";

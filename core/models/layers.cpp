@@ -3,18 +3,15 @@
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
-#include <ATen/ops/rsqrt.h>
 #include <ATen/ops/silu.h>
 
 #include "core/util/error.h"
+#include "kernels/dispatch.h"
 
 namespace lathe {
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one) {
-    at::Tensor h = x.to(at::kFloat);
-    h = h * at::rsqrt(h.pow(2).mean(-1, true) + eps);
-    if (plus_one) return (h * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());  // Gemma: scale in float32
-    return weight * h.to(x.scalar_type());                                          // Llama: cast, then scale
+    return kernels::rms_norm(x, weight, eps, plus_one);
 }
 
 at::Tensor apply_norm(NormKind kind, const Norm& norm, const at::Tensor& x, double eps) {
@@ -33,6 +30,11 @@ at::Tensor activation(const std::string& name, const at::Tensor& x) {
     if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return at::gelu(x, "tanh");
     if (name == "relu") return at::relu(x);
     throw Error("activation '" + name + "' is not supported");
+}
+
+at::Tensor gated_activation(const std::string& name, const at::Tensor& gate, const at::Tensor& up) {
+    if (auto act = kernels::gate_activation_named(name)) return kernels::gated_activation(*act, gate, up);
+    return activation(name, gate) * up;
 }
 
 }  // namespace lathe

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/util/error.h"
+#include "kernels/dispatch.h"
 
 namespace lathe {
 
@@ -106,14 +107,7 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cos_sin(const at::Tensor& pos
 }
 
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-    const int64_t rotary_dim = cos.size(-1);
-    at::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // broadcast over heads
-    at::Tensor rot = rotary_dim == x.size(-1) ? x : x.narrow(-1, 0, rotary_dim);
-    at::Tensor x1 = rot.narrow(-1, 0, rotary_dim / 2), x2 = rot.narrow(-1, rotary_dim / 2, rotary_dim / 2);
-    at::Tensor rotated = at::cat({-x2, x1}, -1);
-    at::Tensor out = rot * c + rotated * s;
-    if (rotary_dim == x.size(-1)) return out;
-    return at::cat({out, x.narrow(-1, rotary_dim, x.size(-1) - rotary_dim)}, -1);
+    return kernels::apply_rotary(x, cos, sin);
 }
 
 }  // namespace lathe

@@ -31,6 +31,8 @@ private:
 };
 
 // x [B, H, T, D]; cos/sin [B, T, rotary_dim]. Features past rotary_dim pass through (partial rotary).
+// Through kernels/dispatch.h: the fused op rotates x in place and saves nothing of it, so x is consumed
+// (read only the result); LATHE_KERNELS=OFF gives the out-of-place composite.
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace lathe

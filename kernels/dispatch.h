@@ -1,0 +1,26 @@
+// The one entry point core/ calls for each fused op (docs/kernels.md). With LATHE_KERNELS=ON (the
+// default) these are the autograd functions of rms_norm.h, gated_activation.h and rotary.h, which run
+// the CUDA kernels for CUDA tensors when they were built and ATen everywhere else; with
+// LATHE_KERNELS=OFF they are the plain LibTorch composites of composite.h.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "kernels/gated_activation.h"
+
+namespace lathe::kernels {
+
+// Whether the dispatch uses the fused autograd functions (LATHE_KERNELS=ON at build time).
+bool fused_ops_enabled();
+// Whether the CUDA kernels were compiled in (CUDA LibTorch and nvcc found at build time).
+bool cuda_kernels_built();
+
+// x [..., D], weight [D]. Gemma's variant (plus_one) scales by (1 + weight).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one);
+// act(gate) * up, gate and up of one shape.
+at::Tensor gated_activation(GateActivation act, const at::Tensor& gate, const at::Tensor& up);
+// x [B, H, T, D], cos/sin [B, T, R], R <= D even. The result may share x's storage: x is consumed (the
+// fused op rotates it in place), so callers must not read x afterwards.
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+}  // namespace lathe::kernels
