@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/io/tensor_io.h"
+#include "core/quant/bnb_checkpoint.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -48,6 +49,31 @@ public:
     }
     bool has(const std::string& name) const { return ckpt_ ? ckpt_->contains(name) : true; }
 
+    // A bitsandbytes 4-bit weight saved by transformers (NAME plus its absmax, quant_map, quant_state...).
+    bool has_4bit(const std::string& name) const {
+        return ckpt_ && !quant::bnb_quant_state_key(name, [this](const std::string& n) { return ckpt_->contains(n); }).empty();
+    }
+    std::shared_ptr<const quant::Bnb4bitTensor> take_4bit(const std::string& name, std::vector<int64_t> shape) {
+        LocatedTensor first = ckpt_->at(name);
+        auto take_raw = [this](const std::string& n) {
+            at::Tensor t = tensor_view(ckpt_->at(n));
+            used_.insert(n);
+            return t;
+        };
+        auto has_name = [this](const std::string& n) { return ckpt_->contains(n); };
+        auto weight = quant::read_bnb_4bit_weight(name, shape, take_raw, has_name, first.file->path());
+        if (options_.device != weight.packed.device()) {
+            weight.packed = weight.packed.to(options_.device);
+            weight.state.absmax = weight.state.absmax.to(options_.device);
+            weight.state.quant_map = weight.state.quant_map.to(options_.device);
+            if (weight.state.nested) {
+                weight.state.nested->absmax = weight.state.nested->absmax.to(options_.device);
+                weight.state.nested->quant_map = weight.state.nested->quant_map.to(options_.device);
+            }
+        }
+        return std::make_shared<const quant::Bnb4bitTensor>(std::move(weight));
+    }
+
     std::vector<std::string> unused() const {
         std::vector<std::string> out;
         if (ckpt_)
@@ -73,7 +99,10 @@ private:
 Linear take_linear(WeightReader& w, const std::string& name, int64_t out, int64_t in, bool bias, bool conv1d) {
     Linear l;
     l.name = name;
-    if (conv1d) {
+    if (w.has_4bit(name + ".weight")) {
+        // bitsandbytes quantizes nn.Linear only; GPT-2's Conv1D layers stay in their float dtype.
+        l.weight_4bit = w.take_4bit(name + ".weight", {out, in});
+    } else if (conv1d) {
         l.weight = w.take(name + ".weight", {in, out}).t();  // stored [in, out]: a transposed view
     } else {
         l.weight = w.take(name + ".weight", {out, in});
