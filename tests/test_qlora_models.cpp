@@ -11,7 +11,9 @@
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "core/cli/commands.h"
 #include "core/io/tensor_io.h"
 #include "core/models/loader.h"
 #include "core/models/model_summary.h"
@@ -154,6 +156,42 @@ TEST(QloraQuantize, WritesWhatTransformersSavesAndLoads) {
     at::Tensor expected = load_safetensors(tmp.str() + "/logits.safetensors").at("logits");
     at::Tensor logits = model->lm->forward(ref.at("input_ids"));
     EXPECT_LT(test::max_abs_diff(logits, expected) / expected.abs().max().item<double>(), 1e-4);
+}
+
+}  // namespace
+}  // namespace lathe
+
+namespace lathe {
+namespace {
+
+// `lathe quantize` (the command line the issue spells out) and `lathe info` on what it wrote, run
+// in-process through the functions the CLI calls.
+TEST(QloraCli, QuantizeThenInfoShowsTheQuantization) {
+    test::TempDir tmp;
+    const std::string out = tmp.str() + "/llama-fp4";
+    QuantizeCommand cmd{.model_dir = test::hf_model("llama"), .output = out, .quant_type = "fp4", .compute_dtype = "bfloat16"};
+    std::ostringstream log;
+    run_quantize(cmd, log);
+    EXPECT_NE(log.str().find("\"event\":\"done\""), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("\"quantized_layers\":14"), std::string::npos) << log.str();
+
+    std::ostringstream info;
+    run_info({.model_dir = out}, info);
+    EXPECT_NE(info.str().find("quantization   bitsandbytes 4-bit fp4, compute bfloat16"), std::string::npos) << info.str();
+    std::ostringstream json_info;
+    run_info({.model_dir = out, .json = true}, json_info);
+    EXPECT_NE(json_info.str().find("\"quantization\": \"bitsandbytes 4-bit fp4, compute bfloat16\""), std::string::npos) << json_info.str();
+
+    // An existing output is refused without --force; an already quantized model is refused as input.
+    std::ostringstream ignored;
+    EXPECT_THROW(run_quantize(cmd, ignored), Error);
+    QuantizeCommand twice{.model_dir = out, .output = tmp.str() + "/twice"};
+    try {
+        run_quantize(twice, ignored);
+        ADD_FAILURE() << "quantized a quantized model";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("already quantized"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace
