@@ -196,3 +196,53 @@ TEST(QloraCli, QuantizeThenInfoShowsTheQuantization) {
 
 }  // namespace
 }  // namespace lathe
+
+namespace lathe {
+namespace {
+
+struct OnLoadCase {
+    std::string reference;  // folder made by make_qlora_references.py
+    std::string fixture;
+    std::string quant_type;
+    bool double_quant;
+};
+
+// load_in_4bit quantizes a float checkpoint while loading, as transformers' from_pretrained with a
+// BitsAndBytesConfig does: the same bytes as the folder transformers then saved, and its logits.
+TEST(QloraLoad, QuantizeOnLoadEqualsTransformers) {
+    if (qlora_refs().empty()) GTEST_SKIP() << "LATHE_INTEROP_REFS not set";
+    at::NoGradGuard no_grad;
+    for (const OnLoadCase& c : std::vector<OnLoadCase>{{"llama-nf4-dq", "llama", "nf4", true},
+                                                      {"llama-fp4", "llama", "fp4", false},
+                                                      {"qwen2-nf4", "qwen2", "nf4", false},
+                                                      {"qwen3-fp4-dq", "qwen3", "fp4", true}}) {
+        SCOPED_TRACE(c.reference);
+        LoadOptions options;
+        quant::BnbQuantizationConfig config;
+        config.quant_type = c.quant_type;
+        config.double_quant = c.double_quant;
+        options.load_in_4bit = config;
+        auto model = load_model(test::hf_model(c.fixture), options);
+        auto saved = load_safetensors(qlora_refs() + "/" + c.reference + "/model.safetensors");
+        int quantized = 0;
+        for (Linear* l : model->linears()) {
+            if (!l->weight_4bit) continue;
+            ++quantized;
+            const auto& q = *l->weight_4bit;
+            const std::string w = l->name + ".weight";
+            EXPECT_TRUE(at::equal(q.packed, saved.at(w))) << w;
+            EXPECT_TRUE(at::equal(q.state.absmax, saved.at(w + ".absmax"))) << w;
+            if (c.double_quant) {
+                EXPECT_TRUE(at::equal(q.state.nested->absmax, saved.at(w + ".nested_absmax"))) << w;
+            }
+        }
+        EXPECT_EQ(quantized, static_cast<int>(model->linears().size()) - 1);
+        auto ref = load_safetensors(qlora_refs() + "/" + c.reference + "/reference.safetensors");
+        at::Tensor expected = ref.at("logits");
+        at::Tensor logits = model->lm->forward(ref.at("input_ids"));
+        EXPECT_LT(test::max_abs_diff(logits, expected) / expected.abs().max().item<double>(), 1e-4);
+    }
+}
+
+}  // namespace
+}  // namespace lathe
