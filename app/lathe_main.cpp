@@ -154,6 +154,17 @@ int main(int argc, char** argv) {
     bench_kernels->add_option("--device", bench_kern.device, "cuda, cuda:N or cpu")->capture_default_str();
     bench_kernels->add_option("--dtype", bench_kern.dtype, "bfloat16, float16 or float32")->capture_default_str();
 
+    lathe::QuantizeCommand quant;
+    auto* quant_cmd = app.add_subcommand("quantize", "Write a model as a bitsandbytes 4-bit (NF4/FP4) folder that transformers loads; JSON-lines progress on stdout");
+    quant_cmd->add_option("--model", quant.model_dir, "the float Hugging Face model folder")->required();
+    quant_cmd->add_option("--output", quant.output, "the folder to create")->required();
+    quant_cmd->add_option("--quant-type", quant.quant_type, "nf4 or fp4")->capture_default_str()->check(CLI::IsMember({"nf4", "fp4"}));
+    quant_cmd->add_flag("--double-quant", quant.double_quant, "quantize the block scales too (bnb_4bit_use_double_quant)");
+    quant_cmd->add_option("--compute-dtype", quant.compute_dtype, "float32, bfloat16 or float16 (bnb_4bit_compute_dtype)")
+        ->capture_default_str()->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+    quant_cmd->add_option("--max-shard-size", quant.max_shard_size, "largest safetensors shard, e.g. 5GB")->capture_default_str();
+    quant_cmd->add_flag("--force", quant.force, "replace OUTPUT if it exists");
+
     try {
         app.parse(argc, argv);
         if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
@@ -174,6 +185,7 @@ int main(int argc, char** argv) {
         else if (*runs_cmd) lathe::run_runs(runs, std::cout);
         else if (*train_cmd) return lathe::run_train(train, std::cout);
         else if (*export_cmd) lathe::run_export_command(exp, std::cout);
+        else if (*quant_cmd) lathe::run_quantize(quant, std::cout);
         else if (*bench_train) lathe::run_bench_train(bench, std::cout);
         else if (*bench_kernels) lathe::run_bench_kernels(bench_kern, std::cout);
         else if (*inspect_cmd) lathe::run_data_inspect(data_inspect, std::cout);

@@ -70,6 +70,7 @@ void ModelSummaryView::showSummary(const lathe::ModelSummary& s) {
                                                   QString::fromStdString(s.task)));
     row(tr("Parameters:"), tr("%1 (%2)").arg(QString::fromStdString(lathe::human_count(s.parameters)), number(s.parameters)));
     row(tr("Weights dtype:"), QString::fromStdString(s.dtype));
+    if (!s.quantization.empty()) row(tr("Quantization:"), QString::fromStdString(s.quantization));  // a 4-bit checkpoint
     row(tr("Size on disk:"), (s.files == 1 ? tr("%1 in 1 file") : tr("%1 in %2 files").arg("%1", number(s.files)))
                                  .arg(QString::fromStdString(lathe::human_bytes(s.size_bytes))));
     row(tr("Context length:"), tr("%1 positions").arg(number(s.context_length)));

@@ -112,6 +112,19 @@ struct ExportCommand {
 // leaving nothing written.
 void run_export_command(const ExportCommand& cmd, std::ostream& out);
 
+struct QuantizeCommand {
+    std::string model_dir;
+    std::string output;
+    std::string quant_type = "nf4";
+    bool double_quant = false;
+    std::string compute_dtype = "float32";
+    std::string max_shard_size = "5GB";
+    bool force = false;
+};
+// Writes MODEL as a bitsandbytes 4-bit folder (what transformers saves with load_in_4bit); JSON-lines
+// progress on `out`, a summary on stderr.
+void run_quantize(const QuantizeCommand& cmd, std::ostream& out);
+
 struct BenchTrainCommand {
     std::string shape = "qwen2.5-0.5b";  // tiny, qwen2.5-0.5b, llama-3.2-1b, llama-3.1-8b
     int64_t micro_batch = 8;

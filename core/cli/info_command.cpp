@@ -14,7 +14,7 @@ void run_info(const InfoCommand& cmd, std::ostream& out) {
     if (cmd.json) {
         nlohmann::json j = {
             {"dir", s.dir}, {"model_type", s.model_type}, {"architecture", s.architecture}, {"task", s.task},
-            {"parameters", s.parameters}, {"dtype", s.dtype}, {"size_bytes", s.size_bytes}, {"files", s.files},
+            {"parameters", s.parameters}, {"dtype", s.dtype}, {"quantization", s.quantization}, {"size_bytes", s.size_bytes}, {"files", s.files},
             {"layers", s.layers}, {"hidden_size", s.hidden_size}, {"intermediate_size", s.intermediate_size},
             {"heads", s.heads}, {"kv_heads", s.kv_heads}, {"head_dim", s.head_dim}, {"vocab_size", s.vocab_size},
             {"context_length", s.context_length}, {"rope", s.rope}, {"tied_embeddings", s.tied_embeddings},
@@ -27,7 +27,9 @@ void run_info(const InfoCommand& cmd, std::ostream& out) {
     out << "model          " << s.dir << "\n"
         << "architecture   " << s.architecture << " (" << s.model_type << "), " << s.task << "\n"
         << "parameters     " << human_count(s.parameters) << " (" << s.parameters << ")\n"
-        << "dtype          " << s.dtype << "\n"
+        << "dtype          " << s.dtype << "\n";
+    if (!s.quantization.empty()) out << "quantization   " << s.quantization << "\n";
+    out
         << "size on disk   " << human_bytes(s.size_bytes) << " in " << s.files << " file" << (s.files == 1 ? "" : "s") << "\n"
         << "layers         " << s.layers << "\n"
         << "hidden size    " << s.hidden_size << " (MLP " << s.intermediate_size << ")\n"

@@ -262,6 +262,7 @@ ModelConfig read_model_config(const std::string& dir_or_file) {
         throw Error(path.string() + ": model_type '" + c.model_type + "' is not supported (supported: " + list + ")");
     }
     c.torch_dtype = r.string_or("dtype", r.string_or("torch_dtype", ""));
+    c.quantization = quant::read_quantization_config(root, path.string());
     c.tie_word_embeddings = r.boolean_or("tie_word_embeddings", c.arch->tie_default);
     if (r.has("bos_token_id")) c.bos_token_id = r.integer("bos_token_id");
     if (r.has("pad_token_id")) c.pad_token_id = r.integer("pad_token_id");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/models/architecture.h"
+#include "core/quant/quantization_config.h"
 
 namespace lathe {
 
@@ -53,6 +54,8 @@ struct ModelConfig {
     std::optional<int64_t> sliding_window;  // only when the model really uses one
     RopeConfig rope;
     std::string torch_dtype;  // as saved: "float32", "bfloat16", ... ("" when absent)
+    // A bitsandbytes 4-bit checkpoint's quantization_config (decoder-block linears stored as NF4/FP4).
+    std::optional<quant::BnbQuantizationConfig> quantization;
 
     std::optional<int64_t> bos_token_id;
     std::vector<int64_t> eos_token_ids;

@@ -197,7 +197,7 @@ std::vector<Linear*> DecoderLM::linears() {
     std::vector<Linear*> out;
     for (auto& layer : layers)
         for (Linear* l : {&layer.q, &layer.k, &layer.v, &layer.qkv, &layer.o, &layer.gate, &layer.up, &layer.gate_up, &layer.down})
-            if (l->weight.defined()) out.push_back(l);
+            if (l->present()) out.push_back(l);
     out.push_back(&lm_head);
     return out;
 }

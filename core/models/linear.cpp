@@ -13,14 +13,28 @@ at::Tensor lora_delta(const LoraWeights& lora) { return at::matmul(lora.B, lora.
 at::Tensor as(const at::Tensor& t, const at::Tensor& like) { return t.scalar_type() == like.scalar_type() ? t : t.to(like.scalar_type()); }
 }  // namespace
 
+at::Tensor base_weight(const Linear& layer, std::optional<at::ScalarType> dtype) {
+    if (!layer.weight_4bit) return dtype ? layer.weight.to(*dtype) : layer.weight;
+    const quant::Bnb4bitTensor& q = *layer.weight_4bit;
+    at::Tensor w = quant::dequantize_4bit(q.packed, q.state);
+    return dtype ? w.to(*dtype) : w;
+}
+
 at::Tensor dora_scale(const Linear& layer) {
     const LoraWeights& lora = *layer.lora;
-    at::Tensor combined = layer.weight.to(at::kFloat) + lora_delta(lora).to(at::kFloat);
+    at::Tensor combined = base_weight(layer, at::kFloat) + lora_delta(lora).to(at::kFloat);
     at::Tensor norm = combined.norm(2, {1}).detach();
     return lora.magnitude.to(at::kFloat) / norm;
 }
 
 at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool training) {
+    if (layer.weight_4bit) {
+        // Linear4bit: the weight dequantized for this call only, in the activations' dtype.
+        Linear dense = layer;
+        dense.weight_4bit = nullptr;
+        dense.weight = base_weight(layer, x.scalar_type());
+        return linear_forward(dense, x, training);
+    }
     if (!layer.lora) return at::linear(x, layer.weight, layer.bias);
     const LoraWeights& lora = *layer.lora;
     at::Tensor adapter_in = training && lora.dropout > 0 ? at::dropout(x, lora.dropout, true) : x;
@@ -34,10 +48,11 @@ at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool trainin
 }
 
 at::Tensor merged_weight(const Linear& layer) {
-    if (!layer.lora) return layer.weight;
-    at::Tensor merged = layer.weight + lora_delta(*layer.lora).to(layer.weight.scalar_type());
+    at::Tensor weight = base_weight(layer);
+    if (!layer.lora) return weight;
+    at::Tensor merged = weight + lora_delta(*layer.lora).to(weight.scalar_type());
     if (!layer.lora->magnitude.defined()) return merged;
-    return (dora_scale(layer).unsqueeze(1) * merged).to(layer.weight.scalar_type());
+    return (dora_scale(layer).unsqueeze(1) * merged).to(weight.scalar_type());
 }
 
 }  // namespace lathe

@@ -4,8 +4,11 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "core/quant/bnb_4bit.h"
 
 namespace lathe {
 
@@ -19,13 +22,21 @@ struct LoraWeights {
 
 struct Linear {
     std::string name;      // Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj"
-    at::Tensor weight;     // [out, in]
+    at::Tensor weight;     // [out, in]; undefined when the weight is held in 4 bits
     at::Tensor bias;       // [out] or undefined
     std::optional<LoraWeights> lora;
+    // A bitsandbytes NF4/FP4 weight (QLoRA base, pre-quantized checkpoints): forward dequantizes it for
+    // the one call, so only the 4-bit bytes stay resident.
+    std::shared_ptr<const quant::Bnb4bitTensor> weight_4bit;
 
-    int64_t in_features() const { return weight.size(1); }
-    int64_t out_features() const { return weight.size(0); }
+    bool present() const { return weight.defined() || weight_4bit != nullptr; }
+    int64_t in_features() const { return weight_4bit ? weight_4bit->state.shape[1] : weight.size(1); }
+    int64_t out_features() const { return weight_4bit ? weight_4bit->state.shape[0] : weight.size(0); }
 };
+
+// The [out, in] base weight: `weight`, or the 4-bit weight dequantized (in its original dtype, as
+// bitsandbytes does) and cast to `dtype` when one is given.
+at::Tensor base_weight(const Linear& layer, std::optional<at::ScalarType> dtype = std::nullopt);
 
 // y = x W^T + b, plus the adapter's contribution when one is attached.
 at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool training = false);

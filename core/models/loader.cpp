@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/io/tensor_io.h"
+#include "core/quant/bnb_checkpoint.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -48,6 +49,33 @@ public:
     }
     bool has(const std::string& name) const { return ckpt_ ? ckpt_->contains(name) : true; }
 
+    // A bitsandbytes 4-bit weight saved by transformers (NAME plus its absmax, quant_map, quant_state...).
+    bool has_4bit(const std::string& name) const {
+        return ckpt_ && !quant::bnb_quant_state_key(name, [this](const std::string& n) { return ckpt_->contains(n); }).empty();
+    }
+    std::shared_ptr<const quant::Bnb4bitTensor> take_4bit(const std::string& name, std::vector<int64_t> shape) {
+        LocatedTensor first = ckpt_->at(name);
+        auto take_raw = [this](const std::string& n) {
+            at::Tensor t = tensor_view(ckpt_->at(n));
+            used_.insert(n);
+            return t;
+        };
+        auto has_name = [this](const std::string& n) { return ckpt_->contains(n); };
+        auto weight = quant::read_bnb_4bit_weight(name, shape, take_raw, has_name, first.file->path());
+        return std::make_shared<const quant::Bnb4bitTensor>(on_device(std::move(weight)));
+    }
+
+    // options.load_in_4bit: the float weight quantized as bitsandbytes does (on the CPU, then moved).
+    std::shared_ptr<const quant::Bnb4bitTensor> quantize_4bit(const std::string& name, std::vector<int64_t> shape) {
+        const quant::BnbQuantizationConfig& config = *options_.load_in_4bit;
+        at::Tensor weight = take(name, std::move(shape)).to(at::kCPU);
+        at::ScalarType storage = config.quant_storage == "uint8" ? at::kByte : parse_dtype(config.quant_storage);
+        auto q = quant::quantize_4bit(weight, {.type = *quant::parse_bnb_4bit_type(config.quant_type), .blocksize = 64,
+                                               .double_quant = config.double_quant, .storage = storage});
+        return std::make_shared<const quant::Bnb4bitTensor>(on_device(std::move(q)));
+    }
+    bool quantizing_on_load() const { return options_.load_in_4bit.has_value(); }
+
     std::vector<std::string> unused() const {
         std::vector<std::string> out;
         if (ckpt_)
@@ -57,6 +85,18 @@ public:
     }
 
 private:
+    quant::Bnb4bitTensor on_device(quant::Bnb4bitTensor weight) const {
+        if (options_.device == weight.packed.device()) return weight;
+        weight.packed = weight.packed.to(options_.device);
+        weight.state.absmax = weight.state.absmax.to(options_.device);
+        weight.state.quant_map = weight.state.quant_map.to(options_.device);
+        if (weight.state.nested) {
+            weight.state.nested->absmax = weight.state.nested->absmax.to(options_.device);
+            weight.state.nested->quant_map = weight.state.nested->quant_map.to(options_.device);
+        }
+        return weight;
+    }
+
     at::Tensor random_weight(const std::string& name, const std::vector<int64_t>& shape) const {
         auto opts = at::TensorOptions().device(options_.device).dtype(options_.dtype.value_or(at::kFloat));
         if (shape.size() >= 2) return at::randn(shape, opts) * 0.02;  // made on the device: no host copy of an 8B model
@@ -73,7 +113,13 @@ private:
 Linear take_linear(WeightReader& w, const std::string& name, int64_t out, int64_t in, bool bias, bool conv1d) {
     Linear l;
     l.name = name;
-    if (conv1d) {
+    if (w.has_4bit(name + ".weight")) {
+        // bitsandbytes quantizes nn.Linear only; GPT-2's Conv1D layers stay in their float dtype.
+        l.weight_4bit = w.take_4bit(name + ".weight", {out, in});
+    } else if (w.quantizing_on_load()) {
+        if (conv1d) throw Error(name + ": load_in_4bit: Lathe does not quantize GPT-2's Conv1D layers");
+        l.weight_4bit = w.quantize_4bit(name + ".weight", {out, in});
+    } else if (conv1d) {
         l.weight = w.take(name + ".weight", {in, out}).t();  // stored [in, out]: a transposed view
     } else {
         l.weight = w.take(name + ".weight", {out, in});
@@ -181,6 +227,13 @@ std::unique_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
     auto model = std::make_unique<LoadedModel>();
     model->config = read_model_config(dir);
     Checkpoint ckpt = Checkpoint::open_dir(dir);
+    if (options.load_in_4bit) {
+        if (model->config.quantization)
+            throw Error(dir + ": load_in_4bit asked for, but the checkpoint is already quantized (" +
+                        quant::describe(*model->config.quantization) + "); it loads in 4 bits as it is");
+        if (model->config.arch->family != Family::DecoderLM) throw Error(dir + ": load_in_4bit: only causal language models are quantized");
+        model->config.quantization = options.load_in_4bit;
+    }
     WeightReader reader(&ckpt, options, model->config);
     if (model->config.arch->family == Family::BertClassifier) model->classifier = load_bert(reader, model->config);
     else model->lm = load_decoder(reader, model->config, options);

@@ -19,6 +19,10 @@ struct LoadOptions {
     c10::Device device = c10::Device(c10::kCPU);
     // The dtype to compute in; nullopt keeps the checkpoint's own (float32 for float32 files).
     std::optional<at::ScalarType> dtype;
+    // Quantize every linear layer of the decoder blocks to bitsandbytes 4-bit while loading, as
+    // transformers does with BitsAndBytesConfig(load_in_4bit=True): from the weight in the dtype above,
+    // block size 64; embeddings, norms and lm_head stay. Only the 4-bit bytes stay resident.
+    std::optional<quant::BnbQuantizationConfig> load_in_4bit;
 };
 
 struct LoadedModel {

@@ -1,6 +1,7 @@
 #include "core/models/model_summary.h"
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -10,6 +11,15 @@
 namespace lathe {
 
 namespace fs = std::filesystem;
+
+namespace {
+// The tensors transformers saves beside a Linear4bit weight.
+bool is_bnb_4bit_companion(const std::string& name) {
+    for (const char* suffix : {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map"})
+        if (name.size() > std::strlen(suffix) && name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0) return true;
+    return name.find(".quant_state.bitsandbytes__") != std::string::npos;
+}
+}  // namespace
 
 ModelSummary summarize_model(const std::string& dir) {
     ModelConfig c = read_model_config(dir);
@@ -36,9 +46,18 @@ ModelSummary summarize_model(const std::string& dir) {
         const TensorEntry& e = *ckpt.at(name).entry;
         // A tied model may still carry lm_head.weight; transformers ignores it and so does the count.
         if (c.tie_word_embeddings && c.arch->lm_head[0] && name == std::string(c.arch->lm_head) + ".weight") continue;
+        if (c.quantization && is_bnb_4bit_companion(name)) continue;  // absmax, quant_map, quant_state: not weights
+        if (c.quantization && (ckpt.contains(name + ".quant_state.bitsandbytes__nf4") ||
+                               ckpt.contains(name + ".quant_state.bitsandbytes__fp4"))) {
+            int64_t weights = 2 * e.numel() * static_cast<int64_t>(element_size(e.dtype));  // two 4-bit values a byte
+            s.parameters += weights;
+            by_dtype[c.quantization->quant_type] += weights;
+            continue;
+        }
         s.parameters += e.numel();
         by_dtype[dtype_display_name(e.dtype)] += e.numel();
     }
+    if (c.quantization) s.quantization = quant::describe(*c.quantization);
     if (by_dtype.size() == 1) {
         s.dtype = by_dtype.begin()->first;
     } else {

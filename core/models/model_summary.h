@@ -17,6 +17,7 @@ struct ModelSummary {
     std::string task;              // "causal language model" or "sequence classification"
     int64_t parameters = 0;        // elements over all weight tensors (tied weights once)
     std::string dtype;             // the weights' dtype ("float32"; "mixed: ..." when several)
+    std::string quantization;      // "bitsandbytes 4-bit nf4, ..." for a 4-bit checkpoint; empty otherwise
     uint64_t size_bytes = 0;       // the safetensors files on disk
     int files = 0;
     int64_t layers = 0, hidden_size = 0, intermediate_size = 0, heads = 0, kv_heads = 0, head_dim = 0;

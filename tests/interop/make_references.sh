@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes every interop reference with the Hugging Face libraries themselves, in the test-only
-# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/tokenizers, OUT/render.
+# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/tokenizers, OUT/render, OUT/bnb and OUT/qlora (bitsandbytes).
 # ctest runs this once before the tests that read them (fixture "interop_refs").
 set -euo pipefail
 out="$1"
@@ -18,3 +18,5 @@ if [ -f "$here/make_tokenizer_references.py" ]; then
 fi
 "$py" "$here/make_data_references.py" "$out/data"
 "$py" "$here/make_parquet_references.py" "$out/parquet"
+"$py" "$here/make_bnb_references.py" "$out/bnb"
+"$py" "$here/make_qlora_references.py" "$out/qlora"
