@@ -140,6 +140,9 @@ int main(int argc, char** argv) {
     bench_train->add_flag("--gradient-checkpointing", bench.gradient_checkpointing, "recompute layers in backward");
     bench_train->add_option("--device", bench.device, "cuda, cuda:N or cpu")->capture_default_str();
     bench_train->add_option("--dtype", bench.dtype, "bfloat16, float16 or float32")->capture_default_str();
+    bench_train->add_option("--mask", bench.mask, "none, padded (random row lengths, right padding) or packed (random-length sequences packed into rows)")
+        ->check(CLI::IsMember({"none", "padded", "packed"}))
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
