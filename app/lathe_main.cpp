@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
     bench_train->add_flag("--gradient-checkpointing", bench.gradient_checkpointing, "recompute layers in backward");
     bench_train->add_option("--device", bench.device, "cuda, cuda:N or cpu")->capture_default_str();
     bench_train->add_option("--dtype", bench.dtype, "bfloat16, float16 or float32")->capture_default_str();
+    bench_train->add_option("--mask", bench.mask, "none, padded (random row lengths, right padding) or packed (random-length sequences packed into rows)")
+        ->check(CLI::IsMember({"none", "padded", "packed"}))
+        ->capture_default_str();
     lathe::BenchKernelsCommand bench_kern;
     auto* bench_kernels = bench_cmd->add_subcommand("kernels", "Each fused op of kernels/ against its LibTorch composite: time and memory");
     bench_kernels->add_option("--tokens", bench_kern.tokens, "rows of every op (batch x sequence)")->capture_default_str();

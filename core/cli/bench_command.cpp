@@ -3,6 +3,8 @@
 #include <ATen/Context.h>
 #include <ATen/DeviceAccelerator.h>
 #include <ATen/core/grad_mode.h>
+#include <ATen/ops/constant_pad_nd.h>
+#include <ATen/ops/ones_like.h>
 #include <ATen/ops/randint.h>
 
 #if defined(LATHE_TORCH_HAS_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
@@ -10,16 +12,19 @@
 #define LATHE_BENCH_CUDA_STATS 1
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
 #include "core/cli/commands.h"
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
+#include "core/train/batch.h"
 #include "core/train/lora.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
@@ -47,6 +52,60 @@ const std::map<std::string, const char*> kShapes = {
       "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                        "original_max_position_embeddings": 8192}, "rope_theta": 500000.0})"},
 };
+
+// A micro-batch of random tokens: full rows ("none"), rows of random lengths in [seq/4, seq] padded on
+// the right ("padded"), or sequences of random lengths in [seq/8, seq/2] packed into rows of exactly
+// seq tokens, the last one cut to fit ("packed").
+Batch bench_batch(const std::string& mask, int64_t rows, int64_t seq, int64_t vocab, std::mt19937_64& rng) {
+    auto random_example = [&](int64_t length) {
+        at::Tensor ids = at::randint(vocab, {length}, at::TensorOptions().dtype(at::kLong));
+        Example e;
+        e.input_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + length);
+        e.labels = e.input_ids;
+        return e;
+    };
+    if (mask == "padded") {
+        std::uniform_int_distribution<int64_t> length(std::max<int64_t>(1, seq / 4), seq);
+        std::vector<Example> examples;
+        for (int64_t r = 0; r < rows; ++r) examples.push_back(random_example(length(rng)));
+        Batch b = collate(examples, 0);
+        // Padded to seq columns (collate stops at the longest row), so every mask runs [rows, seq].
+        const int64_t extra = seq - b.input_ids.size(1);
+        if (extra > 0) {
+            b.input_ids = at::constant_pad_nd(b.input_ids, {0, extra}, 0);
+            b.labels = at::constant_pad_nd(b.labels, {0, extra}, -100);
+            b.attention_mask = at::constant_pad_nd(b.attention_mask, {0, extra}, 0);
+        }
+        return b;
+    }
+    if (mask == "packed") {
+        std::uniform_int_distribution<int64_t> length(std::max<int64_t>(1, seq / 8), std::max<int64_t>(1, seq / 2));
+        std::vector<Example> examples;
+        std::vector<Pack> packs(static_cast<size_t>(rows));
+        std::vector<size_t> pack_sizes;
+        for (int64_t r = 0; r < rows; ++r) {
+            int64_t left = seq;
+            size_t count = 0;
+            while (left > 0) {
+                const int64_t n = std::min(left, length(rng));
+                examples.push_back(random_example(n));
+                left -= n;
+                ++count;
+            }
+            pack_sizes.push_back(count);
+        }
+        size_t next = 0;  // pointers only once `examples` stops growing
+        for (int64_t r = 0; r < rows; ++r)
+            for (size_t k = 0; k < pack_sizes[static_cast<size_t>(r)]; ++k) packs[static_cast<size_t>(r)].push_back(&examples[next++]);
+        return collate_packed(packs, 0);
+    }
+    Batch b;
+    b.input_ids = at::randint(vocab, {rows, seq}, at::TensorOptions().dtype(at::kLong));
+    b.labels = b.input_ids.clone();
+    b.attention_mask = at::ones_like(b.input_ids);
+    b.label_tokens = rows * (seq - 1);
+    return b;
+}
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -79,14 +138,9 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     AdamW optimizer({group}, AdamWOptions{});
 
     const int64_t vocab = model->config.vocab_size;
-    auto batch = [&] {
-        Batch b;
-        b.input_ids = at::randint(vocab, {cmd.micro_batch, cmd.seq}, at::TensorOptions().dtype(at::kLong));
-        b.labels = b.input_ids.clone();
-        b.attention_mask = at::ones_like(b.input_ids);
-        b.label_tokens = cmd.micro_batch * (cmd.seq - 1);
-        return b;
-    };
+    if (cmd.mask != "none" && cmd.mask != "padded" && cmd.mask != "packed")
+        throw Error("--mask '" + cmd.mask + "' is not known (none, padded, packed)");
+    std::mt19937_64 rng(20260);  // the same row lengths every run
     auto sync = [&] {
         if (options.device.is_cuda()) at::accelerator::synchronizeDevice(options.device.index() < 0 ? 0 : options.device.index());
     };
@@ -95,17 +149,24 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     if (options.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_index);
 #endif
     double loss = 0, measured = 0;
+    int64_t real_tokens = 0;  // measured steps' non-padding tokens
     for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {
-        Batch b = batch();
+        Batch b = bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng);
         sync();
         double t0 = now_s();
         loss = forward_backward(*model, {b});
         optimizer.step(1e-4);
         optimizer.zero_grad();
         sync();
-        if (step >= cmd.warmup) measured += now_s() - t0;
+        if (step >= cmd.warmup) {
+            measured += now_s() - t0;
+            real_tokens += b.attention_mask.sum().item<int64_t>();
+        }
     }
+    // tokens_per_s counts every position of the [micro_batch, seq] rows, padding included;
+    // real_tokens_per_s only the tokens that are not padding.
     const double tokens_per_s = static_cast<double>(cmd.micro_batch * cmd.seq * cmd.steps) / measured;
+    const double real_tokens_per_s = static_cast<double>(real_tokens) / measured;
     double peak_gib = 0;
     std::string peak_kind = "process peak RSS";
 #ifdef LATHE_BENCH_CUDA_STATS
@@ -125,6 +186,8 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
                         {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"gradient_checkpointing", cmd.gradient_checkpointing},
                         {"steps", cmd.steps}, {"trainable_parameters", trainable}, {"tokens_per_s", tokens_per_s},
+                        {"mask", cmd.mask}, {"real_tokens_per_s", real_tokens_per_s},
+                        {"attention", attention_path(*model->lm, cmd.mask != "none")},
                         {"peak_gib", peak_gib}, {"peak_kind", peak_kind}, {"last_loss", loss}};
     out << j.dump() << "\n";
 }

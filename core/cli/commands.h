@@ -135,6 +135,9 @@ struct BenchTrainCommand {
     bool gradient_checkpointing = false;
     std::string device = "cuda";
     std::string dtype = "bfloat16";
+    // none: full rows; padded: random row lengths in [seq/4, seq], right padding; packed: random-length
+    // sequences packed into full rows of seq tokens. Row lengths come from a fixed seed.
+    std::string mask = "none";
 };
 // Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps.
 void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out);

@@ -3,6 +3,7 @@
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/embedding.h>
+#include <ATen/ops/index_copy.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/zeros.h>
@@ -54,7 +55,7 @@ KVCache DecoderLM::make_cache(int64_t batch, int64_t capacity) const {
 }
 
 at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_index, const at::Tensor& x,
-                                      const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
+                                      const at::Tensor& cos, const at::Tensor& sin, const AttentionPlan& plan,
                                       KVCache* cache, bool training) const {
     const int64_t B = x.size(0), T = x.size(1);
     const int64_t H = config.num_heads, KV = config.num_kv_heads, D = config.head_dim;
@@ -81,6 +82,19 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
         k = apply_rotary(k, cos, sin);
     }
 
+    double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    if (config.model_type == "gpt2") {
+        if (!config.scale_attn_weights) scale = 1.0;
+        if (config.scale_attn_by_inverse_layer_idx) scale /= static_cast<double>(layer_index + 1);
+    }
+    if (plan.varlen) {
+        // B = 1, T = all real tokens: [1, heads, total, D] -> [total, heads, D].
+        at::Tensor attn = varlen_attention(q.squeeze(0).transpose(0, 1), k.squeeze(0).transpose(0, 1), v.squeeze(0).transpose(0, 1),
+                                           *plan.varlen, scale, config.sliding_window);
+        return linear_forward(layer.o, attn.reshape({B, T, H * D}), training);
+    }
+
+    const at::Tensor& mask = plan.mask;
     bool causal = !mask.defined();
     if (cache) {
         int64_t past = cache->length;
@@ -90,11 +104,6 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
         v = cache->values[layer_index].narrow(2, 0, past + T);
     }
 
-    double scale = 1.0 / std::sqrt(static_cast<double>(D));
-    if (config.model_type == "gpt2") {
-        if (!config.scale_attn_weights) scale = 1.0;
-        if (config.scale_attn_by_inverse_layer_idx) scale /= static_cast<double>(layer_index + 1);
-    }
     at::Tensor attn = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                                        0.0, causal, scale, /*enable_gqa=*/H != KV);
     attn = attn.transpose(1, 2).reshape({B, T, H * D});
@@ -102,9 +111,9 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
 }
 
 at::Tensor DecoderLM::layer_forward(const DecoderLayer& layer, int64_t index, const at::Tensor& x, const at::Tensor& cos,
-                                    const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, bool training) const {
+                                    const at::Tensor& sin, const AttentionPlan& plan, KVCache* cache, bool training) const {
     at::Tensor h = x + attention_block(layer, index, apply_norm(config.arch->norm, layer.attn_norm, x, config.norm_eps), cos, sin,
-                                       mask, cache, training);
+                                       plan, cache, training);
     return h + mlp_block(layer, apply_norm(config.arch->norm, layer.mlp_norm, h, config.norm_eps), training);
 }
 
@@ -137,40 +146,65 @@ at::Tensor DecoderLM::hidden_states(const at::Tensor& input_ids, const at::Tenso
     if (cache && past + T > cache->capacity) throw Error("KV cache is full (" + std::to_string(cache->capacity) + " positions)");
     if (attention_mask.defined() && attention_mask.sizes() != input_ids.sizes())
         throw Error("attention_mask must have the shape of input_ids");
+    if (sequence_ids.defined() && (cache || sequence_ids.sizes() != input_ids.sizes()))
+        throw Error("sequence_ids must have the shape of input_ids, and packed rows take no KV cache");
+    // Checked where the ids are: batches are built on the host, so this waits for no device.
     int64_t max_id = input_ids.numel() ? input_ids.max().item<int64_t>() : 0;
     int64_t min_id = input_ids.numel() ? input_ids.min().item<int64_t>() : 0;
     if (min_id < 0 || max_id >= config.vocab_size)
         throw Error("token id " + std::to_string(min_id < 0 ? min_id : max_id) + " is outside the vocabulary (0.." +
                     std::to_string(config.vocab_size - 1) + ")");
+    if (config.arch->positions == Positions::Learned) {
+        const int64_t last = position_ids.defined() ? (position_ids.numel() ? position_ids.max().item<int64_t>() : 0) : past + T - 1;
+        if (last >= pos_embed.size(0)) throw Error("sequence longer than the model's " + std::to_string(pos_embed.size(0)) + " positions");
+    }
+    auto long_opts = at::TensorOptions().dtype(at::kLong);
+    // Position ids as transformers defaults them: counting on from what the cache holds.
+    auto default_positions = [&](c10::Device where) { return at::arange(past, past + T, long_opts.device(where)).unsqueeze(0).expand({B, T}); };
 
-    at::Tensor ids = input_ids.to(device());
-    at::Tensor positions = position_ids.defined()
-                               ? position_ids.to(device())
-                               : at::arange(past, past + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0).expand({B, T});
+    const bool padded = !cache && attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>();
+    if (!cache && unpadded_attention && (padded || sequence_ids.defined())) {
+        auto varlen = varlen_batch(padded ? attention_mask : at::Tensor(), sequence_ids, B, T, device(),
+                                   varlen_kernel_for(device(), dtype(), config.head_dim));
+        if (varlen) {
+            // Gather the real tokens (and their positions, as the padded batch has them) on the host.
+            at::Tensor host_positions = position_ids.defined() ? position_ids.to(at::kCPU) : default_positions(at::kCPU);
+            at::Tensor ids = input_ids.to(at::kCPU).reshape({-1}).index_select(0, varlen->token_index_host).unsqueeze(0);
+            at::Tensor positions = host_positions.reshape({-1}).index_select(0, varlen->token_index_host).unsqueeze(0);
+            at::Tensor token_index = varlen->token_index;
+            AttentionPlan plan{.mask = {}, .varlen = std::make_shared<const VarlenBatch>(std::move(*varlen))};
+            at::Tensor h = run_layers(ids.to(device(), /*non_blocking=*/true), positions.to(device(), /*non_blocking=*/true), plan,
+                                      nullptr, training);
+            const int64_t hidden = h.size(-1);
+            return at::zeros({B * T, hidden}, h.options()).index_copy(0, token_index, h.squeeze(0)).view({B, T, hidden});
+        }
+    }
 
     at::Tensor key_mask;  // [B, S] over all keys, when any padding exists
     if (cache) {
         if (attention_mask.defined()) cache->key_mask.narrow(1, past, T).copy_(attention_mask.to(device()).to(at::kBool));
         key_mask = cache->key_mask.narrow(1, 0, past + T);
         if (key_mask.all().item<bool>()) key_mask = at::Tensor();
-    } else if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>()) {
+    } else if (padded) {
         key_mask = attention_mask.to(device()).to(at::kBool);
     }
-    if (sequence_ids.defined() && (cache || sequence_ids.sizes() != input_ids.sizes()))
-        throw Error("sequence_ids must have the shape of input_ids, and packed rows take no KV cache");
-    at::Tensor mask = attention_mask_for(key_mask, past, T, past + T, config.sliding_window, sequence_ids, device());
+    AttentionPlan plan{.mask = attention_mask_for(key_mask, past, T, past + T, config.sliding_window, sequence_ids, device()),
+                       .varlen = nullptr};
+    at::Tensor positions = position_ids.defined() ? position_ids.to(device()) : default_positions(device());
+    at::Tensor h = run_layers(input_ids.to(device()), positions, plan, cache, training);
+    if (cache) cache->length = past + T;
+    return h;
+}
 
+at::Tensor DecoderLM::run_layers(const at::Tensor& ids, const at::Tensor& positions, const AttentionPlan& plan, KVCache* cache,
+                                 bool training) const {
     at::Tensor h = at::embedding(embed, ids);
     if (config.arch->scale_embeddings) {
         // transformers multiplies by sqrt(hidden) rounded to the activations' dtype.
         at::Tensor normalizer = at::scalar_tensor(std::sqrt(static_cast<double>(config.hidden_size)), at::TensorOptions().dtype(h.scalar_type()));
         h = h * normalizer.to(h.device());
     }
-    if (config.arch->positions == Positions::Learned) {
-        if (positions.max().item<int64_t>() >= pos_embed.size(0))
-            throw Error("sequence longer than the model's " + std::to_string(pos_embed.size(0)) + " positions");
-        h = h + at::embedding(pos_embed, positions);
-    }
+    if (config.arch->positions == Positions::Learned) h = h + at::embedding(pos_embed, positions);
 
     at::Tensor cos, sin;
     if (config.arch->positions == Positions::Rope) std::tie(cos, sin) = rotary.cos_sin(positions, h.scalar_type());
@@ -180,15 +214,20 @@ at::Tensor DecoderLM::hidden_states(const at::Tensor& input_ids, const at::Tenso
         const int64_t index = static_cast<int64_t>(i);
         if (training && gradient_checkpointing && !cache) {
             // Copies of what the layer reads: backward recomputes it after this frame is gone.
-            h = checkpointed([this, &layer, index, cos, sin, mask](const at::Tensor& x) {
-                return layer_forward(layer, index, x, cos, sin, mask, nullptr, true);
+            h = checkpointed([this, &layer, index, cos, sin, plan](const at::Tensor& x) {
+                return layer_forward(layer, index, x, cos, sin, plan, nullptr, true);
             }, h);
         } else {
-            h = layer_forward(layer, index, h, cos, sin, mask, cache, training);
+            h = layer_forward(layer, index, h, cos, sin, plan, cache, training);
         }
     }
-    if (cache) cache->length = past + T;
     return apply_norm(config.arch->norm, final_norm, h, config.norm_eps);
+}
+
+std::string attention_path(const DecoderLM& lm, bool padded_or_packed) {
+    if (!padded_or_packed) return "sdpa_causal";
+    if (!lm.unpadded_attention) return "sdpa_masked";
+    return varlen_kernel_name(varlen_kernel_for(lm.device(), lm.dtype(), lm.config.head_dim));
 }
 
 at::Tensor DecoderLM::logits(const at::Tensor& hidden) const { return linear_forward(lm_head, hidden); }

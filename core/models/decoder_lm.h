@@ -4,12 +4,15 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "core/models/config.h"
 #include "core/models/layers.h"
 #include "core/models/linear.h"
 #include "core/models/rope.h"
+#include "core/models/varlen_attention.h"
 
 namespace lathe {
 
@@ -35,6 +38,13 @@ struct KVCache {
     int64_t capacity = 0;
 };
 
+// How one forward computes attention: over the padded [B, T] batch with `mask` (undefined = plain
+// causal), or over the real tokens laid end to end (`varlen`).
+struct AttentionPlan {
+    at::Tensor mask;                            // bool [B, 1, T, S]
+    std::shared_ptr<const VarlenBatch> varlen;  // set: the layers see [1, total, hidden]
+};
+
 class DecoderLM {
 public:
     ModelConfig config;
@@ -46,11 +56,16 @@ public:
     RotaryEmbedding rotary;
     // Training: recompute each layer's activations in backward instead of keeping them.
     bool gradient_checkpointing = false;
+    // Padded or packed batches without a KV cache run the layers on their real tokens only, with
+    // variable-length attention (varlen_attention.h); the outputs at padding are zero. false: the
+    // dense [B, 1, T, T]-masked SDPA over the padded batch (kept for comparison).
+    bool unpadded_attention = true;
 
     // input_ids [B, T]; attention_mask [B, T] (1 = token, 0 = padding; with a cache it covers the new
     // tokens only); position_ids [B, T] (default: counting on from what the cache holds, as transformers
     // does). sequence_ids [B, T] marks the sequences packed into each row: attention stays within one
-    // (with position_ids restarting at each). Returns the final hidden states [B, T, hidden].
+    // (with position_ids restarting at each). Returns the final hidden states [B, T, hidden]. Validate
+    // ids and build masks from host tensors: then nothing here waits for the device.
     at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
                              const at::Tensor& position_ids = {}, KVCache* cache = nullptr, bool training = false,
                              const at::Tensor& sequence_ids = {}) const;
@@ -67,14 +82,22 @@ public:
     at::ScalarType dtype() const { return embed.scalar_type(); }
 
 private:
+    // Embeddings, layers and final norm over ids and positions already on the device.
+    at::Tensor run_layers(const at::Tensor& ids, const at::Tensor& positions, const AttentionPlan& plan, KVCache* cache,
+                          bool training) const;
     at::Tensor attention_block(const DecoderLayer& layer, int64_t layer_index, const at::Tensor& x,
-                               const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
+                               const at::Tensor& cos, const at::Tensor& sin, const AttentionPlan& plan,
                                KVCache* cache, bool training) const;
     at::Tensor mlp_block(const DecoderLayer& layer, const at::Tensor& x, bool training) const;
     // One decoder layer: pre-norm attention and MLP, each added to the residual stream.
     at::Tensor layer_forward(const DecoderLayer& layer, int64_t index, const at::Tensor& x, const at::Tensor& cos,
-                             const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, bool training) const;
+                             const at::Tensor& sin, const AttentionPlan& plan, KVCache* cache, bool training) const;
 };
+
+// The attention that padded or packed batches take with this model on its device and dtype:
+// "flash_varlen", "sdpa_per_sequence" or "sdpa_masked" (unpadded_attention off). Batches without
+// padding or packing always take causal SDPA ("sdpa_causal", what `padded_or_packed = false` gives).
+std::string attention_path(const DecoderLM& lm, bool padded_or_packed = true);
 
 // Mean cross-entropy of next-token prediction over labels != -100, as transformers' causal LM loss:
 // logits [B, T, V] predict labels shifted by one. Computed in float32.

@@ -355,7 +355,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         for (auto& p : all_params) trainable += p.numel();
         events.emit({{"event", resumed ? "resume" : "start"}, {"step", step}, {"total_steps", total_steps},
                      {"train_rows", data.train.size()}, {"validation_rows", data.validation.size()},
-                     {"trainable_parameters", trainable}, {"device", lo.device.str()}, {"output_dir", c.output_dir}});
+                     {"trainable_parameters", trainable}, {"device", lo.device.str()}, {"output_dir", c.output_dir},
+                     {"attention", attention_path(*model->lm)}});
         if (!resumed) store.add_event(run_id, json({{"event", "datasets"}, {"datasets", data.fingerprints}}).dump());
         for (json w : data.warnings) {
             w["step"] = step;
