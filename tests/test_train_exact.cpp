@@ -21,7 +21,13 @@
 #include "core/train/train_step.h"
 #include "core/models/decoder_lm.h"
 #include <ATen/core/grad_mode.h>
+#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
+
+#include <cmath>
+#include <functional>
+#include <memory>
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 #include "tests/fixtures.h"
@@ -31,6 +37,45 @@ namespace {
 
 class TrainingExact : public ::testing::TestWithParam<std::string> {};
 
+// The fixture's training (reference.json) with `step` updating the adapter: per-step losses, and the
+// model, trained.
+struct FixtureRun {
+    std::vector<double> losses;
+    std::unique_ptr<LoadedModel> model;
+    std::vector<at::Tensor> params;
+};
+
+FixtureRun train_fixture(const std::string& dir, const std::function<void(std::vector<at::Tensor>&)>& step) {
+    auto ref = read_json_file(dir + "/reference.json");
+    FixtureRun run;
+    run.model = load_model(test::fixtures() + "/hf/" + ref["model"].get<std::string>());  // the reference ran transformers' eager attention
+    attach_peft_adapter(*run.model, dir + "/adapter_init");
+    for (auto& [_, p] : make_lora_trainable(*run.model)) run.params.push_back(p);
+    auto rows = read_pretokenized_jsonl(dir + "/" + ref["dataset"].get<std::string>());
+    const size_t batch_size = ref["batch_size"];
+    for (int epoch = 0; epoch < ref["epochs"].get<int>(); ++epoch)
+        for (size_t start = 0; start < rows.size(); start += batch_size) {
+            std::vector<Example> chunk(rows.begin() + start, rows.begin() + std::min(rows.size(), start + batch_size));
+            run.losses.push_back(forward_backward(*run.model, {collate(chunk, 0)}));
+            step(run.params);
+            for (auto& p : run.params) p.mutable_grad() = at::Tensor();
+        }
+    return run;
+}
+
+std::function<void(std::vector<at::Tensor>&)> adamw_steps(const std::string& dir, AdamWKernel kernel) {
+    auto ref = read_json_file(dir + "/reference.json");
+    auto optimizer = std::make_shared<std::unique_ptr<AdamW>>();
+    return [=](std::vector<at::Tensor>& params) {
+        if (!*optimizer) {
+            ParamGroup group{.name = "lora", .params = params, .lr_scale = 1.0, .weight_decay = ref["weight_decay"].get<double>()};
+            *optimizer = std::make_unique<AdamW>(std::vector<ParamGroup>{group},
+                                                 AdamWOptions{.beta1 = ref["betas"][0], .beta2 = ref["betas"][1], .eps = ref["eps"], .kernel = kernel});
+        }
+        (*optimizer)->step(ref["lr"].get<double>());
+    };
+}
+
 TEST_P(TrainingExact, StepLossesAndFinalAdapterMatchPeft) {
     const std::string dir = test::fixtures() + "/hf/training/" + GetParam();
     auto ref = read_json_file(dir + "/reference.json");
@@ -39,23 +84,9 @@ TEST_P(TrainingExact, StepLossesAndFinalAdapterMatchPeft) {
     ASSERT_EQ(ref["grad_accum"], 1);
     ASSERT_TRUE(ref["max_grad_norm"].is_null());
 
-    auto model = load_model(test::fixtures() + "/hf/" + ref["model"].get<std::string>());  // the reference ran transformers' eager attention
-    attach_peft_adapter(*model, dir + "/adapter_init");
-    auto params = make_lora_trainable(*model);
-    ParamGroup group{.name = "lora", .params = {}, .lr_scale = 1.0, .weight_decay = ref["weight_decay"].get<double>()};
-    for (auto& [_, p] : params) group.params.push_back(p);
-    AdamW optimizer({group}, AdamWOptions{.beta1 = ref["betas"][0], .beta2 = ref["betas"][1], .eps = ref["eps"]});
-
-    auto rows = read_pretokenized_jsonl(dir + "/" + ref["dataset"].get<std::string>());
-    const size_t batch_size = ref["batch_size"];
-    std::vector<double> losses;
-    for (int epoch = 0; epoch < ref["epochs"].get<int>(); ++epoch)
-        for (size_t start = 0; start < rows.size(); start += batch_size) {
-            std::vector<Example> chunk(rows.begin() + start, rows.begin() + std::min(rows.size(), start + batch_size));
-            losses.push_back(forward_backward(*model, {collate(chunk, 0)}));
-            optimizer.step(ref["lr"].get<double>());
-            optimizer.zero_grad();
-        }
+    FixtureRun run = train_fixture(dir, adamw_steps(dir, AdamWKernel::Auto));
+    auto& model = run.model;
+    const auto& losses = run.losses;
 
     auto expected = ref["step_losses"].get<std::vector<double>>();
     ASSERT_EQ(losses.size(), expected.size());
@@ -80,7 +111,77 @@ TEST_P(TrainingExact, StepLossesAndFinalAdapterMatchPeft) {
     EXPECT_GT(attach_peft_adapter(*reloaded, out.str()), 0);
 }
 
+
+// torch.optim.adamw._single_tensor_adamw (what torch.optim.AdamW runs on the CPU by default, and what
+// Lathe ran before the foreach and fused kernels), written out in ATen ops.
+std::function<void(std::vector<at::Tensor>&)> single_tensor_adamw_steps(const std::string& dir) {
+    auto ref = read_json_file(dir + "/reference.json");
+    auto state = std::make_shared<std::vector<std::pair<at::Tensor, at::Tensor>>>();
+    auto steps = std::make_shared<int64_t>(0);
+    return [=](std::vector<at::Tensor>& params) {
+        at::NoGradGuard no_grad;
+        const double lr = ref["lr"], wd = ref["weight_decay"], b1 = ref["betas"][0], b2 = ref["betas"][1], eps = ref["eps"];
+        if (state->empty())
+            for (auto& p : params) state->emplace_back(at::zeros_like(p), at::zeros_like(p));
+        ++*steps;
+        const double bc1 = 1 - std::pow(b1, static_cast<double>(*steps)), bc2_sqrt = std::sqrt(1 - std::pow(b2, static_cast<double>(*steps)));
+        for (size_t i = 0; i < params.size(); ++i) {
+            auto& [m, v] = (*state)[i];
+            params[i].mul_(1 - lr * wd);
+            m.lerp_(params[i].grad(), 1 - b1);
+            v.mul_(b2).addcmul_(params[i].grad(), params[i].grad(), 1 - b2);
+            params[i].addcdiv_(m, (v.sqrt() / bc2_sqrt).add_(eps), -lr / bc1);
+        }
+    };
+}
+
+TEST_P(TrainingExact, AdamWKernelsAgreeWithTheSingleTensorPath) {
+    // foreach runs the single-tensor path's operations tensor by tensor on the CPU: the same bits.
+    // The fused kernel rounds differently, and Adam's division by sqrt(v) + eps magnifies that on
+    // elements whose gradient is near eps (see the caveat at the top): measured here at most 3.1e-6 of
+    // a tensor's largest value after 4 steps at lr 0.01. Over 1e-6, which is why the CPU runs foreach
+    // (AdamWKernel::Auto) and the fused kernel only on a GPU or when asked (adamw_torch_fused).
+    const std::string dir = test::fixtures() + "/hf/training/" + GetParam();
+    FixtureRun single = train_fixture(dir, single_tensor_adamw_steps(dir));
+    FixtureRun foreach_run = train_fixture(dir, adamw_steps(dir, AdamWKernel::Foreach));
+    FixtureRun fused = train_fixture(dir, adamw_steps(dir, AdamWKernel::Fused));
+    ASSERT_EQ(single.params.size(), fused.params.size());
+    for (size_t s = 0; s < single.losses.size(); ++s) {
+        EXPECT_EQ(foreach_run.losses[s], single.losses[s]) << "step " << s + 1;
+        EXPECT_NEAR(fused.losses[s], single.losses[s], 1e-6 * std::abs(single.losses[s])) << "step " << s + 1;
+    }
+    for (size_t i = 0; i < single.params.size(); ++i) {
+        EXPECT_TRUE(foreach_run.params[i].equal(single.params[i])) << i;
+        EXPECT_LE(test::max_abs_diff(fused.params[i], single.params[i]), 1e-5 * single.params[i].abs().max().item<double>()) << i;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, TrainingExact, ::testing::Values("llama", "qwen2"));
+
+TEST(EvaluationLoss, ChunkedEqualsTheFullLogitsLoss) {
+    // The plain formula: full [B, T, V] logits, summed cross-entropy over every labeled position,
+    // divided by the label tokens — what evaluation computed before it ran in chunks.
+    auto model = load_model(test::hf_model("qwen2"));
+    attach_peft_adapter(*model, test::fixtures() + "/hf/training/qwen2/adapter_init");
+    auto rows = read_pretokenized_jsonl(test::fixtures() + "/hf/training/qwen2/train.jsonl");
+    double sum = 0;
+    int64_t tokens = 0;
+    {
+        at::NoGradGuard no_grad;
+        for (size_t start = 0; start < rows.size(); start += 3) {
+            Batch b = collate({rows.begin() + start, rows.begin() + std::min(rows.size(), start + 3)}, 0);
+            at::Tensor logits = model->lm->forward(b.input_ids, b.attention_mask).to(at::kFloat);
+            at::Tensor shifted = logits.narrow(1, 0, logits.size(1) - 1);
+            at::Tensor targets = b.labels.narrow(1, 1, b.labels.size(1) - 1);
+            sum += at::cross_entropy_loss(shifted.reshape({-1, shifted.size(-1)}), targets.reshape({-1}), {}, at::Reduction::Sum, -100).item<double>();
+            tokens += b.label_tokens;
+        }
+    }
+    const double plain = sum / static_cast<double>(tokens);
+    EXPECT_NEAR(evaluation_loss(*model, rows, 3, 0, /*loss_chunk_rows=*/7), plain, 1e-6 * plain);
+    EXPECT_NEAR(evaluation_loss(*model, rows, 3, 0), plain, 1e-6 * plain);
+    EXPECT_TRUE(std::isnan(evaluation_loss(*model, {}, 3, 0)));
+}
 
 TEST(ChunkedLoss, SameLossAndGradientsAsOneChunk) {
     // The loss and its gradients must not depend on how the labeled positions are chunked; the

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ATen/Context.h>
+
 #include "core/io/tensor_io.h"
 #include "core/runs/run_store.h"
 #include "core/train/lr_schedule.h"
@@ -161,6 +163,18 @@ truncation: left
     EXPECT_NE(msg.find("run.yaml:7: datasets.weight: must be >= 0"), std::string::npos) << msg;
     EXPECT_NE(msg.find("test_datasets: gives the validation set"), std::string::npos) << msg;
     EXPECT_NE(msg.find("run.yaml:10: truncation: 'middle' is not supported"), std::string::npos) << msg;
+}
+
+TEST(TrainConfig, Bf16IsAutoTrueOrFalse) {
+    test::TempDir dir;
+    const std::string base = "base_model: m\ndatasets: [d.jsonl]\n";
+    EXPECT_EQ(parse_train_config(base, "run.yaml").bf16, "auto");  // the default
+    for (const auto& [written, read] : std::vector<std::pair<std::string, std::string>>{{"auto", "auto"}, {"true", "true"}, {"false", "false"}, {"yes", "true"}}) {
+        TrainConfig c = parse_train_config(base + "bf16: " + written + "\n", "run.yaml");
+        EXPECT_EQ(c.bf16, read) << written;
+        EXPECT_EQ(parse_train_config(train_config_yaml(c), "saved.yaml").bf16, read) << written;  // what Lathe Studio saves
+    }
+    EXPECT_NE(config_error(base + "bf16: sometimes\n").find("run.yaml:3: bf16: must be auto, true or false"), std::string::npos);
 }
 
 TEST(TrainConfig, MissingRequiredAndBadYaml) {
@@ -359,6 +373,52 @@ TEST(TrainRun, KillNineShowsTheRunInterruptedInRunsList) {
     EXPECT_EQ(shown["resume_from"], checkpoints.back().path);
     std::string text = lathe_output("runs show " + std::to_string(run_id) + " --store " + d.store());
     EXPECT_NE(text.find("resume         lathe train --resume " + std::to_string(run_id)), std::string::npos) << text;
+TEST(TrainRun, MaxStepsGoesOnIntoFurtherEpochs) {
+    // 8 rows, 4 per step: 2 steps an epoch. max_steps replaces num_epochs, as in transformers' Trainer.
+    RunDir d;
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", d.config("adapter: lora\nlora_target_modules: [q_proj]\nmicro_batch_size: 4\nnum_epochs: 1\n"
+                                                          "max_steps: 5\nsequence_len: 64\ndevice: cpu\n"),
+                           "--store", d.store()},
+                          &code);
+    ASSERT_EQ(code, 0);
+    EXPECT_EQ(events.front()["total_steps"], 5);
+    EXPECT_EQ(events.front()["precision"], "float32");  // bf16: auto on the CPU
+    std::vector<json> steps;
+    for (const auto& e : events)
+        if (e["event"] == "step") steps.push_back(e);
+    ASSERT_EQ(steps.size(), 5u);
+    EXPECT_DOUBLE_EQ(steps.back()["epoch"].get<double>(), 2.5);  // the first half of the third epoch
+    EXPECT_EQ(events.back()["step"], 5);
+    // The schedule spans the 5 steps: cosine from the peak to under a tenth of it at the last step.
+    EXPECT_DOUBLE_EQ(steps.front()["lr"].get<double>(), 2e-4);
+    EXPECT_LT(steps.back()["lr"].get<double>(), 0.2e-4);
+}
+
+TEST(TrainRun, Bf16AutoComputesInBfloat16OnAGpu) {
+    if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA GPU";
+    RunDir d;
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", d.config("adapter: lora\nlora_target_linear: true\nmicro_batch_size: 4\nmax_steps: 3\nsequence_len: 64\n"),
+                           "--store", d.store()},
+                          &code);
+    ASSERT_EQ(code, 0) << events.back().dump();
+    EXPECT_EQ(events.front()["device"], "cuda");
+    EXPECT_EQ(events.front()["precision"], "bfloat16");  // on Ampere or later, the GPUs Lathe is checked on (A100, H100/H200)
+    EXPECT_EQ(losses_of(events).size(), 3u);
+    for (double loss : losses_of(events)) EXPECT_TRUE(std::isfinite(loss));
+}
+
+TEST(TrainRun, DeviceAutoWithoutAGpuSaysSoInAWarning) {
+    if (at::hasCUDA()) GTEST_SKIP() << "this machine has a GPU: device auto takes it";
+    RunDir d;
+    auto events = run_all({LATHE_CLI, "train", d.config("adapter: lora\nlora_target_modules: [q_proj]\nmicro_batch_size: 4\nmax_steps: 1\nsequence_len: 64\n"),
+                           "--store", d.store()});
+    ASSERT_GE(events.size(), 2u);
+    EXPECT_EQ(events[0]["event"], "start");
+    EXPECT_EQ(events[0]["device"], "cpu");
+    EXPECT_EQ(events[1]["event"], "warning");
+    EXPECT_NE(events[1]["message"].get<std::string>().find("no GPU found"), std::string::npos) << events[1].dump();
 }
 
 TEST(TrainRun, SamplePackingPacksRowsIntoFewerSteps) {

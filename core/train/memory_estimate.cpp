@@ -8,6 +8,7 @@
 
 #include "core/models/config.h"
 #include "core/models/model_summary.h"
+#include "core/train/compute_plan.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
 
@@ -24,7 +25,8 @@ std::string gib(double bytes) {
 void describe_training(const TrainConfig& c, std::ostream& out) {
     ModelSummary m = summarize_model(c.base_model);
     ModelConfig mc = read_model_config(c.base_model);
-    const double weight_bytes = c.bf16 ? 2.0 : 4.0;
+    const ComputePlan plan = plan_compute(c);  // bf16: auto and device: auto as the run would resolve them here
+    const double weight_bytes = plan.bf16 ? 2.0 : 4.0;
 
     // Trainable parameters: LoRA adds r * (in + out) per adapted linear layer.
     double trainable = 0;
@@ -70,7 +72,7 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     const double weights = m.parameters * weight_bytes;
     const double gradients = trainable * 4;           // float32
     const double optimizer = c.optimizer == "sgd" ? 0 : trainable * 8;  // AdamW: two float32 moments
-    const double master = (lora || c.bf16) ? trainable * 4 : 0;  // float32 master weights of what is trained
+    const double master = (lora || plan.bf16) ? trainable * 4 : 0;  // float32 master weights of what is trained
     // Activations kept for backward, per layer and token, roughly: attention inputs/outputs, q/k/v,
     // MLP (3 x intermediate) and norms, in the compute dtype; plus float32 logits for the loss.
     const double tokens = static_cast<double>(c.micro_batch_size * c.sequence_len);
@@ -86,11 +88,11 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     out << "config          " << c.source << "\n"
         << "model           " << c.base_model << " (" << m.architecture << ", " << human_count(m.parameters) << " parameters)\n"
         << "method          " << (lora ? "LoRA r=" + std::to_string(c.lora_r) + (c.peft_use_dora ? " (DoRA)" : c.peft_use_rslora ? " (rsLoRA)" : "") : std::string("full finetuning")) << "\n"
-        << "precision       " << (c.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << "\n"
+        << "precision       " << (plan.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << (c.bf16 == "auto" ? " (bf16: auto)" : "") << "\n"
         << "checkpointing   " << (c.gradient_checkpointing ? "on (layers recomputed in backward)" : "off") << "\n"
         << "batch           " << c.micro_batch_size << " x " << c.gradient_accumulation_steps << " accumulation, sequence_len " << c.sequence_len << "\n"
         << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << c.warmup_steps << ")\n"
-        << "device          " << c.device << "\n"
+        << "device          " << plan.device << (c.device == "auto" ? " (device: auto)" : "") << "\n"
         << "output          " << c.output_dir << "\n"
         << "memory estimate (per device)\n"
         << "  weights       " << gib(weights) << "\n"

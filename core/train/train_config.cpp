@@ -222,7 +222,12 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"adam_beta2", number(c.adam_beta2, 0, 0.999999)},
         {"adam_epsilon", positive(c.adam_epsilon)},
         {"max_grad_norm", number(c.max_grad_norm, 0, 1e9)},
-        {"bf16", flag(c.bf16)},
+        {"bf16", [&](const YAML::Node& n, const std::string& k) {
+             // Axolotl's values: auto, true, false (and YAML's other spellings of a boolean).
+             bool on = false;
+             if (n.IsScalar() && n.Scalar() == "auto") c.bf16 = "auto";
+             else if (read_scalar(n, k, on, p, "auto, true or false")) c.bf16 = on ? "true" : "false";
+         }},
         {"gradient_checkpointing", flag(c.gradient_checkpointing)},
         {"device", str(c.device)},
         {"output_dir", str(c.output_dir)},

@@ -57,7 +57,7 @@ struct TrainConfig {
     int64_t micro_batch_size = 1;
     int64_t gradient_accumulation_steps = 1;
     int64_t num_epochs = 1;
-    int64_t max_steps = 0;                    // > 0 stops there, before num_epochs is done
+    int64_t max_steps = 0;                    // > 0: train exactly this many steps, through as many epochs as that takes
 
     std::string optimizer = "adamw_torch";    // adamw_torch / adamw / sgd
     double learning_rate = 2e-4;
@@ -68,7 +68,7 @@ struct TrainConfig {
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
     double max_grad_norm = 1.0;               // 0 = no clipping
 
-    bool bf16 = false;
+    std::string bf16 = "auto";               // auto (bfloat16 on a GPU that has it, else float32), true, false
     bool gradient_checkpointing = false;
     std::string device = "auto";              // auto, cpu, cuda, cuda:N
 

@@ -107,7 +107,7 @@ std::string train_config_yaml(const TrainConfig& c) {
     num("adam_beta2", c.adam_beta2, d.adam_beta2);
     num("adam_epsilon", c.adam_epsilon, d.adam_epsilon);
     num("max_grad_norm", c.max_grad_norm, d.max_grad_norm);
-    flag("bf16", c.bf16, d.bf16);
+    str("bf16", c.bf16, d.bf16);
     flag("gradient_checkpointing", c.gradient_checkpointing, d.gradient_checkpointing);
     str("device", c.device, d.device);
     out << YAML::Key << "output_dir" << YAML::Value << c.output_dir;

@@ -2,7 +2,6 @@
 
 #include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
-#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/stack.h>
 #include <c10/util/Exception.h>
 #if defined(LATHE_TORCH_HAS_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
@@ -25,6 +24,8 @@
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
+#include "core/train/compute_plan.h"
+#include "core/train/grad_clip.h"
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/master_weights.h"
@@ -200,45 +201,6 @@ Batch make_micro_batch(const EpochPlan& plan, size_t first, size_t count, bool p
     return collate(rows, pad_id);
 }
 
-double evaluate(LoadedModel& model, const std::vector<Example>& rows, int64_t batch_size, int64_t pad_id) {
-    at::NoGradGuard no_grad;
-    double sum = 0;
-    int64_t tokens = 0;
-    for (size_t start = 0; start < rows.size(); start += batch_size) {
-        std::vector<Example> chunk(rows.begin() + start, rows.begin() + std::min(rows.size(), start + static_cast<size_t>(batch_size)));
-        Batch b = collate(chunk, pad_id);
-        if (b.label_tokens == 0) continue;
-        at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask);
-        at::Tensor logits = model.lm->logits(hidden.narrow(1, 0, hidden.size(1) - 1)).to(at::kFloat);
-        at::Tensor targets = b.labels.narrow(1, 1, b.labels.size(1) - 1).to(logits.device());
-        sum += at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}), {}, at::Reduction::Sum, -100).item<double>();
-        tokens += b.label_tokens;
-    }
-    return tokens ? sum / tokens : NAN;
-}
-
-double clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
-    at::NoGradGuard no_grad;
-    // One device sync for the whole model, not one per tensor.
-    std::vector<at::Tensor> norms;
-    for (const auto& p : params)
-        if (p.grad().defined()) norms.push_back(p.grad().to(at::kFloat).norm());
-    if (norms.empty()) return 0;
-    const double total = at::stack(norms).norm().item<double>();
-    if (max_norm > 0) {
-        double coef = max_norm / (total + 1e-6);  // as torch.nn.utils.clip_grad_norm_
-        if (coef < 1)
-            for (const auto& p : params)
-                if (p.grad().defined()) p.grad().mul_(coef);
-    }
-    return total;
-}
-
-c10::Device choose_device(const std::string& name) {
-    if (name == "auto") return at::hasCUDA() ? c10::Device("cuda") : c10::Device(c10::kCPU);
-    return parse_device(name);
-}
-
 }  // namespace
 
 TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ostream& out) {
@@ -266,9 +228,14 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
     try {
         at::manual_seed(c.seed);
         Data data = load_data(c);
+        const ComputePlan compute = plan_compute(c);
         LoadOptions lo;
-        lo.device = choose_device(c.device);
-        if (c.bf16) lo.dtype = at::kBFloat16;
+        lo.device = parse_device(compute.device);
+        if (compute.bf16) lo.dtype = at::kBFloat16;
+        if (compute.tf32) {  // float32 matmuls (adapters, float32 runs) on TF32 tensor cores, as torch's "high" precision
+            at::globalContext().setAllowTF32CuBLAS(true);
+            at::globalContext().setAllowTF32CuDNN(true);
+        }
         auto model = load_model(c.base_model, lo);
         if (!model->lm) throw Error(c.base_model + ": training supports causal language models");
         const int64_t pad_id = model->config.pad_token_id.value_or(0);
@@ -295,7 +262,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         }
         // A bfloat16 model's trained weights get float32 masters, which the optimizer updates instead.
         std::optional<MasterWeights> masters;
-        if (c.adapter.empty() && c.bf16) {
+        if (c.adapter.empty() && compute.bf16) {
             masters.emplace(params);
             if (resumed && fs::exists(fs::path(resumed->dir) / "master_weights.safetensors"))
                 masters->load(load_safetensors((fs::path(resumed->dir) / "master_weights.safetensors").string()));
@@ -324,18 +291,20 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         for (auto& [_, p] : params) all_params.push_back(p);
         const bool sgd = c.optimizer == "sgd";
         std::optional<AdamW> adamw;  // SGD keeps no state
-        if (!sgd) adamw.emplace(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon});
+        if (!sgd)  // adamw_torch: fused on a GPU, foreach (PyTorch's CPU numbers) on the CPU
+            adamw.emplace(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
+                                               .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto});
 
         // Steps per epoch (packing makes them differ by epoch); a step's place follows from its number,
-        // which is what makes a resumed run see exactly the data the uninterrupted one would.
+        // which is what makes a resumed run see exactly the data the uninterrupted one would. max_steps
+        // replaces num_epochs, as in transformers' Trainer: as many epochs (each reshuffled) as it takes.
         const int64_t units_per_step = c.micro_batch_size * c.gradient_accumulation_steps;
         std::vector<int64_t> epoch_first_step = {0};
-        for (int64_t e = 0; e < c.num_epochs; ++e) {
+        for (int64_t e = 0; c.max_steps > 0 ? epoch_first_step.back() < c.max_steps : e < c.num_epochs; ++e) {
             int64_t units = c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(data.train.size());
             epoch_first_step.push_back(epoch_first_step.back() + (units + units_per_step - 1) / units_per_step);
         }
-        int64_t total_steps = epoch_first_step.back();
-        if (c.max_steps > 0) total_steps = std::min(total_steps, c.max_steps);
+        const int64_t total_steps = c.max_steps > 0 ? c.max_steps : epoch_first_step.back();
         ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = c.warmup_steps, .total_steps = total_steps,
                                  .min_lr_ratio = c.cosine_min_lr_ratio};
         schedule.validate();
@@ -356,7 +325,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         events.emit({{"event", resumed ? "resume" : "start"}, {"step", step}, {"total_steps", total_steps},
                      {"train_rows", data.train.size()}, {"validation_rows", data.validation.size()},
                      {"trainable_parameters", trainable}, {"device", lo.device.str()}, {"output_dir", c.output_dir},
-                     {"attention", attention_path(*model->lm)}});
+                     {"attention", attention_path(*model->lm)}, {"precision", compute.bf16 ? "bfloat16" : "float32"}});
+        if (compute.no_gpu_found)
+            events.emit({{"event", "warning"}, {"step", step},
+                         {"message", "no GPU found (device: auto): training runs on the CPU, which is much slower"}});
         if (!resumed) store.add_event(run_id, json({{"event", "datasets"}, {"datasets", data.fingerprints}}).dump());
         for (json w : data.warnings) {
             w["step"] = step;
@@ -385,7 +357,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         };
         auto run_eval = [&](int64_t at_step) -> bool {  // true: early stopping says stop
             if (data.validation.empty()) return false;
-            double loss = evaluate(*model, data.validation, c.micro_batch_size, pad_id);
+            double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
             store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
             events.emit({{"event", "eval"}, {"step", at_step}, {"eval_loss", loss}, {"perplexity", std::exp(loss)}});
             if (loss < best_eval) {
@@ -420,9 +392,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 ++step;
                 continue;
             }
-            double loss = forward_backward(*model, micro);
+            // Everything up to the read-back below is queued on the device without waiting for it.
+            at::Tensor loss_on_device = forward_backward_on_device(*model, micro);
             if (masters) masters->gather_gradients();
-            double grad_norm = clip_gradients(all_params, c.max_grad_norm);
+            at::Tensor grad_norm_on_device = clip_grad_norm(all_params, c.max_grad_norm);
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
             if (adamw) {
                 adamw->step(lr);
@@ -437,6 +410,11 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             }
             if (masters) masters->publish();
             for (auto& p : all_params) p.mutable_grad() = at::Tensor();
+            // The step's one wait for the device: loss and gradient norm, read together.
+            at::Tensor logged = grad_norm_on_device.defined() ? at::stack({loss_on_device, grad_norm_on_device.to(at::kDouble)}) : loss_on_device.reshape({1});
+            logged = logged.cpu();
+            const double loss = logged.data_ptr<double>()[0];
+            const double grad_norm = logged.numel() > 1 ? logged.data_ptr<double>()[1] : 0.0;
             ++step;
             for (auto& b : micro) tokens_since += b.attention_mask.sum().item<int64_t>();
             const double t = now_s();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes every interop reference with the Hugging Face libraries themselves, in the test-only
-# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/tokenizers, OUT/render, OUT/bnb and OUT/qlora (bitsandbytes).
+# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb and OUT/qlora (bitsandbytes).
 # ctest runs this once before the tests that read them (fixture "interop_refs").
 set -euo pipefail
 out="$1"
@@ -12,6 +12,7 @@ mkdir -p "$out"
 "$py" "$here/make_model_references.py" "$out/models"
 "$py" "$here/make_sentencepiece_references.py" "$out/sentencepiece"
 "$py" "$here/make_schedule_references.py" "$out"
+"$py" "$here/make_optimizer_references.py" "$out/optimizer"
 "$py" "$here/make_render_references.py" "$out/render"
 if [ -f "$here/make_tokenizer_references.py" ]; then
   "$py" "$here/make_tokenizer_references.py" "$out/tokenizers"

@@ -247,8 +247,11 @@ void TrainPage::buildForm() {
     save_steps_->setSpecialValueText(tr("at the end"));
     eval_steps_ = spin(0, 10000000, tr("validation loss every N steps (always at the end)"), trainBox);
     eval_steps_->setSpecialValueText(tr("at the end"));
-    bf16_ = new QCheckBox(tr("bfloat16"), trainBox);
-    bf16_->setToolTip(tr("bfloat16 compute, float32 trained weights"));
+    bf16_ = new QComboBox(trainBox);
+    bf16_->addItem(tr("auto (bfloat16 on a GPU that has it)"), "auto");
+    bf16_->addItem(tr("bfloat16"), "true");
+    bf16_->addItem(tr("float32"), "false");
+    bf16_->setToolTip(tr("bfloat16: bfloat16 compute, float32 trained weights"));
     grad_ckpt_ = new QCheckBox(tr("recompute activations"), trainBox);
     grad_ckpt_->setToolTip(tr("less memory for one more forward pass per step"));
     device_ = new QComboBox(trainBox);
@@ -374,8 +377,8 @@ void TrainPage::buildForm() {
         connect(s, QOverload<int>::of(&QSpinBox::valueChanged), this, &TrainPage::formChanged);
     for (QDoubleSpinBox* s : {lora_alpha_, lora_dropout_, val_size_, weight_decay_})
         connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &TrainPage::formChanged);
-    for (QCheckBox* c : {packing_, all_linear_, bf16_, grad_ckpt_}) connect(c, &QCheckBox::toggled, this, &TrainPage::formChanged);
-    for (QComboBox* c : {method_, dataset_type_, scheduler_, device_})
+    for (QCheckBox* c : {packing_, all_linear_, grad_ckpt_}) connect(c, &QCheckBox::toggled, this, &TrainPage::formChanged);
+    for (QComboBox* c : {method_, dataset_type_, scheduler_, bf16_, device_})
         connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TrainPage::formChanged);
     connect(yaml_, &QPlainTextEdit::textChanged, this, &TrainPage::yamlEdited);
 }
@@ -437,7 +440,7 @@ lathe::TrainConfig TrainPage::config() const {
     c.weight_decay = weight_decay_->value();
     c.save_steps = save_steps_->value();
     c.eval_steps = eval_steps_->value();
-    c.bf16 = bf16_->isChecked();
+    c.bf16 = bf16_->currentData().toString().toStdString();
     c.gradient_checkpointing = grad_ckpt_->isChecked();
     c.device = device_->currentData().toString().toStdString();
     return c;
@@ -479,7 +482,7 @@ void TrainPage::setConfig(const lathe::TrainConfig& c) {
     weight_decay_->setValue(c.weight_decay);
     save_steps_->setValue(static_cast<int>(c.save_steps));
     eval_steps_->setValue(static_cast<int>(c.eval_steps));
-    bf16_->setChecked(c.bf16);
+    bf16_->setCurrentIndex(qMax(0, bf16_->findData(QString::fromStdString(c.bf16))));
     grad_ckpt_->setChecked(c.gradient_checkpointing);
     const QString dev = QString::fromStdString(c.device);
     if (device_->findData(dev) < 0) device_->addItem(dev, dev);

@@ -115,7 +115,7 @@ private:
     QDoubleSpinBox* weight_decay_;
     QSpinBox* save_steps_;
     QSpinBox* eval_steps_;
-    QCheckBox* bf16_;
+    QComboBox* bf16_;  // bf16: auto / true / false
     QCheckBox* grad_ckpt_;
     QComboBox* device_;
     QPlainTextEdit* yaml_;
