@@ -10,23 +10,24 @@
 #      checkpointing.
 # Every figure and log goes to $OUT (the device tool brings it back); a summary table is printed last.
 #
-# The binaries come prebuilt in .device/ (bench/prepare_device.sh, run beforehand on a machine with the
-# build dependencies, against the GPU machine's own LibTorch version); this script refuses to run them
-# against another torch version.
+# It builds `lathe` and the CUDA tests against this machine's own LibTorch from .device/sysroot, the
+# Debian packages of the other build dependencies unpacked (bench/device_sysroot.sh, run beforehand where
+# Debian's packages can be fetched), about 4 minutes on 16 cores; or it runs binaries carried prebuilt in
+# .device/bin for exactly this torch version (bench/prepare_device.sh).
 #
-# usage (device tool): run(command="bash bench/device_check.sh", carry=[".device"], timeout_s=560)
+# usage (device tool): run(command="bash bench/device_check.sh", carry=[".device"], timeout_s=590)
 # env: OUT (default ./device-out), LATHE_CHECK_BUDGET_S (default 500: later stages are skipped, not
 #      started, when the budget is spent), LATHE_CHECK_SKIP_BENCH=1 to run the tests only,
 #      LATHE_CHECK_REHEARSAL=1 to rehearse on a machine without a GPU (CPU, tiny shape, same steps; the
-#      CUDA tests skip), LATHE_CHECK_CASES="1 5" to run some of the comparisons only (numbered as
+#      CUDA tests skip), LATHE_DEVICE_DIR (default .device) for the binaries, LATHE_CHECK_CASES="1 5" to run some of the comparisons only (numbered as
 #      listed below), PYTHON (default python3: needs torch, transformers and peft).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="${OUT:-$root/device-out}"
 mkdir -p "$out"
-dev="$root/.device"
-budget="${LATHE_CHECK_BUDGET_S:-500}"
+dev="${LATHE_DEVICE_DIR:-$root/.device}"  # another folder for a rehearsal with this machine's own build
+budget="${LATHE_CHECK_BUDGET_S:-520}"
 start=$SECONDS
 log() { echo "[device_check +$((SECONDS - start))s] $*" | tee -a "$out/check.log"; }
 left() { echo $((budget - (SECONDS - start))); }
@@ -35,8 +36,17 @@ python="${PYTHON:-python3}"
 torch_info="$($python -c 'import os, torch; print(torch.__version__, os.path.dirname(torch.__file__))')" || {
   log "FAIL: python3 has no torch"; exit 1; }
 read -r torch_version torch_dir <<<"$torch_info"
+# The binaries: built here from the carried sysroot (bench/device_sysroot.sh, then bench/device_build.sh
+# on this machine's 16 cores), or carried prebuilt for exactly this torch (bench/prepare_device.sh).
+if [ "$(cat "$dev/BUILT_FOR" 2>/dev/null)" != "$torch_version" ] && [ -d "$dev/sysroot" ]; then
+  log "building lathe against torch $torch_version (bench/device_build.sh)"
+  bash bench/device_build.sh 2>&1 | tail -40 | tee -a "$out/check.log"
+  cp build-device.log build-device.configure.log "$out/" 2>/dev/null
+  log "build finished"
+fi
 if [ ! -x "$dev/bin/lathe" ]; then
-  log "FAIL: $dev/bin/lathe missing: run bench/prepare_device.sh first and carry .device"; exit 1
+  log "FAIL: $dev/bin/lathe missing: carry .device with a sysroot (bench/device_sysroot.sh) or prebuilt binaries (bench/prepare_device.sh)"
+  exit 1
 fi
 built_for="$(cat "$dev/BUILT_FOR")"
 if [ "$built_for" != "$torch_version" ]; then
@@ -56,28 +66,36 @@ ls -la "$dev/bin" >>"$out/check.log"
 
 status=0
 # 1. Tests. gtest's XML has every case's result and time.
-for t in lathe_cuda_tests lathe_kernel_tests; do
+# lathe_tests: only its GPU cases; the AdamW one compares with torch.optim's numbers made here.
+refs="$root/device-refs"
+mkdir -p "$refs"
+$python tests/interop/make_optimizer_references.py "$refs/optimizer" >"$out/optimizer_refs.log" 2>&1 || log "optimizer references failed"
+export LATHE_INTEROP_REFS="$refs"
+declare -A filters=([lathe_tests]='*AttentionPathsCuda*:*OnAGpu*' [lathe_cuda_tests]='*' [lathe_kernel_tests]='*')
+for t in lathe_cuda_tests lathe_kernel_tests lathe_tests; do
   [ -x "$dev/bin/$t" ] || continue
-  log "tests: $t"
-  timeout 240 stdbuf -oL -eL "$dev/bin/$t" --gtest_output="xml:$out/$t.xml" >"$out/$t.log" 2>&1
+  log "tests: $t (${filters[$t]})"
+  timeout 240 stdbuf -oL -eL "$dev/bin/$t" --gtest_filter="${filters[$t]}" --gtest_output="xml:$out/$t.xml" >"$out/$t.log" 2>&1
   rc=$?
   grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|tests ran' "$out/$t.log" | tail -20 | tee -a "$out/check.log"
   [ $rc -eq 0 ] || { status=1; log "FAIL: $t exited $rc (log: $t.log)"; }
 done
 
+device=cuda
+[ "${LATHE_CHECK_REHEARSAL:-0}" = 1 ] && device=cpu
 # 2. Kernel benchmark, where this build has one.
 if "$dev/bin/lathe" bench --help 2>&1 | grep -q "^ *kernels"; then
-  log "bench kernels"
-  timeout 90 "$dev/bin/lathe" bench kernels --device cuda >"$out/bench_kernels.jsonl" 2>"$out/bench_kernels.err" || {
-    status=1; log "FAIL: lathe bench kernels (see bench_kernels.err)"; }
+  for dtype in bfloat16 float32; do
+    log "bench kernels ($dtype)"
+    timeout 90 "$dev/bin/lathe" bench kernels --device $device --dtype $dtype >>"$out/bench_kernels.jsonl" 2>>"$out/bench_kernels.err" || {
+      status=1; log "FAIL: lathe bench kernels --dtype $dtype (see bench_kernels.err)"; }
+  done
 fi
 
 # 3. Lathe against transformers + PEFT. The build folder layout train_compare.py expects.
 if [ "${LATHE_CHECK_SKIP_BENCH:-0}" != 1 ]; then
   mkdir -p "$dev/build/app"
   ln -sf "$dev/bin/lathe" "$dev/build/app/lathe"
-  device=cuda
-  [ "${LATHE_CHECK_REHEARSAL:-0}" = 1 ] && device=cpu
   compare() {  # SHAPE MB SEQ [flags...]; skipped when less than 60 s of the budget is left
     if [ "$(left)" -lt 60 ]; then log "SKIPPED (budget): train_compare $*"; return; fi
     local args=("$@")
@@ -90,9 +108,9 @@ if [ "${LATHE_CHECK_SKIP_BENCH:-0}" != 1 ]; then
   cases=(
     "qwen2.5-0.5b 8 2048 --mask none"
     "qwen2.5-0.5b 8 2048 --mask packed"
+    "llama-3.1-8b 4 2048 --mask none --gradient-checkpointing"
     "qwen2.5-0.5b 8 2048 --mask none --gradient-checkpointing"
     "qwen2.5-0.5b 8 2048 --mask packed --gradient-checkpointing"
-    "llama-3.1-8b 4 2048 --mask none --gradient-checkpointing"
   )
   for i in "${!cases[@]}"; do  # LATHE_CHECK_CASES="1 5" runs the first and the fifth only
     [ -z "${LATHE_CHECK_CASES:-}" ] || [[ " $LATHE_CHECK_CASES " == *" $((i + 1)) "* ]] || continue
