@@ -373,6 +373,8 @@ TEST(TrainRun, KillNineShowsTheRunInterruptedInRunsList) {
     EXPECT_EQ(shown["resume_from"], checkpoints.back().path);
     std::string text = lathe_output("runs show " + std::to_string(run_id) + " --store " + d.store());
     EXPECT_NE(text.find("resume         lathe train --resume " + std::to_string(run_id)), std::string::npos) << text;
+}
+
 TEST(TrainRun, MaxStepsGoesOnIntoFurtherEpochs) {
     // 8 rows, 4 per step: 2 steps an epoch. max_steps replaces num_epochs, as in transformers' Trainer.
     RunDir d;
