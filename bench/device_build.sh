@@ -40,7 +40,7 @@ TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}" cmake -S "$root" -B "$build"
 [ "${LATHE_DEVICE_CONFIGURE_ONLY:-0}" = 1 ] && { echo "device_build: configured $build"; exit 0; }
 # lathe_tests too: its GPU cases (flash attention paths, fused AdamW, bf16: auto) run from it.
 targets=(lathe lathe_cuda_tests)
-grep -q "^build tests/lathe_kernel_tests:" "$build/build.ninja" && targets+=(lathe_kernel_tests)
+grep -q "^build tests/lathe_kernel_tests[ :]" "$build/build.ninja" && targets+=(lathe_kernel_tests)
 ninja -C "$build" -j "$(nproc)" "${targets[@]}" >"$build.log" 2>&1 || { grep -B2 -A20 "FAILED" "$build.log" | head -80; exit 1; }
 # Optional: a failure here costs only its GPU cases.
 if ninja -C "$build" -j "$(nproc)" lathe_tests >>"$build.log" 2>&1; then targets+=(lathe_tests)

@@ -33,7 +33,7 @@ TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}" cmake -S "$root" -B "$build"
   "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined" >"$build.configure.log"
 targets=(lathe lathe_cuda_tests)
 for t in lathe_kernel_tests; do  # test binaries that exist only in some versions of the tree
-  grep -q "build $t\b\|build tests/$t:" "$build/build.ninja" 2>/dev/null && targets+=("$t")
+  grep -q "^build tests/$t[ :]" "$build/build.ninja" 2>/dev/null && targets+=("$t")
 done
 nice ninja -C "$build" -j "$(nproc)" "${targets[@]}"
 

@@ -352,10 +352,15 @@ TEST(TrainRun, KillNineShowsTheRunInterruptedInRunsList) {
         }
     }
     ASSERT_TRUE(checked_live);
-    while (child.next(e)) {  // to the end of its output: it has died (not yet reaped, a zombie)
+    while (child.next(e)) {  // to the end of its output: it is dying (not yet reaped: a zombie soon)
     }
-    auto zombie = RunStore::open(d.store())->find_run(run_id);
-    EXPECT_EQ(zombie->status, "interrupted");
+    // The pipe closes while the kernel is still tearing the process down; it turns zombie moments later.
+    std::string status;
+    for (int tries = 0; tries < 100 && status != "interrupted"; ++tries) {
+        status = RunStore::open(d.store())->find_run(run_id)->status;
+        if (status != "interrupted") usleep(50000);
+    }
+    EXPECT_EQ(status, "interrupted");
     EXPECT_EQ(child.wait(), 128 + SIGKILL);
 
     int code = -1;
@@ -404,7 +409,7 @@ TEST(TrainRun, Bf16AutoComputesInBfloat16OnAGpu) {
     auto events = run_all({LATHE_CLI, "train", d.config("adapter: lora\nlora_target_linear: true\nmicro_batch_size: 4\nmax_steps: 3\nsequence_len: 64\n"),
                            "--store", d.store()},
                           &code);
-    ASSERT_EQ(code, 0) << events.back().dump();
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
     EXPECT_EQ(events.front()["device"], "cuda");
     EXPECT_EQ(events.front()["precision"], "bfloat16");  // on Ampere or later, the GPUs Lathe is checked on (A100, H100/H200)
     EXPECT_EQ(losses_of(events).size(), 3u);
@@ -500,7 +505,7 @@ TEST(TrainRun, Bfloat16FullFinetuningKeepsFloat32Masters) {
     std::string cfg = d.config("bf16: true\nunfrozen_parameters: ['model\\.layers\\.1\\.']\nlearning_rate: 0.0001\nmicro_batch_size: 4\nsequence_len: 64\n");
     int code = -1;
     auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
-    ASSERT_EQ(code, 0) << events.back().dump();
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
     std::string ckpt = events[events.size() - 2]["path"];
     auto model = load_safetensors(ckpt + "/model.safetensors");
     auto masters = load_safetensors(ckpt + "/master_weights.safetensors");
@@ -520,7 +525,7 @@ TEST(TrainRun, ModulesToSaveTrainAndSaveWhole) {
     std::string cfg = d.config("adapter: lora\nlora_target_modules: [q_proj]\nlora_modules_to_save: [lm_head]\nlearning_rate: 0.01\nmicro_batch_size: 4\nsequence_len: 64\n");
     int code = -1;
     auto events = run_all({LATHE_CLI, "train", cfg, "--store", d.store()}, &code);
-    ASSERT_EQ(code, 0) << events.back().dump();
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
     std::string ckpt = events[events.size() - 2]["path"];
     auto saved = load_safetensors(ckpt + "/adapter_model.safetensors");
     ASSERT_TRUE(saved.count("base_model.model.lm_head.weight"));
