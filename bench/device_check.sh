@@ -58,7 +58,7 @@ export LATHE_CLI="$dev/bin/lathe"
 if [ -d "$root/tests/fixtures/hf" ]; then export LATHE_FIXTURES="$root/tests/fixtures"; else export LATHE_FIXTURES="$dev/fixtures"; fi
 export PYTHONUNBUFFERED=1
 log "torch $torch_version at $torch_dir; lathe from commit $(tr '\n' ' ' <"$dev/COMMIT")"
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,temperature.gpu --format=csv >"$out/nvidia-smi.csv" 2>&1
+nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode,clocks.sm,temperature.gpu --format=csv >"$out/nvidia-smi.csv" 2>&1
 cat "$out/nvidia-smi.csv" | tee -a "$out/check.log"
 "$dev/bin/lathe" --version 2>&1 | tee -a "$out/check.log"
 ls -la "$dev/bin" >>"$out/check.log"
@@ -79,15 +79,22 @@ for t in lathe_cuda_tests lathe_kernel_tests lathe_tests; do
   rc=$?
   grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|tests ran' "$out/$t.log" | tail -20 | tee -a "$out/check.log"
   [ $rc -eq 0 ] || { status=1; log "FAIL: $t exited $rc (log: $t.log)"; }
+  if [ $rc -ge 128 ] && [ -z "${traced:-}" ] && command -v cuda-gdb >/dev/null; then  # the first crash: where
+    traced=1  # (cuda-gdb debugs host code too; once, to keep the budget for the rest)
+    log "backtrace of $t's crash: $t.backtrace"
+    timeout 180 cuda-gdb -batch -ex run -ex bt -ex "info threads" --args "$dev/bin/$t" --gtest_filter="${filters[$t]}" \
+      >"$out/$t.backtrace" 2>&1
+    grep -A25 "received signal" "$out/$t.backtrace" | head -40 | tee -a "$out/check.log"
+  fi
 done
 
-device=cuda
-[ "${LATHE_CHECK_REHEARSAL:-0}" = 1 ] && device=cpu
+device=cuda kernel_sizes=""
+[ "${LATHE_CHECK_REHEARSAL:-0}" = 1 ] && device=cpu kernel_sizes="--tokens 256 --iters 2 --warmup 1"
 # 2. Kernel benchmark, where this build has one.
 if "$dev/bin/lathe" bench --help 2>&1 | grep -q "^ *kernels"; then
   for dtype in bfloat16 float32; do
     log "bench kernels ($dtype)"
-    timeout 90 "$dev/bin/lathe" bench kernels --device $device --dtype $dtype >>"$out/bench_kernels.jsonl" 2>>"$out/bench_kernels.err" || {
+    timeout 90 "$dev/bin/lathe" bench kernels --device $device --dtype $dtype $kernel_sizes >>"$out/bench_kernels.jsonl" 2>>"$out/bench_kernels.err" || {
       status=1; log "FAIL: lathe bench kernels --dtype $dtype (see bench_kernels.err)"; }
   done
 fi
@@ -140,4 +147,10 @@ for (shape, mb, seq, mask, ckpt), libs in cases.items():
           f"{fig(l, 'tokens_per_s', '{:11,.0f}')} {fig(l, 'peak_gib', '{:9.2f}')} {speed:>6} {mem:>6}")
 EOF
 log "done in $((SECONDS - start)) s, status $status"
+# The device tool brings back 8 files at most: the figures and the log as they are, the rest in one archive.
+keep=(check.log summary.txt train_compare.jsonl bench_kernels.jsonl details.tar.gz)
+(cd "$out" && tar czf details.tar.gz --exclude=details.tar.gz -- * 2>/dev/null)
+for f in "$out"/*; do
+  [[ " ${keep[*]} " == *" $(basename "$f") "* ]] || rm -rf "$f"
+done
 exit $status
