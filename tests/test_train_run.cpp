@@ -246,7 +246,7 @@ std::vector<json> run_all(const std::vector<std::string>& args, int* code = null
 std::vector<double> losses_of(const std::vector<json>& events) {
     std::vector<double> out;
     for (const auto& e : events)
-        if (e["event"] == "step") out.push_back(e["loss"].get<double>());
+        if (e.value("event", "") == "step") out.push_back(e.at("loss").get<double>());  // at(): a line without the key throws, never UB
     return out;
 }
 
