@@ -55,7 +55,7 @@ if [ "$built_for" != "$torch_version" ]; then
 fi
 export LD_LIBRARY_PATH="$dev/lib:$torch_dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LATHE_CLI="$dev/bin/lathe"
-if [ -d "$root/tests/fixtures/hf" ]; then export LATHE_FIXTURES="$root/tests/fixtures"; else export LATHE_FIXTURES="$dev/fixtures"; fi
+export LATHE_FIXTURES="$root/tests/fixtures"  # the repository's, wherever it landed on this machine
 export PYTHONUNBUFFERED=1
 log "torch $torch_version at $torch_dir; lathe from commit $(tr '\n' ' ' <"$dev/COMMIT")"
 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode,clocks.sm,temperature.gpu --format=csv >"$out/nvidia-smi.csv" 2>&1

@@ -53,14 +53,6 @@ done | sort -u | while read -r name path; do
     *) cp -L "$path" "$dest/lib/$name" ;;
   esac
 done
-# The tests' fixtures travel inside the repository (tests/fixtures); a tree from before that carries the
-# few it needs from ../shared.
-if [ ! -d "$root/tests/fixtures/hf" ] && [ -d "$root/../shared/fixtures/hf" ]; then
-  mkdir -p "$dest/fixtures/hf/training" "$dest/fixtures/hf/adapters"
-  cp -r "$root/../shared/fixtures/hf/models" "$dest/fixtures/hf/"
-  cp -r "$root/../shared/fixtures/hf/training/llama" "$dest/fixtures/hf/training/"
-  cp -r "$root"/../shared/fixtures/hf/adapters/*-dora "$dest/fixtures/hf/adapters/"
-fi
 echo "$built_for" >"$dest/BUILT_FOR"
 git -C "$root" rev-parse HEAD >"$dest/COMMIT"
 git -C "$root" diff --quiet HEAD || echo "(with uncommitted changes)" >>"$dest/COMMIT"

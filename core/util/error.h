@@ -1,4 +1,4 @@
-// Two kinds of failure (see ../shared/STYLE.md): lathe::Error for expected ones (bad files, bad flags),
+// Two kinds of failure: lathe::Error for expected ones (bad files, bad flags),
 // caught at the CLI's main() and at the UI's edge; LATHE_ASSERT for programmer bugs.
 #pragma once
 
