@@ -7,6 +7,8 @@
 #include <ATen/ops/silu_backward.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "kernels/cuda_kernel_use.h"
+
 #ifdef LATHE_KERNELS_CUDA
 #include "kernels/cuda/gated_activation.cuh"
 #endif
@@ -17,16 +19,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-bool use_cuda_kernel(const at::Tensor& gate, const at::Tensor& up) {
-#ifdef LATHE_KERNELS_CUDA
-    return gate.is_cuda() && up.is_cuda() && gate.scalar_type() == up.scalar_type() && gate.numel() > 0;
-#else
-    (void)gate;
-    (void)up;
-    return false;
-#endif
-}
 
 at::Tensor act_forward(GateActivation act, const at::Tensor& gate) {
     switch (act) {
@@ -50,7 +42,7 @@ struct GatedActivationFunction : public torch::autograd::Function<GatedActivatio
     static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up, int64_t act_code) {
         const auto act = static_cast<GateActivation>(act_code);
         at::Tensor y;
-        if (use_cuda_kernel(gate, up)) {
+        if (cuda_kernel_takes(gate, {up}) && gate.numel() > 0) {
 #ifdef LATHE_KERNELS_CUDA
             y = cuda::gated_activation_forward(act, gate, up);
 #endif
@@ -69,7 +61,7 @@ struct GatedActivationFunction : public torch::autograd::Function<GatedActivatio
         const at::Tensor& dy = grads[0];
         const bool need_gate = ctx->needs_input_grad(0), need_up = ctx->needs_input_grad(1);
         at::Tensor dgate, dup;
-        if (use_cuda_kernel(gate, up) && dy.scalar_type() == gate.scalar_type()) {
+        if (cuda_kernel_takes(gate, {up}) && gate.numel() > 0 && dy.scalar_type() == gate.scalar_type()) {
 #ifdef LATHE_KERNELS_CUDA
             std::tie(dgate, dup) = cuda::gated_activation_backward(act, dy, gate, up, need_gate, need_up);
 #endif

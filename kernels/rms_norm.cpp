@@ -5,6 +5,8 @@
 #include <ATen/ops/rsqrt.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "kernels/cuda_kernel_use.h"
+
 #ifdef LATHE_KERNELS_CUDA
 #include "kernels/cuda/rms_norm.cuh"
 #endif
@@ -16,16 +18,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool use_cuda_kernel(const at::Tensor& x, const at::Tensor& weight) {
-#ifdef LATHE_KERNELS_CUDA
-    return x.is_cuda() && weight.is_cuda() && x.scalar_type() == weight.scalar_type() && x.numel() > 0;
-#else
-    (void)x;
-    (void)weight;
-    return false;
-#endif
-}
-
 // Every dimension but the last: the rows weight's gradient sums over.
 std::vector<int64_t> row_dims(const at::Tensor& x) {
     std::vector<int64_t> dims(static_cast<size_t>(x.dim() - 1));
@@ -36,7 +28,7 @@ std::vector<int64_t> row_dims(const at::Tensor& x) {
 struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one) {
         at::Tensor y, rstd;
-        if (use_cuda_kernel(x, weight)) {
+        if (cuda_kernel_takes(x, {weight}) && x.numel() > 0) {
 #ifdef LATHE_KERNELS_CUDA
             std::tie(y, rstd) = cuda::rms_norm_forward(x, weight, eps, plus_one);
 #endif
@@ -59,7 +51,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
         const at::Tensor& dy = grads[0];
         const bool need_x = ctx->needs_input_grad(0), need_weight = ctx->needs_input_grad(1);
         at::Tensor dx, dweight;
-        if (use_cuda_kernel(x, weight) && dy.scalar_type() == x.scalar_type()) {
+        if (cuda_kernel_takes(x, {weight}) && x.numel() > 0 && dy.scalar_type() == x.scalar_type()) {
 #ifdef LATHE_KERNELS_CUDA
             std::tie(dx, dweight) = cuda::rms_norm_backward(dy, x, weight, rstd, plus_one, need_x, need_weight);
 #endif

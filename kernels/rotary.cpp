@@ -5,6 +5,8 @@
 #include <ATen/ops/mul.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "kernels/cuda_kernel_use.h"
+
 #ifdef LATHE_KERNELS_CUDA
 #include "kernels/cuda/rotary.cuh"
 #endif
@@ -15,18 +17,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-bool use_cuda_kernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-#ifdef LATHE_KERNELS_CUDA
-    return x.is_cuda() && cos.is_cuda() && sin.is_cuda() && cos.scalar_type() == x.scalar_type() &&
-           sin.scalar_type() == x.scalar_type();
-#else
-    (void)x;
-    (void)cos;
-    (void)sin;
-    return false;
-#endif
-}
 
 // The halves [..., :R/2] and [..., R/2:R] of t's last dimension.
 std::pair<at::Tensor, at::Tensor> halves(const at::Tensor& t, int64_t rotary_dim) {
@@ -62,7 +52,7 @@ at::Tensor rotate_back(const at::Tensor& dy, const at::Tensor& cos, const at::Te
 struct RotaryFunction : public torch::autograd::Function<RotaryFunction> {
     static at::Tensor forward(AutogradContext* ctx, at::Tensor x, const at::Tensor& cos, const at::Tensor& sin) {
         const int64_t rotary_dim = cos.size(-1);
-        if (use_cuda_kernel(x, cos, sin)) {
+        if (cuda_kernel_takes(x, {cos, sin})) {
 #ifdef LATHE_KERNELS_CUDA
             cuda::rotary_(x, cos, sin, /*inverse=*/false);
 #endif
@@ -80,7 +70,7 @@ struct RotaryFunction : public torch::autograd::Function<RotaryFunction> {
         const int64_t rotary_dim = cos.size(-1);
         const at::Tensor& dy = grads[0];
         at::Tensor dx;
-        if (use_cuda_kernel(dy, cos, sin)) {
+        if (cuda_kernel_takes(dy, {cos, sin})) {
 #ifdef LATHE_KERNELS_CUDA
             // A copy rotated in place: the incoming gradient may be shared with other consumers.
             dx = dy.clone();
