@@ -73,15 +73,25 @@ const char* kReferenceSettings =
     "adapter: lora\nlearning_rate: 0.01\nlr_scheduler: constant\nweight_decay: 0.01\nmicro_batch_size: 4\n"
     "num_epochs: 2\nshuffle: false\nmax_grad_norm: 0\nsequence_len: 64\n";
 
+std::string reference_fixture() { return test::fixtures() + "/hf/training/llama"; }
+
+// transformers' float32 step losses of that run.
+std::vector<double> reference_losses() {
+    return read_json_file(reference_fixture() + "/reference.json")["step_losses"].get<std::vector<double>>();
+}
+
+// The reference run on the GPU from the same adapter initialisation, with `bf16: BF16`; its events.
+std::vector<json> run_reference_on_gpu(const CudaRunDir& d, const std::string& bf16, int* code) {
+    std::string settings = std::string(kReferenceSettings) + "lora_model_dir: " + reference_fixture() + "/adapter_init\ndevice: " +
+                           gpu() + "\nbf16: " + bf16 + "\n";
+    return test::run_to_end({cli(), "train", d.config(settings, "bf16-" + bf16), "--store", d.store()}, code);
+}
+
 TEST_F(CudaTrain, Float32StepLossesMatchTransformers) {
     CudaRunDir d;
-    std::string fixture = test::fixtures() + "/hf/training/llama";
-    auto ref = read_json_file(fixture + "/reference.json")["step_losses"].get<std::vector<double>>();
+    auto ref = reference_losses();
     int code = -1;
-    auto events = test::run_to_end({cli(), "train",
-                                    d.config(std::string(kReferenceSettings) + "lora_model_dir: " + fixture +
-                                                 "/adapter_init\ndevice: " + gpu() + "\nbf16: false\n", "f32"),
-                                    "--store", d.store()}, &code);
+    auto events = run_reference_on_gpu(d, "false", &code);
     ASSERT_EQ(code, 0);
     ASSERT_FALSE(events.empty());
     ASSERT_EQ(events.front()["event"], "start");
@@ -96,13 +106,9 @@ TEST_F(CudaTrain, Float32StepLossesMatchTransformers) {
 // first step sees identical weights, so it is the tightest check of the bf16 forward.
 TEST_F(CudaTrain, Bfloat16StepLossesWithinTolerance) {
     CudaRunDir d;
-    std::string fixture = test::fixtures() + "/hf/training/llama";
-    auto ref = read_json_file(fixture + "/reference.json")["step_losses"].get<std::vector<double>>();
+    auto ref = reference_losses();
     int code = -1;
-    auto events = test::run_to_end({cli(), "train",
-                                    d.config(std::string(kReferenceSettings) + "lora_model_dir: " + fixture +
-                                                 "/adapter_init\ndevice: " + gpu() + "\nbf16: true\n", "bf16"),
-                                    "--store", d.store()}, &code);
+    auto events = run_reference_on_gpu(d, "true", &code);
     ASSERT_EQ(code, 0);
     auto losses = losses_of(events);
     ASSERT_EQ(losses.size(), ref.size());
