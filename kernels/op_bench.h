@@ -1,5 +1,5 @@
-// The benchmark of every fused op against its LibTorch composite, behind `lathe bench kernels` and
-// bench/bench_kernels: shapes of a real model (defaults: Llama-3.2-1B at 4,096 tokens).
+// The benchmark of every fused op against its LibTorch composite, behind `lathe bench kernels`:
+// shapes of a real model (defaults: Llama-3.2-1B at 4,096 tokens).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -2,20 +2,15 @@
 // (kernels/op_bench.h), on shapes of a real model. Results go to docs/performance.md.
 #pragma once
 
-#include <cstdint>
 #include <ostream>
 #include <string>
+
+#include "kernels/op_bench.h"
 
 namespace lathe {
 
 struct BenchKernelsCommand {
-    int64_t tokens = 4096;         // rows of every op (batch x sequence)
-    int64_t hidden = 2048;         // RMSNorm width
-    int64_t intermediate = 8192;   // SwiGLU / GeGLU width
-    int64_t heads = 32;            // rotary: q heads
-    int64_t head_dim = 64;
-    int64_t iters = 20;
-    int64_t warmup = 3;
+    kernels::OpBenchOptions sizes;  // shapes and iterations; device and dtype come from the strings below
     std::string device = "cuda";
     std::string dtype = "bfloat16";
 };
