@@ -248,10 +248,11 @@ void TrainPage::buildForm() {
     eval_steps_ = spin(0, 10000000, tr("validation loss every N steps (always at the end)"), trainBox);
     eval_steps_->setSpecialValueText(tr("at the end"));
     bf16_ = new QComboBox(trainBox);
-    bf16_->addItem(tr("auto (bfloat16 on a GPU that has it)"), "auto");
+    bf16_->addItem(tr("auto"), "auto");
     bf16_->addItem(tr("bfloat16"), "true");
     bf16_->addItem(tr("float32"), "false");
-    bf16_->setToolTip(tr("bfloat16: bfloat16 compute, float32 trained weights"));
+    bf16_->setToolTip(tr("auto: bfloat16 on a GPU that has it (Ampere or later), float32 on the CPU. "
+                         "bfloat16: bfloat16 compute, float32 trained weights"));
     grad_ckpt_ = new QCheckBox(tr("recompute activations"), trainBox);
     grad_ckpt_->setToolTip(tr("less memory for one more forward pass per step"));
     device_ = new QComboBox(trainBox);
