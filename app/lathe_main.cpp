@@ -6,10 +6,12 @@
 
 #include "core/cli/bench_kernels_command.h"
 #include "core/cli/commands.h"
+#include "core/util/crash_report.h"
 #include "core/util/error.h"
 #include "core/util/version.h"
 
 int main(int argc, char** argv) {
+    lathe::install_crash_report("lathe");
     CLI::App app{"Lathe: finetune language models on your own GPUs"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("lathe ") + lathe::version());

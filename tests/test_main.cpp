@@ -1,7 +1,24 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "core/util/crash_report.h"
+
+namespace {
+
+// The test that was running when a test binary crashed (said by the crash report).
+const char* running_test() {
+    static std::string name;
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name = info ? std::string(info->test_suite_name()) + "." + info->name() : "(between tests)";
+    return name.c_str();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
+    lathe::install_crash_report(argv[0], running_test);
     return RUN_ALL_TESTS();
 }
 
