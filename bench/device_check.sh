@@ -17,7 +17,7 @@
 #
 # usage (device tool): run(command="bash bench/device_check.sh", carry=[".device"], timeout_s=590)
 # env: OUT (default ./device-out), LATHE_CHECK_BUDGET_S (default 500: later stages are skipped, not
-#      started, when the budget is spent), LATHE_CHECK_SKIP_BENCH=1 to run the tests only,
+#      started, when the budget is spent), LATHE_CHECK_SKIP_BENCH=1 to run the tests only, LATHE_CHECK_GDB=1 for cuda-gdb on a crash,
 #      LATHE_CHECK_REHEARSAL=1 to rehearse on a machine without a GPU (CPU, tiny shape, same steps; the
 #      CUDA tests skip), LATHE_DEVICE_DIR (default .device) for the binaries, LATHE_CHECK_CASES="1 5" to run some of the comparisons only (numbered as
 #      listed below), PYTHON (default python3: needs torch, transformers and peft).
@@ -79,7 +79,10 @@ for t in lathe_cuda_tests lathe_kernel_tests lathe_tests; do
   rc=$?
   grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|tests ran' "$out/$t.log" | tail -20 | tee -a "$out/check.log"
   [ $rc -eq 0 ] || { status=1; log "FAIL: $t exited $rc (log: $t.log)"; }
-  if [ $rc -ge 128 ] && [ -z "${traced:-}" ] && command -v cuda-gdb >/dev/null; then  # the first crash: where
+  # A crash prints its own backtrace (core/util/crash_report.h); LATHE_CHECK_GDB=1 adds cuda-gdb's, which
+  # also sees device frames but reruns the binary (minutes).
+  grep -A30 "crashed:" "$out/$t.log" | head -40 | tee -a "$out/check.log"
+  if [ $rc -ge 128 ] && [ "${LATHE_CHECK_GDB:-0}" = 1 ] && [ -z "${traced:-}" ] && command -v cuda-gdb >/dev/null; then
     traced=1  # (cuda-gdb debugs host code too; once, to keep the budget for the rest)
     log "backtrace of $t's crash: $t.backtrace"
     timeout 180 cuda-gdb -batch -ex run -ex bt -ex "info threads" --args "$dev/bin/$t" --gtest_filter="${filters[$t]}" \
