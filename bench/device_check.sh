@@ -82,6 +82,21 @@ for t in lathe_cuda_tests lathe_kernel_tests lathe_tests; do
   # A crash prints its own backtrace (core/util/crash_report.h); LATHE_CHECK_GDB=1 adds cuda-gdb's, which
   # also sees device frames but reruns the binary (minutes).
   grep -A30 "crashed:" "$out/$t.log" | head -40 | tee -a "$out/check.log"
+  crashed_test="$(sed -n 's/^\*\*\* while: \([^ ]*\)$/\1/p' "$out/$t.log" | head -1)"
+  if [ $rc -ge 128 ] && [ -n "$crashed_test" ] && [ -z "${rerun:-}" ]; then  # the first crash, once: alone, fork + exec, gdb
+    rerun=1
+    log "rerun of $crashed_test alone, then with LATHE_TEST_SPAWN=fork"
+    timeout 90 "$dev/bin/$t" --gtest_filter="$crashed_test" >"$out/$t.alone.log" 2>&1; log "alone: exit $?"
+    LATHE_TEST_SPAWN=fork timeout 90 "$dev/bin/$t" --gtest_filter="$crashed_test" >"$out/$t.fork.log" 2>&1; log "fork + exec: exit $?"
+    tail -5 "$out/$t.fork.log" | tee -a "$out/check.log"
+    debugger="$(command -v gdb || command -v cuda-gdb)"
+    if [ -n "$debugger" ]; then
+      log "$debugger on $crashed_test: $t.gdb"
+      timeout 150 "$debugger" -batch -ex run -ex bt -ex "info registers rip rsp" -ex "x/6gx \$sp" -ex "info threads" \
+        --args "$dev/bin/$t" --gtest_filter="$crashed_test" >"$out/$t.gdb" 2>&1
+      grep -A30 "received signal" "$out/$t.gdb" | head -45 | tee -a "$out/check.log"
+    fi
+  fi
   if [ $rc -ge 128 ] && [ "${LATHE_CHECK_GDB:-0}" = 1 ] && [ -z "${traced:-}" ] && command -v cuda-gdb >/dev/null; then
     traced=1  # (cuda-gdb debugs host code too; once, to keep the budget for the rest)
     log "backtrace of $t's crash: $t.backtrace"

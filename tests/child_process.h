@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <spawn.h>
@@ -30,7 +31,9 @@ struct ChildProcess {
         std::vector<char*> argv;
         for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
-        int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+        // LATHE_TEST_SPAWN=fork takes the fork + exec path from the start (to tell a posix_spawn problem apart).
+        const char* how = std::getenv("LATHE_TEST_SPAWN");
+        int spawned = how && std::string(how) == "fork" ? ENOSYS : posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
         if (spawned != 0) {
             // Said on stderr at once: a test that crashes later would lose gtest's buffered message.
