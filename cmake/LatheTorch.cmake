@@ -1,6 +1,6 @@
 # Finds LibTorch. Order: an explicit Torch_DIR / CMAKE_PREFIX_PATH, else the project-local virtualenv
 # that packaging/setup.sh creates (.venv), else any `python3` on PATH that has torch installed.
-# Sets LATHE_TORCH_HAS_CUDA and LATHE_TORCH_LINK_OPTIONS (for every target that links LibTorch).
+# Sets LATHE_TORCH_HAS_CUDA and LATHE_TORCH_RPATH_LINK.
 
 if(NOT Torch_DIR)
   file(GLOB _lathe_torch_dirs "${PROJECT_SOURCE_DIR}/.venv/lib/python3*/site-packages/torch/share/cmake/Torch")
@@ -37,16 +37,9 @@ endif()
 # would otherwise shadow them at link time, so point the linker at the wheel's.
 get_filename_component(_lathe_site_packages "${Torch_DIR}/../../../.." ABSOLUTE)
 file(GLOB _lathe_nvidia_libs LIST_DIRECTORIES true "${_lathe_site_packages}/nvidia/*/lib" "${_lathe_site_packages}/nvidia/cu*/lib")
-set(LATHE_TORCH_LINK_OPTIONS "")
+set(LATHE_TORCH_RPATH_LINK "")
 foreach(_dir IN LISTS _lathe_nvidia_libs)
   if(IS_DIRECTORY "${_dir}")
-    string(APPEND LATHE_TORCH_LINK_OPTIONS " -Wl,-rpath-link,${_dir}")
+    string(APPEND LATHE_TORCH_RPATH_LINK " -Wl,-rpath-link,${_dir}")
   endif()
 endforeach()
-
-# libstdc++ first among an executable's libraries. LibTorch 2.11's libtorch.so exports copies of
-# std::filesystem functions (remove_all, copy, rename, ...) from a statically linked libstdc++fs, and the
-# dynamic loader binds each symbol to the first library that has it: listed after libtorch, libstdc++
-# loses, and remove_all then calls a weak symbol that is null (a segfault in every remove_all, found on
-# the GPU machine). torch 2.15 exports none of them; this keeps both right.
-string(APPEND LATHE_TORCH_LINK_OPTIONS " -Wl,--push-state,--no-as-needed,-lstdc++,--pop-state")

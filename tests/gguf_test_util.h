@@ -18,6 +18,7 @@
 #include "core/io/gguf.h"
 #include "core/io/gguf_writer.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe::test {
 
@@ -30,12 +31,12 @@ class TempDir {
 public:
     TempDir() {
         path_ = fs::temp_directory_path() / ("lathe-gguf-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-        fs::remove_all(path_);
+        lathe::remove_tree(path_);
         fs::create_directories(path_);
     }
     ~TempDir() {
         std::error_code ec;
-        fs::remove_all(path_, ec);
+        lathe::remove_tree(path_, ec);
     }
     fs::path operator/(const std::string& name) const { return path_ / name; }
     const fs::path& path() const { return path_; }

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
 #include <random>
 
 #include "core/io/tensor_io.h"
+#include "core/util/remove_tree.h"
 #include "tests/fixtures.h"
 
 namespace lathe::test {
@@ -42,7 +43,7 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path, ec);
+    lathe::remove_tree(path, ec);
 }
 
 std::string model_with_tokenizer(const TempDir& dir) {

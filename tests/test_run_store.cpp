@@ -17,6 +17,7 @@
 #include "core/runs/run_owner.h"
 #include "core/runs/run_store.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 extern char** environ;
 
@@ -31,7 +32,7 @@ struct TempStore {
         std::string tmpl = (fs::temp_directory_path() / "lathe-store-XXXXXX").string();
         dir = mkdtemp(tmpl.data());
     }
-    ~TempStore() { fs::remove_all(dir); }
+    ~TempStore() { remove_tree(dir); }
     std::string path() const { return (dir / "lathe.db").string(); }
 };
 

@@ -91,6 +91,16 @@ TEST(TrainConfig, EveryProblemReportedWithKeyAndLine) {
     EXPECT_NE(msg.find("3 problems"), std::string::npos) << msg;
 }
 
+// Axolotl configs carry empty placeholders for keys they do not use; an empty key is "not set" there.
+TEST(TrainConfig, AnEmptyKeyIsNotSetEvenWhenLatheDoesNotReadIt) {
+    test::TempDir dir;
+    TrainConfig c = read_train_config(write_file(dir.path / "run.yaml",
+                                                 "base_model: /m\ndatasets: [a.jsonl]\nwandb_project:\nlora_model_dir:\nlora_r:\n"));
+    EXPECT_EQ(c.lora_r, TrainConfig{}.lora_r);
+    EXPECT_TRUE(c.lora_model_dir.empty());
+    EXPECT_NE(config_error("base_model: /m\ndatasets: [a.jsonl]\nwandb_project: lathe\n").find("wandb_project: unknown key"), std::string::npos);
+}
+
 TEST(TrainConfig, DatasetEntriesWithAxolotlKeys) {
     test::TempDir dir;
     TrainConfig c = read_train_config(write_file(dir.path / "run.yaml", R"(base_model: m

@@ -14,6 +14,7 @@
 #include "core/export/staged_output.h"
 #include "core/models/config.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe {
 
@@ -47,7 +48,7 @@ std::string write_gguf(const ExportSource& source, const std::string& dir, const
     GgufExportOptions gguf{.type = options.gguf_type, .progress = [&](double f, const std::string& w) { report(0.4 + 0.57 * f, w); }};
     export_gguf(merged.string(), (fs::path(dir) / file).string(), gguf);
     write_text_file(dir, "Modelfile", ollama_modelfile_for(merged.string(), file));
-    fs::remove_all(merged);
+    remove_tree(merged);
     return "a GGUF file (" + type + ", " + file + ") for llama.cpp, with an Ollama Modelfile";
 }
 

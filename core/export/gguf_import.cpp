@@ -7,12 +7,12 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "core/export/gguf_arch.h"
 #include "core/export/gguf_tokenizer.h"
+#include "core/export/staged_output.h"
 #include "core/io/gguf.h"
 #include "core/io/gguf_quants.h"
 #include "core/io/safetensors.h"
@@ -349,31 +349,21 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, const
         converted.push_back(std::move(c));
     }
 
-    // Everything goes into a temporary folder beside OUT_DIR, renamed into place at the end.
-    const fs::path out(out_dir);
-    const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-    fs::create_directories(parent);
-    const fs::path tmp = parent / ("." + out.filename().string() + ".import-" + std::to_string(::getpid()));
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    try {
-        std::vector<TensorBytes> tensors;
-        const DType dt = options.dtype == "float32" ? DType::F32 : DType::BF16;
-        for (const auto& c : converted) tensors.push_back({c.name, dt, c.shape, c.bytes.data(), c.bytes.size()});
-        progress(0.99, "model.safetensors");
-        write_safetensors((tmp / "model.safetensors").string(), std::move(tensors), {{"format", "pt"}});
-        write_text(tmp / "config.json", config.dump(2) + "\n");
-        ojson gen = tok.special_ids;
-        write_text(tmp / "generation_config.json", gen.dump(2) + "\n");
-        write_text(tmp / "tokenizer.json", tok.tokenizer.dump(2) + "\n");
-        write_text(tmp / "tokenizer_config.json", tok.tokenizer_config.dump(2) + "\n");
-        if (fs::exists(out)) fs::remove_all(out);  // only reached with force
-        fs::rename(tmp, out);
-    } catch (...) {
-        std::error_code ec;
-        fs::remove_all(tmp, ec);
-        throw;
-    }
+    // Everything goes into a temporary folder beside OUT_DIR, renamed into place at the end (with --force,
+    // the old folder is removed only once the new one is in place).
+    StagedOutput staged(out_dir, options.force);
+    const fs::path tmp(staged.dir());
+    std::vector<TensorBytes> tensors;
+    const DType dt = options.dtype == "float32" ? DType::F32 : DType::BF16;
+    for (const auto& c : converted) tensors.push_back({c.name, dt, c.shape, c.bytes.data(), c.bytes.size()});
+    progress(0.99, "model.safetensors");
+    write_safetensors((tmp / "model.safetensors").string(), std::move(tensors), {{"format", "pt"}});
+    write_text(tmp / "config.json", config.dump(2) + "\n");
+    ojson gen = tok.special_ids;
+    write_text(tmp / "generation_config.json", gen.dump(2) + "\n");
+    write_text(tmp / "tokenizer.json", tok.tokenizer.dump(2) + "\n");
+    write_text(tmp / "tokenizer_config.json", tok.tokenizer_config.dump(2) + "\n");
+    staged.publish();
     progress(1.0, "done");
 }
 

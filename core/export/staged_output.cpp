@@ -9,6 +9,7 @@
 
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe {
 
@@ -56,10 +57,10 @@ StagedOutput::StagedOutput(std::string final_path, bool force) : final_path_(std
     const std::string prefix = "." + out.filename().string() + ".export-";
     for (const auto& entry : fs::directory_iterator(parent)) {
         pid_t owner = temp_owner(entry.path().filename().string(), prefix);
-        if (owner > 0 && owner != ::getpid() && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+        if (owner > 0 && owner != ::getpid() && ::kill(owner, 0) != 0 && errno == ESRCH) remove_tree(entry.path(), ec);
     }
     temp_dir_ = (parent / (prefix + std::to_string(::getpid()) + ".tmp")).string();
-    fs::remove_all(temp_dir_, ec);
+    remove_tree(temp_dir_, ec);
     if (!fs::create_directory(temp_dir_, ec) || ec)
         throw Error(temp_dir_ + ": cannot create the temporary export folder: " + (ec ? ec.message() : "it exists"));
 }
@@ -67,7 +68,7 @@ StagedOutput::StagedOutput(std::string final_path, bool force) : final_path_(std
 StagedOutput::~StagedOutput() {
     if (published_) return;
     std::error_code ec;
-    fs::remove_all(temp_dir_, ec);
+    remove_tree(temp_dir_, ec);
 }
 
 void StagedOutput::publish() {
@@ -88,7 +89,7 @@ void StagedOutput::publish() {
     }
     published_ = true;
     fsync_directory(fs::path(final_path_).parent_path().string());
-    if (!aside.empty()) fs::remove_all(aside, ec);
+    if (!aside.empty()) remove_tree(aside, ec);
 }
 
 }  // namespace lathe

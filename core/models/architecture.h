@@ -38,6 +38,15 @@ struct ArchSpec {
     const char* q, *k, *v, *qkv, *o;
     const char* q_norm, *k_norm;
     const char* gate, *up, *gate_up, *down;  // Plain MLP: up = fc, down = proj
+    // The dropouts transformers applies in training mode: the config.json key of each probability and the
+    // config class's default when the key is absent. A null key: the architecture has no such dropout.
+    struct Dropout {
+        const char* key = nullptr;
+        double default_p = 0.0;
+    };
+    Dropout embedding_dropout = {};  // on the summed input embeddings (GPT-2's drop)
+    Dropout attention_dropout = {};  // on the attention probabilities
+    Dropout residual_dropout = {};   // on the attention output projection and on the MLP output, before each residual add
 };
 
 // nullptr when Lathe does not know the model_type.

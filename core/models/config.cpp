@@ -202,6 +202,14 @@ void read_decoder(const json& root, const ConfigReader& r, ModelConfig& c) {
             throw Error(r.path() + ": hidden_size is not a multiple of the number of heads and there is no 'head_dim'");
         c.head_dim = c.hidden_size / c.num_heads;
     }
+    auto probability = [&](const ArchSpec::Dropout& d) {
+        if (!d.key) return 0.0;
+        const double p = r.number_or(d.key, d.default_p);
+        if (p < 0.0 || p >= 1.0) throw Error(r.path() + ": key '" + d.key + "' must be a probability in [0, 1), got " + std::to_string(p));
+        return p;
+    };
+    c.dropout = {.embedding = probability(arch.embedding_dropout), .attention = probability(arch.attention_dropout),
+                 .residual = probability(arch.residual_dropout)};
     static const char* kActs[] = {"silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "gelu_fast"};
     bool known = false;
     for (const char* a : kActs) known |= c.hidden_act == a;

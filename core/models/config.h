@@ -61,6 +61,14 @@ struct ModelConfig {
     std::vector<int64_t> eos_token_ids;
     std::optional<int64_t> pad_token_id;
 
+    // Dropout probabilities transformers applies in training mode (ArchSpec's dropout keys; 0 = none).
+    struct Dropout {
+        double embedding = 0.0;
+        double attention = 0.0;
+        double residual = 0.0;
+    };
+    Dropout dropout;
+
     // GPT-2
     bool scale_attn_weights = true;
     bool scale_attn_by_inverse_layer_idx = false;

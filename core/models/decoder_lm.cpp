@@ -2,6 +2,7 @@
 
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/dropout.h>
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/index_copy.h>
 #include <ATen/ops/ones.h>
@@ -39,6 +40,9 @@ at::Tensor attention_mask_for(const at::Tensor& key_mask, int64_t past, int64_t 
     allowed = allowed.logical_or((k_pos == q_pos).unsqueeze(0).unsqueeze(0));
     return allowed;
 }
+
+// The base model's own dropout (ModelConfig::dropout), in training mode only.
+at::Tensor dropout_in_training(const at::Tensor& x, double p, bool training) { return training && p > 0 ? at::dropout(x, p, true) : x; }
 
 }  // namespace
 
@@ -90,7 +94,7 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
     if (plan.varlen) {
         // B = 1, T = all real tokens: [1, heads, total, D] -> [total, heads, D].
         at::Tensor attn = varlen_attention(q.squeeze(0).transpose(0, 1), k.squeeze(0).transpose(0, 1), v.squeeze(0).transpose(0, 1),
-                                           *plan.varlen, scale, config.sliding_window);
+                                           *plan.varlen, scale, config.sliding_window, training ? config.dropout.attention : 0.0);
         return linear_forward(layer.o, attn.reshape({B, T, H * D}), training);
     }
 
@@ -105,16 +109,19 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
     }
 
     at::Tensor attn = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
-                                                       0.0, causal, scale, /*enable_gqa=*/H != KV);
+                                                       training ? config.dropout.attention : 0.0, causal, scale, /*enable_gqa=*/H != KV);
     attn = attn.transpose(1, 2).reshape({B, T, H * D});
     return linear_forward(layer.o, attn, training);
 }
 
 at::Tensor DecoderLM::layer_forward(const DecoderLayer& layer, int64_t index, const at::Tensor& x, const at::Tensor& cos,
                                     const at::Tensor& sin, const AttentionPlan& plan, KVCache* cache, bool training) const {
-    at::Tensor h = x + attention_block(layer, index, apply_norm(config.arch->norm, layer.attn_norm, x, config.norm_eps), cos, sin,
-                                       plan, cache, training);
-    return h + mlp_block(layer, apply_norm(config.arch->norm, layer.mlp_norm, h, config.norm_eps), training);
+    const double residual_dropout = config.dropout.residual;
+    at::Tensor h = x + dropout_in_training(attention_block(layer, index, apply_norm(config.arch->norm, layer.attn_norm, x, config.norm_eps),
+                                                           cos, sin, plan, cache, training),
+                                           residual_dropout, training);
+    return h + dropout_in_training(mlp_block(layer, apply_norm(config.arch->norm, layer.mlp_norm, h, config.norm_eps), training),
+                                   residual_dropout, training);
 }
 
 at::Tensor DecoderLM::mlp_block(const DecoderLayer& layer, const at::Tensor& x, bool training) const {
@@ -205,6 +212,7 @@ at::Tensor DecoderLM::run_layers(const at::Tensor& ids, const at::Tensor& positi
         h = h * normalizer.to(h.device());
     }
     if (config.arch->positions == Positions::Learned) h = h + at::embedding(pos_embed, positions);
+    h = dropout_in_training(h, config.dropout.embedding, training);
 
     at::Tensor cos, sin;
     if (config.arch->positions == Positions::Rope) std::tie(cos, sin) = rotary.cos_sin(positions, h.scalar_type());

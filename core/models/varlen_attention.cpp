@@ -98,7 +98,7 @@ namespace {
 at::Tensor as_sdpa(const at::Tensor& x, int64_t start, int64_t length) { return x.narrow(0, start, length).transpose(0, 1).unsqueeze(0); }
 
 at::Tensor per_sequence_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const VarlenBatch& batch,
-                                  double scale, const std::optional<int64_t>& window) {
+                                  double scale, const std::optional<int64_t>& window, double dropout) {
     const bool gqa = q.size(1) != k.size(1);
     std::vector<at::Tensor> outs;
     outs.reserve(batch.starts.size());
@@ -112,7 +112,7 @@ at::Tensor per_sequence_attention(const at::Tensor& q, const at::Tensor& k, cons
             mask = back.ge(0).logical_and(back.lt(*window));
         }
         at::Tensor o = at::scaled_dot_product_attention(as_sdpa(q, start, length), as_sdpa(k, start, length),
-                                                        as_sdpa(v, start, length), mask, 0.0, /*is_causal=*/!mask, scale, gqa);
+                                                        as_sdpa(v, start, length), mask, dropout, /*is_causal=*/!mask, scale, gqa);
         outs.push_back(o.squeeze(0).transpose(0, 1));  // [len, H, D]
     }
     return outs.size() == 1 ? outs[0].contiguous() : at::cat(outs, 0);
@@ -121,8 +121,8 @@ at::Tensor per_sequence_attention(const at::Tensor& q, const at::Tensor& k, cons
 }  // namespace
 
 at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const VarlenBatch& batch,
-                            double scale, const std::optional<int64_t>& window) {
-    if (batch.kernel == VarlenKernel::PerSequenceSdpa) return per_sequence_attention(q, k, v, batch, scale, window);
+                            double scale, const std::optional<int64_t>& window, double dropout) {
+    if (batch.kernel == VarlenKernel::PerSequenceSdpa) return per_sequence_attention(q, k, v, batch, scale, window, dropout);
     // Differentiable as it is: autograd's FlashAttentionBackward0 calls _flash_attention_backward (both
     // LibTorch 2.11 and 2.15). Keys up to window - 1 positions back, as the dense mask allows.
     std::optional<int64_t> left, right;
@@ -131,7 +131,7 @@ at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::
         right = 0;
     }
     auto result = at::_flash_attention_forward(q.contiguous(), k.contiguous(), v.contiguous(), batch.cu_seqlens, batch.cu_seqlens,
-                                               batch.max_length, batch.max_length, 0.0, /*is_causal=*/true,
+                                               batch.max_length, batch.max_length, dropout, /*is_causal=*/true,
                                                /*return_debug_mask=*/false, scale, left, right);
     return std::get<0>(result);
 }

@@ -41,8 +41,9 @@ VarlenKernel varlen_kernel_for(c10::Device device, at::ScalarType dtype, int64_t
 const char* varlen_kernel_name(VarlenKernel kernel);
 
 // q [total, H, D], k and v [total, KV, D] (KV divides H); causal within each sequence, keys at most
-// `window` - 1 positions back when a sliding window is set. Returns [total, H, D].
+// `window` - 1 positions back when a sliding window is set; `dropout` on the attention probabilities (the
+// model's attention dropout in training). Returns [total, H, D].
 at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const VarlenBatch& batch,
-                            double scale, const std::optional<int64_t>& window);
+                            double scale, const std::optional<int64_t>& window, double dropout = 0.0);
 
 }  // namespace lathe

@@ -40,8 +40,10 @@ double lr_multiplier(const ScheduleOptions& o, int64_t step) {
     if (o.kind == "linear") return std::max(0.0, (total - s) / std::max(1.0, total - warmup));
     double progress = (s - warmup) / std::max(1.0, total - warmup);
     double cosine = std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * 0.5 * 2.0 * progress)));
-    if (o.kind == "cosine") return cosine;
-    return std::max(0.0, cosine * (1.0 - o.min_lr_ratio) + o.min_lr_ratio);  // cosine_with_min_lr
+    // cosine_with_min_lr, and `cosine` with a floor: Axolotl applies cosine_min_lr_ratio to `cosine` through
+    // its get_cosine_schedule_with_min_lr, the same formula. A ratio of 0 is transformers' plain cosine.
+    if (o.kind == "cosine" && o.min_lr_ratio == 0) return cosine;
+    return std::max(0.0, cosine * (1.0 - o.min_lr_ratio) + o.min_lr_ratio);
 }
 
 }  // namespace lathe

@@ -11,7 +11,7 @@ struct ScheduleOptions {
     std::string kind = "cosine";  // constant, constant_with_warmup, linear, cosine, cosine_with_min_lr, warmup_stable_decay
     int64_t warmup_steps = 0;
     int64_t total_steps = 0;
-    double min_lr_ratio = 0.0;    // cosine_with_min_lr (Axolotl's cosine_min_lr_ratio): floor as a share of the peak
+    double min_lr_ratio = 0.0;    // cosine and cosine_with_min_lr (Axolotl's cosine_min_lr_ratio): floor as a share of the peak
     double decay_ratio = 0.1;     // warmup_stable_decay: share of the steps spent decaying at the end
 
     void validate() const;  // throws lathe::Error naming the option

@@ -14,6 +14,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe {
 
@@ -63,7 +64,7 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
     fs::path final_dir = fs::path(config.output_dir) / ("checkpoint-" + std::to_string(state.step));
     fs::path temp_dir = fs::path(config.output_dir) / (".checkpoint-" + std::to_string(state.step) + ".tmp");
     std::error_code ec;
-    fs::remove_all(temp_dir, ec);
+    remove_tree(temp_dir, ec);
     fs::create_directories(temp_dir);
 
     if (config.adapter == "lora") {
@@ -88,7 +89,7 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
     fsync_directory(temp_dir.string());
 
     // Replace an older checkpoint of the same step (a resumed run re-saving), then publish.
-    fs::remove_all(final_dir, ec);
+    remove_tree(final_dir, ec);
     fs::rename(temp_dir, final_dir);
     fsync_directory(config.output_dir);
     return final_dir.string();

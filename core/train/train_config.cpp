@@ -229,6 +229,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
              else if (read_scalar(n, k, on, p, "auto, true or false")) c.bf16 = on ? "true" : "false";
          }},
         {"gradient_checkpointing", flag(c.gradient_checkpointing)},
+        {"base_model_dropout", flag(c.base_model_dropout)},
         {"device", str(c.device)},
         {"output_dir", str(c.output_dir)},
         {"save_steps", integer(c.save_steps, 0)},
@@ -240,12 +241,14 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
 
     for (const auto& kv : root) {
         std::string key = kv.first.Scalar();
+        // `key:` with no value is "not set", as in Axolotl: it keeps the default, and an Axolotl config's
+        // empty placeholders (wandb_project:, lora_model_dir:, ...) need not be deleted first.
+        if (kv.second.IsNull()) continue;
         auto it = readers.find(key);
         if (it == readers.end()) {
             p.add(kv.first, key, "unknown key (docs/config.md lists the keys Lathe reads)");
             continue;
         }
-        if (kv.second.IsNull()) continue;  // `key:` with no value keeps the default
         it->second(kv.second, key);
     }
     c.seed = seed;

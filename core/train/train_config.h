@@ -70,6 +70,9 @@ struct TrainConfig {
 
     std::string bf16 = "auto";               // auto (bfloat16 on a GPU that has it, else float32), true, false
     bool gradient_checkpointing = false;
+    // The base model's own dropout (config.json's attention_dropout; GPT-2's embd/attn/resid_pdrop; Phi-3's
+    // resid_pdrop) while training, as transformers' train mode applies it; false turns it off.
+    bool base_model_dropout = true;
     std::string device = "auto";              // auto, cpu, cuda, cuda:N
 
     std::string output_dir = "./outputs";

@@ -109,6 +109,7 @@ std::string train_config_yaml(const TrainConfig& c) {
     num("max_grad_norm", c.max_grad_norm, d.max_grad_norm);
     str("bf16", c.bf16, d.bf16);
     flag("gradient_checkpointing", c.gradient_checkpointing, d.gradient_checkpointing);
+    flag("base_model_dropout", c.base_model_dropout, d.base_model_dropout);
     str("device", c.device, d.device);
     out << YAML::Key << "output_dir" << YAML::Value << c.output_dir;
     integer("save_steps", c.save_steps, d.save_steps);

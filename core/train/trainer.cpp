@@ -33,6 +33,7 @@
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe {
 
@@ -240,6 +241,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (!model->lm) throw Error(c.base_model + ": training supports causal language models");
         const int64_t pad_id = model->config.pad_token_id.value_or(0);
         model->lm->gradient_checkpointing = c.gradient_checkpointing;
+        if (!c.base_model_dropout) model->lm->config.dropout = {};
 
         // Trainable parameters: the adapter (float32 master weights), or every weight.
         std::vector<std::pair<std::string, at::Tensor>> params;
@@ -350,7 +352,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             events.emit({{"event", "checkpoint"}, {"step", at_step}, {"path", path}});
             while (c.save_total_limit > 0 && static_cast<int64_t>(kept_checkpoints.size()) > c.save_total_limit) {
                 std::error_code ec;
-                fs::remove_all(kept_checkpoints.front(), ec);
+                remove_tree(kept_checkpoints.front(), ec);
                 store.remove_checkpoint(run_id, kept_checkpoints.front());
                 kept_checkpoints.erase(kept_checkpoints.begin());
             }

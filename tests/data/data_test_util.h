@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/util/remove_tree.h"
+
 namespace lathe::test {
 
 inline std::string fixtures() { return LATHE_FIXTURES; }
@@ -44,7 +46,7 @@ struct TempDir {
     }
     ~TempDir() {
         std::error_code ec;
-        std::filesystem::remove_all(path, ec);
+        lathe::remove_tree(path, ec);
     }
     std::string str() const { return path.string(); }
 };

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/data/read_rows.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe::test {
 
@@ -26,7 +27,7 @@ struct DataDir {
     }
     ~DataDir() {
         std::error_code ec;
-        std::filesystem::remove_all(path, ec);
+        lathe::remove_tree(path, ec);
     }
     std::string file(const std::string& name) const { return (path / name).string(); }
 

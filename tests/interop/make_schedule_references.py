@@ -19,6 +19,9 @@ CASES = [
     ("cosine", 0, 20, 0.0, 0.0),
     ("cosine", 3, 31, 0.0, 0.0),
     ("cosine_with_min_lr", 3, 31, 0.1, 0.0),
+    # Axolotl's `cosine` with cosine_min_lr_ratio: its get_cosine_schedule_with_min_lr, which is
+    # transformers' cosine_with_min_lr formula (made with that below).
+    ("cosine", 3, 31, 0.2, 0.0),
     ("warmup_stable_decay", 4, 40, 0.05, 0.25),
 ]
 
@@ -27,6 +30,8 @@ def multipliers(kind, warmup, total, min_lr_ratio, decay_ratio):
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=1.0)
     kwargs = {}
+    if kind == "cosine" and min_lr_ratio > 0:
+        kind = "cosine_with_min_lr"
     if kind == "cosine_with_min_lr":
         kwargs = {"min_lr_rate": min_lr_ratio}
     if kind == "warmup_stable_decay":
