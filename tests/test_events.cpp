@@ -113,6 +113,7 @@ TEST(Events, LinesAreByteCompatibleWithEarlierTrainers) {
         R"({"attention":"flash_varlen","device":"cuda:0","event":"resume","output_dir":"/tmp/run","precision":"bfloat16","run_id":3,"step":6,"total_steps":12,"train_rows":40,"trainable_parameters":1234,"validation_rows":0})",
         R"({"elapsed_s":0.5123,"epoch":0.25,"event":"step","grad_norm":3.0625,"loss":10.8125,"lr":0.0002,"run_id":3,"step":3,"tokens_per_s":901.25,"total_steps":12})",
         R"({"elapsed_s":0.5123,"epoch":1.0,"event":"step","gpu_mem_gib":0.75,"grad_norm":3.0625,"loss":10.8125,"lr":0.0002,"run_id":3,"step":12,"tokens_per_s":901.25,"total_steps":12})",
+        R"({"elapsed_s":0.5123,"epoch":0.5,"event":"step","grad_norm":null,"loss":null,"lr":1e+30,"run_id":3,"step":6,"tokens_per_s":901.25,"total_steps":12})",
         R"({"eval_loss":2.5,"event":"eval","perplexity":12.182493960703473,"run_id":3,"step":12})",
         R"({"event":"checkpoint","path":"/tmp/run/checkpoint-12","run_id":3,"step":12})",
         R"({"event":"warning","message":"no GPU found (device: auto): training runs on the CPU, which is much slower","run_id":3,"step":0})",

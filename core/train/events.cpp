@@ -1,5 +1,7 @@
 #include "core/train/events.h"
 
+#include <limits>
+
 #include "core/util/error.h"
 
 namespace lathe {
@@ -47,6 +49,9 @@ public:
 private:
     template <class T>
     T as(const json& value, const char* key) const {
+        // JSON has no NaN or infinity: nlohmann::json writes them as null (a diverged step's loss).
+        if constexpr (std::is_floating_point_v<T>)
+            if (value.is_null()) return std::numeric_limits<T>::quiet_NaN();
         try {
             return value.get<T>();
         } catch (const json::exception&) {
