@@ -206,7 +206,7 @@ TEST_F(CudaTrain, OutOfMemoryEndsTheRunWithAdvice) {
     auto store = RunStore::open(d.store());
     auto runs = store->list_runs();
     ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "failed");
+    EXPECT_EQ(runs[0].status, RunStatus::failed);
 }
 
 }  // namespace

@@ -126,14 +126,14 @@ TEST(RunStore, ARunWhoseProcessDiedReadsAsInterrupted) {
         auto store = RunStore::open(t.path());
         dead = store->create_run(named("killed"));
         live = store->create_run(named("live"));
-        store->set_status(live, "running");
+        store->set_status(live, lathe::RunStatus::running);
     }
     // A single-threaded test process: fork is safe here.
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
         auto store = RunStore::open(t.path());
-        store->set_status(dead, "running");
+        store->set_status(dead, lathe::RunStatus::running);
         store->add_event(dead, R"({"event":"step","step":1})");
         _exit(0);  // no end event, no status
     }
@@ -144,22 +144,22 @@ TEST(RunStore, ARunWhoseProcessDiedReadsAsInterrupted) {
     auto store = RunStore::open(t.path());
     auto run = store->find_run(dead);
     ASSERT_TRUE(run);
-    EXPECT_EQ(run->status, "interrupted");
+    EXPECT_EQ(run->status, RunStatus::interrupted);
     EXPECT_EQ(run->owner.pid, child);
     EXPECT_NE(run->error.find("pid " + std::to_string(child)), std::string::npos) << run->error;
     EXPECT_GE(run->finished_at, run->started_at);
     EXPECT_GT(run->finished_at, 0);
-    EXPECT_EQ(store->find_run(live)->status, "running");  // this process still runs it
+    EXPECT_EQ(store->find_run(live)->status, RunStatus::running);  // this process still runs it
     // Recorded in the database, for every reader.
     EXPECT_EQ(column(t.path(), "SELECT status FROM runs WHERE id = " + std::to_string(dead)), "interrupted");
     EXPECT_EQ(column(t.path(), "SELECT status FROM runs WHERE id = " + std::to_string(live)), "running");
     int interrupted = 0;
-    for (const auto& r : store->list_runs()) interrupted += r.status == "interrupted";
+    for (const auto& r : store->list_runs()) interrupted += r.status == RunStatus::interrupted;
     EXPECT_EQ(interrupted, 1);
 
     // Resumed: running again, owned by the process that resumed it.
-    store->set_status(dead, "running");
-    EXPECT_EQ(store->find_run(dead)->status, "running");
+    store->set_status(dead, lathe::RunStatus::running);
+    EXPECT_EQ(store->find_run(dead)->status, RunStatus::running);
     EXPECT_EQ(store->find_run(dead)->owner.pid, static_cast<int64_t>(getpid()));
     EXPECT_EQ(store->find_run(dead)->finished_at, 0);
 }
@@ -183,8 +183,8 @@ TEST(RunStore, UpgradesASchemaOneStore) {
             VALUES (1, 'old-done', 'completed', 1, 1, 2, '', ''), (2, 'old-killed', 'running', 1, 1, 0, '', '');)");
     auto store = RunStore::open(t.path());
     EXPECT_EQ(column(t.path(), "SELECT version FROM schema_version"), std::to_string(RunStore::kSchemaVersion));
-    EXPECT_EQ(store->find_run(1)->status, "completed");
-    EXPECT_EQ(store->find_run(2)->status, "interrupted");
+    EXPECT_EQ(store->find_run(1)->status, RunStatus::completed);
+    EXPECT_EQ(store->find_run(2)->status, RunStatus::interrupted);
     EXPECT_EQ(store->find_run(2)->owner.pid, 0);
 }
 
@@ -203,10 +203,33 @@ TEST(RunStore, AddMetricsIsAllOrNothing) {
     EXPECT_TRUE(store->metrics(id).empty());  // the two before it were rolled back
     // No transaction was left open: later writes work and are committed.
     store->add_metrics(id, {{1, "loss", 2.0}, {2, "loss", 1.5}});
-    store->set_status(id, "completed");
+    store->set_status(id, lathe::RunStatus::completed);
     sql(t.path(), "DROP TRIGGER refuse_step_3;");
     EXPECT_EQ(RunStore::open(t.path())->metrics(id).size(), 2u);
     EXPECT_EQ(column(t.path(), "SELECT status FROM runs WHERE id = " + std::to_string(id)), "completed");
+}
+
+// The status column holds RunStatus's names; one this version does not know is an error that names the
+// store, the run and the status, not a run silently shown as something else.
+TEST(RunStore, UnknownStatusIsAClearError) {
+    TempStore t;
+    int64_t id = 0;
+    {
+        auto store = RunStore::open(t.path());
+        id = store->create_run(named("future"));
+        EXPECT_EQ(store->find_run(id)->status, RunStatus::created);
+    }
+    sql(t.path(), "UPDATE runs SET status = 'hibernating' WHERE id = " + std::to_string(id));
+    auto store = RunStore::open(t.path());
+    try {
+        store->find_run(id);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(t.path()), std::string::npos) << what;
+        EXPECT_NE(what.find("run #" + std::to_string(id)), std::string::npos) << what;
+        EXPECT_NE(what.find("'hibernating'"), std::string::npos) << what;
+    }
 }
 
 }  // namespace

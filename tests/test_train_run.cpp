@@ -17,6 +17,7 @@
 
 #include "core/io/tensor_io.h"
 #include "core/runs/run_store.h"
+#include "core/train/events.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/train_config.h"
 #include "core/util/error.h"
@@ -219,11 +220,11 @@ TEST(RunStore, RecordsAndDeletes) {
         r.name = "demo";
         r.model = "/m";
         id = store->create_run(r);
-        store->set_status(id, "running");
+        store->set_status(id, lathe::RunStatus::running);
         store->add_metrics(id, {{1, "loss", 2.5}, {2, "loss", 2.0}, {2, "lr", 0.1}});
         store->add_checkpoint(id, {2, "/out/checkpoint-2", 0});
         store->add_event(id, R"({"event":"step"})");
-        store->set_status(id, "completed");
+        store->set_status(id, lathe::RunStatus::completed);
     }
     auto store = RunStore::open(path);  // reopened: everything was committed
     auto run = store->find_run(id);
@@ -285,7 +286,7 @@ TEST(TrainRun, MatchesTheTransformersTrainingReferenceThroughTheCli) {
     auto store = RunStore::open(d.store());
     auto runs = store->list_runs();
     ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "completed");
+    EXPECT_EQ(runs[0].status, RunStatus::completed);
     EXPECT_EQ(store->metrics(runs[0].id, "loss").size(), 4u);
     auto checkpoints = store->checkpoints(runs[0].id);
     ASSERT_EQ(checkpoints.size(), 1u);
@@ -563,7 +564,7 @@ TEST(TrainRun, SigtermSavesACheckpointAndStops) {
     int64_t step = events.back()["step"];
     EXPECT_TRUE(fs::exists(d.dir.path / "out" / ("checkpoint-" + std::to_string(step)) / "trainer_state.json"));
     auto runs = RunStore::open(d.store())->list_runs();
-    EXPECT_EQ(runs.at(0).status, "stopped");
+    EXPECT_EQ(runs.at(0).status, RunStatus::stopped);
 }
 
 // A stop that lands on a save_steps step does not save (and record) that step twice.
@@ -632,7 +633,38 @@ TEST(TrainRun, BadRowsAreSkippedOrFatalWithStrict) {
     EXPECT_EQ(code, 1);
     ASSERT_GE(events.size(), 2u);
     EXPECT_EQ(events[events.size() - 2]["event"], "error");
+    EXPECT_EQ(events[events.size() - 2]["kind"], "bad_data");
     EXPECT_NE(events[events.size() - 2]["message"].get<std::string>().find("bad.jsonl:2:"), std::string::npos);
+}
+
+// The error event says what kind of failure it was, so the Studio advises without reading the message;
+// every line the trainer prints reads back through core/train/events.h.
+TEST(TrainRun, ErrorsSayTheirKind) {
+    RunDir d;
+    auto last_error = [](const std::vector<json>& events) {
+        for (auto it = events.rbegin(); it != events.rend(); ++it)
+            if ((*it)["event"] == "error") return *it;
+        return json();
+    };
+    int code = -1;
+    const std::string missing = write_file(d.dir.path / "missing.yaml", "base_model: " + test::hf_model("llama") + "\ndatasets: [" + d.dir.str() +
+                                                                            "/no-such.jsonl]\noutput_dir: " + d.dir.str() + "/m\n");
+    auto events = run_all({LATHE_CLI, "train", missing, "--store", d.store()}, &code);
+    EXPECT_EQ(code, 1);
+    EXPECT_EQ(last_error(events)["kind"], "missing_file") << last_error(events).dump();
+
+    // An absurd learning rate: the loss leaves the finite numbers within a few steps.
+    events = run_all({LATHE_CLI, "train", d.config("learning_rate: 1.0e+30\nmax_grad_norm: 0\nmax_steps: 6\nwarmup_steps: 0\n", "nan"), "--store", d.store()}, &code);
+    EXPECT_EQ(code, 1);
+    EXPECT_EQ(last_error(events)["kind"], "diverged") << last_error(events).dump();
+    ASSERT_FALSE(events.empty());
+    for (const auto& e : events) {
+        auto typed = parse_event_line(e.dump());
+        ASSERT_TRUE(typed) << e.dump();
+        EXPECT_EQ(to_line(*typed), e.dump());  // a diverged loss is NaN, which JSON writes as null
+    }
+    const auto& end = std::get<EndEvent>(parse_event_line(events.back().dump())->event);
+    EXPECT_EQ(end.status, RunStatus::failed);
 }
 
 // Chat rows through the model's chat template, a separate validation file, and the tokenized-dataset

@@ -109,7 +109,7 @@ private slots:
         QCOMPARE(charts.count(), 1);
         QCOMPARE(charts[0][0].toLongLong(), newest);
         QVERIFY(!button(page, "Resume")->isEnabled());
-        store->set_status(newest, "stopped");  // as `lathe train` records a run stopped by SIGTERM
+        store->set_status(newest, lathe::RunStatus::stopped);  // as `lathe train` records a run stopped by SIGTERM
         QTRY_COMPARE_WITH_TIMEOUT(cell(table, 0, RunsTableModel::Status), QString("stopped"), 5000);
         QVERIFY(button(page, "Resume")->isEnabled());
         button(page, "Resume")->click();
@@ -144,9 +144,9 @@ private slots:
             lathe::RunRecord r;
             r.name = "live";
             r.model = "/models/tiny";
-            r.config_text = "base_model: /models/tiny\nadapter: lora\npeft_use_dora: true\ndatasets: [d.jsonl]\n";
+            r.config_text = "base_model: /models/tiny\nadapter: lora\nlora_target_linear: true\npeft_use_dora: true\ndatasets: [d.jsonl]\noutput_dir: /runs/live\n";
             int64_t id = store->create_run(r);
-            store->set_status(id, "running");
+            store->set_status(id, lathe::RunStatus::running);
             store->add_metrics(id, {{1, "loss", 2.5}, {1, "lr", 1e-4}, {2, "loss", 2.25}});
         }
         RunsPage page;

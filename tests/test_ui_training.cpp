@@ -4,6 +4,7 @@
 // closing with a run in progress. Screenshots go to the build folder (docs/screenshots with
 // LATHE_UPDATE_SCREENSHOTS=1) for people to look at.
 #include <csignal>
+#include <optional>
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -295,7 +296,7 @@ private slots:
         const int stoppedAt = monitor->lossPointCount();
         {
             auto s = lathe::RunStore::open(store().toStdString());
-            QCOMPARE(QString::fromStdString(s->find_run(run)->status), QString("stopped"));
+            QVERIFY(s->find_run(run)->status == lathe::RunStatus::stopped);
             auto checkpoints = s->checkpoints(run);
             QVERIFY(!checkpoints.empty());
             QCOMPARE(checkpoints.back().step, static_cast<int64_t>(stoppedAt));  // the stop saved one where it stopped
@@ -339,6 +340,60 @@ private slots:
         other.clearOverlays();
     }
 
+    // The session reads the trainer's lines through core/train/events.h: typed steps, the advice chosen by
+    // the error's kind (the message here names no memory at all), lines it cannot read shown, not
+    // dropped, and kinds it does not know skipped. A stand-in trainer prints the lines.
+    void sessionReadsTypedEventsAndAdvisesByKind() {
+        const QString script = home_.filePath("fake-trainer.sh");
+        QFile f(script);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"(#!/bin/sh
+cat <<'EOF'
+{"attention":"sdpa_per_sequence","device":"cuda:0","event":"start","output_dir":"/tmp/x","precision":"bfloat16","run_id":42,"step":0,"total_steps":8,"train_rows":16,"trainable_parameters":100,"validation_rows":0}
+{"elapsed_s":0.5,"epoch":0.125,"event":"step","gpu_mem_gib":0.75,"grad_norm":1.5,"loss":2.25,"lr":0.001,"run_id":42,"step":1,"tokens_per_s":100.0,"total_steps":8}
+this line is not an event
+{"event":"gradient_histogram","run_id":42,"step":1}
+{"event":"error","kind":"out_of_memory","message":"CUDA refused 2.00 GiB","run_id":42}
+{"event":"end","run_id":42,"status":"failed"}
+EOF
+)");
+        f.close();
+        f.setPermissions(f.permissions() | QFileDevice::ExeOwner);
+        qputenv("LATHE_CLI", script.toUtf8());
+        MonitorPage monitor;
+        TrainingSession* session = monitor.session();
+        std::optional<lathe::StepEvent> step;
+        std::optional<lathe::ErrorKind> kind;
+        std::optional<lathe::RunStatus> status;
+        QString advice;
+        QStringList shown;
+        connect(session, &TrainingSession::stepped, this, [&](const lathe::StepEvent& e) { step = e; });
+        connect(session, &TrainingSession::failed, this, [&](const QString&, const QString& a, lathe::ErrorKind k) {
+            advice = a;
+            kind = k;
+        });
+        connect(session, &TrainingSession::stderrLine, this, [&](const QString& line) { shown << line; });
+        connect(session, &TrainingSession::finished, this, [&](lathe::RunStatus s) { status = s; });
+        monitor.startRun(home_.filePath("unused.yaml"));
+        QTRY_VERIFY_WITH_TIMEOUT(status.has_value(), 30000);
+        qputenv("LATHE_CLI", LATHE_CLI);
+        QCOMPARE(session->runId(), 42);
+        QVERIFY(step.has_value());
+        QCOMPARE(step->loss, 2.25);
+        QCOMPARE(step->gpu_mem_gib.value_or(-1), 0.75);
+        QVERIFY(kind == lathe::ErrorKind::out_of_memory);
+        QCOMPARE(advice, adviceFor(lathe::ErrorKind::out_of_memory));
+        QVERIFY2(monitor.failureText().contains("micro_batch_size"), qPrintable(monitor.failureText()));
+        QVERIFY(status == lathe::RunStatus::failed);
+        QVERIFY2(shown.contains("this line is not an event"), qPrintable(shown.join("\n")));
+        QVERIFY2(!shown.join("\n").contains("gradient_histogram"), qPrintable(shown.join("\n")));
+        QVERIFY2(monitor.statusText().contains("failed"), qPrintable(monitor.statusText()));
+        // Each kind has its own advice.
+        QVERIFY(adviceFor(lathe::ErrorKind::diverged).contains("learning rate"));
+        QVERIFY(adviceFor(lathe::ErrorKind::missing_file).contains("paths"));
+        QVERIFY(adviceFor(lathe::ErrorKind::bad_data) != adviceFor(lathe::ErrorKind::other));
+    }
+
     void failingTrainerShowsWhyAndGuiLives() {
         // Data the trainer refuses at line 2 (strict: a bad row is fatal, not skipped): an `error` event, exit 1.
         QFile bad(home_.filePath("bad.jsonl"));
@@ -379,7 +434,7 @@ private slots:
         // Nobody wrote an end status, yet the store reads it as interrupted (its process is gone), and the
         // Runs page offers to resume it; its checkpoints are there, and Resume goes on.
         auto s = lathe::RunStore::open(store().toStdString());
-        QCOMPARE(QString::fromStdString(s->find_run(monitor.currentRunId())->status), QString("interrupted"));
+        QVERIFY(s->find_run(monitor.currentRunId())->status == lathe::RunStatus::interrupted);
         const auto checkpoints = s->checkpoints(monitor.currentRunId());
         QVERIFY(!checkpoints.empty());
         {
@@ -446,7 +501,7 @@ private slots:
 
         // Stop it as the GUI would have: SIGTERM → checkpoint → stopped.
         ::kill(static_cast<pid_t>(pid), SIGTERM);
-        QTRY_VERIFY_WITH_TIMEOUT(QString::fromStdString(lathe::RunStore::open(store().toStdString())->find_run(run)->status) == "stopped", 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(lathe::RunStore::open(store().toStdString())->find_run(run)->status == lathe::RunStatus::stopped, 60000);
     }
 };
 

@@ -24,8 +24,11 @@
 #include <QVBoxLayout>
 
 #include <functional>
+#include <optional>
 
 #include "core/runs/run_store.h"
+#include "core/train/train_config.h"
+#include "core/train/training_method.h"
 #include "ui/lathe_cli.h"
 
 // A wizard page whose completeness, validation and set-up the wizard decides.
@@ -53,9 +56,13 @@ QString q(const std::string& s) { return QString::fromStdString(s); }
 
 constexpr int kRunRole = Qt::UserRole + 1;
 
-bool configHasAdapter(const QString& yaml) {
-    static const QRegularExpression adapter(QStringLiteral("^adapter:\\s*\\S"), QRegularExpression::MultilineOption);
-    return adapter.match(yaml).hasMatch();
+// How the run trained, from the config stored with it; nullopt when it no longer parses.
+std::optional<lathe::TrainingMethod> methodOf(const std::string& config_yaml) {
+    try {
+        return lathe::training_method(lathe::parse_train_config(config_yaml, "the run's config"));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
 }
 
 }  // namespace
@@ -263,7 +270,7 @@ void ExportWizard::fillRuns(qint64 select) {
     try {
         auto store = lathe::RunStore::open(store_path_.toStdString());
         for (const lathe::RunRecord& r : store->list_runs()) {
-            runs_->addItem(tr("#%1 %2 — %3 (%4)").arg(r.id).arg(q(r.name), QFileInfo(q(r.model)).fileName(), q(r.status)), static_cast<qlonglong>(r.id));
+            runs_->addItem(tr("#%1 %2 — %3 (%4)").arg(r.id).arg(q(r.name), QFileInfo(q(r.model)).fileName(), QString(lathe::to_string(r.status))), static_cast<qlonglong>(r.id));
             if (r.id == select) runs_->setCurrentIndex(runs_->count() - 1);
         }
     } catch (const std::exception& e) {
@@ -286,12 +293,16 @@ void ExportWizard::fillCheckpoints() {
             if (!QFileInfo::exists(q(it->path))) continue;  // deleted from disk since
             checkpoints_->addItem(it == cps.rbegin() ? tr("step %1 (latest)").arg(it->step) : tr("step %1").arg(it->step), QString::number(it->step));
         }
-        const bool adapter = configHasAdapter(q(run->config_text));
+        const std::optional<lathe::TrainingMethod> method = methodOf(run->config_text);
+        const bool adapter = method && lathe::trains_adapter(*method);
         peft_->setEnabled(adapter);
         if (!adapter && peft_->isChecked()) merged_->setChecked(true);
+        const QString methodText = !method ? tr("unknown (the run's config does not read)")
+                                   : adapter ? tr("%1 adapter").arg(lathe::display_name(*method))
+                                             : tr("full weights");
         run_info_->setText(checkpoints_->count() == 0 ? tr("Run #%1 has no checkpoint on disk to export.").arg(id)
                                                       : tr("Base model: %1\nOutput folder of the run: %2\nMethod: %3")
-                                                            .arg(q(run->model), q(run->output_dir), adapter ? tr("adapter (LoRA family)") : tr("full weights")));
+                                                            .arg(q(run->model), q(run->output_dir), methodText));
     } catch (const std::exception& e) {
         run_info_->setText(tr("Could not read the run store %1: %2").arg(store_path_, q(e.what())));
     }

@@ -7,7 +7,6 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QJsonDocument>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTimer>
@@ -27,22 +26,26 @@ bool processAlive(qint64 pid) {
     return close > 0 && close + 2 < s.size() && s[close + 2] != 'Z' && s[close + 2] != 'X';
 }
 
-QString adviceFor(const QString& message, bool outOfMemory) {
-    if (outOfMemory)
-        return QObject::tr("Lower micro_batch_size or sequence_len, turn on gradient checkpointing, use bf16, or train an adapter "
-                           "(LoRA) instead of every weight. Then press Resume: the run continues from its last checkpoint.");
-    if (message.contains("cannot open") || message.contains("No such file"))
-        return QObject::tr("Check the model folder and dataset paths on the Train page.");
-    if (message.contains("loss became"))
-        return QObject::tr("Lower the learning rate or set max_grad_norm, then start again.");
+}  // namespace
+
+QString adviceFor(lathe::ErrorKind kind) {
+    switch (kind) {
+        case lathe::ErrorKind::out_of_memory:
+            return QObject::tr("Lower micro_batch_size or sequence_len, turn on gradient checkpointing, use bf16, or train an adapter "
+                               "(LoRA) instead of every weight. Then press Resume: the run continues from its last checkpoint.");
+        case lathe::ErrorKind::missing_file: return QObject::tr("Check the model folder and dataset paths on the Train page.");
+        case lathe::ErrorKind::diverged: return QObject::tr("Lower the learning rate or set max_grad_norm, then start again.");
+        case lathe::ErrorKind::bad_data:
+            return QObject::tr("Fix the rows the message names (the Datasets page shows them), or set strict: false to skip bad rows, "
+                               "then start again.");
+        case lathe::ErrorKind::other: break;
+    }
     return QObject::tr("The run and its checkpoints are kept in the run store: fix the cause, then press Resume to continue "
                        "from the last checkpoint, or start a new run.");
 }
 
-}  // namespace
-
 TrainingSession::TrainingSession(QObject* parent) : QObject(parent), timer_(new QTimer(this)) {
-    qRegisterMetaType<StepPoint>();
+    qRegisterMetaType<lathe::StepEvent>();
     timer_->setInterval(100);
     connect(timer_, &QTimer::timeout, this, &TrainingSession::poll);
 }
@@ -64,7 +67,7 @@ bool TrainingSession::launch(const QStringList& trainArgs) {
     events_partial_.clear();
     stderr_partial_.clear();
     stderr_tail_.clear();
-    end_status_.clear();
+    end_status_.reset();
     error_reported_ = false;
     run_id_ = 0;
 
@@ -81,8 +84,8 @@ bool TrainingSession::launch(const QStringList& trainArgs) {
     if (!p.startDetached(&pid)) {
         state_ = State::Finished;
         emit failed(tr("Could not start the trainer %1: %2").arg(cli.isEmpty() ? QStringLiteral("lathe") : cli, p.errorString()),
-                    tr("Build the `lathe` command line next to lathe-studio, or point LATHE_CLI at it."));
-        emit finished("failed");
+                    tr("Build the `lathe` command line next to lathe-studio, or point LATHE_CLI at it."), lathe::ErrorKind::missing_file);
+        emit finished(lathe::RunStatus::failed);
         return false;
     }
     pid_ = pid;
@@ -114,16 +117,18 @@ void TrainingSession::poll() {
         events_partial_ += '\n';
         readNew(events, events_offset_, events_partial_, true);
     }
-    if (end_status_.isEmpty()) {
+    if (!end_status_) {
         // Died without an `end` event: killed, crashed, or refused its arguments before a run existed.
         QString reason = stderr_tail_.isEmpty() ? tr("The trainer (pid %1) ended without saying why — it was killed or crashed.").arg(pid_)
                                                 : tr("The trainer ended: %1").arg(stderr_tail_.join("\n"));
         if (!error_reported_)
             emit failed(reason, run_id_ > 0 ? tr("The run and its checkpoints are kept: press Resume to continue from the last checkpoint.")
-                                            : tr("Check the configuration on the Train page."));
-        finish(run_id_ > 0 ? "crashed" : "failed");
+                                            : tr("Check the configuration on the Train page."),
+                        lathe::ErrorKind::other);
+        // A run whose process died without ending it is what the run store calls interrupted.
+        finish(run_id_ > 0 ? lathe::RunStatus::interrupted : lathe::RunStatus::failed);
     } else {
-        finish(end_status_);
+        finish(*end_status_);
     }
 }
 
@@ -142,10 +147,12 @@ void TrainingSession::readNew(QFile& file, qint64& offset, QByteArray& partial, 
         partial.remove(0, nl + 1);
         if (line.isEmpty()) continue;
         if (isEvents) {
-            QJsonParseError pe;
-            QJsonDocument doc = QJsonDocument::fromJson(line, &pe);
-            if (doc.isObject()) handleEvent(doc.object());
-            else emit stderrLine(QString::fromUtf8(line));  // not an event: show it, don't drop it
+            try {
+                // nullopt: an event a newer trainer added, which this Studio has no use for.
+                if (auto event = lathe::parse_event_line(std::string_view(line.constData(), static_cast<size_t>(line.size())))) handleEvent(*event);
+            } catch (const std::exception&) {
+                emit stderrLine(QString::fromUtf8(line));  // not an event we can read: show it, don't drop it
+            }
         } else {
             QString text = QString::fromUtf8(line);
             stderr_tail_ << text;
@@ -155,41 +162,34 @@ void TrainingSession::readNew(QFile& file, qint64& offset, QByteArray& partial, 
     }
 }
 
-void TrainingSession::handleEvent(const QJsonObject& e) {
-    const QString kind = e["event"].toString();
-    if (e.contains("run_id")) run_id_ = e["run_id"].toInteger();
-    const qint64 step = e["step"].toInteger();
-    if (kind == "start" || kind == "resume") {
-        emit started(run_id_, step, e["total_steps"].toInteger(), e["device"].toString());
-    } else if (kind == "step") {
-        StepPoint p;
-        p.step = step;
-        p.total_steps = e["total_steps"].toInteger();
-        p.epoch = e["epoch"].toDouble();
-        p.loss = e["loss"].toDouble();
-        p.lr = e["lr"].toDouble();
-        p.grad_norm = e["grad_norm"].toDouble();
-        p.tokens_per_s = e["tokens_per_s"].toDouble();
-        p.elapsed_s = e["elapsed_s"].toDouble();
-        if (e.contains("gpu_mem_gib")) p.gpu_mem_gib = e["gpu_mem_gib"].toDouble();
-        emit stepped(p);
-    } else if (kind == "eval") {
-        emit evaluated(step, e["eval_loss"].toDouble());
-    } else if (kind == "checkpoint") {
-        emit checkpointSaved(step, e["path"].toString());
-    } else if (kind == "warning") {
-        emit warning(step, e["message"].toString());
-    } else if (kind == "error") {
-        const QString message = e["message"].toString();
-        const bool oom = e["kind"].toString() == "out_of_memory";
-        error_reported_ = true;
-        emit failed(oom ? tr("Out of memory: %1").arg(message) : message, adviceFor(message, oom));
-    } else if (kind == "end") {
-        end_status_ = e["status"].toString();
-    }
+void TrainingSession::handleEvent(const lathe::EventLine& line) {
+    if (line.run_id > 0) run_id_ = line.run_id;
+    std::visit(
+        [this](const auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<E, lathe::StartEvent>) {
+                emit started(run_id_, e.step, e.total_steps, QString::fromStdString(e.device));
+            } else if constexpr (std::is_same_v<E, lathe::StepEvent>) {
+                emit stepped(e);
+            } else if constexpr (std::is_same_v<E, lathe::EvalEvent>) {
+                emit evaluated(e.step, e.eval_loss);
+            } else if constexpr (std::is_same_v<E, lathe::CheckpointEvent>) {
+                emit checkpointSaved(e.step, QString::fromStdString(e.path));
+            } else if constexpr (std::is_same_v<E, lathe::WarningEvent>) {
+                emit warning(e.step, QString::fromStdString(e.message));
+            } else if constexpr (std::is_same_v<E, lathe::ErrorEvent>) {
+                const QString message = QString::fromStdString(e.message);
+                error_reported_ = true;
+                emit failed(e.kind == lathe::ErrorKind::out_of_memory ? tr("Out of memory: %1").arg(message) : message, adviceFor(e.kind), e.kind);
+            } else if constexpr (std::is_same_v<E, lathe::EndEvent>) {
+                end_status_ = e.status;
+            }
+            // DatasetsEvent: stored only, never printed.
+        },
+        line.event);
 }
 
-void TrainingSession::finish(const QString& status) {
+void TrainingSession::finish(lathe::RunStatus status) {
     timer_->stop();
     state_ = State::Finished;
     pid_ = 0;

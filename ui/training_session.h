@@ -6,18 +6,13 @@
 // run stopped and exits 0; resume is `lathe train --resume RUN_ID`.
 #pragma once
 
-#include <QJsonObject>
 #include <QObject>
 #include <QString>
 #include <QStringList>
 
-class QTimer;
+#include "core/train/events.h"
 
-struct StepPoint {
-    qint64 step = 0, total_steps = 0;
-    double epoch = 0, loss = 0, lr = 0, grad_norm = 0, tokens_per_s = 0, elapsed_s = 0;
-    double gpu_mem_gib = -1;  // < 0: the event carried none (CPU runs)
-};
+class QTimer;
 
 class TrainingSession : public QObject {
     Q_OBJECT
@@ -48,22 +43,24 @@ public:
 
 signals:
     void started(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
-    void stepped(const StepPoint& p);
+    void stepped(const lathe::StepEvent& step);
     void evaluated(qint64 step, double evalLoss);
     void checkpointSaved(qint64 step, const QString& path);
     void warning(qint64 step, const QString& message);
     void stderrLine(const QString& line);
-    // An `error` event, or a child that died without one: what happened and what to change.
-    void failed(const QString& reason, const QString& advice);
-    // The child is gone. status: completed, stopped, failed (from the `end` event), or crashed.
-    void finished(const QString& status);
+    // An `error` event, or a child that died without one: what happened and what to change (advice
+    // chosen by the error's kind; `other` for a child that died without saying).
+    void failed(const QString& reason, const QString& advice, lathe::ErrorKind kind);
+    // The child is gone. status: the `end` event's (completed, stopped, failed); interrupted when a
+    // run's process died without one; failed when it ended before a run existed.
+    void finished(lathe::RunStatus status);
 
 private:
     bool launch(const QStringList& args);
     void poll();
-    void handleEvent(const QJsonObject& e);
+    void handleEvent(const lathe::EventLine& line);
     void readNew(class QFile& file, qint64& offset, QByteArray& partial, bool events);
-    void finish(const QString& status);
+    void finish(lathe::RunStatus status);
 
     QTimer* timer_;
     State state_ = State::Idle;
@@ -73,9 +70,12 @@ private:
     QString events_path_, stderr_path_;
     qint64 events_offset_ = 0, stderr_offset_ = 0;
     QByteArray events_partial_, stderr_partial_;
-    QString end_status_;  // from the `end` event
+    std::optional<lathe::RunStatus> end_status_;  // from the `end` event
     bool error_reported_ = false;
     QStringList stderr_tail_;
 };
 
-Q_DECLARE_METATYPE(StepPoint)
+// What to change after a failure of this kind (the Monitor shows it under the error).
+QString adviceFor(lathe::ErrorKind kind);
+
+Q_DECLARE_METATYPE(lathe::StepEvent)

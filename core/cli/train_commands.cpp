@@ -71,7 +71,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
         if (cmd.json) {
             nlohmann::json j = nlohmann::json::array();
             for (const auto& r : runs)
-                j.push_back({{"id", r.id}, {"name", r.name}, {"status", r.status}, {"model", r.model}, {"output_dir", r.output_dir},
+                j.push_back({{"id", r.id}, {"name", r.name}, {"status", to_string(r.status)}, {"model", r.model}, {"output_dir", r.output_dir},
                              {"created_at", r.created_at}, {"final_metrics", r.final_metrics.empty() ? nlohmann::json() : nlohmann::json::parse(r.final_metrics)}});
             out << j.dump(2) << "\n";
             return;
@@ -87,7 +87,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
                     loss = s.str();
                 }
             }
-            out << std::setw(5) << r.id << std::setw(13) << r.status << std::setw(18) << when(r.created_at) << std::setw(12) << loss << r.model << "\n";
+            out << std::setw(5) << r.id << std::setw(13) << to_string(r.status) << std::setw(18) << when(r.created_at) << std::setw(12) << loss << r.model << "\n";
         }
         return;
     }
@@ -103,7 +103,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
     auto losses = store->metrics(cmd.id, "loss");
     // A run that did not finish continues from its last checkpoint still on disk (what --resume ID takes).
     std::optional<CheckpointRecord> resume_from;
-    if (run->status == "interrupted" || run->status == "stopped" || run->status == "failed")
+    if (is_resumable(run->status))
         for (auto it = checkpoints.rbegin(); it != checkpoints.rend() && !resume_from; ++it)
             if (std::filesystem::exists(std::filesystem::path(it->path) / "trainer_state.json")) resume_from = *it;
     if (cmd.json) {
@@ -111,7 +111,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
         for (const auto& c : checkpoints) ck.push_back({{"step", c.step}, {"path", c.path}});
         nlohmann::json loss = nlohmann::json::array();
         for (const auto& m : losses) loss.push_back({m.step, m.value});
-        out << nlohmann::json{{"id", run->id}, {"name", run->name}, {"status", run->status}, {"model", run->model},
+        out << nlohmann::json{{"id", run->id}, {"name", run->name}, {"status", to_string(run->status)}, {"model", run->model},
                               {"config_path", run->config_path}, {"config", run->config_text}, {"output_dir", run->output_dir},
                               {"error", run->error}, {"checkpoints", ck}, {"loss", loss},
                               {"resume_from", resume_from ? nlohmann::json(resume_from->path) : nlohmann::json()},
@@ -121,7 +121,7 @@ void run_runs(const RunsCommand& cmd, std::ostream& out) {
         return;
     }
     out << "run            #" << run->id << " " << run->name << "\n"
-        << "status         " << run->status << (run->error.empty() ? "" : " (" + run->error + ")") << "\n"
+        << "status         " << to_string(run->status) << (run->error.empty() ? "" : " (" + run->error + ")") << "\n"
         << "model          " << run->model << "\n"
         << "config         " << run->config_path << "\n"
         << "output         " << run->output_dir << "\n"

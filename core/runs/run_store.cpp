@@ -64,11 +64,16 @@ constexpr const char* kRunColumns =
     "id, name, status, config_path, config_text, model, datasets, output_dir, created_at, started_at, finished_at, error, final_metrics, "
     "owner_host, owner_boot_id, owner_pid, owner_start";
 
-RunRecord read_run(const Query& q) {
+RunRecord read_run(const Query& q, const std::string& store_path) {
     RunRecord r;
     r.id = q.integer(0);
     r.name = q.text(1);
-    r.status = q.text(2);
+    const std::string status = q.text(2);
+    auto known = parse_run_status(status);
+    if (!known)
+        throw Error(store_path + ": run #" + std::to_string(r.id) + " has status '" + status +
+                    "', which this version of Lathe does not know; open the store with the Lathe that wrote it");
+    r.status = *known;
     r.config_path = q.text(3);
     r.config_text = q.text(4);
     r.model = q.text(5);
@@ -162,30 +167,29 @@ void RunStore::exec(const char* sql) const {
 int64_t RunStore::create_run(const RunRecord& r) {
     Query q(db_, path_, "INSERT INTO runs (name, status, config_path, config_text, model, datasets, output_dir, created_at, started_at, finished_at, error, final_metrics) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', '')");
-    q.bind(1, r.name).bind(2, r.status.empty() ? std::string("created") : r.status).bind(3, r.config_path).bind(4, r.config_text)
+    q.bind(1, r.name).bind(2, std::string(to_string(r.status))).bind(3, r.config_path).bind(4, r.config_text)
         .bind(5, r.model).bind(6, r.datasets).bind(7, r.output_dir).bind(8, now_seconds());
     q.step();
     return sqlite3_last_insert_rowid(db_);
 }
 
-void RunStore::set_status(int64_t run, const std::string& status, const std::string& error) {
-    if (status == "running") {
+void RunStore::set_status(int64_t run, RunStatus status, const std::string& error) {
+    if (status == RunStatus::running) {
         const RunOwner me = current_process();
         Query q(db_, path_, "UPDATE runs SET status = ?, error = ?, started_at = ?, finished_at = 0, owner_host = ?, owner_boot_id = ?, "
                             "owner_pid = ?, owner_start = ? WHERE id = ?");
-        q.bind(1, status).bind(2, error).bind(3, now_seconds()).bind(4, me.host).bind(5, me.boot_id).bind(6, me.pid).bind(7, me.start).bind(8, run);
+        q.bind(1, std::string(to_string(status))).bind(2, error).bind(3, now_seconds()).bind(4, me.host).bind(5, me.boot_id).bind(6, me.pid).bind(7, me.start).bind(8, run);
         q.step();
         return;
     }
-    const bool finished = status == "completed" || status == "stopped" || status == "failed" || status == "interrupted";
-    Query q(db_, path_, finished ? "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?"
-                                 : "UPDATE runs SET status = ?, error = ?, started_at = ? WHERE id = ?");
-    q.bind(1, status).bind(2, error).bind(3, now_seconds()).bind(4, run);
+    Query q(db_, path_, is_finished(status) ? "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?"
+                                            : "UPDATE runs SET status = ?, error = ?, started_at = ? WHERE id = ?");
+    q.bind(1, std::string(to_string(status))).bind(2, error).bind(3, now_seconds()).bind(4, run);
     q.step();
 }
 
 RunRecord RunStore::settle(RunRecord r) const {
-    if (r.status != "running" || owner_state(r.owner) != OwnerState::gone) return r;
+    if (r.status != RunStatus::running || owner_state(r.owner) != OwnerState::gone) return r;
     double ended = 0;
     {  // It ended when it last recorded anything.
         Query last(db_, path_, "SELECT MAX(t) FROM (SELECT MAX(time) AS t FROM events WHERE run_id = ?1 UNION ALL SELECT MAX(time) FROM metrics "
@@ -193,7 +197,7 @@ RunRecord RunStore::settle(RunRecord r) const {
         last.bind(1, r.id);
         if (last.step()) ended = last.real(0);
     }
-    r.status = "interrupted";
+    r.status = RunStatus::interrupted;
     r.error = interrupted_message(r.owner);
     r.finished_at = ended > 0 ? ended : r.started_at;
     try {
@@ -252,7 +256,7 @@ void RunStore::add_event(int64_t run, const std::string& json_line) {
 std::vector<RunRecord> RunStore::list_runs() const {
     Query q(db_, path_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id").c_str());
     std::vector<RunRecord> out;
-    while (q.step()) out.push_back(read_run(q));
+    while (q.step()) out.push_back(read_run(q, path_));
     for (auto& r : out) r = settle(std::move(r));
     return out;
 }
@@ -261,7 +265,7 @@ std::optional<RunRecord> RunStore::find_run(int64_t id) const {
     Query q(db_, path_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?").c_str());
     q.bind(1, id);
     if (!q.step()) return std::nullopt;
-    RunRecord r = read_run(q);
+    RunRecord r = read_run(q, path_);
     q.reset();  // done reading before settle() may write
     return settle(std::move(r));
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/runs/run_owner.h"
+#include "core/runs/run_status.h"
 
 struct sqlite3;
 
@@ -20,7 +21,7 @@ namespace lathe {
 struct RunRecord {
     int64_t id = 0;
     std::string name;
-    std::string status;        // created, running, completed, stopped, failed, interrupted
+    RunStatus status = RunStatus::created;
     std::string config_path;
     std::string config_text;   // the YAML as it was when the run started
     std::string model;
@@ -55,8 +56,8 @@ public:
     RunStore& operator=(const RunStore&) = delete;
 
     int64_t create_run(const RunRecord& run);
-    // "running" also records the calling process as the run's owner.
-    void set_status(int64_t run, const std::string& status, const std::string& error = "");
+    // running also records the calling process as the run's owner.
+    void set_status(int64_t run, RunStatus status, const std::string& error = "");
     void set_final_metrics(int64_t run, const std::string& json);
     // All of `points` or, when one fails, none of them.
     void add_metrics(int64_t run, const std::vector<MetricPoint>& points);

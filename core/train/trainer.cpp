@@ -25,6 +25,7 @@
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
 #include "core/train/compute_plan.h"
+#include "core/train/events.h"
 #include "core/train/grad_clip.h"
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
@@ -48,19 +49,43 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 class EventSink {
 public:
     EventSink(std::ostream& out, RunStore& store, int64_t run) : out_(out), store_(store), run_(run) {}
-    void emit(json event) {
-        event["run_id"] = run_;
-        std::string line = event.dump();
+    void emit(TrainEvent event) {
+        std::string line = to_line({run_, std::move(event)});
         out_ << line << "\n";
         out_.flush();
         store_.add_event(run_, line);
     }
+    // In the run store only (what the stream's readers need not see).
+    void record(TrainEvent event) { store_.add_event(run_, to_line({run_, std::move(event)})); }
 
 private:
     std::ostream& out_;
     RunStore& store_;
     int64_t run_;
 };
+
+// An expected failure whose kind the trainer knows where it happens (a diverged loss).
+class TrainFailure : public Error {
+public:
+    TrainFailure(ErrorKind kind, const std::string& message) : Error(message), kind_(kind) {}
+    ErrorKind kind() const { return kind_; }
+
+private:
+    ErrorKind kind_;
+};
+
+// Whether a file or folder the config names is absent: then a failure to read the model or the data is
+// a missing file, whatever the reader's message says.
+bool config_names_missing_path(const TrainConfig& c) {
+    std::vector<std::string> paths = {c.base_model};
+    if (!c.lora_model_dir.empty()) paths.push_back(c.lora_model_dir);
+    for (const auto* list : {&c.datasets, &c.test_datasets})
+        for (const auto& d : *list) paths.push_back(d.path);
+    std::error_code ec;
+    for (const auto& p : paths)
+        if (!p.empty() && !fs::exists(p, ec)) return true;
+    return false;
+}
 
 // GPU memory the caching allocator holds for this process (what other processes cannot use), in GiB;
 // < 0 when the device is not a CUDA GPU or LibTorch has no CUDA.
@@ -78,7 +103,7 @@ double gpu_memory_gib(const at::Device& device) {
 struct Data {
     std::vector<Example> train, validation;
     json fingerprints = json::array();
-    std::vector<json> warnings;  // rows skipped per dataset: emitted as warning events once the run starts
+    std::vector<WarningEvent> warnings;  // rows skipped per dataset: emitted as warning events once the run starts
 };
 
 std::vector<Example> examples_of(const data::TokenRows& rows) {
@@ -115,16 +140,15 @@ std::vector<Example> load_dataset_list(const std::vector<DatasetSpec>& specs, co
             rows = examples_of(*prepared.rows);
             d.fingerprints.push_back(prepared.fingerprint);
             if (prepared.skipped > 0) {
-                json problems = json::array();
+                std::vector<std::string> problems;
                 for (const auto& p : prepared.rows->problems()) {
                     if (problems.size() == 20) break;
                     problems.push_back(p.to_string());
                 }
-                d.warnings.push_back({{"event", "warning"},
-                                      {"message", spec.path + ": " + std::to_string(prepared.skipped) + " row" + (prepared.skipped > 1 ? "s" : "") +
-                                                      " skipped (first: " + prepared.rows->problems().front().to_string() +
-                                                      "); strict: true makes this fatal"},
-                                      {"dataset", spec.path}, {"skipped_rows", prepared.skipped}, {"problems", problems}});
+                d.warnings.push_back({.step = 0,
+                                      .message = spec.path + ": " + std::to_string(prepared.skipped) + " row" + (prepared.skipped > 1 ? "s" : "") +
+                                                 " skipped (first: " + prepared.rows->problems().front().to_string() + "); strict: true makes this fatal",
+                                      .skipped = SkippedRows{.dataset = spec.path, .skipped_rows = static_cast<int64_t>(prepared.skipped), .problems = problems}});
             }
         }
         mix.push_back({rows.size(), spec.weight});
@@ -142,9 +166,9 @@ Data load_data(const TrainConfig& c) {
     if (!c.test_datasets.empty()) {
         d.validation = load_dataset_list(c.test_datasets, c, d);
         if (d.validation.empty())
-            throw Error("test_datasets hold no usable rows" + (d.warnings.empty() ? std::string() : ": " + d.warnings.back()["message"].get<std::string>()));
+            throw Error("test_datasets hold no usable rows" + (d.warnings.empty() ? std::string() : ": " + d.warnings.back().message));
     }
-    if (all.empty()) throw Error(d.warnings.empty() ? "the datasets hold no rows" : "the datasets hold no usable rows: " + d.warnings[0]["message"].get<std::string>());
+    if (all.empty()) throw Error(d.warnings.empty() ? "the datasets hold no rows" : "the datasets hold no usable rows: " + d.warnings[0].message);
     size_t n_val = static_cast<size_t>(std::floor(all.size() * c.val_set_size));
     if (c.val_set_size > 0 && n_val == 0) n_val = 1;
     if (n_val >= all.size()) throw Error("val_set_size leaves no training rows");
@@ -224,11 +248,19 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         run_id = store.create_run(r);
     }
     EventSink events(out, store, run_id);
-    store.set_status(run_id, "running");
+    auto fail = [&](ErrorKind kind, const std::string& message) {
+        store.set_status(run_id, RunStatus::failed, message);
+        events.emit(ErrorEvent{.kind = kind, .message = message});
+        events.emit(EndEvent{.status = RunStatus::failed, .step = std::nullopt, .metrics = std::nullopt});
+    };
+    store.set_status(run_id, RunStatus::running);
 
+    // What a failure means depends on where it happens (see the catch blocks).
+    enum class Phase { loading_data, loading_model, training } phase = Phase::loading_data;
     try {
         at::manual_seed(c.seed);
         Data data = load_data(c);
+        phase = Phase::loading_model;
         const ComputePlan compute = plan_compute(c);
         LoadOptions lo;
         lo.device = parse_device(compute.device);
@@ -322,18 +354,18 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             evals_without_improvement = resumed->evals_without_improvement;
         }
 
+        phase = Phase::training;
         int64_t trainable = 0;
         for (auto& p : all_params) trainable += p.numel();
-        events.emit({{"event", resumed ? "resume" : "start"}, {"step", step}, {"total_steps", total_steps},
-                     {"train_rows", data.train.size()}, {"validation_rows", data.validation.size()},
-                     {"trainable_parameters", trainable}, {"device", lo.device.str()}, {"output_dir", c.output_dir},
-                     {"attention", attention_path(*model->lm)}, {"precision", compute.bf16 ? "bfloat16" : "float32"}});
+        events.emit(StartEvent{.resumed = resumed.has_value(), .step = step, .total_steps = total_steps,
+                               .train_rows = static_cast<int64_t>(data.train.size()), .validation_rows = static_cast<int64_t>(data.validation.size()),
+                               .trainable_parameters = trainable, .device = lo.device.str(), .output_dir = c.output_dir,
+                               .attention = attention_path(*model->lm), .precision = compute.bf16 ? "bfloat16" : "float32"});
         if (compute.no_gpu_found)
-            events.emit({{"event", "warning"}, {"step", step},
-                         {"message", "no GPU found (device: auto): training runs on the CPU, which is much slower"}});
-        if (!resumed) store.add_event(run_id, json({{"event", "datasets"}, {"datasets", data.fingerprints}}).dump());
-        for (json w : data.warnings) {
-            w["step"] = step;
+            events.emit(WarningEvent{.step = step, .message = "no GPU found (device: auto): training runs on the CPU, which is much slower", .skipped = std::nullopt});
+        if (!resumed) events.record(DatasetsEvent{.datasets = data.fingerprints});
+        for (WarningEvent w : data.warnings) {
+            w.step = step;
             events.emit(w);
         }
 
@@ -349,7 +381,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                                                      masters ? &masters->masters() : nullptr, state);
             store.add_checkpoint(run_id, {at_step, path, 0});
             kept_checkpoints.push_back(path);
-            events.emit({{"event", "checkpoint"}, {"step", at_step}, {"path", path}});
+            events.emit(CheckpointEvent{.step = at_step, .path = path});
             while (c.save_total_limit > 0 && static_cast<int64_t>(kept_checkpoints.size()) > c.save_total_limit) {
                 std::error_code ec;
                 remove_tree(kept_checkpoints.front(), ec);
@@ -361,7 +393,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (data.validation.empty()) return false;
             double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
             store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
-            events.emit({{"event", "eval"}, {"step", at_step}, {"eval_loss", loss}, {"perplexity", std::exp(loss)}});
+            events.emit(EvalEvent{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss)});
             if (loss < best_eval) {
                 best_eval = loss;
                 evals_without_improvement = 0;
@@ -390,7 +422,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             int64_t label_tokens = 0;
             for (auto& b : micro) label_tokens += b.label_tokens;
             if (label_tokens == 0) {
-                events.emit({{"event", "warning"}, {"step", step + 1}, {"message", "every label in this step is -100; skipped"}});
+                events.emit(WarningEvent{.step = step + 1, .message = "every label in this step is -100; skipped", .skipped = std::nullopt});
                 ++step;
                 continue;
             }
@@ -424,21 +456,24 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             tokens_since = 0;
             window_start = t;
             std::vector<MetricPoint> metrics = {{step, "loss", loss}, {step, "lr", lr}, {step, "grad_norm", grad_norm}, {step, "tokens_per_s", tokens_per_s}};
-            json step_event = {{"event", "step"}, {"step", step}, {"total_steps", total_steps}, {"epoch", epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch])},
-                               {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", t - start}};
+            StepEvent step_event{.step = step, .total_steps = total_steps,
+                                 .epoch = epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch]),
+                                 .loss = loss, .lr = lr, .grad_norm = grad_norm, .tokens_per_s = tokens_per_s, .elapsed_s = t - start,
+                                 .gpu_mem_gib = std::nullopt};
             if (double gib = gpu_memory_gib(lo.device); gib >= 0) {  // CUDA runs only
                 metrics.push_back({step, "gpu_mem_gib", gib});
-                step_event["gpu_mem_gib"] = gib;
+                step_event.gpu_mem_gib = gib;
             }
             store.add_metrics(run_id, metrics);
             events.emit(step_event);
-            if (!std::isfinite(loss)) throw Error("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
-                                                  "; lower learning_rate or set max_grad_norm");
+            if (!std::isfinite(loss))
+                throw TrainFailure(ErrorKind::diverged, "the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
+                                                            "; lower learning_rate or set max_grad_norm");
 
             if (c.eval_steps > 0 && step % c.eval_steps == 0 && step < total_steps) early_stopped = run_eval(step);
             if (c.save_steps > 0 && step % c.save_steps == 0 && step < total_steps) checkpoint(step);
             if (early_stopped) {
-                events.emit({{"event", "warning"}, {"step", step}, {"message", "early stopping: the validation loss stopped improving"}});
+                events.emit(WarningEvent{.step = step, .message = "early stopping: the validation loss stopped improving", .skipped = std::nullopt});
                 break;
             }
             if (request.stop && request.stop->load()) {
@@ -448,26 +483,27 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         }
         if (!stopped && !early_stopped) run_eval(step);
         checkpoint(step);
-        json final_metrics = {{"step", step}};
+        FinalMetrics final_metrics{.step = step, .loss = std::nullopt, .eval_loss = std::nullopt};
         auto losses = store.metrics(run_id, "loss");
-        if (!losses.empty()) final_metrics["loss"] = losses.back().value;
+        if (!losses.empty()) final_metrics.loss = losses.back().value;
         auto evals = store.metrics(run_id, "eval_loss");
-        if (!evals.empty()) final_metrics["eval_loss"] = evals.back().value;
-        store.set_final_metrics(run_id, final_metrics.dump());
-        const char* status = stopped ? "stopped" : "completed";
+        if (!evals.empty()) final_metrics.eval_loss = evals.back().value;
+        store.set_final_metrics(run_id, to_json(final_metrics).dump());
+        const RunStatus status = stopped ? RunStatus::stopped : RunStatus::completed;
         store.set_status(run_id, status);
-        events.emit({{"event", "end"}, {"status", status}, {"step", step}, {"metrics", final_metrics}});
+        events.emit(EndEvent{.status = status, .step = step, .metrics = final_metrics});
         return stopped ? TrainOutcome::Stopped : TrainOutcome::Completed;
-    } catch (const c10::OutOfMemoryError& e) {
-        std::string msg = "out of GPU memory: lower micro_batch_size or sequence_len, or use an adapter instead of full finetuning";
-        store.set_status(run_id, "failed", msg);
-        events.emit({{"event", "error"}, {"kind", "out_of_memory"}, {"message", msg}});
-        events.emit({{"event", "end"}, {"status", "failed"}});
+    } catch (const c10::OutOfMemoryError&) {
+        fail(ErrorKind::out_of_memory, "out of GPU memory: lower micro_batch_size or sequence_len, or use an adapter instead of full finetuning");
+        return TrainOutcome::Failed;
+    } catch (const TrainFailure& e) {
+        fail(e.kind(), e.what());
         return TrainOutcome::Failed;
     } catch (const std::exception& e) {  // lathe::Error, and LibTorch's own errors: the run is failed, not lost
-        store.set_status(run_id, "failed", e.what());
-        events.emit({{"event", "error"}, {"message", e.what()}});
-        events.emit({{"event", "end"}, {"status", "failed"}});
+        ErrorKind kind = ErrorKind::other;
+        if (phase != Phase::training && config_names_missing_path(c)) kind = ErrorKind::missing_file;
+        else if (phase == Phase::loading_data) kind = ErrorKind::bad_data;
+        fail(kind, e.what());
         return TrainOutcome::Failed;
     }
 }

@@ -4,8 +4,6 @@
 
 #include <QComboBox>
 #include <QHBoxLayout>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -220,7 +218,7 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     layout->addWidget(vertical, 1);
 
     connect(session_, &TrainingSession::started, this, &MonitorPage::onStarted);
-    connect(session_, &TrainingSession::stepped, this, [this](const StepPoint& p) {
+    connect(session_, &TrainingSession::stepped, this, [this](const lathe::StepEvent& p) {
         addStep(p);
         replotAll();
     });
@@ -290,10 +288,10 @@ void MonitorPage::startRun(const QString& configPath) {
     clearCharts();
     log_->clear();
     run_id_ = 0;
-    pausing_ = false;
+    pausing_ = paused_ = false;
     title_->setText(tr("Starting %1…").arg(configPath));
     status_->setText(tr("Loading the model and the dataset."));
-    run_status_ = "running";
+    run_status_ = lathe::RunStatus::running;
     emit showRequested();
     session_->start(configPath);
     updateButtons();
@@ -307,9 +305,9 @@ void MonitorPage::resumeRun(qint64 runId) {
     watch_timer_->stop();
     failure_->clear();
     failure_->hide();
-    pausing_ = false;
+    pausing_ = paused_ = false;
     session_first_step_ = -1;
-    run_status_ = "running";
+    run_status_ = lathe::RunStatus::running;
     title_->setText(tr("Run #%1 — resuming").arg(runId));
     status_->setText(tr("Continuing from the latest checkpoint."));
     emit showRequested();
@@ -342,13 +340,19 @@ bool MonitorPage::loadHistory(qint64 runId) {
         log_->clear();
         run_id_ = runId;
         for (const auto& line : store->events(runId)) {
-            QJsonObject e = QJsonDocument::fromJson(QByteArray::fromStdString(line)).object();
-            const QString kind = e["event"].toString();
-            if (kind == "start" || kind == "resume") total_steps_ = e["total_steps"].toInteger();
-            else if (kind == "warning") log(tr("warning at step %1: %2").arg(e["step"].toInteger()).arg(e["message"].toString()));
-            else if (kind == "error") log(tr("error: %1").arg(e["message"].toString()));
+            std::optional<lathe::EventLine> event;
+            try {
+                event = lathe::parse_event_line(line);
+            } catch (const std::exception& e) {
+                log(tr("unreadable event in the run store: %1").arg(QString::fromUtf8(e.what())));
+                continue;
+            }
+            if (!event) continue;  // a kind a newer trainer added
+            if (auto* start = std::get_if<lathe::StartEvent>(&event->event)) total_steps_ = start->total_steps;
+            else if (auto* w = std::get_if<lathe::WarningEvent>(&event->event)) log(tr("warning at step %1: %2").arg(w->step).arg(QString::fromStdString(w->message)));
+            else if (auto* error = std::get_if<lathe::ErrorEvent>(&event->event)) log(tr("error: %1").arg(QString::fromStdString(error->message)));
         }
-        QHash<qint64, StepPoint> steps;
+        QHash<qint64, lathe::StepEvent> steps;
         QList<qint64> order;
         for (const auto& m : store->metrics(runId)) {
             if (m.name == "eval_loss") {
@@ -356,7 +360,7 @@ bool MonitorPage::loadHistory(qint64 runId) {
                 continue;
             }
             if (!steps.contains(m.step)) order << m.step;
-            StepPoint& p = steps[m.step];
+            lathe::StepEvent& p = steps[m.step];
             p.step = m.step;
             if (m.name == "loss") p.loss = m.value;
             else if (m.name == "lr") p.lr = m.value;
@@ -366,16 +370,17 @@ bool MonitorPage::loadHistory(qint64 runId) {
         }
         for (qint64 s : order) addStep(steps[s]);
         for (const auto& c : store->checkpoints(runId)) addCheckpoint(c.step);
-        run_status_ = QString::fromStdString(run->status);
-        const bool elsewhere = run_status_ == "running" && !session_->isRunning();
+        run_status_ = run->status;
+        paused_ = false;
+        const bool elsewhere = run_status_ == lathe::RunStatus::running && !session_->isRunning();
         if (elsewhere) watch_timer_->start();
         else watch_timer_->stop();
-        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), elsewhere ? tr("running in another process") : run_status_));
+        title_->setText(tr("Run #%1 — %2 (%3)").arg(runId).arg(QString::fromStdString(run->name), elsewhere ? tr("running in another process") : QString(lathe::to_string(run_status_))));
         status_->setText(tr("Model %1 · output %2").arg(QString::fromStdString(run->model), QString::fromStdString(run->output_dir)));
         progress_->setRange(0, static_cast<int>(std::max<qint64>(1, total_steps_)));
         progress_->setValue(static_cast<int>(last_step_));
         eta_->clear();
-        if (run_status_ == "interrupted") {
+        if (run_status_ == lathe::RunStatus::interrupted) {
             failure_->setText(tr("This run was interrupted: %1. Resume continues from its last checkpoint.").arg(QString::fromStdString(run->error)));
             failure_->show();
         } else if (!run->error.empty()) {
@@ -392,14 +397,14 @@ bool MonitorPage::loadHistory(qint64 runId) {
     }
 }
 
-void MonitorPage::addStep(const StepPoint& p) {
+void MonitorPage::addStep(const lathe::StepEvent& p) {
     const double x = static_cast<double>(p.step);
     loss_raw_->addData(x, p.loss);
     lr_plot_->graph(0)->addData(x, p.lr);
     grad_plot_->graph(0)->addData(x, p.grad_norm);
     tps_plot_->graph(0)->addData(x, p.tokens_per_s);
-    if (p.gpu_mem_gib >= 0) {
-        mem_plot_->graph(0)->addData(x, p.gpu_mem_gib);
+    if (p.gpu_mem_gib) {
+        mem_plot_->graph(0)->addData(x, *p.gpu_mem_gib);
         mem_plot_->show();
     }
     last_step_ = p.step;
@@ -472,15 +477,23 @@ void MonitorPage::onFailed(const QString& reason, const QString& advice) {
     log(tr("error: %1").arg(reason));
 }
 
-void MonitorPage::onFinished(const QString& status) {
-    run_status_ = pausing_ && status == "stopped" ? "paused" : status;
+void MonitorPage::onFinished(lathe::RunStatus status) {
+    run_status_ = status;
+    paused_ = pausing_ && status == lathe::RunStatus::stopped;
     QString text;
-    if (run_status_ == "completed") text = tr("Completed at step %1.").arg(last_step_);
-    else if (run_status_ == "paused") text = tr("Paused at step %1 with a checkpoint; Resume continues from it.").arg(last_step_);
-    else if (run_status_ == "stopped") text = tr("Stopped at step %1 with a checkpoint; Resume continues from it.").arg(last_step_);
-    else if (run_status_ == "crashed") text = tr("The trainer ended unexpectedly at step %1; the run and its checkpoints are kept.").arg(last_step_);
-    else text = tr("Failed.");
-    title_->setText(run_id_ > 0 ? tr("Run #%1 — %2").arg(run_id_).arg(run_status_) : tr("Run failed"));
+    switch (status) {
+        case lathe::RunStatus::completed: text = tr("Completed at step %1.").arg(last_step_); break;
+        case lathe::RunStatus::stopped:
+            text = paused_ ? tr("Paused at step %1 with a checkpoint; Resume continues from it.").arg(last_step_)
+                           : tr("Stopped at step %1 with a checkpoint; Resume continues from it.").arg(last_step_);
+            break;
+        case lathe::RunStatus::interrupted:
+            text = tr("The trainer ended unexpectedly at step %1; the run and its checkpoints are kept.").arg(last_step_);
+            break;
+        default: text = tr("Failed."); break;
+    }
+    const QString shown = paused_ ? tr("paused") : QString(lathe::to_string(status));
+    title_->setText(run_id_ > 0 ? tr("Run #%1 — %2").arg(run_id_).arg(shown) : tr("Run failed"));
     status_->setText(text);
     eta_->clear();
     log(text);
@@ -493,7 +506,6 @@ void MonitorPage::onFinished(const QString& status) {
 void MonitorPage::stopRun() {
     if (!session_->isRunning()) return;
     pausing_ = false;
-    run_status_ = "stopping";
     status_->setText(tr("Stopping: saving a checkpoint…"));
     session_->stop();
     updateButtons();
@@ -502,7 +514,6 @@ void MonitorPage::stopRun() {
 void MonitorPage::pauseRun() {
     if (!session_->isRunning()) return;
     pausing_ = true;
-    run_status_ = "stopping";
     status_->setText(tr("Pausing: saving a checkpoint…"));
     session_->stop();
     updateButtons();
@@ -513,7 +524,7 @@ void MonitorPage::updateButtons() {
     stop_->setEnabled(running);
     pause_->setEnabled(running);
     // Not a run that another process is still running (the store says so while it lives).
-    const bool resumable = !session_->isRunning() && run_id_ > 0 && run_status_ != "completed" && run_status_ != "running" && checkpointMarkerCount() > 0;
+    const bool resumable = !session_->isRunning() && run_id_ > 0 && lathe::is_resumable(run_status_) && checkpointMarkerCount() > 0;
     resume_->setEnabled(resumable);
 }
 
@@ -526,7 +537,7 @@ void MonitorPage::refreshOverlayChoices() {
         auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
         for (const auto& r : store->list_runs()) {
             if (r.id == run_id_ || overlays_.contains(r.id)) continue;
-            compare_->addItem(tr("#%1 %2 (%3)").arg(r.id).arg(QString::fromStdString(r.name), QString::fromStdString(r.status)), QVariant::fromValue<qint64>(r.id));
+            compare_->addItem(tr("#%1 %2 (%3)").arg(r.id).arg(QString::fromStdString(r.name), QString(lathe::to_string(r.status))), QVariant::fromValue<qint64>(r.id));
         }
     } catch (const std::exception&) {
         // No readable store yet: nothing to compare with.

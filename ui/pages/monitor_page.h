@@ -58,15 +58,15 @@ public slots:
 signals:
     // Ask the shell to show this page (a run was started, resumed or opened).
     void showRequested();
-    void runFinished(qint64 runId, const QString& status);
+    void runFinished(qint64 runId, lathe::RunStatus status);
 
 private:
     void clearCharts();
-    void addStep(const StepPoint& p);
+    void addStep(const lathe::StepEvent& p);
     void addEval(qint64 step, double loss);
     void addCheckpoint(qint64 step);
     void onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
-    void onFinished(const QString& status);
+    void onFinished(lathe::RunStatus status);
     void onFailed(const QString& reason, const QString& advice);
     void log(const QString& line);
     void resmooth();
@@ -79,8 +79,9 @@ private:
     TrainingSession* session_;
     QString store_path_;
     qint64 run_id_ = 0;
-    QString run_status_;  // running, stopping, paused, stopped, completed, failed, crashed
-    bool pausing_ = false;
+    lathe::RunStatus run_status_ = lathe::RunStatus::created;
+    bool pausing_ = false;  // Pause was pressed: the run stops with a checkpoint, shown as paused
+    bool paused_ = false;   // stopped by Pause
     qint64 total_steps_ = 0, last_step_ = 0;
     qint64 session_first_step_ = -1;
     double session_first_elapsed_ = 0;

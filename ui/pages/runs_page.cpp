@@ -215,7 +215,7 @@ void RunsPage::showDetails() {
     }
     const RunRow& row = model_->rowAt(model_->rowOf(id));
     const lathe::RunRecord& r = row.run;
-    details_title_->setText(tr("Run %1 — %2 — %3").arg(id).arg(q(r.name), q(r.status)));
+    details_title_->setText(tr("Run %1 — %2 — %3").arg(id).arg(q(r.name), QString(lathe::to_string(r.status))));
     config_->setPlainText(q(r.config_text));
 
     QString html = "<table cellspacing=4>";
@@ -249,7 +249,7 @@ void RunsPage::showDetails() {
     }
     // Resume continues a run that did not finish — stopped, failed, or interrupted (its process died without
     // an end event) — from its last checkpoint on disk. A run still running is not resumed twice.
-    const bool unfinished = r.status == "stopped" || r.status == "failed" || r.status == "interrupted";
+    const bool unfinished = lathe::is_resumable(r.status);
     resume_->setEnabled(unfinished && any_checkpoint);
     resume_->setToolTip(unfinished && any_checkpoint ? tr("Continue from the checkpoint at step %1").arg(last_present) : QString());
     charts_->setEnabled(true);
@@ -264,7 +264,7 @@ void RunsPage::deleteSelectedRun() {
     QString text = tr("Delete run %1 (%2, %3)?\n\nIts metrics, events and checkpoint list are removed from the run store. "
                       "Files in %4 stay on disk.")
                        .arg(id)
-                       .arg(q(r.name), q(r.status), q(r.output_dir));
+                       .arg(q(r.name), QString(lathe::to_string(r.status)), q(r.output_dir));
     if (QMessageBox::question(this, tr("Delete Run"), text, QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
         return;
     try {

@@ -7,7 +7,9 @@
 #include <QPalette>
 
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
+
+#include "core/train/events.h"
+#include "core/train/training_method.h"
 
 namespace {
 
@@ -19,26 +21,15 @@ QString timeText(double unix_seconds) {
 }  // namespace
 
 QString trainingMethod(const std::string& config_yaml) {
-    YAML::Node c;
+    lathe::TrainConfig c;
     try {
-        c = YAML::Load(config_yaml);
-    } catch (const YAML::Exception&) {
-        return QObject::tr("unknown");
+        c = lathe::parse_train_config(config_yaml, "the run's config");
+    } catch (const std::exception&) {
+        return QObject::tr("unknown");  // no config stored, or one this version no longer accepts
     }
-    if (!c.IsMap()) return QObject::tr("unknown");
-    auto flag = [&](const char* key) { return c[key] && c[key].IsScalar() && c[key].as<std::string>() == "true"; };
-    QString method;
-    std::string adapter = c["adapter"] && c["adapter"].IsScalar() ? c["adapter"].as<std::string>() : "";
-    if (adapter.empty()) method = QObject::tr("full");
-    else if (flag("peft_use_dora")) method = "DoRA";
-    else if (flag("peft_use_rslora")) method = "rsLoRA";
-    else if (adapter == "lora") method = "LoRA";
-    else method = QString::fromStdString(adapter);
-    bool raw_text = c["datasets"] && c["datasets"].IsSequence() && c["datasets"].size() > 0;
-    if (raw_text)
-        for (const auto& d : c["datasets"])
-            raw_text = raw_text && d.IsMap() && d["type"] && d["type"].as<std::string>() == "text";
-    if (raw_text) method += QObject::tr(", continued pretraining");
+    const lathe::TrainingMethod m = lathe::training_method(c);
+    QString method = m == lathe::TrainingMethod::full ? QObject::tr("full") : QString(lathe::display_name(m));
+    if (lathe::is_continued_pretraining(c)) method += QObject::tr(", continued pretraining");
     return method;
 }
 
@@ -46,10 +37,15 @@ RunRow describeRun(const lathe::RunStore& store, const lathe::RunRecord& run) {
     RunRow row;
     row.run = run;
     row.method = trainingMethod(run.config_text);
-    auto final = nlohmann::json::parse(run.final_metrics.empty() ? "null" : run.final_metrics, nullptr, false);
-    if (final.is_object() && final.contains("step")) {
-        row.steps = final["step"].get<int64_t>();
-        if (final.contains("loss") && final["loss"].is_number()) row.loss = final["loss"].get<double>();
+    std::optional<lathe::FinalMetrics> final;
+    try {
+        if (!run.final_metrics.empty()) final = lathe::final_metrics_from_json(nlohmann::json::parse(run.final_metrics));
+    } catch (const std::exception&) {
+        // Unreadable final metrics: the latest logged point below, as for a run without any.
+    }
+    if (final) {
+        row.steps = final->step;
+        row.loss = final->loss;
     } else {
         // Running or crashed: no final metrics yet, so the latest logged point.
         auto losses = store.metrics(run.id, "loss");
@@ -80,7 +76,7 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         switch (index.column()) {
         case Id: return static_cast<qlonglong>(r.run.id);
         case Name: return QString::fromStdString(r.run.name);
-        case Status: return QString::fromStdString(r.run.status);
+        case Status: return QString(lathe::to_string(r.run.status));
         case Model: return QFileInfo(QString::fromStdString(r.run.model)).fileName();
         case Method: return r.method;
         case Started: return timeText(r.run.started_at > 0 ? r.run.started_at : r.run.created_at);
@@ -95,9 +91,12 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         if (index.column() == Id || index.column() == Steps || index.column() == Loss) return int(Qt::AlignRight | Qt::AlignVCenter);
     } else if (role == Qt::ForegroundRole && index.column() == Status) {
         // A mid red and the palette's link colour both read on light and dark backgrounds.
-        if (r.run.status == "failed") return QColor(0xd0, 0x3a, 0x3a);
-        if (r.run.status == "running") return QApplication::palette().color(QPalette::Link);
-        if (r.run.status == "interrupted") return QColor(0xc0, 0x80, 0x10);  // an amber: not failed, not finished
+        switch (r.run.status) {
+            case lathe::RunStatus::failed: return QColor(0xd0, 0x3a, 0x3a);
+            case lathe::RunStatus::running: return QApplication::palette().color(QPalette::Link);
+            case lathe::RunStatus::interrupted: return QColor(0xc0, 0x80, 0x10);  // an amber: not failed, not finished
+            default: break;
+        }
     }
     return {};
 }

@@ -30,6 +30,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "core/train/training_method.h"
 #include "core/util/error.h"
 #include "ui/device_memory.h"
 #include "ui/lathe_cli.h"
@@ -391,10 +392,12 @@ void TrainPage::setMethod(Method m) { method_->setCurrentIndex(method_->findData
 lathe::TrainConfig TrainPage::config() const {
     lathe::TrainConfig c = base_;
     const Method m = method();
-    const bool lora = m == Method::Lora || m == Method::RsLora || m == Method::Dora;
-    c.adapter = lora ? "lora" : "";
-    c.peft_use_rslora = m == Method::RsLora;
-    c.peft_use_dora = m == Method::Dora;
+    const lathe::TrainingMethod trained = m == Method::Lora     ? lathe::TrainingMethod::lora
+                                          : m == Method::RsLora ? lathe::TrainingMethod::rslora
+                                          : m == Method::Dora   ? lathe::TrainingMethod::dora
+                                                                : lathe::TrainingMethod::full;
+    lathe::set_training_method(c, trained);
+    const bool lora = lathe::trains_adapter(trained);
     if (lora) {
         c.lora_r = lora_r_->value();
         c.lora_alpha = lora_alpha_->value();
@@ -451,12 +454,12 @@ void TrainPage::setConfig(const lathe::TrainConfig& c) {
     const bool was = syncing_;
     syncing_ = true;
     base_ = c;
-    Method m = Method::Full;
-    bool allText = !c.datasets.empty();
-    for (const auto& d : c.datasets) allText = allText && d.type == "text";
-    if (c.adapter == "lora") m = c.peft_use_dora ? Method::Dora : c.peft_use_rslora ? Method::RsLora : Method::Lora;
-    else if (allText) m = Method::ContinuedPretraining;
-    setMethod(m);
+    switch (lathe::training_method(c)) {
+        case lathe::TrainingMethod::lora: setMethod(Method::Lora); break;
+        case lathe::TrainingMethod::rslora: setMethod(Method::RsLora); break;
+        case lathe::TrainingMethod::dora: setMethod(Method::Dora); break;
+        case lathe::TrainingMethod::full: setMethod(lathe::is_continued_pretraining(c) ? Method::ContinuedPretraining : Method::Full); break;
+    }
     model_->setText(QString::fromStdString(c.base_model));
     QStringList paths;
     for (const auto& d : c.datasets) paths << QString::fromStdString(d.path);

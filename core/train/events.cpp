@@ -1,0 +1,228 @@
+#include "core/train/events.h"
+
+#include <limits>
+
+#include "core/util/error.h"
+
+namespace lathe {
+
+using nlohmann::json;
+
+const char* to_string(ErrorKind kind) {
+    switch (kind) {
+        case ErrorKind::other: return "other";
+        case ErrorKind::out_of_memory: return "out_of_memory";
+        case ErrorKind::diverged: return "diverged";
+        case ErrorKind::bad_data: return "bad_data";
+        case ErrorKind::missing_file: return "missing_file";
+    }
+    return "other";
+}
+
+std::optional<ErrorKind> parse_error_kind(std::string_view name) {
+    for (ErrorKind k : {ErrorKind::other, ErrorKind::out_of_memory, ErrorKind::diverged, ErrorKind::bad_data, ErrorKind::missing_file})
+        if (name == to_string(k)) return k;
+    return std::nullopt;
+}
+
+namespace {
+
+// Reads one key of an event, naming the event and key when it is missing or of the wrong type.
+class Reader {
+public:
+    Reader(const json& object, std::string event) : j_(object), event_(std::move(event)) {}
+
+    template <class T>
+    T get(const char* key) const {
+        auto it = j_.find(key);
+        if (it == j_.end()) throw Error("`" + event_ + "` event: no `" + key + "`");
+        return as<T>(*it, key);
+    }
+    template <class T>
+    std::optional<T> optional(const char* key) const {
+        auto it = j_.find(key);
+        if (it == j_.end() || it->is_null()) return std::nullopt;
+        return as<T>(*it, key);
+    }
+    bool has(const char* key) const { return j_.contains(key); }
+
+private:
+    template <class T>
+    T as(const json& value, const char* key) const {
+        // JSON has no NaN or infinity: nlohmann::json writes them as null (a diverged step's loss).
+        if constexpr (std::is_floating_point_v<T>)
+            if (value.is_null()) return std::numeric_limits<T>::quiet_NaN();
+        try {
+            return value.get<T>();
+        } catch (const json::exception&) {
+            throw Error("`" + event_ + "` event: `" + key + "` is " + value.dump() + ", not a " + expected<T>());
+        }
+    }
+    template <class T>
+    static const char* expected() {
+        if constexpr (std::is_same_v<T, std::string>) return "string";
+        else if constexpr (std::is_integral_v<T>) return "whole number";
+        else if constexpr (std::is_arithmetic_v<T>) return "number";
+        else return "list of strings";
+    }
+    const json& j_;
+    std::string event_;
+};
+
+struct Writer {
+    json& j;
+    void operator()(const StartEvent& e) const {
+        j["step"] = e.step;
+        j["total_steps"] = e.total_steps;
+        j["train_rows"] = e.train_rows;
+        j["validation_rows"] = e.validation_rows;
+        j["trainable_parameters"] = e.trainable_parameters;
+        j["device"] = e.device;
+        j["output_dir"] = e.output_dir;
+        j["attention"] = e.attention;
+        j["precision"] = e.precision;
+    }
+    void operator()(const StepEvent& e) const {
+        j["step"] = e.step;
+        j["total_steps"] = e.total_steps;
+        j["epoch"] = e.epoch;
+        j["loss"] = e.loss;
+        j["lr"] = e.lr;
+        j["grad_norm"] = e.grad_norm;
+        j["tokens_per_s"] = e.tokens_per_s;
+        j["elapsed_s"] = e.elapsed_s;
+        if (e.gpu_mem_gib) j["gpu_mem_gib"] = *e.gpu_mem_gib;
+    }
+    void operator()(const EvalEvent& e) const {
+        j["step"] = e.step;
+        j["eval_loss"] = e.eval_loss;
+        j["perplexity"] = e.perplexity;
+    }
+    void operator()(const CheckpointEvent& e) const {
+        j["step"] = e.step;
+        j["path"] = e.path;
+    }
+    void operator()(const WarningEvent& e) const {
+        j["step"] = e.step;
+        j["message"] = e.message;
+        if (e.skipped) {
+            j["dataset"] = e.skipped->dataset;
+            j["skipped_rows"] = e.skipped->skipped_rows;
+            j["problems"] = e.skipped->problems;
+        }
+    }
+    void operator()(const ErrorEvent& e) const {
+        j["kind"] = to_string(e.kind);
+        j["message"] = e.message;
+    }
+    void operator()(const EndEvent& e) const {
+        j["status"] = to_string(e.status);
+        if (e.step) j["step"] = *e.step;
+        if (e.metrics) j["metrics"] = to_json(*e.metrics);
+    }
+    void operator()(const DatasetsEvent& e) const {
+        j["datasets"] = e.datasets;
+    }
+};
+
+}  // namespace
+
+const char* event_name(const TrainEvent& event) {
+    struct Namer {
+        const char* operator()(const StartEvent& e) const { return e.resumed ? "resume" : "start"; }
+        const char* operator()(const StepEvent&) const { return "step"; }
+        const char* operator()(const EvalEvent&) const { return "eval"; }
+        const char* operator()(const CheckpointEvent&) const { return "checkpoint"; }
+        const char* operator()(const WarningEvent&) const { return "warning"; }
+        const char* operator()(const ErrorEvent&) const { return "error"; }
+        const char* operator()(const EndEvent&) const { return "end"; }
+        const char* operator()(const DatasetsEvent&) const { return "datasets"; }
+    };
+    return std::visit(Namer{}, event);
+}
+
+const std::vector<std::string>& event_names() {
+    static const std::vector<std::string> names = {"start", "resume", "step", "eval", "checkpoint", "warning", "error", "end", "datasets"};
+    return names;
+}
+
+json to_json(const EventLine& line) {
+    json j = {{"event", event_name(line.event)}};
+    std::visit(Writer{j}, line.event);
+    j["run_id"] = line.run_id;
+    return j;
+}
+
+std::string to_line(const EventLine& line) { return to_json(line).dump(); }
+
+json to_json(const FinalMetrics& m) {
+    json j = {{"step", m.step}};
+    if (m.loss) j["loss"] = *m.loss;
+    if (m.eval_loss) j["eval_loss"] = *m.eval_loss;
+    return j;
+}
+
+FinalMetrics final_metrics_from_json(const json& object) {
+    if (!object.is_object()) throw Error("final metrics: " + object.dump() + " is not a JSON object");
+    Reader r(object, "end");
+    return {.step = r.get<int64_t>("step"), .loss = r.optional<double>("loss"), .eval_loss = r.optional<double>("eval_loss")};
+}
+
+std::optional<EventLine> event_from_json(const json& j) {
+    if (!j.is_object()) throw Error("event line: " + j.dump().substr(0, 80) + " is not a JSON object");
+    auto name_it = j.find("event");
+    if (name_it == j.end() || !name_it->is_string()) throw Error("event line: no `event` name in " + j.dump().substr(0, 80));
+    const std::string name = name_it->get<std::string>();
+    Reader r(j, name);
+    EventLine line;
+    line.run_id = r.optional<int64_t>("run_id").value_or(0);
+    if (name == "start" || name == "resume") {
+        line.event = StartEvent{.resumed = name == "resume", .step = r.get<int64_t>("step"), .total_steps = r.get<int64_t>("total_steps"),
+                                .train_rows = r.get<int64_t>("train_rows"), .validation_rows = r.get<int64_t>("validation_rows"),
+                                .trainable_parameters = r.get<int64_t>("trainable_parameters"), .device = r.get<std::string>("device"),
+                                .output_dir = r.get<std::string>("output_dir"), .attention = r.get<std::string>("attention"),
+                                .precision = r.get<std::string>("precision")};
+    } else if (name == "step") {
+        line.event = StepEvent{.step = r.get<int64_t>("step"), .total_steps = r.get<int64_t>("total_steps"), .epoch = r.get<double>("epoch"),
+                               .loss = r.get<double>("loss"), .lr = r.get<double>("lr"), .grad_norm = r.get<double>("grad_norm"),
+                               .tokens_per_s = r.get<double>("tokens_per_s"), .elapsed_s = r.get<double>("elapsed_s"),
+                               .gpu_mem_gib = r.optional<double>("gpu_mem_gib")};
+    } else if (name == "eval") {
+        line.event = EvalEvent{.step = r.get<int64_t>("step"), .eval_loss = r.get<double>("eval_loss"), .perplexity = r.get<double>("perplexity")};
+    } else if (name == "checkpoint") {
+        line.event = CheckpointEvent{.step = r.get<int64_t>("step"), .path = r.get<std::string>("path")};
+    } else if (name == "warning") {
+        WarningEvent w{.step = r.get<int64_t>("step"), .message = r.get<std::string>("message"), .skipped = std::nullopt};
+        if (r.has("dataset"))
+            w.skipped = SkippedRows{.dataset = r.get<std::string>("dataset"), .skipped_rows = r.get<int64_t>("skipped_rows"),
+                                    .problems = r.optional<std::vector<std::string>>("problems").value_or(std::vector<std::string>{})};
+        line.event = std::move(w);
+    } else if (name == "error") {
+        // Lines from before `kind` was on every error have it only for out_of_memory.
+        auto kind = r.optional<std::string>("kind");
+        line.event = ErrorEvent{.kind = kind ? parse_error_kind(*kind).value_or(ErrorKind::other) : ErrorKind::other,
+                                .message = r.get<std::string>("message")};
+    } else if (name == "end") {
+        const std::string status = r.get<std::string>("status");
+        auto parsed = parse_run_status(status);
+        if (!parsed) throw Error("`end` event: unknown status '" + status + "'");
+        EndEvent end{.status = *parsed, .step = r.optional<int64_t>("step"), .metrics = std::nullopt};
+        if (r.has("metrics")) end.metrics = final_metrics_from_json(j["metrics"]);
+        line.event = end;
+    } else if (name == "datasets") {
+        auto it = j.find("datasets");
+        if (it == j.end() || !it->is_array()) throw Error("`datasets` event: no `datasets` list");
+        line.event = DatasetsEvent{.datasets = *it};
+    } else {
+        return std::nullopt;
+    }
+    return line;
+}
+
+std::optional<EventLine> parse_event_line(std::string_view text) {
+    json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw Error("event line is not JSON: " + std::string(text.substr(0, 80)));
+    return event_from_json(j);
+}
+
+}  // namespace lathe

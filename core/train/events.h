@@ -1,0 +1,135 @@
+// The trainer <-> Studio contract: `lathe train` prints one JSON line per event on stdout (and stores
+// it in the run store); the Studio and `lathe runs` read them back. One struct per event, written and
+// read here only, so both sides agree by construction. Field names and values are a contract users'
+// scripts rely on (docs/events.md, checked against these structs by tests/test_events.cpp): keys may be
+// added, none renamed. Torch-free (lathe_base).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/runs/run_status.h"
+
+namespace lathe {
+
+// Why a run failed, so a reader can advise without searching the message. `other` is also what an
+// error line from before this key existed, or of a kind this version does not know, reads as.
+enum class ErrorKind {
+    other,
+    out_of_memory,  // the device ran out of memory
+    diverged,       // the loss became NaN or infinite
+    bad_data,       // a dataset could not be read or holds no usable rows
+    missing_file,   // a file or folder the config names does not exist
+};
+const char* to_string(ErrorKind kind);
+std::optional<ErrorKind> parse_error_kind(std::string_view name);
+
+// `start`, or `resume` when the run continues from a checkpoint at `step`.
+struct StartEvent {
+    bool resumed = false;
+    int64_t step = 0, total_steps = 0;
+    int64_t train_rows = 0, validation_rows = 0, trainable_parameters = 0;
+    std::string device, output_dir;
+    std::string attention;  // flash_varlen or sdpa_per_sequence
+    std::string precision;  // bfloat16 or float32
+    bool operator==(const StartEvent&) const = default;
+};
+
+struct StepEvent {
+    int64_t step = 0, total_steps = 0;
+    double epoch = 0;  // fractional
+    double loss = 0, lr = 0;
+    double grad_norm = 0;  // before clipping
+    double tokens_per_s = 0, elapsed_s = 0;
+    std::optional<double> gpu_mem_gib;  // CUDA devices only
+    bool operator==(const StepEvent&) const = default;
+};
+
+struct EvalEvent {
+    int64_t step = 0;
+    double eval_loss = 0, perplexity = 0;
+    bool operator==(const EvalEvent&) const = default;
+};
+
+struct CheckpointEvent {
+    int64_t step = 0;
+    std::string path;
+    bool operator==(const CheckpointEvent&) const = default;
+};
+
+// Rows a dataset skipped (non-strict runs), carried by the warning that reports them.
+struct SkippedRows {
+    std::string dataset;
+    int64_t skipped_rows = 0;
+    std::vector<std::string> problems;  // the first 20, each "file:line: field: why"
+    bool operator==(const SkippedRows&) const = default;
+};
+
+struct WarningEvent {
+    int64_t step = 0;
+    std::string message;
+    std::optional<SkippedRows> skipped;
+    bool operator==(const WarningEvent&) const = default;
+};
+
+struct ErrorEvent {
+    ErrorKind kind = ErrorKind::other;
+    std::string message;
+    bool operator==(const ErrorEvent&) const = default;
+};
+
+// A run's last numbers: the `end` event's `metrics`, and the run store's final_metrics.
+struct FinalMetrics {
+    int64_t step = 0;
+    std::optional<double> loss, eval_loss;
+    bool operator==(const FinalMetrics&) const = default;
+};
+
+// A failed run's end carries its status only.
+struct EndEvent {
+    RunStatus status = RunStatus::completed;
+    std::optional<int64_t> step;
+    std::optional<FinalMetrics> metrics;
+    bool operator==(const EndEvent&) const = default;
+};
+
+// Stored in the run store only, not printed: each dataset's fingerprint (path, type, weight, rows,
+// content hash, cache file...), as core/data's prepare_dataset describes it.
+struct DatasetsEvent {
+    nlohmann::json datasets = nlohmann::json::array();
+    bool operator==(const DatasetsEvent&) const = default;
+};
+
+using TrainEvent = std::variant<StartEvent, StepEvent, EvalEvent, CheckpointEvent, WarningEvent, ErrorEvent, EndEvent, DatasetsEvent>;
+
+// One line of the stream: the event and the run it belongs to.
+struct EventLine {
+    int64_t run_id = 0;
+    TrainEvent event;
+    bool operator==(const EventLine&) const = default;
+};
+
+// The `event` value: start, resume, step, eval, checkpoint, warning, error, end, datasets.
+const char* event_name(const TrainEvent& event);
+// Every name event_name can return (what docs/events.md must describe).
+const std::vector<std::string>& event_names();
+
+// The event as a JSON object with `event` and `run_id`; `dump()` of it is the line.
+nlohmann::json to_json(const EventLine& line);
+std::string to_line(const EventLine& line);
+// nullopt for an object whose `event` this version does not know (a newer trainer may add kinds);
+// throws lathe::Error naming the event and key for a known event with a key missing or mistyped.
+std::optional<EventLine> event_from_json(const nlohmann::json& object);
+// As event_from_json; also throws for a line that is not a JSON object.
+std::optional<EventLine> parse_event_line(std::string_view line);
+
+nlohmann::json to_json(const FinalMetrics& metrics);
+// Throws lathe::Error when `step` is missing.
+FinalMetrics final_metrics_from_json(const nlohmann::json& object);
+
+}  // namespace lathe

@@ -1,0 +1,53 @@
+#include "core/train/training_method.h"
+
+namespace lathe {
+
+TrainingMethod training_method(const TrainConfig& c) {
+    if (c.adapter.empty()) return TrainingMethod::full;
+    // validate() accepts only lora as an adapter; DoRA wins over rsLoRA as in PEFT's LoraConfig, where
+    // use_dora decides the layer type and use_rslora only the scaling.
+    if (c.peft_use_dora) return TrainingMethod::dora;
+    if (c.peft_use_rslora) return TrainingMethod::rslora;
+    return TrainingMethod::lora;
+}
+
+void set_training_method(TrainConfig& c, TrainingMethod m) {
+    c.adapter = m == TrainingMethod::full ? "" : "lora";
+    c.peft_use_rslora = m == TrainingMethod::rslora;
+    c.peft_use_dora = m == TrainingMethod::dora;
+}
+
+bool is_continued_pretraining(const TrainConfig& c) {
+    if (c.datasets.empty()) return false;
+    for (const auto& d : c.datasets)
+        if (d.type != "text") return false;
+    return true;
+}
+
+const char* to_string(TrainingMethod m) {
+    switch (m) {
+        case TrainingMethod::full: return "full";
+        case TrainingMethod::lora: return "lora";
+        case TrainingMethod::rslora: return "rslora";
+        case TrainingMethod::dora: return "dora";
+    }
+    return "full";
+}
+
+std::optional<TrainingMethod> parse_training_method(std::string_view name) {
+    for (TrainingMethod m : {TrainingMethod::full, TrainingMethod::lora, TrainingMethod::rslora, TrainingMethod::dora})
+        if (name == to_string(m)) return m;
+    return std::nullopt;
+}
+
+const char* display_name(TrainingMethod m) {
+    switch (m) {
+        case TrainingMethod::full: return "full";
+        case TrainingMethod::lora: return "LoRA";
+        case TrainingMethod::rslora: return "rsLoRA";
+        case TrainingMethod::dora: return "DoRA";
+    }
+    return "full";
+}
+
+}  // namespace lathe

@@ -1,0 +1,47 @@
+// training_method(): the one place the Train page, the Runs table and the export wizard learn how a run
+// trains, read from the YAML keys Axolotl defines (adapter, peft_use_rslora, peft_use_dora).
+#include <gtest/gtest.h>
+
+#include "core/train/train_config.h"
+#include "core/train/training_method.h"
+
+using namespace lathe;
+
+namespace {
+
+TrainConfig parse(const std::string& extra) {
+    return parse_train_config("base_model: /models/m\ndatasets: [/data/d.jsonl]\noutput_dir: /runs/o\n" + extra, "run.yaml");
+}
+
+}  // namespace
+
+TEST(TrainingMethod, FromTheConfigKeys) {
+    EXPECT_EQ(training_method(parse("")), TrainingMethod::full);
+    EXPECT_EQ(training_method(parse("adapter: lora\nlora_target_linear: true\n")), TrainingMethod::lora);
+    EXPECT_EQ(training_method(parse("adapter: lora\nlora_target_linear: true\npeft_use_rslora: true\n")), TrainingMethod::rslora);
+    EXPECT_EQ(training_method(parse("adapter: lora\nlora_target_linear: true\npeft_use_dora: true\n")), TrainingMethod::dora);
+    // DoRA decides the layer; rsLoRA then only changes its scaling (PEFT's LoraConfig).
+    EXPECT_EQ(training_method(parse("adapter: lora\nlora_target_linear: true\npeft_use_dora: true\npeft_use_rslora: true\n")), TrainingMethod::dora);
+}
+
+TEST(TrainingMethod, SetAndReadBackThroughYaml) {
+    for (TrainingMethod m : {TrainingMethod::full, TrainingMethod::lora, TrainingMethod::rslora, TrainingMethod::dora}) {
+        TrainConfig c = parse("lora_target_linear: true\n");
+        set_training_method(c, m);
+        EXPECT_EQ(training_method(c), m) << to_string(m);
+        // What `lathe train` would read from the YAML the Train page writes.
+        EXPECT_EQ(training_method(parse_train_config(train_config_yaml(c), "written.yaml")), m) << to_string(m);
+        EXPECT_EQ(parse_training_method(to_string(m)), m);
+        EXPECT_EQ(trains_adapter(m), m != TrainingMethod::full);
+    }
+    EXPECT_FALSE(parse_training_method("LoRA"));
+    EXPECT_STREQ(display_name(TrainingMethod::rslora), "rsLoRA");
+}
+
+TEST(TrainingMethod, ContinuedPretrainingIsEveryDatasetRawText) {
+    EXPECT_FALSE(is_continued_pretraining(parse("")));
+    EXPECT_TRUE(is_continued_pretraining(parse_train_config(
+        "base_model: /m\ndatasets:\n  - path: /a.txt\n    type: text\n  - path: /b.txt\n    type: text\noutput_dir: /o\n", "run.yaml")));
+    EXPECT_FALSE(is_continued_pretraining(parse_train_config(
+        "base_model: /m\ndatasets:\n  - path: /a.txt\n    type: text\n  - path: /b.jsonl\n    type: alpaca\noutput_dir: /o\n", "run.yaml")));
+}
