@@ -2,7 +2,9 @@
 
 #include <filesystem>
 
+#include "core/models/config.h"
 #include "core/runs/run_store.h"
+#include "core/train/train_config.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 
@@ -76,6 +78,20 @@ void check_recorded_base(const std::string& adapter_dir, const std::string& base
     }
 }
 
+// The quantization a QLoRA run (adapter: qlora) applied to its float base on load; nullopt for other
+// runs and for a pre-quantized base (its 4-bit weights are in the folder).
+std::optional<quant::BnbQuantizationConfig> qlora_base_quantization(const RunRecord& run, const std::string& base_model) {
+    if (run.config_text.empty()) return std::nullopt;
+    TrainConfig config;
+    try {
+        config = parse_train_config(run.config_text, "run #" + std::to_string(run.id) + "'s configuration");
+    } catch (const Error&) {
+        return std::nullopt;  // a YAML this version no longer reads: not a QLoRA run it knows of
+    }
+    if (config.adapter != "qlora" || read_model_config(base_model).quantization) return std::nullopt;
+    return qlora_quantization(config, false);  // the compute dtype plays no part in merging
+}
+
 }  // namespace
 
 ExportSource resolve_export_source(const ExportSourceRequest& r) {
@@ -85,6 +101,7 @@ ExportSource resolve_export_source(const ExportSourceRequest& r) {
                     "or --model DIR (full weights, e.g. a full-finetune checkpoint)");
     ExportSource s;
     fs::path checkpoint;
+    std::optional<RunRecord> from_run;
 
     if (r.run_id > 0) {
         std::string store_path = r.store.empty() ? RunStore::default_path() : r.store;
@@ -117,6 +134,7 @@ ExportSource resolve_export_source(const ExportSourceRequest& r) {
         }
         s.base_model = r.base_model.empty() ? run_base_model(*run) : r.base_model;
         fill_from_run(s.provenance, *run, *store, step_of(checkpoint));
+        from_run = *run;
         if (is_adapter(checkpoint)) s.adapter_dir = checkpoint.string();
         else if (has_weights(checkpoint)) s.weights_dir = checkpoint.string();
         else throw Error(checkpoint.string() + ": the checkpoint holds neither an adapter (adapter_config.json) nor weights (model.safetensors)");
@@ -143,6 +161,7 @@ ExportSource resolve_export_source(const ExportSourceRequest& r) {
     }
 
     require_model_dir(s.base_model, "--base-model");
+    if (from_run) s.quantize_base = qlora_base_quantization(*from_run, s.base_model);
     if (s.provenance.step < 0) s.provenance.step = step_of(checkpoint);
     if (!s.adapter_dir.empty()) {
         check_recorded_base(s.adapter_dir, s.base_model);

@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+
+#include "core/quant/quantization_config.h"
 
 namespace lathe {
 
@@ -32,6 +35,9 @@ struct ExportSource {
     std::string base_model;   // the original model folder: tokenizer, generation config, original dtype
     std::string adapter_dir;  // PEFT adapter to merge or export; empty when weights_dir holds the weights
     std::string weights_dir;  // folder whose config.json + safetensors are the weights (base_model with an adapter)
+    // A QLoRA run on a float checkpoint: the 4-bit quantization its base was trained in. Merging adds the
+    // adapter to the dequantized 4-bit base (the weights it was trained against), not to the float one.
+    std::optional<quant::BnbQuantizationConfig> quantize_base;
     ExportProvenance provenance;
 };
 

@@ -47,7 +47,7 @@ DType write_merged_model(const ExportSource& source, const std::string& dir, con
         const bool stored_transposed = conv1d && layer != &model->lm->lm_head;
         makers[layer->name + ".weight"] = [layer, stored_transposed]() {
             Linear work;
-            work.weight = layer->weight.to(at::kFloat);
+            work.weight = base_weight(*layer, at::kFloat);  // a 4-bit (QLoRA) base dequantized, as PEFT merges it
             work.lora = layer->lora;
             at::Tensor w = merged_weight(work);
             return stored_transposed ? w.t() : w;
@@ -60,18 +60,33 @@ DType write_merged_model(const ExportSource& source, const std::string& dir, con
 
     // Every tensor the weights folder stores, under the same names; ones the model does not use
     // (buffers some checkpoints carry) are copied as they are.
+    // A pre-quantized base stores each 4-bit weight as packed bytes plus absmax, quant_map, ... tensors:
+    // the output holds the dequantized weight under the weight's name instead, and none of the others.
+    std::map<std::string, std::vector<int64_t>> dequantized;
+    for (Linear* layer : model->linears())
+        if (layer->weight_4bit) dequantized[layer->name + ".weight"] = {layer->out_features(), layer->in_features()};
+    auto companion_of_4bit = [&](const std::string& name) {
+        for (const auto& [weight, _] : dequantized)
+            if (name.size() > weight.size() + 1 && name.compare(0, weight.size() + 1, weight + ".") == 0) return true;
+        return false;
+    };
     Checkpoint ckpt = Checkpoint::open_dir(source.weights_dir);
     std::vector<OutputTensor> tensors;
     int64_t parameters = 0;
     for (const auto& name : ckpt.names()) {
+        if (companion_of_4bit(name)) continue;
         const TensorEntry& entry = *ckpt.at(name).entry;
         const bool floating = entry.dtype == DType::F32 || entry.dtype == DType::F16 || entry.dtype == DType::BF16 || entry.dtype == DType::F64;
-        OutputTensor t{name, floating ? out_dtype : entry.dtype, entry.shape, nullptr};
+        auto four_bit = dequantized.find(name);
+        OutputTensor t{name, floating || four_bit != dequantized.end() ? out_dtype : entry.dtype,
+                       four_bit != dequantized.end() ? four_bit->second : entry.shape, nullptr};
         auto maker = makers.find(name);
         if (maker != makers.end()) t.make = maker->second;
         else t.make = [located = ckpt.at(name)]() { return tensor_view(located); };
+        int64_t elements = 1;
+        for (int64_t d : t.shape) elements *= d;
         tensors.push_back(std::move(t));
-        parameters += entry.numel();
+        parameters += elements;
     }
 
     std::vector<uint64_t> sizes;

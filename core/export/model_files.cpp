@@ -46,6 +46,7 @@ void write_model_config(const std::string& from_dir, const std::string& to_dir, 
     nlohmann::ordered_json config = nlohmann::ordered_json::parse(read_json_file((fs::path(from_dir) / "config.json").string()).dump());
     // read_json_file sorts keys; transformers writes them sorted too, so the order matches its own files.
     config["dtype"] = dtype_display_name(dtype);
+    config.erase("quantization_config");  // the weights written here are float (lathe quantize adds its own)
     if (config.contains("torch_dtype")) config["torch_dtype"] = dtype_display_name(dtype);
     write_text_file(to_dir, "config.json", config.dump(2) + "\n");
 }

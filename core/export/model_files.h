@@ -16,7 +16,7 @@ namespace lathe {
 DType stored_dtype(const std::string& model_dir);
 
 // config.json from `from_dir` with "dtype" (and "torch_dtype", the transformers 4.x name, when the
-// file has it) set to `dtype`.
+// file has it) set to `dtype`, and without a quantization_config (the weights written are float).
 void write_model_config(const std::string& from_dir, const std::string& to_dir, DType dtype);
 
 // Copies generation_config.json, or derives one from config.json's bos/eos/pad token ids as

@@ -12,7 +12,9 @@ namespace lathe {
 namespace fs = std::filesystem;
 
 std::unique_ptr<LoadedModel> load_export_model(const ExportSource& source) {
-    auto model = load_model(source.weights_dir);
+    LoadOptions options;
+    if (!source.adapter_dir.empty()) options.load_in_4bit = source.quantize_base;  // the base a QLoRA adapter trained on
+    auto model = load_model(source.weights_dir, options);
     if (!model->lm)
         throw Error(source.weights_dir + ": a " + model->config.model_type + " classifier; export supports causal language models");
     if (source.adapter_dir.empty()) return model;

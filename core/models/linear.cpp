@@ -1,8 +1,11 @@
 #include "core/models/linear.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
+
+#include "core/models/linear_4bit.h"
 
 namespace lathe {
 
@@ -11,6 +14,20 @@ at::Tensor lora_delta(const LoraWeights& lora) { return at::matmul(lora.B, lora.
 // Adapters may keep float32 master weights on a bfloat16 model: compute in the activations' dtype
 // (a differentiable cast, so the float32 masters receive the gradients).
 at::Tensor as(const at::Tensor& t, const at::Tensor& like) { return t.scalar_type() == like.scalar_type() ? t : t.to(like.scalar_type()); }
+
+// x W^T (+ b) with the base weight. A 4-bit weight goes through linear_4bit: dequantized in x's dtype
+// for this product only, and not kept for backward (Linear4bit + MatMul4Bit in bitsandbytes).
+at::Tensor base_linear(const Linear& layer, const at::Tensor& x, bool with_bias) {
+    const at::Tensor bias = with_bias ? layer.bias : at::Tensor();
+    if (!layer.weight_4bit) return at::linear(x, layer.weight, bias);
+    if (layer.compute_dtype && *layer.compute_dtype != x.scalar_type()) {
+        at::Tensor y = linear_4bit(x.to(*layer.compute_dtype), layer.weight_4bit);
+        if (bias.defined()) y = y + bias.to(*layer.compute_dtype);
+        return y.to(x.scalar_type());
+    }
+    at::Tensor y = linear_4bit(x, layer.weight_4bit);
+    return bias.defined() ? y + bias : y;
+}
 }  // namespace
 
 at::Tensor base_weight(const Linear& layer, std::optional<at::ScalarType> dtype) {
@@ -22,28 +39,24 @@ at::Tensor base_weight(const Linear& layer, std::optional<at::ScalarType> dtype)
 
 at::Tensor dora_scale(const Linear& layer) {
     const LoraWeights& lora = *layer.lora;
-    at::Tensor combined = base_weight(layer, at::kFloat) + lora_delta(lora).to(at::kFloat);
-    at::Tensor norm = combined.norm(2, {1}).detach();
+    at::Tensor norm;
+    {
+        at::NoGradGuard no_grad;  // no gradient through the norm: no graph for it either
+        norm = (base_weight(layer, at::kFloat) + lora_delta(lora).to(at::kFloat)).norm(2, {1});
+    }
     return lora.magnitude.to(at::kFloat) / norm;
 }
 
 at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool training) {
-    if (layer.weight_4bit) {
-        // Linear4bit: the weight dequantized for this call only, in the activations' dtype.
-        Linear dense = layer;
-        dense.weight_4bit = nullptr;
-        dense.weight = base_weight(layer, x.scalar_type());
-        return linear_forward(dense, x, training);
-    }
-    if (!layer.lora) return at::linear(x, layer.weight, layer.bias);
+    if (!layer.lora) return base_linear(layer, x, true);
     const LoraWeights& lora = *layer.lora;
     at::Tensor adapter_in = training && lora.dropout > 0 ? at::dropout(x, lora.dropout, true) : x;
     at::Tensor adapter_out = at::linear(at::linear(adapter_in, as(lora.A, x)), as(lora.B, x)) * lora.scale;
-    if (!lora.magnitude.defined()) return at::linear(x, layer.weight, layer.bias) + adapter_out;
+    if (!lora.magnitude.defined()) return base_linear(layer, x, true) + adapter_out;
 
     // DoRA (PEFT's unmerged form): bias + s * (x W^T) + s * adapter, s = magnitude / ||W + BA||.
     at::Tensor s = as(dora_scale(layer), x);
-    at::Tensor out = s * (at::linear(x, layer.weight) + adapter_out);
+    at::Tensor out = s * (base_linear(layer, x, false) + adapter_out);
     return layer.bias.defined() ? out + layer.bias : out;
 }
 

@@ -28,6 +28,9 @@ struct Linear {
     // A bitsandbytes NF4/FP4 weight (QLoRA base, pre-quantized checkpoints): forward dequantizes it for
     // the one call, so only the 4-bit bytes stay resident.
     std::shared_ptr<const quant::Bnb4bitTensor> weight_4bit;
+    // bnb_4bit_compute_dtype: a 4-bit layer's input is cast to it for the product and the result cast
+    // back, as bitsandbytes' Linear4bit does; unset computes in the input's dtype.
+    std::optional<at::ScalarType> compute_dtype;
 
     bool present() const { return weight.defined() || weight_4bit != nullptr; }
     int64_t in_features() const { return weight_4bit ? weight_4bit->state.shape[1] : weight.size(1); }

@@ -75,6 +75,10 @@ public:
         return std::make_shared<const quant::Bnb4bitTensor>(on_device(std::move(q)));
     }
     bool quantizing_on_load() const { return options_.load_in_4bit.has_value(); }
+    // bnb_4bit_compute_dtype of the quantization in force (config.json's, or load_in_4bit's).
+    at::ScalarType compute_dtype_4bit() const {
+        return parse_dtype(config_.quantization ? config_.quantization->compute_dtype : std::string("float32"));
+    }
 
     std::vector<std::string> unused() const {
         std::vector<std::string> out;
@@ -125,6 +129,7 @@ Linear take_linear(WeightReader& w, const std::string& name, int64_t out, int64_
         l.weight = w.take(name + ".weight", {out, in});
     }
     if (bias) l.bias = w.take(name + ".bias", {out});
+    if (l.weight_4bit) l.compute_dtype = w.compute_dtype_4bit();
     return l;
 }
 
@@ -244,6 +249,7 @@ std::unique_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
 std::unique_ptr<LoadedModel> random_model(const std::string& config_path, const LoadOptions& options) {
     auto model = std::make_unique<LoadedModel>();
     model->config = read_model_config(config_path);
+    if (options.load_in_4bit) model->config.quantization = options.load_in_4bit;
     WeightReader reader(nullptr, options, model->config);
     if (model->config.arch->family == Family::BertClassifier) model->classifier = load_bert(reader, model->config);
     else model->lm = load_decoder(reader, model->config, options);

@@ -151,11 +151,13 @@ Blockwise8bit quantize_blockwise_8bit(const at::Tensor& values, const at::Tensor
 
 namespace {
 // values[i] * absmax[i / blocksize] in float32, on any device (a short last block included).
-at::Tensor scale_by_block(const at::Tensor& values, const at::Tensor& absmax, int64_t blocksize) {
+// Multiplies `values` (flat, float32, owned by the caller) in place: dequantizing a layer then needs no
+// second buffer of its size.
+at::Tensor scale_by_block(at::Tensor values, const at::Tensor& absmax, int64_t blocksize) {
     const int64_t n = values.numel(), rem = n % blocksize, full = n - rem, blocks = full / blocksize;
-    at::Tensor whole = (values.slice(0, 0, full).view({-1, blocksize}) * absmax.slice(0, 0, blocks).view({-1, 1})).reshape(-1);
-    if (!rem) return whole;
-    return at::cat({whole, values.slice(0, full) * absmax[blocks]});
+    values.slice(0, 0, full).view({-1, blocksize}).mul_(absmax.slice(0, 0, blocks).view({-1, 1}));
+    if (rem) values.slice(0, full).mul_(absmax[blocks]);
+    return values;
 }
 }  // namespace
 
@@ -243,10 +245,13 @@ at::Tensor dequantize_4bit(const at::Tensor& packed, const Bnb4bitState& state, 
                     std::to_string(state.blocksize) + " need " + std::to_string(state.blocks()));
     if (state.quant_map.numel() != 16) throw Error("4-bit quant_map must hold 16 values");
 
-    // Unpack: element 2i is the high nibble of byte i.
-    at::Tensor wide = bytes.to(at::kLong);
-    at::Tensor nibbles = at::stack({wide.__rshift__(4), wide.bitwise_and(15)}, 1).reshape(-1).slice(0, 0, n);
-    at::Tensor values = state.quant_map.to(at::kFloat).index_select(0, nibbles);
+    // Unpack: element 2i is the high nibble of byte i. Nibbles as bytes and int32 indices: this runs for
+    // every 4-bit layer in every forward and backward, and its scratch is part of a step's peak memory.
+    at::Tensor values;
+    {
+        at::Tensor nibbles = at::stack({bytes.__rshift__(4), bytes.bitwise_and(15)}, 1).reshape(-1).slice(0, 0, n).to(at::kInt);
+        values = state.quant_map.to(at::kFloat).index_select(0, nibbles);
+    }
     at::Tensor out = scale_by_block(values, absmax, state.blocksize);
     return out.view(state.shape).to(dtype);
 }

@@ -65,17 +65,21 @@ int add_lora(LoadedModel& model, const LoraOptions& options, uint64_t seed) {
     at::NoGradGuard no_grad;
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     int added = 0;
+    // Adapters take the base weight's dtype and device; on a 4-bit layer, the model's compute dtype.
+    const at::TensorOptions model_options = model.lm ? model.lm->embed.options() : model.classifier->word_embeddings.options();
     for (Linear* layer : lora_targets(model, options)) {
         const int64_t in = layer->in_features(), out = layer->out_features();
+        const at::TensorOptions like = layer->weight.defined() ? layer->weight.options() : model_options;
         LoraWeights lora;
         // nn.Linear's default init, which PEFT keeps for A: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)).
         const double bound = 1.0 / std::sqrt(static_cast<double>(in));
         lora.A = at::empty({options.r, in}, at::TensorOptions().dtype(at::kFloat)).uniform_(-bound, bound, gen)
-                     .to(layer->weight.device(), layer->weight.scalar_type());
-        lora.B = at::zeros({out, options.r}, layer->weight.options());
+                     .to(like.device(), like.dtype().toScalarType());
+        lora.B = at::zeros({out, options.r}, like);
         lora.scale = options.scale();
         lora.dropout = options.dropout;
-        if (options.dora) lora.magnitude = layer->weight.to(at::kFloat).norm(2, {1}).to(layer->weight.scalar_type());
+        // DoRA: the rows' norms of the base weight (dequantized, as PEFT's dequantize_module_weight).
+        if (options.dora) lora.magnitude = base_weight(*layer, at::kFloat).norm(2, {1}).to(like.dtype().toScalarType());
         layer->lora = std::move(lora);
         ++added;
     }
@@ -126,6 +130,11 @@ std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel&
     }
     if (params.empty()) throw Error("the model has no LoRA adapters to train");
     return params;
+}
+
+LoraOptions lora_options_of(const PeftConfig& config) {
+    return {.r = config.r, .alpha = config.lora_alpha, .dropout = config.lora_dropout, .rslora = config.use_rslora,
+            .dora = config.use_dora, .target_modules = config.target_modules};
 }
 
 PeftConfig peft_config_for(const LoadedModel& model, const LoraOptions& options, const std::string& base_model) {

@@ -49,6 +49,9 @@ std::vector<std::pair<std::string, at::Tensor>> make_lora_trainable(LoadedModel&
 // Writes DIR/adapter_config.json and DIR/adapter_model.safetensors as peft's save_pretrained does.
 void save_peft_adapter(LoadedModel& model, const PeftConfig& config, const std::string& dir);
 
+// The options an adapter saved with `config` was made with (rank, alpha, dropout, rsLoRA, DoRA, targets).
+LoraOptions lora_options_of(const PeftConfig& config);
+
 // The PeftConfig that describes adapters made with `options` on `model`.
 PeftConfig peft_config_for(const LoadedModel& model, const LoraOptions& options, const std::string& base_model);
 

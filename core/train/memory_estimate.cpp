@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "core/models/config.h"
@@ -30,7 +31,7 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
 
     // Trainable parameters: LoRA adds r * (in + out) per adapted linear layer.
     double trainable = 0;
-    const bool lora = c.adapter == "lora";
+    const bool lora = uses_lora(c);
     if (lora) {
         const double h = static_cast<double>(mc.hidden_size), i = static_cast<double>(mc.intermediate_size);
         const double q = static_cast<double>(mc.num_heads * mc.head_dim), kv = static_cast<double>(mc.num_kv_heads * mc.head_dim);
@@ -69,7 +70,25 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     } else {
         trainable = static_cast<double>(m.parameters);
     }
-    const double weights = m.parameters * weight_bytes;
+    // QLoRA: the decoder blocks' linear weights in 4 bits (half a byte each, plus a float32 absmax per
+    // block of 64, or with double quantization one byte per block and a float32 per 256 blocks); the
+    // rest (embeddings, norms, lm_head) in the compute dtype. The forward dequantizes one layer at a time.
+    const bool qlora = c.adapter == "qlora" || mc.quantization;
+    double quantized = 0, largest_linear = 0;
+    std::optional<quant::BnbQuantizationConfig> q4 = mc.quantization;
+    if (qlora) {
+        if (!q4) q4 = qlora_quantization(c, plan.bf16);
+        const double h = static_cast<double>(mc.hidden_size), i = static_cast<double>(mc.intermediate_size);
+        const double q = static_cast<double>(mc.num_heads * mc.head_dim), kv = static_cast<double>(mc.num_kv_heads * mc.head_dim);
+        const double mlp = mc.arch->mlp == MlpKind::Plain ? 2 * h * i : 3 * h * i;
+        quantized = (2 * h * q + 2 * h * kv + mlp) * mc.num_layers;
+        largest_linear = std::max({h * q, h * i * (mc.arch->mlp == MlpKind::GatedFused ? 2 : 1), mc.arch->fused_qkv ? h * (q + 2 * kv) : 0.0});
+    }
+    const double bytes_4bit = q4 ? 0.5 + (q4->double_quant ? 1.0 / 64 + 4.0 / (64 * 256) : 4.0 / 64) : 0;
+    // One layer dequantized (quant::dequantize_4bit): its nibbles (1 byte each) as int32 indices, the
+    // float32 values scaled in place, and their cast to a bfloat16 compute dtype.
+    const double dequantized_layer = largest_linear * (1 + 4 + 4 + (plan.bf16 ? 2 : 0));
+    const double weights = (m.parameters - quantized) * weight_bytes + quantized * bytes_4bit + dequantized_layer;
     const double gradients = trainable * 4;           // float32
     const double optimizer = c.optimizer == "sgd" ? 0 : trainable * 8;  // AdamW: two float32 moments
     const double master = (lora || plan.bf16) ? trainable * 4 : 0;  // float32 master weights of what is trained
@@ -87,7 +106,8 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
 
     out << "config          " << c.source << "\n"
         << "model           " << c.base_model << " (" << m.architecture << ", " << human_count(m.parameters) << " parameters)\n"
-        << "method          " << (lora ? "LoRA r=" + std::to_string(c.lora_r) + (c.peft_use_dora ? " (DoRA)" : c.peft_use_rslora ? " (rsLoRA)" : "") : std::string("full finetuning")) << "\n"
+        << "method          " << (lora ? std::string(qlora ? "QLoRA" : "LoRA") + " r=" + std::to_string(c.lora_r) + (c.peft_use_dora ? " (DoRA)" : c.peft_use_rslora ? " (rsLoRA)" : "") : std::string("full finetuning")) << "\n"
+        << (qlora ? "quantization    " + quant::describe(*q4) + (mc.quantization ? " (as stored)" : " (on load)") + "\n" : std::string())
         << "precision       " << (plan.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << (c.bf16 == "auto" ? " (bf16: auto)" : "") << "\n"
         << "checkpointing   " << (c.gradient_checkpointing ? "on (layers recomputed in backward)" : "off") << "\n"
         << "batch           " << c.micro_batch_size << " x " << c.gradient_accumulation_steps << " accumulation, sequence_len " << c.sequence_len << "\n"
@@ -95,7 +115,7 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
         << "device          " << plan.device << (c.device == "auto" ? " (device: auto)" : "") << "\n"
         << "output          " << c.output_dir << "\n"
         << "memory estimate (per device)\n"
-        << "  weights       " << gib(weights) << "\n"
+        << "  weights       " << gib(weights) << (qlora ? " (" + human_count(static_cast<int64_t>(quantized)) + " in 4 bits, one layer dequantized at a time)" : std::string()) << "\n"
         << "  trainable     " << human_count(static_cast<int64_t>(trainable)) << " parameters\n"
         << "  gradients     " << gib(gradients) << "\n"
         << "  optimizer     " << gib(optimizer + master) << "\n"

@@ -67,7 +67,7 @@ std::string save_train_checkpoint(LoadedModel& model, const TrainConfig& config,
     remove_tree(temp_dir, ec);
     fs::create_directories(temp_dir);
 
-    if (config.adapter == "lora") {
+    if (uses_lora(config)) {
         save_peft_adapter(model, peft_config_for(model, lora, config.base_model), temp_dir.string());
     } else {
         std::vector<std::pair<std::string, at::Tensor>> weights;

@@ -102,6 +102,21 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
     if (!d.field_messages.empty() && d.type != "chat_template") p.add(item["field_messages"], k + ".field_messages", "applies to type: chat_template");
 }
 
+// Axolotl's bnb_config_kwargs: BitsAndBytesConfig arguments; the 4-bit ones Lathe honours.
+void read_bnb_config_kwargs(const YAML::Node& n, const std::string& k, Problems& p, TrainConfig& c) {
+    if (!n.IsMap()) return p.add(n, k, "must be a mapping (bnb_4bit_quant_type: nf4, ...)");
+    for (const auto& kv : n) {
+        std::string sub = kv.first.Scalar(), key = k + "." + sub;
+        if (sub == "bnb_4bit_quant_type") read_scalar(kv.second, key, c.bnb_4bit_quant_type, p, "a string");
+        else if (sub == "bnb_4bit_use_double_quant") {
+            bool on = false;
+            if (read_scalar(kv.second, key, on, p, "true or false")) c.bnb_4bit_use_double_quant = on;
+        }
+        else if (sub == "bnb_4bit_compute_dtype") read_scalar(kv.second, key, c.bnb_4bit_compute_dtype, p, "a string");
+        else p.add(kv.first, key, "not supported (Lathe reads bnb_4bit_quant_type, bnb_4bit_use_double_quant, bnb_4bit_compute_dtype)");
+    }
+}
+
 void read_datasets(const YAML::Node& n, const std::string& k, Problems& p, std::vector<DatasetSpec>& out) {
     if (!n.IsSequence()) return p.add(n, k, "must be a list of {path, type}");
     for (const auto& item : n) {
@@ -115,11 +130,47 @@ void read_datasets(const YAML::Node& n, const std::string& k, Problems& p, std::
     }
 }
 
+// QLoRA's keys must agree with each other and with the adapter, as Axolotl requires.
+void check_quantization_keys(const YAML::Node& root, const TrainConfig& c, Problems& p) {
+    auto node = [&](const char* key) {  // the key, or where bnb_config_kwargs gives it
+        if (root[key]) return root[key];
+        if (root["bnb_config_kwargs"] && root["bnb_config_kwargs"].IsMap() && root["bnb_config_kwargs"][key]) return root["bnb_config_kwargs"][key];
+        return root;
+    };
+    if (c.load_in_8bit)
+        p.add(node("load_in_8bit"), "load_in_8bit", "8-bit base weights are not supported; use adapter: qlora with load_in_4bit: true");
+    if (c.adapter == "qlora" && !c.load_in_4bit)
+        p.add(root["adapter"], "adapter", "qlora needs load_in_4bit: true (its base weights are held in 4 bits)");
+    if (c.load_in_4bit && c.adapter != "qlora")
+        p.add(node("load_in_4bit"), "load_in_4bit",
+              c.adapter.empty() ? "4-bit base weights cannot be finetuned in full; set adapter: qlora to train an adapter on them"
+                                : "applies to adapter: qlora; set adapter: qlora to train LoRA on 4-bit base weights");
+    const bool any_bnb = root["bnb_4bit_quant_type"] || root["bnb_4bit_use_double_quant"] || root["bnb_4bit_compute_dtype"] || root["bnb_config_kwargs"];
+    if (any_bnb && !c.load_in_4bit) {
+        for (const char* key : {"bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype", "bnb_config_kwargs"})
+            if (root[key]) p.add(root[key], key, "applies with load_in_4bit: true (adapter: qlora)");
+    }
+    if (!c.bnb_4bit_quant_type.empty() && c.bnb_4bit_quant_type != "nf4" && c.bnb_4bit_quant_type != "fp4")
+        p.add(node("bnb_4bit_quant_type"), "bnb_4bit_quant_type", "'" + c.bnb_4bit_quant_type + "' is not supported (nf4 or fp4)");
+    static const char* dtypes[] = {"", "float32", "bfloat16", "float16"};
+    if (std::none_of(std::begin(dtypes), std::end(dtypes), [&](const char* d) { return c.bnb_4bit_compute_dtype == d; }))
+        p.add(node("bnb_4bit_compute_dtype"), "bnb_4bit_compute_dtype",
+              "'" + c.bnb_4bit_compute_dtype + "' is not supported (float32, bfloat16 or float16)");
+}
+
 }  // namespace
 
 namespace {
 TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path);
 }  // namespace
+
+quant::BnbQuantizationConfig qlora_quantization(const TrainConfig& c, bool bf16_compute) {
+    quant::BnbQuantizationConfig q;
+    q.quant_type = c.bnb_4bit_quant_type.empty() ? "nf4" : c.bnb_4bit_quant_type;
+    q.double_quant = c.bnb_4bit_use_double_quant.value_or(true);
+    q.compute_dtype = !c.bnb_4bit_compute_dtype.empty() ? c.bnb_4bit_compute_dtype : bf16_compute ? "bfloat16" : "float32";
+    return q;
+}
 
 TrainConfig read_train_config(const std::string& path) {
     YAML::Node root;
@@ -185,6 +236,15 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"lora_target_linear", flag(c.lora_target_linear)},
         {"lora_model_dir", str(c.lora_model_dir)},
         {"lora_modules_to_save", [&](const YAML::Node& n, const std::string& k) { c.lora_modules_to_save = read_strings(n, k, p); }},
+        {"load_in_4bit", flag(c.load_in_4bit)},
+        {"load_in_8bit", flag(c.load_in_8bit)},
+        {"bnb_4bit_quant_type", str(c.bnb_4bit_quant_type)},
+        {"bnb_4bit_use_double_quant", [&](const YAML::Node& n, const std::string& k) {
+             bool on = false;
+             if (read_scalar(n, k, on, p, "true or false")) c.bnb_4bit_use_double_quant = on;
+         }},
+        {"bnb_4bit_compute_dtype", str(c.bnb_4bit_compute_dtype)},
+        {"bnb_config_kwargs", [&](const YAML::Node& n, const std::string& k) { read_bnb_config_kwargs(n, k, p, c); }},
         {"peft_use_rslora", flag(c.peft_use_rslora)},
         {"peft_use_dora", flag(c.peft_use_dora)},
         {"loraplus_lr_ratio", number(c.loraplus_lr_ratio, 0, 1e6)},
@@ -261,9 +321,10 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         p.add(root["test_datasets"], "test_datasets", "gives the validation set; leave val_set_size out (it would hold out rows as well)");
     if (!c.unfrozen_parameters.empty() && !c.adapter.empty())
         p.add(root["unfrozen_parameters"], "unfrozen_parameters", "applies to full finetuning; with an adapter only the adapter trains");
-    if (!c.adapter.empty() && c.adapter != "lora")
-        p.add(root["adapter"], "adapter", "'" + c.adapter + "' is not supported (lora, or leave it out for full finetuning)");
-    if (c.adapter == "lora" && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())
+    if (!c.adapter.empty() && !uses_lora(c))
+        p.add(root["adapter"], "adapter", "'" + c.adapter + "' is not supported (lora, qlora, or leave it out for full finetuning)");
+    check_quantization_keys(root, c, p);
+    if (uses_lora(c) && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())
         p.list.push_back(path + ": lora_target_modules: name the modules to adapt (e.g. [q_proj, v_proj]) or set lora_target_linear: true");
     if (c.optimizer != "adamw_torch" && c.optimizer != "adamw" && c.optimizer != "adamw_torch_fused" && c.optimizer != "sgd")
         p.add(root["optimizer"], "optimizer", "'" + c.optimizer + "' is not supported (adamw_torch, adamw_torch_fused, sgd)");

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/quant/quantization_config.h"
+
 namespace lathe {
 
 struct DatasetSpec {
@@ -29,7 +31,7 @@ struct TrainConfig {
     std::string source;  // the YAML file
 
     std::string base_model;
-    std::string adapter;                      // "lora", or "" for full finetuning
+    std::string adapter;                      // "lora", "qlora" (LoRA on 4-bit base weights), or "" for full finetuning
     int64_t lora_r = 8;
     double lora_alpha = 16;
     double lora_dropout = 0.0;
@@ -40,6 +42,16 @@ struct TrainConfig {
     bool peft_use_dora = false;
     double loraplus_lr_ratio = 0;             // LoRA+: B's learning rate is this times A's (0 = off)
     std::vector<std::string> lora_modules_to_save;  // trained in full beside the adapter (e.g. lm_head)
+    // QLoRA (adapter: qlora): the base's decoder-block linear layers in bitsandbytes 4-bit, quantized on
+    // load (a float checkpoint) or as stored (a pre-quantized one). Axolotl's keys; the bnb_4bit_* keys
+    // are also read from Axolotl's bnb_config_kwargs mapping.
+    bool load_in_4bit = false;
+    bool load_in_8bit = false;                // read so an Axolotl config says clearly that Lathe has no 8-bit loading
+    // Unset: a float checkpoint is quantized with Axolotl's defaults (nf4, double quantization, the
+    // run's precision); a pre-quantized one keeps what its config.json says. Set: must agree with it.
+    std::string bnb_4bit_quant_type;                    // nf4 or fp4
+    std::optional<bool> bnb_4bit_use_double_quant;
+    std::string bnb_4bit_compute_dtype;                 // float32, bfloat16 or float16
     // Full finetuning: train only the weights whose names match one of these regexes (matched at the
     // start of the name, as Python's re.match); empty trains every weight.
     std::vector<std::string> unfrozen_parameters;
@@ -82,6 +94,13 @@ struct TrainConfig {
     int64_t early_stopping_patience = 0;      // evaluations without improvement before stopping (0 = off)
     uint64_t seed = 42;
 };
+
+// adapter: lora or qlora: a LoRA-family adapter trains on a frozen base.
+inline bool uses_lora(const TrainConfig& c) { return c.adapter == "lora" || c.adapter == "qlora"; }
+
+// What load_in_4bit and the bnb_4bit_* keys ask for on a float checkpoint: Axolotl's defaults (nf4,
+// double quantization, compute in the run's precision: bfloat16 when `bf16_compute`) where a key is not given.
+quant::BnbQuantizationConfig qlora_quantization(const TrainConfig& c, bool bf16_compute);
 
 // Reads and validates the YAML file. Every problem is reported at once, each naming the key and
 // line: "run.yaml:7: learning_rate: must be > 0, got -1".

@@ -84,6 +84,11 @@ std::string train_config_yaml(const TrainConfig& c) {
         flag("peft_use_dora", c.peft_use_dora, d.peft_use_dora);
         num("loraplus_lr_ratio", c.loraplus_lr_ratio, d.loraplus_lr_ratio);
     }
+    flag("load_in_4bit", c.load_in_4bit, d.load_in_4bit);
+    flag("load_in_8bit", c.load_in_8bit, d.load_in_8bit);
+    str("bnb_4bit_quant_type", c.bnb_4bit_quant_type, d.bnb_4bit_quant_type);
+    if (c.bnb_4bit_use_double_quant) out << YAML::Key << "bnb_4bit_use_double_quant" << YAML::Value << (*c.bnb_4bit_use_double_quant ? "true" : "false");
+    str("bnb_4bit_compute_dtype", c.bnb_4bit_compute_dtype, d.bnb_4bit_compute_dtype);
     list("unfrozen_parameters", c.unfrozen_parameters);
     flag("train_on_inputs", c.train_on_inputs, d.train_on_inputs);
     str("dataset_prepared_path", c.dataset_prepared_path, d.dataset_prepared_path);

@@ -30,6 +30,7 @@
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/master_weights.h"
+#include "core/train/qlora_base.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
@@ -269,7 +270,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             at::globalContext().setAllowTF32CuBLAS(true);
             at::globalContext().setAllowTF32CuDNN(true);
         }
-        auto model = load_model(c.base_model, lo);
+        auto model = load_training_base(c, lo);  // adapter: qlora: 4-bit base weights
         if (!model->lm) throw Error(c.base_model + ": training supports causal language models");
         const int64_t pad_id = model->config.pad_token_id.value_or(0);
         model->lm->gradient_checkpointing = c.gradient_checkpointing;
@@ -278,7 +279,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         // Trainable parameters: the adapter (float32 master weights), or every weight.
         std::vector<std::pair<std::string, at::Tensor>> params;
         LoraOptions lora;
-        if (c.adapter == "lora") {
+        if (uses_lora(c)) {
             lora.r = c.lora_r;
             lora.alpha = c.lora_alpha;
             lora.dropout = c.lora_dropout;
@@ -286,8 +287,12 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             lora.dora = c.peft_use_dora;
             lora.target_modules = c.lora_target_linear ? std::vector<std::string>{"all-linear"} : c.lora_target_modules;
             std::string from = resumed ? resumed->dir : c.lora_model_dir;
-            if (!from.empty()) attach_peft_adapter(*model, from);
-            else add_lora(*model, lora, c.seed);
+            if (!from.empty()) {
+                attach_peft_adapter(*model, from);
+                lora = lora_options_of(read_peft_config(from));  // checkpoints describe the adapter trained, not the YAML's defaults
+            } else {
+                add_lora(*model, lora, c.seed);
+            }
             if (!resumed) add_modules_to_save(*model, c.lora_modules_to_save);
             params = make_lora_trainable(*model, at::kFloat);
         } else {
@@ -304,7 +309,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         }
 
         std::vector<ParamGroup> groups;
-        if (c.adapter == "lora") {
+        if (uses_lora(c)) {
             ParamGroup a{.name = "lora_A", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
             ParamGroup b{.name = "lora_B", .params = {}, .lr_scale = c.loraplus_lr_ratio > 0 ? c.loraplus_lr_ratio : 1.0, .weight_decay = c.weight_decay};
             ParamGroup whole{.name = "modules_to_save", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};

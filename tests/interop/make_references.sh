@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes every interop reference with the Hugging Face libraries themselves, in the test-only
-# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb and OUT/qlora (bitsandbytes), OUT/dropout.
+# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb, OUT/qlora and OUT/qlora_training (bitsandbytes), OUT/dropout.
 # ctest runs this once before the tests that read them (fixture "interop_refs").
 set -euo pipefail
 out="$1"
@@ -21,4 +21,5 @@ fi
 "$py" "$here/make_parquet_references.py" "$out/parquet"
 "$py" "$here/make_bnb_references.py" "$out/bnb"
 "$py" "$here/make_qlora_references.py" "$out/qlora"
+"$py" "$here/make_qlora_training_references.py" "$out/qlora_training"
 "$py" "$here/make_dropout_references.py" "$root/tests/fixtures/hf/models" "$out/dropout"
