@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes every interop reference with the Hugging Face libraries themselves, in the test-only
-# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb and OUT/qlora (bitsandbytes).
+# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb and OUT/qlora (bitsandbytes),
+# OUT/merge (mergekit).
 # ctest runs this once before the tests that read them (fixture "interop_refs").
 set -euo pipefail
 out="$1"
@@ -21,3 +22,4 @@ fi
 "$py" "$here/make_parquet_references.py" "$out/parquet"
 "$py" "$here/make_bnb_references.py" "$out/bnb"
 "$py" "$here/make_qlora_references.py" "$out/qlora"
+"$py" "$here/make_merge_references.py" "$out/merge"
