@@ -19,6 +19,7 @@
 #include "core/merge/merge_config.h"
 #include "core/merge/merge_math.h"
 #include "core/merge/merge_model.h"
+#include "core/merge/run_inputs.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
 #include "tests/child_process.h"
@@ -354,6 +355,65 @@ TEST(MergeRefuses, MissingParameters) {
     expect_refused("merge_method: task_arithmetic\nbase_model: " + test::hf_model("llama") + "\nmodels:\n  - model: " + test::hf_model("llama") +
                        "\n  - model: " + two_llama_copies(dir) + "\n",
                    dir, {"parameter 'weight' is missing"});
+}
+
+// ---------------------------------------------------------------- runs as inputs
+
+// A 3-step run of `lathe train` on the llama fixture, in its own run store.
+struct TrainedLlamaRun {
+    test::TempDir dir;
+    int64_t id = 0;
+    explicit TrainedLlamaRun(const std::string& settings) {
+        const std::string data = test::fixtures() + "/hf/training/llama/train.jsonl";
+        std::ofstream(dir.path / "run.yaml") << "base_model: " << test::hf_model("llama") << "\ndatasets:\n  - path: " << data
+                                             << "\n    type: pretokenized\noutput_dir: " << dir.str() << "/out\n"
+                                             << "micro_batch_size: 4\nsequence_len: 64\nmax_steps: 3\nlearning_rate: 0.02\n" << settings;
+        int code = -1;
+        for (const auto& e : test::run_to_end({LATHE_CLI, "train", dir.str() + "/run.yaml", "--store", store()}, &code))
+            if (e.contains("run_id")) id = e["run_id"];
+        EXPECT_EQ(code, 0);
+    }
+    std::string store() const { return dir.str() + "/lathe.db"; }
+};
+
+// An adapter run is merged into its base first (as `lathe export --format merged` writes it); a full
+// finetune's checkpoint is read as it is. base + 1 * (run - base) must give the run's weights back.
+TEST(MergeRuns, RunCheckpointsAreInputs) {
+    for (const std::string settings : {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_linear: true\n",
+                                       "unfrozen_parameters: ['model\\.layers\\.1\\..*']\n"}) {
+        TrainedLlamaRun run(settings);
+        ASSERT_GT(run.id, 0);
+        const std::string exported = run.dir.str() + "/exported";
+        int code = -1;
+        test::run_to_end({LATHE_CLI, "export", "--run", std::to_string(run.id), "--store", run.store(), "--format", "merged", "--output", exported}, &code);
+        ASSERT_EQ(code, 0);
+        std::ofstream(run.dir.path / "r.yml") << "merge_method: task_arithmetic\nbase_model: " << test::hf_model("llama")
+                                              << "\nmodels:\n  - model: run:" << run.id << ":3\n    parameters:\n      weight: 1.0\n";
+        const std::string out = run.dir.str() + "/merged";
+        test::run_to_end({LATHE_CLI, "merge", run.dir.str() + "/r.yml", "--output", out, "--store", run.store()}, &code);
+        ASSERT_EQ(code, 0) << settings;
+        auto got = load_folder(out), want = load_folder(exported), base = load_folder(test::hf_model("llama"));
+        ASSERT_EQ(got.size(), want.size());
+        for (const auto& [name, t] : want)
+            EXPECT_LE(test::max_abs_diff(got.at(name), t), 1e-6 * t.abs().max().item<double>()) << name;
+        EXPECT_GT(test::max_abs_diff(got.at("model.layers.1.self_attn.q_proj.weight"), base.at("model.layers.1.self_attn.q_proj.weight")), 1e-4);
+        // the scratch folder of the adapter merge is gone
+        for (const auto& entry : fs::directory_iterator(run.dir.path))
+            EXPECT_EQ(entry.path().filename().string().find("merge-inputs"), std::string::npos) << entry.path();
+    }
+}
+
+TEST(MergeRuns, BadRunReferences) {
+    test::TempDir dir;
+    merge::RunInputResolver runs(dir.str() + "/none.db", dir.str() + "/out");
+    EXPECT_EQ(runs.resolve("/models/x"), "/models/x");
+    try {
+        runs.resolve("run:abc");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("a run input is run:ID or run:ID:STEP"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(runs.resolve("run:3"), Error);  // no such store
 }
 
 }  // namespace
