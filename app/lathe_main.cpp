@@ -170,6 +170,15 @@ int main(int argc, char** argv) {
     quant_cmd->add_option("--max-shard-size", quant.max_shard_size, "largest safetensors shard, e.g. 5GB")->capture_default_str();
     quant_cmd->add_flag("--force", quant.force, "replace OUTPUT if it exists");
 
+    lathe::MergeCommand merge;
+    auto* merge_cmd = app.add_subcommand("merge", "Merge models as a mergekit recipe says (docs/merge.md); JSON-lines progress on stdout");
+    merge_cmd->add_option("CONFIG", merge.config_path, "the recipe (mergekit's YAML: merge_method, base_model, models, parameters)")->required();
+    merge_cmd->add_option("--output", merge.output, "the folder to create")->required();
+    merge_cmd->add_option("--max-shard-size", merge.max_shard_size, "largest safetensors shard, e.g. 5GB")->capture_default_str();
+    merge_cmd->add_option("--seed", merge.seed, "seed of DARE's random drop")->capture_default_str();
+    merge_cmd->add_flag("--force", merge.force, "replace OUTPUT if it exists");
+    merge_cmd->add_option("--store", merge.store, "run store database for run:ID[:STEP] inputs (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
+
     try {
         app.parse(argc, argv);
         if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
@@ -191,6 +200,7 @@ int main(int argc, char** argv) {
         else if (*train_cmd) return lathe::run_train(train, std::cout);
         else if (*export_cmd) lathe::run_export_command(exp, std::cout);
         else if (*quant_cmd) lathe::run_quantize(quant, std::cout);
+        else if (*merge_cmd) lathe::run_merge(merge, std::cout);
         else if (*bench_train) lathe::run_bench_train(bench, std::cout);
         else if (*bench_kernels) lathe::run_bench_kernels(bench_kern, std::cout);
         else if (*inspect_cmd) lathe::run_data_inspect(data_inspect, std::cout);

@@ -167,6 +167,17 @@ struct ImportCommand {
 // Dequantizes a GGUF model into a Hugging Face folder (core/export/gguf_import.h).
 void run_import(const ImportCommand& cmd, std::ostream& out);
 
+struct MergeCommand {
+    std::string config_path;   // a mergekit recipe (docs/merge.md)
+    std::string output;
+    std::string max_shard_size = "5GB";
+    uint64_t seed = 0;         // DARE's random drop
+    bool force = false;
+    std::string store;         // run store for run:ID[:STEP] inputs (default: RunStore::default_path())
+};
+// Merges as the recipe says, one tensor at a time; JSON-lines progress on `out`, a summary on stderr.
+void run_merge(const MergeCommand& cmd, std::ostream& out);
+
 // "1 2, 3" -> {1, 2, 3}; errors name the bad piece.
 std::vector<int64_t> parse_token_ids(const std::string& text);
 
