@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -20,8 +21,9 @@ using Json = nlohmann::ordered_json;
 
 std::string format_value(const Json& v) {
     if (!v.is_number()) return v.is_string() ? v.get<std::string>() : v.dump();
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4f", v.get<double>());
+    char buf[64];
+    double d = v.get<double>();
+    std::snprintf(buf, sizeof buf, std::abs(d) >= 1e6 ? "%.6g" : "%.4f", d);
     return buf;
 }
 

@@ -78,7 +78,7 @@ std::vector<std::pair<double, bool>> Scorer::loglikelihood(const std::vector<std
         auto [c, k] = encode_pair(ctx, cont);
         tokens.push_back(TokenRequest{std::move(c), std::move(k)});
     }
-    return score_tokens(tokens);
+    return score_tokens(tokens, options_.progress);
 }
 
 std::vector<double> Scorer::loglikelihood_rolling(const std::vector<std::string>& texts) const {
@@ -105,13 +105,18 @@ std::vector<double> Scorer::loglikelihood_rolling(const std::vector<std::string>
             predicted += pred_len;
         }
     }
-    auto scores = score_tokens(windows);
+    // Progress in texts, not windows: the caller counted texts.
+    std::function<void(size_t, size_t)> progress;
+    if (options_.progress)
+        progress = [&](size_t done, size_t total) { options_.progress(total ? done * texts.size() / total : texts.size(), texts.size()); };
+    auto scores = score_tokens(windows, progress);
     std::vector<double> out(texts.size(), 0.0);
     for (size_t w = 0; w < windows.size(); ++w) out[owner[w]] += scores[w].first;
     return out;
 }
 
-std::vector<std::pair<double, bool>> Scorer::score_tokens(const std::vector<TokenRequest>& requests) const {
+std::vector<std::pair<double, bool>> Scorer::score_tokens(const std::vector<TokenRequest>& requests,
+                                                          const std::function<void(size_t, size_t)>& progress) const {
     at::NoGradGuard no_grad;
     std::vector<std::pair<double, bool>> results(requests.size());
 
@@ -207,7 +212,7 @@ std::vector<std::pair<double, bool>> Scorer::score_tokens(const std::vector<Toke
             results[row_request[r]] = {total, greedy};
         }
         done += rows;
-        if (options_.progress) options_.progress(done, requests.size());
+        if (progress) progress(done, requests.size());
         g0 = g1;
     }
     return results;

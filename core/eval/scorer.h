@@ -49,7 +49,9 @@ private:
         std::vector<int64_t> context;
         std::vector<int64_t> continuation;
     };
-    std::vector<std::pair<double, bool>> score_tokens(const std::vector<TokenRequest>& requests) const;
+    // `progress` (done, total) after each batch, in the caller's units.
+    std::vector<std::pair<double, bool>> score_tokens(const std::vector<TokenRequest>& requests,
+                                                      const std::function<void(size_t, size_t)>& progress) const;
     std::vector<int64_t> tok_encode(const std::string& text) const;
 
     const DecoderLM& lm_;
