@@ -7,6 +7,7 @@
 #include "core/cli/bench_kernels_command.h"
 #include "core/cli/commands.h"
 #include "core/util/crash_report.h"
+#include "core/cli/eval_command.h"
 #include "core/util/error.h"
 #include "core/util/version.h"
 
@@ -58,6 +59,19 @@ int main(int argc, char** argv) {
     imp_cmd->add_option("--output", imp.output, "folder to create")->required();
     imp_cmd->add_option("--dtype", imp.dtype, "float32 or bfloat16")->capture_default_str()->check(CLI::IsMember({"float32", "bfloat16"}));
     imp_cmd->add_flag("--force", imp.force, "replace the output folder if it exists");
+
+    lathe::EvalCommand eval;
+    auto* eval_cmd = app.add_subcommand("eval", "Score a model on lm-evaluation-harness task YAMLs (local data); progress and results on stdout");
+    eval_cmd->add_option("--model", eval.model_dir, "model folder (with its tokenizer)")->required();
+    eval_cmd->add_option("--adapter", eval.adapter_dir, "PEFT adapter folder to apply");
+    eval_cmd->add_option("--tasks", eval.tasks, "task YAML file(s), comma-separated")->required()->delimiter(',');
+    eval_cmd->add_option("--limit", eval.limit, "evaluate the first N documents of each task");
+    eval_cmd->add_option("--num-fewshot", eval.num_fewshot, "few-shot examples (default: each task's own)");
+    eval_cmd->add_option("--batch-size", eval.batch_size, "requests per forward pass")->capture_default_str();
+    eval_cmd->add_flag("--json", eval.json, "JSON-lines progress, then one JSON object with the results");
+    eval_cmd->add_flag("--log-samples", eval.log_samples, "with --json: each document's requests, log-likelihoods or generation, and scores");
+    eval_cmd->add_option("--device", eval.device, "cpu, cuda or cuda:N")->capture_default_str();
+    eval_cmd->add_option("--dtype", eval.dtype, "float32, bfloat16 or float16 (default: the checkpoint's)");
 
     lathe::TokenizeCommand tok;
     auto* tok_cmd = app.add_subcommand("tokenize", "Print token ids as a JSON array");
@@ -193,6 +207,7 @@ int main(int argc, char** argv) {
         else if (*logits_cmd) lathe::run_logits(logits, std::cout);
         else if (*gen_cmd) lathe::run_generate(gen, std::cout);
         else if (*imp_cmd) lathe::run_import(imp, std::cout);
+        else if (*eval_cmd) lathe::run_eval(eval, std::cout);
         else if (*tok_cmd) lathe::run_tokenize(tok, std::cout);
         else if (*detok_cmd) lathe::run_detokenize(detok, std::cout);
         else if (*chat_cmd) lathe::run_chat_template(chat, std::cout);

@@ -18,9 +18,15 @@ ChatTemplate& ChatTemplate::operator=(ChatTemplate&&) noexcept = default;
 ChatTemplate::~ChatTemplate() = default;
 
 ChatTemplate ChatTemplate::parse(const std::string& source, const std::string& name) {
+    return parse(source, name, TemplateSyntax{});
+}
+
+ChatTemplate ChatTemplate::parse(const std::string& source, const std::string& name, const TemplateSyntax& syntax) {
     auto impl = std::make_unique<Impl>();
     impl->name = name;
-    impl->body = chat::parse_template(chat::lex(source, name), name);
+    chat::LexOptions lex{.trim_blocks = syntax.trim_blocks, .lstrip_blocks = syntax.lstrip_blocks,
+                         .keep_trailing_newline = syntax.keep_trailing_newline};
+    impl->body = chat::parse_template(chat::lex(source, name, lex), name);
     return ChatTemplate(std::move(impl));
 }
 

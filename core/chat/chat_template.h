@@ -30,6 +30,17 @@ public:
 struct RenderOptions {
     // The clock strftime_now reads; defaults to the system clock. Tests pin it.
     std::function<std::time_t()> now;
+    // jinja2's StrictUndefined: printing an undefined value fails instead of printing nothing
+    // (lm-evaluation-harness renders its task templates so).
+    bool strict_undefined = false;
+};
+
+// Whitespace handling of the jinja2 Environment. The defaults are transformers' chat-template settings;
+// a plain jinja2.Environment() has all three false (lm-evaluation-harness sets keep_trailing_newline).
+struct TemplateSyntax {
+    bool trim_blocks = true;
+    bool lstrip_blocks = true;
+    bool keep_trailing_newline = false;
 };
 
 class ChatTemplate {
@@ -37,6 +48,7 @@ public:
     // Parses the template once; `name` is used in error messages (e.g. the file it came from).
     // Throws TemplateError with the line number on a syntax error.
     static ChatTemplate parse(const std::string& source, const std::string& name = "chat template");
+    static ChatTemplate parse(const std::string& source, const std::string& name, const TemplateSyntax& syntax);
 
     ChatTemplate(ChatTemplate&&) noexcept;
     ChatTemplate& operator=(ChatTemplate&&) noexcept;

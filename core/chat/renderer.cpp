@@ -135,7 +135,12 @@ private:
     Flow exec_stmt_unchecked(const Stmt& s, const ScopePtr& scope, std::string& out) {
         switch (s.kind) {
             case Stmt::Kind::Text: out += s.text; return Flow::Normal;
-            case Stmt::Kind::Print: out += to_str(eval(*s.expr, scope)); return Flow::Normal;
+            case Stmt::Kind::Print: {
+                Value v = eval(*s.expr, scope);
+                if (options_.strict_undefined && v.is_undefined()) fail_undefined(v);
+                out += to_str(v);
+                return Flow::Normal;
+            }
             case Stmt::Kind::If:
                 for (const auto& [cond, body] : s.branches)
                     if (truthy(eval(*cond, scope))) return exec(body, scope, out);

@@ -6,6 +6,7 @@
 
 #include "core/export/export.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace lathe::merge {
 
@@ -20,7 +21,7 @@ RunInputResolver::RunInputResolver(std::string store, std::string output) : stor
 
 RunInputResolver::~RunInputResolver() {
     std::error_code ec;
-    fs::remove_all(scratch_, ec);
+    remove_tree(scratch_, ec);
 }
 
 std::string RunInputResolver::resolve(const std::string& reference) {

@@ -1,0 +1,28 @@
+// `lathe eval`: lm-evaluation-harness tasks on a model folder (core/eval). Its own header so the
+// command's fields stay beside it rather than in commands.h.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace lathe {
+
+struct EvalCommand {
+    std::string model_dir;
+    std::string adapter_dir;             // optional PEFT adapter
+    std::vector<std::string> tasks;      // task YAML files (--tasks a.yaml,b.yaml)
+    int64_t limit = -1;                  // -1: every document
+    int64_t num_fewshot = -1;            // -1: the tasks' own
+    int64_t batch_size = 16;
+    bool json = false;                   // JSON-lines progress and one JSON result object
+    bool log_samples = false;            // per-document requests, log-likelihoods and scores in the JSON
+    std::string device = "cpu";
+    std::string dtype;                   // empty: the checkpoint's
+};
+// Progress on `out` (JSON lines with --json, else text lines), then the results: a table, or with --json
+// one JSON object (the harness's results layout). Returns nothing; throws lathe::Error on bad input.
+void run_eval(const EvalCommand& cmd, std::ostream& out);
+
+}  // namespace lathe
