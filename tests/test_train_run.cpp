@@ -229,7 +229,7 @@ TEST(RunStore, RecordsAndDeletes) {
     auto store = RunStore::open(path);  // reopened: everything was committed
     auto run = store->find_run(id);
     ASSERT_TRUE(run);
-    EXPECT_EQ(run->status, "completed");
+    EXPECT_EQ(run->status, RunStatus::completed);
     EXPECT_GT(run->finished_at, 0);
     EXPECT_EQ(store->metrics(id, "loss").size(), 2u);
     EXPECT_EQ(store->checkpoints(id).at(0).path, "/out/checkpoint-2");
@@ -315,7 +315,7 @@ TEST(TrainRun, ResumeAfterKillNineRepeatsTheLossSeriesExactly) {
     }
     child.wait();
     auto store = RunStore::open(d.store());
-    EXPECT_EQ(store->find_run(run_id)->status, "interrupted");  // it never got to say so: its process is gone
+    EXPECT_EQ(store->find_run(run_id)->status, RunStatus::interrupted);  // it never got to say so: its process is gone
     EXPECT_FALSE(fs::exists(d.dir.path / "killed" / ".checkpoint-6.tmp") && fs::exists(d.dir.path / "killed" / "checkpoint-6"));
 
     int code = -1;
@@ -326,7 +326,7 @@ TEST(TrainRun, ResumeAfterKillNineRepeatsTheLossSeriesExactly) {
     auto after = losses_of(resumed);
     ASSERT_EQ(after.size(), 13u);
     for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i], uninterrupted[i + 3]) << "step " << i + 4;
-    EXPECT_EQ(RunStore::open(d.store())->find_run(run_id)->status, "completed");
+    EXPECT_EQ(RunStore::open(d.store())->find_run(run_id)->status, RunStatus::completed);
 }
 
 // `lathe runs` output (stdout and stderr).
@@ -366,12 +366,12 @@ TEST(TrainRun, KillNineShowsTheRunInterruptedInRunsList) {
     while (child.next(e)) {  // to the end of its output: it is dying (not yet reaped: a zombie soon)
     }
     // The pipe closes while the kernel is still tearing the process down; it turns zombie moments later.
-    std::string status;
-    for (int tries = 0; tries < 100 && status != "interrupted"; ++tries) {
+    RunStatus status = RunStatus::running;
+    for (int tries = 0; tries < 100 && status != RunStatus::interrupted; ++tries) {
         status = RunStore::open(d.store())->find_run(run_id)->status;
-        if (status != "interrupted") usleep(50000);
+        if (status != RunStatus::interrupted) usleep(50000);
     }
-    EXPECT_EQ(status, "interrupted");
+    EXPECT_EQ(status, RunStatus::interrupted);
     EXPECT_EQ(child.wait(), 128 + SIGKILL);
 
     int code = -1;
