@@ -34,6 +34,12 @@ TEST(TrainingMethod, SetAndReadBackThroughYaml) {
         EXPECT_EQ(parse_training_method(to_string(m)), m);
         EXPECT_EQ(trains_adapter(m), m != TrainingMethod::full);
     }
+    // A QLoRA run stays QLoRA when the Train page switches between LoRA, rsLoRA and DoRA.
+    TrainConfig q = parse("adapter: qlora\nload_in_4bit: true\nlora_target_linear: true\n");
+    EXPECT_EQ(training_method(q), TrainingMethod::lora);
+    set_training_method(q, TrainingMethod::dora);
+    EXPECT_EQ(q.adapter, "qlora");
+    EXPECT_EQ(training_method(q), TrainingMethod::dora);
     EXPECT_FALSE(parse_training_method("LoRA"));
     EXPECT_STREQ(display_name(TrainingMethod::rslora), "rsLoRA");
 }

@@ -4,7 +4,7 @@ namespace lathe {
 
 TrainingMethod training_method(const TrainConfig& c) {
     if (c.adapter.empty()) return TrainingMethod::full;
-    // validate() accepts only lora as an adapter; DoRA wins over rsLoRA as in PEFT's LoraConfig, where
+    // lora or qlora (LoRA on a 4-bit base; the method is the same); DoRA wins over rsLoRA as in PEFT's LoraConfig, where
     // use_dora decides the layer type and use_rslora only the scaling.
     if (c.peft_use_dora) return TrainingMethod::dora;
     if (c.peft_use_rslora) return TrainingMethod::rslora;
@@ -12,7 +12,9 @@ TrainingMethod training_method(const TrainConfig& c) {
 }
 
 void set_training_method(TrainConfig& c, TrainingMethod m) {
-    c.adapter = m == TrainingMethod::full ? "" : "lora";
+    // QLoRA is LoRA on a 4-bit base: choosing another adapter method keeps the base quantized.
+    if (m == TrainingMethod::full) c.adapter = "";
+    else if (c.adapter != "qlora") c.adapter = "lora";
     c.peft_use_rslora = m == TrainingMethod::rslora;
     c.peft_use_dora = m == TrainingMethod::dora;
 }
