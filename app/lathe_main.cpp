@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
     export_cmd->add_option("--dtype", exp.dtype, "float32, bfloat16 or float16 (default: the base model's; peft: as saved)");
     export_cmd->add_option("--max-shard-size", exp.max_shard_size, "largest safetensors shard, e.g. 5GB, 500MB, 2GiB")->capture_default_str();
     export_cmd->add_flag("--force", exp.force, "replace OUTPUT if it exists");
+    export_cmd->add_flag("--verify", exp.verify, "load what was written and compare it with the trained model (an export_verify event)");
 
     lathe::BenchTrainCommand bench;
     auto* bench_cmd = app.add_subcommand("bench", "Benchmarks (results in docs/performance.md)");

@@ -6,6 +6,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,8 @@
 #include <set>
 
 #include "core/adapters/peft.h"
+#include "core/export/export_check.h"
+#include "core/export/export_source.h"
 #include "core/export/ollama_modelfile.h"
 #include "core/export/shards.h"
 #include "core/io/checkpoint.h"
@@ -490,6 +493,66 @@ TEST(ExportGguf, ModelfileTemplateOnlyWhenExact) {
         EXPECT_NE(mf.find("Ollama derives the prompt format from the chat template embedded in the"), std::string::npos) << name;
     }
     EXPECT_NE(modelfile_for("").find("the model has no chat template"), std::string::npos);
+}
+
+// `lathe export --verify`: the export read back (merged folder, PEFT adapter over its base, GGUF through
+// Lathe's own reader) against the trained model. Exports in float32 keep the trained model's predictions
+// exactly, and its tokenizer, chat template and end-of-sequence token.
+TEST(ExportVerify, LosslessExportsOfALoraRunAgreeWithTheTrainedModel) {
+    test::TempDir model_dir;
+    const std::string base = test::model_with_tokenizer(model_dir);
+    TrainedRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\n");
+    for (const std::vector<std::string>& format : {std::vector<std::string>{"--format", "merged", "--dtype", "float32"},
+                                                   std::vector<std::string>{"--format", "peft"},
+                                                   std::vector<std::string>{"--format", "gguf", "--gguf-type", "f32"}}) {
+        SCOPED_TRACE(format[1]);
+        std::vector<std::string> args = format;
+        args.insert(args.end(), {"--output", run.out("verify-" + format[1]), "--verify"});
+        int code = -1;
+        auto events = test::run_to_end(run.export_args(args), &code);
+        ASSERT_EQ(code, 0) << error_of(events);
+        ASSERT_GE(events.size(), 2u);
+        const json& check = events.back();
+        ASSERT_EQ(check["event"], "export_verify") << check.dump();
+        EXPECT_EQ(events[events.size() - 2]["event"], "export_done");
+        EXPECT_EQ(check["format"], format[1]);
+        EXPECT_GT(check["tokens"].get<int64_t>(), 100);
+        EXPECT_EQ(check["top1_agreement"].get<double>(), 1.0) << check.dump();
+        EXPECT_LT(std::abs(check["mean_kl"].get<double>()), 1e-6) << check.dump();
+        EXPECT_NEAR(check["perplexity_exported"].get<double>(), check["perplexity_trained"].get<double>(),
+                    1e-4 * check["perplexity_trained"].get<double>());
+        EXPECT_TRUE(check["tokenizer_same"].get<bool>());
+        EXPECT_EQ(check["chat_template_same"], true);
+        EXPECT_EQ(check["eos_exported"], check["eos_trained"]);
+        EXPECT_TRUE(check["warnings"].empty()) << check.dump();
+    }
+}
+
+// An export that is not the trained model is reported: here the base model without the adapter, whose
+// tokenizer settings were then changed (a wrong end-of-sequence token, another chat template).
+TEST(ExportVerify, AnExportThatLostTheAdapterOrTemplateIsReported) {
+    test::TempDir model_dir;
+    const std::string base = test::model_with_tokenizer(model_dir);
+    TrainedRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\n");
+    const std::string wrong = run.out("base-only");
+    int code = -1;
+    auto events = test::run_to_end({LATHE_CLI, "export", "--model", base, "--dtype", "float32", "--output", wrong}, &code);
+    ASSERT_EQ(code, 0) << error_of(events);
+    json config = read_json_file(wrong + "/tokenizer_config.json");
+    config["eos_token"] = "<|endoftext|>";
+    std::ofstream(wrong + "/tokenizer_config.json") << config.dump(2);
+    std::ofstream(wrong + "/chat_template.jinja") << "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}";
+
+    const ExportSource source = resolve_export_source({.run_id = run.run_id, .store = run.store()});
+    const ExportCheck check = check_export(source, wrong, "merged", "");
+    EXPECT_GT(check.mean_kl, 1e-6);  // the adapter's change is missing
+    EXPECT_NE(check.perplexity_exported, check.perplexity_trained);
+    EXPECT_EQ(check.chat_template_same, std::optional<bool>(false));
+    EXPECT_EQ(check.eos_exported, "<|endoftext|>");
+    std::string warnings;
+    for (const auto& w : check.warnings) warnings += w + "\n";
+    EXPECT_NE(warnings.find("end-of-sequence token '<|endoftext|>'"), std::string::npos) << warnings;
+    EXPECT_NE(warnings.find("chat template renders a conversation differently"), std::string::npos) << warnings;
 }
 
 // transformers' convert_file_size_to_int: decimal units are powers of 1000, "i" units of 1024.

@@ -107,6 +107,7 @@ struct ExportCommand {
     std::string max_shard_size = "5GB";
     std::string gguf_type = "f16";
     bool force = false;
+    bool verify = false;                // load what was written and compare it with the trained model
 };
 // JSON-lines progress on `out` (docs/export.md), a human summary on stderr. Ctrl-C / SIGTERM cancel,
 // leaving nothing written.

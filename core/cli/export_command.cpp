@@ -6,6 +6,7 @@
 
 #include "core/cli/commands.h"
 #include "core/export/export.h"
+#include "core/export/export_check.h"
 #include "core/export/shards.h"
 #include "core/util/error.h"
 
@@ -51,6 +52,16 @@ void run_export_command(const ExportCommand& cmd, std::ostream& out) {
         std::string path = run_export(source, options);
         emit({{"event", "export_done"}, {"path", path}, {"format", cmd.format}});
         std::cerr << "lathe: exported " << cmd.format << " to " << path << "\n";
+        if (cmd.verify) {
+            std::signal(SIGINT, SIG_DFL);  // the export is complete; Ctrl-C now just ends the check
+            std::signal(SIGTERM, SIG_DFL);
+            const ExportCheck check = check_export(source, path, cmd.format, cmd.gguf_type);
+            emit(check.to_json());
+            std::cerr << "lathe: verified against the trained model: next token agrees " << 100 * check.top1_agreement << "% of "
+                      << check.tokens << " positions, mean KL " << check.mean_kl << ", perplexity " << check.perplexity_trained
+                      << " trained / " << check.perplexity_exported << " exported\n";
+            for (const auto& w : check.warnings) std::cerr << "lathe: warning: " << w << "\n";
+        }
     } catch (const Error& e) {
         emit({{"event", "export_error"}, {"message", e.what()}});
         throw;
