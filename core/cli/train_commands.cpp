@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "core/cli/commands.h"
+#include "core/cli/distributed_train.h"
 #include "core/runs/run_store.h"
+#include "core/train/distributed_env.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
@@ -41,7 +43,12 @@ std::string when(double t) {
 }  // namespace
 
 int run_train(const TrainCommand& cmd, std::ostream& out) {
-    auto store = RunStore::open(cmd.store.empty() ? RunStore::default_path() : cmd.store);
+    const DistributedEnv env = read_distributed_env();
+    if (env.distributed() && !cmd.resume.empty() && !cmd.dry_run)
+        throw Error("--resume with WORLD_SIZE > 1 is not supported yet: resume the run with a single process (`lathe train --resume`), "
+                    "which continues from the checkpoint the data parallel run wrote (docs/distributed.md)");
+    // A data parallel run is recorded by rank 0; the other ranks keep a run store in memory that nobody reads.
+    auto store = RunStore::open(env.rank == 0 ? (cmd.store.empty() ? RunStore::default_path() : cmd.store) : std::string(":memory:"));
     std::string config_path = cmd.config_path;
     if (config_path.empty() && !cmd.resume.empty()) {
         // Resuming without a config: the one saved in the checkpoint.
@@ -60,7 +67,9 @@ int run_train(const TrainCommand& cmd, std::ostream& out) {
     request.stop = &g_stop;
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
-    TrainOutcome outcome = run_training(request, *store, out);
+    RankRole rank = join_data_parallel(request.config);
+    request.data_parallel = rank.group.get();
+    TrainOutcome outcome = run_training(request, *store, rank.private_events ? *rank.private_events : out);
     return outcome == TrainOutcome::Failed ? 1 : 0;
 }
 
