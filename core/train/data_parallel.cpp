@@ -35,6 +35,12 @@ constexpr int64_t kBucketBytes = 25LL * 1024 * 1024;
 
 std::string seconds(std::chrono::seconds t) { return std::to_string(t.count()) + " s"; }
 
+// c10d's message without the C++ backtrace LibTorch appends to it.
+std::string message_of(const std::exception& e) {
+    if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) return c10_error->what_without_backtrace();
+    return e.what();
+}
+
 }  // namespace
 
 struct DataParallel::Impl {
@@ -53,7 +59,7 @@ struct DataParallel::Impl {
         } catch (const std::exception& e) {
             throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) + ": the " + backend_name + " " + what +
                         " failed, most likely because another rank died or stopped (its own output says why; ddp_timeout is " +
-                        seconds(timeout) + "): " + e.what());
+                        seconds(timeout) + "): " + message_of(e));
         }
     }
 
@@ -97,7 +103,7 @@ std::unique_ptr<DataParallel> DataParallel::join(const DistributedEnv& env, c10:
         impl->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
     } catch (const std::exception& e) {
         throw Error(who + " could not join the process group at " + env.address() + " within ddp_timeout (" + seconds(timeout) + "): " +
-                    advice + ". c10d said: " + e.what());
+                    advice + ". c10d said: " + message_of(e));
     }
     try {
         if (device.is_cuda()) {
@@ -125,7 +131,7 @@ std::unique_ptr<DataParallel> DataParallel::join(const DistributedEnv& env, c10:
         throw;
     } catch (const std::exception& e) {
         throw Error(who + " reached the store at " + env.address() + " but the " + impl->backend_name + " group did not form within ddp_timeout (" +
-                    seconds(timeout) + "): " + advice + ". c10d said: " + e.what());
+                    seconds(timeout) + "): " + advice + ". c10d said: " + message_of(e));
     }
     return std::unique_ptr<DataParallel>(new DataParallel(std::move(impl)));
 }
