@@ -248,6 +248,62 @@ TEST(DataParallel, KillNineOfOneRankFailsTheRunWithinAMinute) {
     EXPECT_TRUE(fs::exists(checkpoints.back().path + "/adapter_model.safetensors"));
 }
 
+// A 2-rank run killed (-9 of rank 1) resumes from its last checkpoint with 2 ranks, and with 1 rank
+// with twice the accumulation, to the losses of the uninterrupted 2-rank run.
+TEST(DataParallel, ResumeAfterARankDiedWithTwoRanksOrOne) {
+    DpDir d;
+    const std::string settings = kLoraModel + "micro_batch_size: 2\nnum_epochs: 20\nsave_steps: 2\nlr_scheduler: cosine\nwarmup_steps: 2\n";
+    int code = -1;
+    auto full_args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", d.config("full", settings), "--store", d.store("full")}) full_args.push_back(a);
+    auto uninterrupted = losses_of(test::run_to_end(full_args, &code));
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(uninterrupted.size(), 40u);
+
+    auto killed_args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", d.config("killed", settings), "--store", d.store("killed")}) killed_args.push_back(a);
+    test::ChildProcess launcher(killed_args);
+    json e;
+    int64_t run_id = 0;
+    while (launcher.next(e)) {
+        run_id = e.value("run_id", run_id);
+        if (e.value("event", "") == "step" && e.value("step", 0) == 3) {
+            auto ranks = ranks_of(launcher.pid);
+            ASSERT_EQ(ranks.size(), 2u);
+            kill(ranks.at(1), SIGKILL);
+        }
+    }
+    EXPECT_NE(launcher.wait(), 0);
+    std::string checkpoint;
+    {
+        auto store = RunStore::open(d.store("killed"));
+        EXPECT_EQ(store->find_run(run_id)->status, RunStatus::failed);
+        ASSERT_FALSE(store->checkpoints(run_id).empty());
+        checkpoint = store->checkpoints(run_id).back().path;
+    }
+
+    // One rank, accumulation 2, its own output folder (the checkpoint folder is read, not changed).
+    auto one = test::run_to_end({LATHE_CLI, "train", d.config("one", settings + "gradient_accumulation_steps: 2\n"), "--resume", checkpoint, "--store",
+                                 d.store("killed")},
+                                &code);
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(one.front().value("event", ""), "resume");
+    const int64_t from = one.front().at("step");
+    auto one_losses = losses_of(one);
+    ASSERT_EQ(one_losses.size(), uninterrupted.size() - from);
+    for (size_t i = 0; i < one_losses.size(); ++i) EXPECT_NEAR(one_losses[i], uninterrupted[from + i], 1e-5) << "1 rank, step " << from + i + 1;
+
+    // Two ranks, the run's own config from the checkpoint.
+    auto two_args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", "--resume", checkpoint, "--store", d.store("killed")}) two_args.push_back(a);
+    auto two = test::run_to_end(two_args, &code);
+    ASSERT_EQ(code, 0);
+    auto two_losses = losses_of(two);
+    ASSERT_EQ(two_losses.size(), uninterrupted.size() - from);
+    for (size_t i = 0; i < two_losses.size(); ++i) EXPECT_NEAR(two_losses[i], uninterrupted[from + i], 1e-5) << "2 ranks, step " << from + i + 1;
+    EXPECT_EQ(RunStore::open(d.store("killed"))->find_run(run_id)->status, RunStatus::completed);
+}
+
 TEST(DataParallel, ARankThatCannotConnectNamesTheAddress) {
     DpDir d;
     const int port = free_port();

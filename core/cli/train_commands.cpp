@@ -44,15 +44,17 @@ std::string when(double t) {
 
 int run_train(const TrainCommand& cmd, std::ostream& out) {
     const DistributedEnv env = read_distributed_env();
-    if (env.distributed() && !cmd.resume.empty() && !cmd.dry_run)
-        throw Error("--resume with WORLD_SIZE > 1 is not supported yet: resume the run with a single process (`lathe train --resume`), "
-                    "which continues from the checkpoint the data parallel run wrote (docs/distributed.md)");
+    const std::string store_path = cmd.store.empty() ? RunStore::default_path() : cmd.store;
     // A data parallel run is recorded by rank 0; the other ranks keep a run store in memory that nobody reads.
-    auto store = RunStore::open(env.rank == 0 ? (cmd.store.empty() ? RunStore::default_path() : cmd.store) : std::string(":memory:"));
+    auto store = RunStore::open(env.rank == 0 ? store_path : std::string(":memory:"));
+    std::string resume = cmd.resume;
+    // The other ranks find the checkpoint to resume from in rank 0's store, before they join the group
+    // (rank 0 waits there for them, so it has written nothing new yet).
+    if (!resume.empty() && env.rank > 0) resume = resolve_resume(resume, *RunStore::open(store_path));
     std::string config_path = cmd.config_path;
-    if (config_path.empty() && !cmd.resume.empty()) {
+    if (config_path.empty() && !resume.empty()) {
         // Resuming without a config: the one saved in the checkpoint.
-        std::string dir = resolve_resume(cmd.resume, *store);
+        std::string dir = resolve_resume(resume, *store);
         config_path = dir + "/run.yaml";
     }
     if (config_path.empty()) throw Error("give the run's YAML file, or --resume RUN|CHECKPOINT");
@@ -63,7 +65,7 @@ int run_train(const TrainCommand& cmd, std::ostream& out) {
         describe_training(request.config, out);
         return 0;
     }
-    request.resume = cmd.resume;
+    request.resume = resume;
     request.stop = &g_stop;
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);

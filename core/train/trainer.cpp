@@ -240,7 +240,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
     if (!request.resume.empty()) {
         std::string dir = resolve_resume(request.resume, store);
         resumed = read_train_state(dir);
-        run_id = resumed->run_id;
+        // A data parallel run's other ranks record into a run store of their own (see TrainRequest).
+        run_id = rank == 0 ? resumed->run_id : store.create_run({});
         auto run = store.find_run(run_id);
         if (!run) throw Error(dir + ": its run #" + std::to_string(run_id) + " is not in the run store " + store.path());
     } else {
