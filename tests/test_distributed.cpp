@@ -159,6 +159,15 @@ void expect_two_ranks_equal_accumulation(const std::string& settings, const std:
         ASSERT_TRUE(saved_two.count(name)) << name;
         EXPECT_LE(test::max_abs_diff(t, saved_two.at(name)), 1e-5) << name;
     }
+    // The optimizer state, which the two ranks kept half each (ZeRO-1), gathered whole into the checkpoint.
+    auto moments_one = load_safetensors(last_checkpoint(one) + "/optimizer.safetensors");
+    auto moments_two = load_safetensors(last_checkpoint(two) + "/optimizer.safetensors");
+    ASSERT_EQ(moments_one.size(), moments_two.size());
+    ASSERT_FALSE(moments_one.empty());
+    for (const auto& [name, t] : moments_one) {
+        ASSERT_TRUE(moments_two.count(name)) << name;
+        EXPECT_LE(test::max_abs_diff(t, moments_two.at(name)), 1e-5) << name;
+    }
     // Rank 0 alone wrote: one run in the store, one set of checkpoints.
     auto store = RunStore::open(d.store("two"));
     ASSERT_EQ(store->list_runs().size(), 1u);

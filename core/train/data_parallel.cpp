@@ -199,6 +199,19 @@ at::Tensor DataParallel::sum_gradients(const std::vector<at::Tensor>& params, co
     return buffers.back()[0].select(0, 0);
 }
 
+void DataParallel::broadcast(const std::vector<std::pair<at::Tensor, int>>& tensors_and_roots) {
+    std::vector<std::vector<at::Tensor>> buffers;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    buffers.reserve(tensors_and_roots.size());  // the collectives hold references into it
+    for (const auto& [tensor, root] : tensors_and_roots) {
+        buffers.push_back({tensor});
+        c10d::BroadcastOptions options;
+        options.rootRank = root;
+        works.push_back(impl_->collective("broadcast", [&] { return impl_->group->broadcast(buffers.back(), options); }));
+    }
+    for (auto& w : works) impl_->collective("broadcast", [&] { return w->wait(); });
+}
+
 bool DataParallel::any(bool flag) {
     at::Tensor t = at::zeros({1}, at::TensorOptions().dtype(at::kDouble));
     if (flag) t.fill_(1.0);

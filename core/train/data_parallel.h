@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/train/distributed_env.h"
@@ -34,6 +35,9 @@ public:
     // rides in the last bucket and comes back summed. A gradient undefined on this rank counts as zeros;
     // one undefined on every rank stays undefined (the optimizer skips it, as in a single process).
     at::Tensor sum_gradients(const std::vector<at::Tensor>& params, const at::Tensor& loss);
+
+    // Broadcasts each tensor in place from the rank paired with it, all of them in flight at once.
+    void broadcast(const std::vector<std::pair<at::Tensor, int>>& tensors_and_roots);
 
     // Whether `flag` is true on any rank (a stop request seen by one rank stops all at the same step).
     bool any(bool flag);

@@ -33,6 +33,7 @@
 #include "core/train/lr_schedule.h"
 #include "core/train/master_weights.h"
 #include "core/train/qlora_base.h"
+#include "core/train/sharded_adamw.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
@@ -337,9 +338,12 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         for (auto& [_, p] : params) all_params.push_back(p);
         const bool sgd = c.optimizer == "sgd";
         std::optional<AdamW> adamw;  // SGD keeps no state
-        if (!sgd)  // adamw_torch: fused on a GPU, foreach (PyTorch's CPU numbers) on the CPU
-            adamw.emplace(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
-                                               .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto});
+        std::optional<ShardedAdamW> sharded_adamw;  // data parallel: each rank keeps 1/N of the state (ZeRO-1)
+        const AdamWOptions adamw_options{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
+                                         .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto};
+        if (!sgd && dp) sharded_adamw.emplace(groups, adamw_options, *dp);
+        else if (!sgd)  // adamw_torch: fused on a GPU, foreach (PyTorch's CPU numbers) on the CPU
+            adamw.emplace(groups, adamw_options);
 
         // Steps per epoch (packing makes them differ by epoch); a step's place follows from its number,
         // which is what makes a resumed run see exactly the data the uninterrupted one would. max_steps
@@ -361,6 +365,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (resumed) {
             step = resumed->step;
             if (adamw) adamw->load_state(read_optimizer_state(resumed->dir), step);
+            if (sharded_adamw) sharded_adamw->load_state(read_optimizer_state(resumed->dir), step);
             restore_rng(resumed->dir, lo.device);
             best_eval = resumed->best_eval;
             evals_without_improvement = resumed->evals_without_improvement;
@@ -385,11 +390,14 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         for (const auto& ck : store.checkpoints(run_id)) kept_checkpoints.push_back(ck.path);
         int64_t last_checkpoint_step = -1;
         auto checkpoint = [&](int64_t at_step) {
-            if (at_step == last_checkpoint_step || rank > 0) return;  // a stop right after a save_steps checkpoint: it is already on disk
+            if (at_step == last_checkpoint_step) return;  // a stop right after a save_steps checkpoint: it is already on disk
             last_checkpoint_step = at_step;
+            std::optional<AdamW> gathered = sharded_adamw ? sharded_adamw->gather_on_first_rank() : std::nullopt;  // every rank takes part
+            if (rank > 0) return;  // rank 0 writes
+            const AdamW* optimizer = gathered ? &*gathered : adamw ? &*adamw : nullptr;
             TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
                              .evals_without_improvement = evals_without_improvement, .dir = ""};
-            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, adamw ? &*adamw : nullptr,
+            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, optimizer,
                                                      masters ? &masters->masters() : nullptr, state);
             store.add_checkpoint(run_id, {at_step, path, 0});
             kept_checkpoints.push_back(path);
@@ -448,6 +456,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
             if (adamw) {
                 adamw->step(lr);
+            } else if (sharded_adamw) {
+                sharded_adamw->step(lr);
             } else {
                 at::NoGradGuard no_grad;
                 for (auto& g : groups)
