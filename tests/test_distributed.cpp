@@ -313,6 +313,35 @@ TEST(DataParallel, ResumeAfterARankDiedWithTwoRanksOrOne) {
     EXPECT_EQ(RunStore::open(d.store("killed"))->find_run(run_id)->status, RunStatus::completed);
 }
 
+// SIGTERM to `lathe launch` reaches every rank; they stop at the same step, rank 0 checkpoints it and
+// marks the run stopped, and the launch exits 0.
+TEST(DataParallel, SigtermToLaunchStopsEveryRankAtOneStep) {
+    DpDir d;
+    auto args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", d.config("stopped", kLoraModel + "micro_batch_size: 2\nnum_epochs: 300\n"), "--store",
+                                                         d.store("stopped")})
+        args.push_back(a);
+    test::ChildProcess launcher(args);
+    json e, last;
+    bool sent = false;
+    while (launcher.next(e)) {
+        last = e;
+        if (!sent && e.value("event", "") == "step" && e.value("step", 0) == 3) {
+            kill(launcher.pid, SIGTERM);
+            sent = true;
+        }
+    }
+    EXPECT_EQ(launcher.wait(), 0);
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(last.value("event", ""), "end");
+    EXPECT_EQ(last.value("status", ""), "stopped");
+    const int64_t step = last.at("step");
+    EXPECT_LT(step, 600);
+    EXPECT_TRUE(fs::exists(d.dir.path / "stopped" / ("checkpoint-" + std::to_string(step)) / "optimizer.safetensors"));
+    auto store = RunStore::open(d.store("stopped"));
+    EXPECT_EQ(store->list_runs().at(0).status, RunStatus::stopped);
+}
+
 TEST(DataParallel, ARankThatCannotConnectNamesTheAddress) {
     DpDir d;
     const int port = free_port();
