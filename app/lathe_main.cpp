@@ -8,6 +8,7 @@
 #include "core/cli/commands.h"
 #include "core/util/crash_report.h"
 #include "core/cli/eval_command.h"
+#include "core/cli/launch_command.h"
 #include "core/util/error.h"
 #include "core/util/version.h"
 
@@ -104,6 +105,15 @@ int main(int argc, char** argv) {
     train_cmd->add_option("--resume", train.resume, "continue a run: its id (from `lathe runs list`) or a checkpoint folder");
     train_cmd->add_flag("--dry-run", train.dry_run, "print the resolved config and a memory estimate, then stop");
     train_cmd->add_option("--store", train.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
+
+    lathe::LaunchCommand launch;
+    auto* launch_cmd = app.add_subcommand("launch", "Start the ranks of a data parallel run, as torchrun does (docs/distributed.md)");
+    launch_cmd->add_option("--nproc-per-node", launch.nproc_per_node, "ranks on this machine (one per GPU)")->capture_default_str();
+    launch_cmd->add_option("--nnodes", launch.nnodes, "machines in the run")->capture_default_str();
+    launch_cmd->add_option("--node-rank", launch.node_rank, "this machine's index, 0..nnodes-1")->capture_default_str();
+    launch_cmd->add_option("--master-addr", launch.master_addr, "address of node 0, where rank 0 serves the rendezvous store")->capture_default_str();
+    launch_cmd->add_option("--master-port", launch.master_port, "TCP port of the rendezvous store on node 0")->capture_default_str();
+    launch_cmd->add_option("COMMAND", launch.command, "after --: what every rank runs, e.g. -- train run.yaml")->required();
 
     lathe::RunsCommand runs;
     auto* runs_cmd = app.add_subcommand("runs", "List, show or delete recorded training runs");
@@ -214,6 +224,7 @@ int main(int argc, char** argv) {
         else if (*chat_cmd) lathe::run_chat_template(chat, std::cout);
         else if (*runs_cmd) lathe::run_runs(runs, std::cout);
         else if (*train_cmd) return lathe::run_train(train, std::cout);
+        else if (*launch_cmd) return lathe::run_launch(launch);
         else if (*export_cmd) lathe::run_export_command(exp, std::cout);
         else if (*quant_cmd) lathe::run_quantize(quant, std::cout);
         else if (*merge_cmd) lathe::run_merge(merge, std::cout);

@@ -43,3 +43,9 @@ foreach(_dir IN LISTS _lathe_nvidia_libs)
     string(APPEND LATHE_TORCH_RPATH_LINK " -Wl,-rpath-link,${_dir}")
   endif()
 endforeach()
+
+# NCCL's header (c10d's ProcessGroupNCCL.hpp includes it) is in the CUDA wheel's nvidia/nccl package.
+set(LATHE_NCCL_INCLUDE_DIR "")
+if(LATHE_TORCH_HAS_CUDA AND EXISTS "${_lathe_site_packages}/nvidia/nccl/include/nccl.h")
+  set(LATHE_NCCL_INCLUDE_DIR "${_lathe_site_packages}/nvidia/nccl/include")
+endif()

@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "core/cli/commands.h"
+#include "core/cli/distributed_train.h"
 #include "core/runs/run_store.h"
+#include "core/train/distributed_env.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
@@ -41,11 +43,18 @@ std::string when(double t) {
 }  // namespace
 
 int run_train(const TrainCommand& cmd, std::ostream& out) {
-    auto store = RunStore::open(cmd.store.empty() ? RunStore::default_path() : cmd.store);
+    const DistributedEnv env = read_distributed_env();
+    const std::string store_path = cmd.store.empty() ? RunStore::default_path() : cmd.store;
+    // A data parallel run is recorded by rank 0; the other ranks keep a run store in memory that nobody reads.
+    auto store = RunStore::open(env.rank == 0 ? store_path : std::string(":memory:"));
+    std::string resume = cmd.resume;
+    // The other ranks find the checkpoint to resume from in rank 0's store, before they join the group
+    // (rank 0 waits there for them, so it has written nothing new yet).
+    if (!resume.empty() && env.rank > 0) resume = resolve_resume(resume, *RunStore::open(store_path));
     std::string config_path = cmd.config_path;
-    if (config_path.empty() && !cmd.resume.empty()) {
+    if (config_path.empty() && !resume.empty()) {
         // Resuming without a config: the one saved in the checkpoint.
-        std::string dir = resolve_resume(cmd.resume, *store);
+        std::string dir = resolve_resume(resume, *store);
         config_path = dir + "/run.yaml";
     }
     if (config_path.empty()) throw Error("give the run's YAML file, or --resume RUN|CHECKPOINT");
@@ -56,11 +65,13 @@ int run_train(const TrainCommand& cmd, std::ostream& out) {
         describe_training(request.config, out);
         return 0;
     }
-    request.resume = cmd.resume;
+    request.resume = resume;
     request.stop = &g_stop;
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
-    TrainOutcome outcome = run_training(request, *store, out);
+    RankRole rank = join_data_parallel(request.config);
+    request.data_parallel = rank.group.get();
+    TrainOutcome outcome = run_training(request, *store, rank.private_events ? *rank.private_events : out);
     return outcome == TrainOutcome::Failed ? 1 : 0;
 }
 

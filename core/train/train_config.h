@@ -93,6 +93,9 @@ struct TrainConfig {
     int64_t save_total_limit = 0;             // 0 = keep every checkpoint
     int64_t early_stopping_patience = 0;      // evaluations without improvement before stopping (0 = off)
     uint64_t seed = 42;
+    // Data parallel (torchrun / lathe launch, docs/distributed.md): seconds a rank waits for the others,
+    // at the rendezvous and in every collective, before it fails. Axolotl's key; torch's default 1800.
+    int64_t ddp_timeout = 1800;
 };
 
 // adapter: lora or qlora: a LoRA-family adapter trains on a frozen base.

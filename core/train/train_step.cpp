@@ -71,13 +71,15 @@ Batch batch_to_device(const Batch& b, c10::Device device) {
     return out;
 }
 
-at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows) {
+at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows,
+                                      int64_t global_label_tokens) {
     // The default 1024 rows of float32 logits are 600 MB with a 150k vocabulary, where the whole
     // [batch, sequence, vocab] tensor at 8 x 2048 would be 9.8 GB.
     if (loss_chunk_rows <= 0) throw Error("loss chunk must be at least one row");
     if (!model.lm) throw Error("training supports causal language models");
     int64_t total_tokens = 0;
     for (const auto& b : micro_batches) total_tokens += b.label_tokens;
+    if (global_label_tokens > 0) total_tokens = global_label_tokens;
     if (total_tokens == 0) throw Error("a training step has no label tokens: every label is -100");
 
     const c10::Device device = model.lm->device();

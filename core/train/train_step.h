@@ -14,8 +14,11 @@ namespace lathe {
 // Runs forward and backward over every micro-batch, accumulating gradients. The loss is the sum of
 // token cross-entropies over all micro-batches divided by their total label tokens — the mean over
 // every trained token of the step, not a mean of per-batch means. Returns that loss as a float64
-// scalar on the model's device, without waiting for it.
-at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows = 1024);
+// scalar on the model's device, without waiting for it. Data parallel: `global_label_tokens` > 0 divides
+// by the label tokens of every rank's micro-batches instead, so the ranks' summed gradients are those of
+// one process training them all; a rank with no micro-batch left returns 0.
+at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows = 1024,
+                                      int64_t global_label_tokens = 0);
 // The same, with the loss read back.
 double forward_backward(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows = 1024);
 

@@ -25,12 +25,15 @@
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
 #include "core/train/compute_plan.h"
+#include "core/train/data_parallel.h"
+#include "core/train/distributed_env.h"
 #include "core/train/events.h"
 #include "core/train/grad_clip.h"
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/master_weights.h"
 #include "core/train/qlora_base.h"
+#include "core/train/sharded_adamw.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
@@ -231,12 +234,15 @@ Batch make_micro_batch(const EpochPlan& plan, size_t first, size_t count, bool p
 
 TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ostream& out) {
     TrainConfig c = request.config;
+    DataParallel* const dp = request.data_parallel;
+    const int rank = dp ? dp->rank() : 0, world = dp ? dp->world_size() : 1;
     std::optional<TrainState> resumed;
     int64_t run_id = 0;
     if (!request.resume.empty()) {
         std::string dir = resolve_resume(request.resume, store);
         resumed = read_train_state(dir);
-        run_id = resumed->run_id;
+        // A data parallel run's other ranks record into a run store of their own (see TrainRequest).
+        run_id = rank == 0 ? resumed->run_id : store.create_run({});
         auto run = store.find_run(run_id);
         if (!run) throw Error(dir + ": its run #" + std::to_string(run_id) + " is not in the run store " + store.path());
     } else {
@@ -260,7 +266,9 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
     enum class Phase { loading_data, loading_model, training } phase = Phase::loading_data;
     try {
         at::manual_seed(c.seed);
+        if (rank > 0) dp->barrier();  // rank 0 renders (and caches) the datasets first; the others read its cache
         Data data = load_data(c);
+        if (rank == 0 && dp) dp->barrier();
         phase = Phase::loading_model;
         const ComputePlan compute = plan_compute(c);
         LoadOptions lo;
@@ -330,14 +338,17 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         for (auto& [_, p] : params) all_params.push_back(p);
         const bool sgd = c.optimizer == "sgd";
         std::optional<AdamW> adamw;  // SGD keeps no state
-        if (!sgd)  // adamw_torch: fused on a GPU, foreach (PyTorch's CPU numbers) on the CPU
-            adamw.emplace(groups, AdamWOptions{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
-                                               .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto});
+        std::optional<ShardedAdamW> sharded_adamw;  // data parallel: each rank keeps 1/N of the state (ZeRO-1)
+        const AdamWOptions adamw_options{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
+                                         .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto};
+        if (!sgd && dp) sharded_adamw.emplace(groups, adamw_options, *dp);
+        else if (!sgd)  // adamw_torch: fused on a GPU, foreach (PyTorch's CPU numbers) on the CPU
+            adamw.emplace(groups, adamw_options);
 
         // Steps per epoch (packing makes them differ by epoch); a step's place follows from its number,
         // which is what makes a resumed run see exactly the data the uninterrupted one would. max_steps
         // replaces num_epochs, as in transformers' Trainer: as many epochs (each reshuffled) as it takes.
-        const int64_t units_per_step = c.micro_batch_size * c.gradient_accumulation_steps;
+        const int64_t units_per_step = c.micro_batch_size * c.gradient_accumulation_steps * world;
         std::vector<int64_t> epoch_first_step = {0};
         for (int64_t e = 0; c.max_steps > 0 ? epoch_first_step.back() < c.max_steps : e < c.num_epochs; ++e) {
             int64_t units = c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(data.train.size());
@@ -354,6 +365,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (resumed) {
             step = resumed->step;
             if (adamw) adamw->load_state(read_optimizer_state(resumed->dir), step);
+            if (sharded_adamw) sharded_adamw->load_state(read_optimizer_state(resumed->dir), step);
             restore_rng(resumed->dir, lo.device);
             best_eval = resumed->best_eval;
             evals_without_improvement = resumed->evals_without_improvement;
@@ -380,9 +392,12 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         auto checkpoint = [&](int64_t at_step) {
             if (at_step == last_checkpoint_step) return;  // a stop right after a save_steps checkpoint: it is already on disk
             last_checkpoint_step = at_step;
+            std::optional<AdamW> gathered = sharded_adamw ? sharded_adamw->gather_on_first_rank() : std::nullopt;  // every rank takes part
+            if (rank > 0) return;  // rank 0 writes
+            const AdamW* optimizer = gathered ? &*gathered : adamw ? &*adamw : nullptr;
             TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
                              .evals_without_improvement = evals_without_improvement, .dir = ""};
-            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, adamw ? &*adamw : nullptr,
+            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, optimizer,
                                                      masters ? &masters->masters() : nullptr, state);
             store.add_checkpoint(run_id, {at_step, path, 0});
             kept_checkpoints.push_back(path);
@@ -417,27 +432,32 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             const int64_t epoch = std::upper_bound(epoch_first_step.begin(), epoch_first_step.end(), step) - epoch_first_step.begin() - 1;
             const int64_t in_epoch = step - epoch_first_step[epoch];
             if (plan.epoch != epoch) plan = plan_epoch(data, c, epoch);
+            // This rank's micro-batches; the loss is normalised over the label tokens of every rank's, which
+            // each rank counts itself (they all hold the same order), and the throughput counts them all.
             std::vector<Batch> micro;
-            for (int64_t m = 0; m < c.gradient_accumulation_steps; ++m) {
-                size_t first = static_cast<size_t>((in_epoch * c.gradient_accumulation_steps + m) * c.micro_batch_size);
-                if (first >= plan.units.size()) break;
-                size_t count = std::min(plan.units.size() - first, static_cast<size_t>(c.micro_batch_size));
-                micro.push_back(make_micro_batch(plan, first, count, c.sample_packing, pad_id));
-            }
-            int64_t label_tokens = 0;
-            for (auto& b : micro) label_tokens += b.label_tokens;
+            int64_t label_tokens = 0, step_tokens = 0;
+            for (int r = 0; r < world; ++r)
+                for (UnitRange u : micro_batches_of_rank(plan.units.size(), in_epoch, c.micro_batch_size, c.gradient_accumulation_steps, r, world)) {
+                    Batch b = make_micro_batch(plan, u.first, u.count, c.sample_packing, pad_id);
+                    label_tokens += b.label_tokens;
+                    step_tokens += b.attention_mask.sum().item<int64_t>();
+                    if (r == rank) micro.push_back(std::move(b));
+                }
             if (label_tokens == 0) {
                 events.emit(WarningEvent{.step = step + 1, .message = "every label in this step is -100; skipped", .skipped = std::nullopt});
                 ++step;
                 continue;
             }
             // Everything up to the read-back below is queued on the device without waiting for it.
-            at::Tensor loss_on_device = forward_backward_on_device(*model, micro);
+            at::Tensor loss_on_device = forward_backward_on_device(*model, micro, 1024, label_tokens);
             if (masters) masters->gather_gradients();
+            if (dp) loss_on_device = dp->sum_gradients(all_params, loss_on_device);
             at::Tensor grad_norm_on_device = clip_grad_norm(all_params, c.max_grad_norm);
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
             if (adamw) {
                 adamw->step(lr);
+            } else if (sharded_adamw) {
+                sharded_adamw->step(lr);
             } else {
                 at::NoGradGuard no_grad;
                 for (auto& g : groups)
@@ -455,7 +475,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             const double loss = logged.data_ptr<double>()[0];
             const double grad_norm = logged.numel() > 1 ? logged.data_ptr<double>()[1] : 0.0;
             ++step;
-            for (auto& b : micro) tokens_since += b.attention_mask.sum().item<int64_t>();
+            tokens_since += step_tokens;
             const double t = now_s();
             const double tokens_per_s = tokens_since / std::max(1e-9, t - window_start);
             tokens_since = 0;
@@ -481,7 +501,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 events.emit(WarningEvent{.step = step, .message = "early stopping: the validation loss stopped improving", .skipped = std::nullopt});
                 break;
             }
-            if (request.stop && request.stop->load()) {
+            const bool stop_asked = request.stop && request.stop->load();
+            if (dp ? dp->any(stop_asked) : stop_asked) {
                 stopped = true;
                 break;
             }

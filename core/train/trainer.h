@@ -12,11 +12,17 @@
 
 namespace lathe {
 
+class DataParallel;
+
 struct TrainRequest {
     TrainConfig config;
     std::string config_text;        // the YAML as written, stored with the run
     std::string resume;             // a run id or a checkpoint folder; empty for a new run
     const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM: checkpoint, mark stopped, return
+    // Data parallel (docs/distributed.md): this rank's process group; null for one process. Every rank
+    // trains its share of each step; only rank 0 writes checkpoints (the caller gives the other ranks a
+    // run store and an event stream of their own, which nobody reads).
+    DataParallel* data_parallel = nullptr;
 };
 
 enum class TrainOutcome { Completed, Stopped, Failed };
