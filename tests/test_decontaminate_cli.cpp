@@ -76,7 +76,7 @@ TEST(DecontaminateCli, ReportsRowsOfEveryFormatAndWritesTheCleanOnes) {
     CliRun r = run_lathe("data decontaminate " + d + "/train.csv " + d + "/train.json --against " + d + "/eval.jsonl --ngram 8", err);
     ASSERT_EQ(r.code, 0) << slurp(err);
     EXPECT_NE(r.out.find(d + "/train.csv:3: contains " + d + "/eval.jsonl:1 \"The mitochondria is the powerhouse"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("longest overlap 15 words: \"the mitochondria is the powerhouse of the cell converting nutrients into usable chemical energy\""),
+    EXPECT_NE(r.out.find("longest overlap 14 words: \"the mitochondria is the powerhouse of the cell converting nutrients into usable chemical energy\""),
               std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("train.json:"), std::string::npos) << r.out;
@@ -94,7 +94,7 @@ TEST(DecontaminateCli, ReportsRowsOfEveryFormatAndWritesTheCleanOnes) {
     EXPECT_EQ(events[0]["line"], 3);
     EXPECT_EQ(events[0]["hits"][0]["eval_line"], 1);
     EXPECT_EQ(events[0]["hits"][0]["eval_item"], kItem1);
-    EXPECT_EQ(events[0]["hits"][0]["matched_ngrams"], 8);
+    EXPECT_EQ(events[0]["hits"][0]["matched_ngrams"], 7);
     EXPECT_EQ(events[0]["hits"][0]["eval_ngrams"], 10);
     EXPECT_EQ(events[1]["file"], d + "/train.json");
     EXPECT_EQ(events[1]["hits"][0]["eval_location"], d + "/eval.jsonl:2");
@@ -116,6 +116,19 @@ TEST(DecontaminateCli, ReportsRowsOfEveryFormatAndWritesTheCleanOnes) {
     r = run_lathe("data decontaminate " + d + "/clean.jsonl --against " + d + "/eval.jsonl --ngram 8 --json", err);
     ASSERT_EQ(r.code, 0) << slurp(err);
     EXPECT_EQ(json_lines(r.out).back()["contaminated_rows"], 0);
+}
+
+// JSON Lines rows are written back as they were (spacing, escapes and key order kept), not re-serialised.
+TEST(DecontaminateCli, CleanJsonLinesRowsAreCopiedByteForByte) {
+    test::TempDir dir;
+    const std::string d = dir.str(), err = d + "/err.txt";
+    std::ofstream(d + "/eval.jsonl") << Json{{"question", kItem1}}.dump() << "\n";
+    const std::string kept1 = "{ \"text\" : \"caf\\u00e9 au lait\",  \"n\": 1.50 }", kept2 = "{\"z\": \"last key first\", \"a\": [1, 2]}";
+    std::ofstream(d + "/train.jsonl") << kept1 << "\r\n\n" << Json{{"text", "Note: " + kItem1}}.dump() << "\n" << kept2 << "\n";
+    CliRun r = run_lathe("data decontaminate " + d + "/train.jsonl --against " + d + "/eval.jsonl --write-clean " + d + "/clean.jsonl", err);
+    ASSERT_EQ(r.code, 0) << slurp(err);
+    EXPECT_NE(r.out.find(d + "/train.jsonl:3: contains"), std::string::npos) << r.out;
+    EXPECT_EQ(slurp(d + "/clean.jsonl"), kept1 + "\n" + kept2 + "\n");
 }
 
 TEST(DecontaminateCli, TaskYamlEvalItemsAreTheirPrompts) {

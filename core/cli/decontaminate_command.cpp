@@ -46,8 +46,10 @@ void add_task_items(const std::string& path, data::EvalNgrams& eval) {
 class CleanWriter {
 public:
     explicit CleanWriter(const std::string& path) : file_(path) {}
-    void row(const Json& value) {
-        buffer_ += value.dump();
+    // The row's line as written (JSON Lines), else its value serialised.
+    void row(const Json& value, std::string_view line) {
+        if (line.empty()) buffer_ += value.dump();
+        else buffer_ += line;
         buffer_ += '\n';
         if (buffer_.size() >= (1u << 20)) flush();
     }
@@ -103,9 +105,9 @@ void run_data_decontaminate(const DecontaminateCommand& cmd, std::ostream& out) 
     if (!cmd.write_clean.empty()) clean.emplace(cmd.write_clean);
     std::vector<bool> item_found(eval.items().size(), false);
     const std::string n = std::to_string(cmd.ngram);
-    auto stats = data::scan_training_files(cmd.train_files, read, eval, [&](const data::RawRow& row, std::vector<data::ContaminationHit>&& hits) {
+    auto stats = data::scan_training_files(cmd.train_files, read, eval, [&](const data::RawRow& row, std::string_view line, std::vector<data::ContaminationHit>&& hits) {
         if (hits.empty()) {
-            if (clean) clean->row(row.value);
+            if (clean) clean->row(row.value, line);
             return;
         }
         Json hits_json = Json::array();

@@ -15,6 +15,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "core/data/byte_source.h"
+#include "core/data/formats.h"
 #include "core/util/error.h"
 
 namespace lathe::data {
@@ -269,6 +271,7 @@ namespace {
 struct ReadRow {
     RawRow row;
     std::string text;
+    std::string line;  // JSON Lines: the row as written
 };
 
 class RowQueue {
@@ -319,6 +322,29 @@ private:
 
 struct ConsumerStopped {};
 
+// A JSON Lines file as read_jsonl reads it (same parser, same problems), each row with its line as
+// written, so that a clean row can be written back byte for byte instead of re-serialised.
+void read_jsonl_keeping_lines(const std::string& path, const std::function<void(ReadRow&&)>& on_row) {
+    TextStream in(open_byte_source(path));
+    try {
+        in.skip_bom();
+        std::string text;
+        while (true) {
+            int64_t line = in.line();
+            if (!in.read_line(text)) break;
+            if (text.find_first_not_of(" \t") == std::string::npos) continue;
+            auto parsed = parse_jsonl_line(text, path, line);
+            if (auto* problem = std::get_if<Problem>(&parsed)) unusable_row(*problem);
+            ReadRow r{std::move(std::get<RawRow>(parsed)), {}, std::move(text)};
+            row_text(r.row.value, r.text);
+            on_row(std::move(r));
+            text = {};
+        }
+    } catch (const ReadError& e) {
+        unusable_row(Problem{path, in.line(), "", std::string(e.what()) + "; the rest of the file was not read"});
+    }
+}
+
 // User + system time of the whole process (both threads).
 double process_cpu_seconds() {
     rusage u{};
@@ -330,7 +356,7 @@ double process_cpu_seconds() {
 }  // namespace
 
 DecontaminateStats scan_training_files(const std::vector<std::string>& train_files, const ReadOptions& read, const EvalNgrams& eval,
-                                       const std::function<void(const RawRow&, std::vector<ContaminationHit>&&)>& on_row) {
+                                       const std::function<void(const RawRow&, std::string_view line, std::vector<ContaminationHit>&&)>& on_row) {
     DecontaminateStats stats;
     auto start = std::chrono::steady_clock::now();
     const double cpu_start = process_cpu_seconds();
@@ -346,16 +372,24 @@ DecontaminateStats scan_training_files(const std::vector<std::string>& train_fil
                 batch = {};
                 batch.reserve(RowQueue::kBatchRows);
             };
-            for (const auto& path : train_files)
+            for (const auto& path : train_files) {
+                if (detect_format(path, read) == FileFormat::jsonl) {
+                    read_jsonl_keeping_lines(path, [&](ReadRow&& r) {
+                        batch.push_back(std::move(r));
+                        if (batch.size() == RowQueue::kBatchRows) hand_over();
+                    });
+                    continue;
+                }
                 read_rows(
                     path, read,
                     [&](RawRow&& row) {
-                        ReadRow r{std::move(row), {}};
+                        ReadRow r{std::move(row), {}, {}};
                         row_text(r.row.value, r.text);
                         batch.push_back(std::move(r));
                         if (batch.size() == RowQueue::kBatchRows) hand_over();
                     },
                     [](Problem&& p) { unusable_row(p); });
+            }
             if (!batch.empty()) hand_over();
         } catch (const ConsumerStopped&) {
         } catch (...) {
@@ -371,7 +405,7 @@ DecontaminateStats scan_training_files(const std::vector<std::string>& train_fil
                 auto hits = scanner.scan(r.text);
                 stats.rows++;
                 if (!hits.empty()) stats.contaminated_rows++;
-                on_row(r.row, std::move(hits));
+                on_row(r.row, r.line, std::move(hits));
             }
         }
     } catch (...) {

@@ -107,11 +107,12 @@ struct DecontaminateStats {
 };
 
 // Streams every row of `train_files` (read as read_rows reads them) through the scanner: on_row gets
-// each row and its hits (empty when clean) in file order, on the calling thread (a second thread
-// reads and parses the rows ahead, a few batches at most). A row the readers cannot use is a lathe::Error
+// each row, its line as written when the file is JSON Lines (else empty: the row is only the parsed
+// value), and its hits (empty when clean), in file order, on the calling thread (a second thread reads
+// and parses the rows ahead, a few batches at most). A row the readers cannot use is a lathe::Error
 // naming its file and line: decontamination must see every row.
 DecontaminateStats scan_training_files(const std::vector<std::string>& train_files, const ReadOptions& read, const EvalNgrams& eval,
-                                       const std::function<void(const RawRow&, std::vector<ContaminationHit>&&)>& on_row);
+                                       const std::function<void(const RawRow&, std::string_view line, std::vector<ContaminationHit>&&)>& on_row);
 
 // Every row of `files` as one eval item (its row_text).
 void add_eval_files(const std::vector<std::string>& files, const ReadOptions& read, EvalNgrams& eval);

@@ -153,7 +153,8 @@ TEST(Decontaminate, FindsPlantedItemsInALargeFile) {
 
     int verbatim_found = 0, edited_found = 0;
     std::vector<std::string> false_positives;
-    auto stats = scan_training_files({train}, {}, eval, [&](const RawRow& row, std::vector<ContaminationHit>&& hits) {
+    auto stats = scan_training_files({train}, {}, eval, [&](const RawRow& row, std::string_view line, std::vector<ContaminationHit>&& hits) {
+        EXPECT_EQ(line, row.value.dump());  // JSON Lines: the line as written (here, as dump() wrote it)
         auto it = planted.find(row.line);
         for (const auto& h : hits) {
             if (it == planted.end() || static_cast<int>(h.item) != it->second) {
@@ -186,7 +187,7 @@ TEST(Decontaminate, FindsPlantedItemsInALargeFile) {
         for (int line = 1; line <= 20000; ++line) out << training_row(line, other.text(30), other).dump() << "\n";
     }
     int64_t hits_in_clean = 0;
-    stats = scan_training_files({clean}, {}, eval, [&](const RawRow&, std::vector<ContaminationHit>&& hits) { hits_in_clean += static_cast<int64_t>(hits.size()); });
+    stats = scan_training_files({clean}, {}, eval, [&](const RawRow&, std::string_view, std::vector<ContaminationHit>&& hits) { hits_in_clean += static_cast<int64_t>(hits.size()); });
     EXPECT_EQ(stats.rows, 20000);
     EXPECT_EQ(hits_in_clean, 0);
 }
@@ -214,7 +215,7 @@ TEST(Decontaminate, UnreadableRowNamesFileAndLine) {
     eval.add({"e", 1, "e:1", "a b c", 0});
     eval.finish();
     try {
-        scan_training_files({train}, {}, eval, [](const RawRow&, std::vector<ContaminationHit>&&) {});
+        scan_training_files({train}, {}, eval, [](const RawRow&, std::string_view, std::vector<ContaminationHit>&&) {});
         FAIL() << "no error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(train + ":2:"), std::string::npos) << e.what();
