@@ -63,8 +63,12 @@ int main(int argc, char** argv) {
 
     lathe::EvalCommand eval;
     auto* eval_cmd = app.add_subcommand("eval", "Score a model on lm-evaluation-harness task YAMLs (local data); progress and results on stdout");
-    eval_cmd->add_option("--model", eval.model_dir, "model folder (with its tokenizer)")->required();
-    eval_cmd->add_option("--adapter", eval.adapter_dir, "PEFT adapter folder to apply");
+    auto* eval_model = eval_cmd->add_option("--model", eval.model_dir, "model folder (with its tokenizer); with --run, the base model (default: the run's)");
+    auto* eval_adapter = eval_cmd->add_option("--adapter", eval.adapter_dir, "PEFT adapter folder to apply");
+    auto* eval_run = eval_cmd->add_option("--run", eval.run_id, "evaluate this training run's model (id from `lathe runs list`)");
+    eval_cmd->add_option("--checkpoint", eval.checkpoint, "the run's checkpoint: a step, or latest")->capture_default_str()->needs(eval_run);
+    eval_cmd->add_option("--store", eval.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
+    eval_run->excludes(eval_adapter);
     eval_cmd->add_option("--tasks", eval.tasks, "task YAML file(s), comma-separated")->required()->delimiter(',');
     eval_cmd->add_option("--limit", eval.limit, "evaluate the first N documents of each task");
     eval_cmd->add_option("--num-fewshot", eval.num_fewshot, "few-shot examples (default: each task's own)");
@@ -206,6 +210,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
         if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
+        if (*eval_cmd && !eval_model->count() && !eval_run->count()) throw CLI::RequiredError("eval: --model or --run");
         if (*tok_cmd && !tok_text->count() && !tok_file->count()) throw CLI::RequiredError("tokenize: --text or --file");
         if (*detok_cmd && !detok_ids->count() && !detok_file->count()) throw CLI::RequiredError("detokenize: --ids or --file");
     } catch (const CLI::ParseError& e) {
