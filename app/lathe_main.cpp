@@ -6,6 +6,7 @@
 
 #include "core/cli/bench_kernels_command.h"
 #include "core/cli/commands.h"
+#include "core/cli/decontaminate_command.h"
 #include "core/util/crash_report.h"
 #include "core/cli/eval_command.h"
 #include "core/cli/launch_command.h"
@@ -63,8 +64,12 @@ int main(int argc, char** argv) {
 
     lathe::EvalCommand eval;
     auto* eval_cmd = app.add_subcommand("eval", "Score a model on lm-evaluation-harness task YAMLs (local data); progress and results on stdout");
-    eval_cmd->add_option("--model", eval.model_dir, "model folder (with its tokenizer)")->required();
-    eval_cmd->add_option("--adapter", eval.adapter_dir, "PEFT adapter folder to apply");
+    auto* eval_model = eval_cmd->add_option("--model", eval.model_dir, "model folder (with its tokenizer); with --run, the base model (default: the run's)");
+    auto* eval_adapter = eval_cmd->add_option("--adapter", eval.adapter_dir, "PEFT adapter folder to apply");
+    auto* eval_run = eval_cmd->add_option("--run", eval.run_id, "evaluate this training run's model (id from `lathe runs list`)");
+    eval_cmd->add_option("--checkpoint", eval.checkpoint, "the run's checkpoint: a step, or latest")->capture_default_str()->needs(eval_run);
+    eval_cmd->add_option("--store", eval.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
+    eval_run->excludes(eval_adapter);
     eval_cmd->add_option("--tasks", eval.tasks, "task YAML file(s), comma-separated")->required()->delimiter(',');
     eval_cmd->add_option("--limit", eval.limit, "evaluate the first N documents of each task");
     eval_cmd->add_option("--num-fewshot", eval.num_fewshot, "few-shot examples (default: each task's own)");
@@ -137,6 +142,15 @@ int main(int argc, char** argv) {
     inspect_cmd->add_flag("--strict", data_inspect.strict, "stop with exit status 1 at the first problem");
     inspect_cmd->add_option("--max-length", data_inspect.max_length, "count rows longer than this many tokens")->capture_default_str();
     inspect_cmd->add_option("--examples", data_inspect.examples, "rendered examples to show (with --model)")->capture_default_str();
+    lathe::DecontaminateCommand decon;
+    auto* decon_cmd = data_cmd->add_subcommand("decontaminate", "Training rows that contain eval items (n-gram overlap, as lm-evaluation-harness normalises text)");
+    decon_cmd->add_option("TRAIN", decon.train_files, "training data: files or folders in any format `data inspect` reads")->required();
+    decon_cmd->add_option("--against", decon.eval_files, "eval data: files (each row an item) or lm-evaluation-harness task YAMLs")->required();
+    decon_cmd->add_option("--ngram", decon.ngram, "words per n-gram")->capture_default_str();
+    decon_cmd->add_flag("--json", decon.json, "JSON lines: one per contaminated row, then the result (docs/data.md)");
+    decon_cmd->add_option("--write-clean", decon.write_clean, "write the rows without contamination to this .jsonl file");
+    decon_cmd->add_option("--format", decon.format, "file format: jsonl, json, csv, tsv, text, parquet (default: from the extension)");
+    decon_cmd->add_option("--json-field", decon.json_field, "JSON files holding an object: the key of the array of rows");
 
     lathe::ExportCommand exp;
     auto* export_cmd = app.add_subcommand("export", "Write a trained model as a merged Hugging Face model, a PEFT adapter or a GGUF file; JSON-lines progress on stdout");
@@ -207,6 +221,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
         if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
+        if (*eval_cmd && !eval_model->count() && !eval_run->count()) throw CLI::RequiredError("eval: --model or --run");
         if (*tok_cmd && !tok_text->count() && !tok_file->count()) throw CLI::RequiredError("tokenize: --text or --file");
         if (*detok_cmd && !detok_ids->count() && !detok_file->count()) throw CLI::RequiredError("detokenize: --ids or --file");
     } catch (const CLI::ParseError& e) {
@@ -231,6 +246,7 @@ int main(int argc, char** argv) {
         else if (*bench_train) lathe::run_bench_train(bench, std::cout);
         else if (*bench_kernels) lathe::run_bench_kernels(bench_kern, std::cout);
         else if (*inspect_cmd) lathe::run_data_inspect(data_inspect, std::cout);
+        else if (*decon_cmd) lathe::run_data_decontaminate(decon, std::cout);
     } catch (const lathe::Error& e) {
         std::cerr << "lathe: error: " << e.what() << "\n";
         return 1;

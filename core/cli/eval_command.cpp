@@ -9,6 +9,7 @@
 
 #include "core/adapters/peft.h"
 #include "core/eval/evaluate.h"
+#include "core/export/export_source.h"
 #include "core/models/loader.h"
 #include "core/text/text_tokenizer.h"
 #include "core/util/error.h"
@@ -63,12 +64,25 @@ void run_eval(const EvalCommand& cmd, std::ostream& out) {
     LoadOptions options;
     options.device = parse_device(cmd.device);
     if (!cmd.dtype.empty()) options.dtype = parse_dtype(cmd.dtype);
-    if (!TextTokenizer::exists_in(cmd.model_dir))
-        throw Error(cmd.model_dir + ": no tokenizer (tokenizer.json or tokenizer.model); lathe eval works on text");
-    auto model = load_model(cmd.model_dir, options);
-    if (!model->lm) throw Error(cmd.model_dir + ": a " + model->config.model_type + " model does not score text; lathe eval needs a causal LM");
-    if (!cmd.adapter_dir.empty()) attach_peft_adapter(*model, cmd.adapter_dir);
-    TextTokenizer tokenizer = TextTokenizer::load(cmd.model_dir);
+    // What to load: the folder (and adapter) given, or a run's checkpoint resolved as export does.
+    std::string model_dir = cmd.model_dir, adapter_dir = cmd.adapter_dir, tokenizer_dir = cmd.model_dir;
+    if (cmd.run_id > 0) {
+        if (!cmd.adapter_dir.empty()) throw Error("--run " + std::to_string(cmd.run_id) + " and --adapter: give one (a run's checkpoint is its adapter)");
+        ExportSource source = resolve_export_source({.run_id = cmd.run_id, .checkpoint = cmd.checkpoint, .store = cmd.store, .base_model = cmd.model_dir});
+        model_dir = source.weights_dir;
+        adapter_dir = source.adapter_dir;
+        // A checkpoint holds weights, not the tokenizer: that stays with the base model.
+        tokenizer_dir = TextTokenizer::exists_in(model_dir) ? model_dir : source.base_model;
+        options.load_in_4bit = source.quantize_base;  // a QLoRA run's adapter was trained over the 4-bit base
+    } else if (cmd.model_dir.empty()) {
+        throw Error("give --model DIR (and optionally --adapter DIR) or --run ID: the model to evaluate");
+    }
+    if (!TextTokenizer::exists_in(tokenizer_dir))
+        throw Error(tokenizer_dir + ": no tokenizer (tokenizer.json or tokenizer.model); lathe eval works on text");
+    auto model = load_model(model_dir, options);
+    if (!model->lm) throw Error(model_dir + ": a " + model->config.model_type + " model does not score text; lathe eval needs a causal LM");
+    if (!adapter_dir.empty()) attach_peft_adapter(*model, adapter_dir);
+    TextTokenizer tokenizer = TextTokenizer::load(tokenizer_dir);
 
     eval::EvalOptions eo;
     if (cmd.limit >= 0) eo.limit = cmd.limit;

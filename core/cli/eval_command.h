@@ -10,8 +10,13 @@
 namespace lathe {
 
 struct EvalCommand {
-    std::string model_dir;
+    std::string model_dir;               // with run_id: the base model (default: the run's)
     std::string adapter_dir;             // optional PEFT adapter
+    // A training run's model from the run store, as `lathe export --run` finds it: a LoRA/DoRA
+    // checkpoint over its base model (4-bit as trained for a QLoRA run), or a full finetune's weights.
+    int64_t run_id = 0;
+    std::string checkpoint = "latest";   // a step of the run, or latest
+    std::string store;                   // run store database ("" = the default)
     std::vector<std::string> tasks;      // task YAML files (--tasks a.yaml,b.yaml)
     int64_t limit = -1;                  // -1: every document
     int64_t num_fewshot = -1;            // -1: the tasks' own

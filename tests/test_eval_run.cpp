@@ -1,0 +1,158 @@
+// `lathe eval --run ID [--checkpoint S]`: a run's model from the run store scores exactly as the same
+// checkpoint given by hand (its adapter over its base with --adapter; a full finetune's weights as a
+// model folder), and differently from the base model.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "tests/child_process.h"
+#include "tests/fixtures.h"
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+// A 3-step run of `lathe train` on a model with a tokenizer, in its own run store.
+struct TinyRun {
+    test::TempDir dir;
+    std::string base;
+    int64_t id = 0;
+    std::string checkpoint;  // the last one (step 3)
+    TinyRun(const std::string& base_model, const std::string& settings) : base(base_model) {
+        std::ofstream(dir.path / "run.yaml") << "base_model: " << base << "\ndatasets:\n  - path: " << test::fixtures()
+                                             << "/hf/training/llama/train.jsonl\n    type: pretokenized\noutput_dir: " << dir.str()
+                                             << "/out\nmicro_batch_size: 4\nsequence_len: 64\nmax_steps: 3\nsave_steps: 2\nlearning_rate: 0.05\n"
+                                             << settings;
+        int code = -1;
+        for (const auto& e : test::run_to_end({LATHE_CLI, "train", dir.str() + "/run.yaml", "--store", store()}, &code)) {
+            if (e.contains("run_id")) id = e["run_id"];
+            if (e["event"] == "checkpoint") checkpoint = e["path"];
+        }
+        EXPECT_EQ(code, 0);
+    }
+    std::string store() const { return dir.str() + "/lathe.db"; }
+};
+
+// A multiple-choice and a log-likelihood task over a few local documents.
+std::string write_tasks(const test::TempDir& dir) {
+    const std::string d = dir.str();
+    std::ofstream mc(d + "/mc.jsonl"), ll(d + "/ll.jsonl");
+    const char* q[] = {"the cat sat on", "a dog ran to", "birds fly over the", "we looked at the"};
+    for (int i = 0; i < 4; ++i) {
+        mc << Json{{"question", q[i]}, {"choices", {"the mat", "a tree", "warm sun"}}, {"label", i % 3}}.dump() << "\n";
+        ll << Json{{"prefix", q[i]}, {"suffix", " home and away"}}.dump() << "\n";
+    }
+    std::ofstream(d + "/mc.yaml") << "task: tiny_mc\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: " << d
+                                  << "/mc.jsonl\ntest_split: test\noutput_type: multiple_choice\ndoc_to_text: \"{{question}}\"\n"
+                                     "doc_to_target: label\ndoc_to_choice: choices\n";
+    std::ofstream(d + "/ll.yaml") << "task: tiny_ll\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: " << d
+                                  << "/ll.jsonl\ntest_split: test\noutput_type: loglikelihood\ndoc_to_text: prefix\ndoc_to_target: suffix\n";
+    return d + "/mc.yaml," + d + "/ll.yaml";
+}
+
+struct Scores {
+    int code = -1;
+    Json result;       // the final {"event": "result", ...}
+    std::string err;   // stderr
+};
+
+Scores run_eval_cli(const std::vector<std::string>& args, const test::TempDir& dir) {
+    std::string cmd = LATHE_CLI;
+    for (const auto& a : args) cmd += " '" + a + "'";
+    const std::string err_file = dir.str() + "/eval_err.txt";
+    FILE* pipe = popen((cmd + " 2>" + err_file).c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf;
+    while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+    int status = pclose(pipe);
+    Scores s;
+    s.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(err_file);
+    s.err.assign(std::istreambuf_iterator<char>(in), {});
+    size_t last = out.find_last_of('\n', out.size() >= 2 ? out.size() - 2 : 0);
+    std::string line = out.substr(last == std::string::npos ? 0 : last + 1);
+    if (s.code == 0) s.result = Json::parse(line);
+    return s;
+}
+
+// Every document's log-likelihoods, task by task.
+Json loglikelihoods(const Json& result) {
+    Json all = Json::object();
+    for (const auto& [task, docs] : result["samples"].items())
+        for (const auto& doc : docs) all[task].push_back(doc["loglikelihoods"]);
+    return all;
+}
+
+TEST(EvalRun, AdapterRunScoresAsItsCheckpointWithAdapter) {
+    test::TempDir model_dir, work;
+    const std::string base = test::model_with_tokenizer(model_dir), tasks = write_tasks(work);
+    TinyRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\n");
+    ASSERT_GT(run.id, 0);
+    ASSERT_FALSE(run.checkpoint.empty());
+    const std::vector<std::string> common = {"eval", "--tasks", tasks, "--json", "--log-samples"};
+    auto with = [&](std::vector<std::string> more) {
+        std::vector<std::string> args = common;
+        args.insert(args.end(), more.begin(), more.end());
+        return run_eval_cli(args, work);
+    };
+    Scores by_run = with({"--run", std::to_string(run.id), "--store", run.store()});
+    ASSERT_EQ(by_run.code, 0) << by_run.err;
+    Scores by_hand = with({"--model", base, "--adapter", run.checkpoint});
+    ASSERT_EQ(by_hand.code, 0) << by_hand.err;
+    EXPECT_EQ(by_run.result["results"], by_hand.result["results"]);
+    EXPECT_EQ(loglikelihoods(by_run.result), loglikelihoods(by_hand.result));
+    // The base model alone scores otherwise: the adapter was applied.
+    Scores base_only = with({"--model", base});
+    ASSERT_EQ(base_only.code, 0) << base_only.err;
+    EXPECT_NE(loglikelihoods(by_run.result), loglikelihoods(base_only.result));
+
+    // --checkpoint picks a step; --model with --run is the base model.
+    Scores step2 = with({"--run", std::to_string(run.id), "--store", run.store(), "--checkpoint", "2", "--model", base});
+    ASSERT_EQ(step2.code, 0) << step2.err;
+    Scores step2_by_hand = with({"--model", base, "--adapter", (fs::path(run.checkpoint).parent_path() / "checkpoint-2").string()});
+    ASSERT_EQ(step2_by_hand.code, 0) << step2_by_hand.err;
+    EXPECT_EQ(loglikelihoods(step2.result), loglikelihoods(step2_by_hand.result));
+    EXPECT_NE(loglikelihoods(step2.result), loglikelihoods(by_run.result));
+
+    Scores missing = with({"--run", std::to_string(run.id), "--store", run.store(), "--checkpoint", "7"});
+    EXPECT_EQ(missing.code, 1);
+    EXPECT_NE(missing.err.find("no checkpoint at step 7"), std::string::npos) << missing.err;
+    Scores no_run = with({"--run", "99", "--store", run.store()});
+    EXPECT_EQ(no_run.code, 1);
+    EXPECT_NE(no_run.err.find("no run #99"), std::string::npos) << no_run.err;
+    Scores both = with({"--run", std::to_string(run.id), "--adapter", run.checkpoint});
+    EXPECT_EQ(both.code, 2) << both.err;  // a usage error
+}
+
+TEST(EvalRun, FullFinetuneRunScoresItsWeights) {
+    test::TempDir model_dir, work;
+    const std::string base = test::model_with_tokenizer(model_dir), tasks = write_tasks(work);
+    TinyRun run(base, "unfrozen_parameters: ['model\\.layers\\.1\\..*']\n");
+    ASSERT_GT(run.id, 0);
+    // By hand: the checkpoint's weights with the base model's tokenizer files beside them.
+    const fs::path by_hand_dir = work.path / "by_hand";
+    fs::create_directories(by_hand_dir);
+    for (const auto& e : fs::directory_iterator(run.checkpoint))
+        if (e.is_regular_file()) fs::copy_file(e.path(), by_hand_dir / e.path().filename());
+    for (const auto& e : fs::directory_iterator(base))
+        if (e.is_regular_file() && !fs::exists(by_hand_dir / e.path().filename())) fs::copy_file(e.path(), by_hand_dir / e.path().filename());
+    Scores by_run = run_eval_cli({"eval", "--tasks", tasks, "--json", "--log-samples", "--run", std::to_string(run.id), "--store", run.store()}, work);
+    ASSERT_EQ(by_run.code, 0) << by_run.err;
+    Scores by_hand = run_eval_cli({"eval", "--tasks", tasks, "--json", "--log-samples", "--model", by_hand_dir.string()}, work);
+    ASSERT_EQ(by_hand.code, 0) << by_hand.err;
+    Scores base_only = run_eval_cli({"eval", "--tasks", tasks, "--json", "--log-samples", "--model", base}, work);
+    ASSERT_EQ(base_only.code, 0) << base_only.err;
+    EXPECT_EQ(by_run.result["results"], by_hand.result["results"]);
+    EXPECT_EQ(loglikelihoods(by_run.result), loglikelihoods(by_hand.result));
+    EXPECT_NE(loglikelihoods(by_run.result), loglikelihoods(base_only.result));
+}
+
+}  // namespace
+}  // namespace lathe
