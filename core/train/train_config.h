@@ -87,6 +87,18 @@ struct TrainConfig {
     bool base_model_dropout = true;
     std::string device = "auto";              // auto, cpu, cuda, cuda:N
 
+    // Preference tuning (Axolotl's keys; docs/config.md): "" = supervised; dpo, ipo, orpo, simpo.
+    std::string rl;
+    double dpo_beta = 0.1;                    // DPO/IPO/SimPO's beta (Axolotl's rl_beta is the same key)
+    double dpo_label_smoothing = 0.0;         // robust DPO, SimPO
+    std::string dpo_loss_type;                // "" = the method's: sigmoid (dpo), ipo (ipo); or robust
+    double orpo_alpha = 0.1;                  // ORPO's lambda
+    double simpo_gamma = 0.5;
+    double cpo_alpha = 1.0;                   // SimPO: weight of the chosen completions' NLL
+    bool precompute_ref_log_probs = false;    // DPO with an adapter: reference log-probs once, before training
+    int64_t max_length = 0;                   // preference pairs: prompt + completion tokens (0 = sequence_len)
+    int64_t max_prompt_length = 0;            // preference pairs: keep the prompt's last N tokens (0 = all)
+
     std::string output_dir = "./outputs";
     int64_t save_steps = 0;                   // 0 = only at the end
     int64_t eval_steps = 0;                   // 0 = only at the end (when there is validation data)

@@ -116,6 +116,16 @@ std::string train_config_yaml(const TrainConfig& c) {
     flag("gradient_checkpointing", c.gradient_checkpointing, d.gradient_checkpointing);
     flag("base_model_dropout", c.base_model_dropout, d.base_model_dropout);
     str("device", c.device, d.device);
+    str("rl", c.rl, d.rl);
+    num("dpo_beta", c.dpo_beta, d.dpo_beta);
+    num("dpo_label_smoothing", c.dpo_label_smoothing, d.dpo_label_smoothing);
+    str("dpo_loss_type", c.dpo_loss_type, d.dpo_loss_type);
+    num("orpo_alpha", c.orpo_alpha, d.orpo_alpha);
+    num("simpo_gamma", c.simpo_gamma, d.simpo_gamma);
+    num("cpo_alpha", c.cpo_alpha, d.cpo_alpha);
+    flag("precompute_ref_log_probs", c.precompute_ref_log_probs, d.precompute_ref_log_probs);
+    integer("max_length", c.max_length, d.max_length);
+    integer("max_prompt_length", c.max_prompt_length, d.max_prompt_length);
     out << YAML::Key << "output_dir" << YAML::Value << c.output_dir;
     integer("save_steps", c.save_steps, d.save_steps);
     integer("eval_steps", c.eval_steps, d.eval_steps);

@@ -1,0 +1,202 @@
+// Preference tuning (rl: dpo, ipo, orpo, simpo): TRL's row forms and tokenization, the config keys, and
+// `lathe train` against TRL 1.16 itself (PreferenceInterop: tests/interop/make_preference_references.py ran
+// DPOTrainer, ORPOTrainer and CPOTrainer on the same model, data and adapter initialisation): every step's
+// loss and TRL's metrics within 1e-4.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/data/preference.h"
+#include "core/train/train_config.h"
+#include "core/util/error.h"
+#include "core/util/json_file.h"
+#include "tests/child_process.h"
+#include "tests/fixtures.h"
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+std::string write_file(const fs::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path.string();
+}
+
+data::PreferenceRow row_of(const std::string& line) {
+    auto r = data::to_preference_row({"pairs.jsonl", 3, ojson::parse(line)});
+    if (auto* p = std::get_if<data::Problem>(&r)) throw Error(p->to_string());
+    return std::get<data::PreferenceRow>(r);
+}
+
+std::string problem_of(const std::string& line) {
+    auto r = data::to_preference_row({"pairs.jsonl", 3, ojson::parse(line)});
+    return std::holds_alternative<data::Problem>(r) ? std::get<data::Problem>(r).to_string() : "";
+}
+
+TEST(PreferenceRows, ImplicitPromptIsTheSharedPrefixAsTrlExtractsIt) {
+    auto conv = row_of(R"({"chosen": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}],
+                          "rejected": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Go away."}]})");
+    EXPECT_TRUE(conv.conversational);
+    EXPECT_EQ(conv.prompt, ojson::parse(R"([{"role": "user", "content": "Hi"}])"));
+    EXPECT_EQ(conv.chosen, ojson::parse(R"([{"role": "assistant", "content": "Hello."}])"));
+    EXPECT_EQ(conv.rejected, ojson::parse(R"([{"role": "assistant", "content": "Go away."}])"));
+    // Text: the prompt stops before the space that precedes the difference, which goes to both completions.
+    auto text = row_of(R"({"chosen": "The sky is blue.", "rejected": "The sky is green."})");
+    EXPECT_FALSE(text.conversational);
+    EXPECT_EQ(text.prompt, "The sky is");
+    EXPECT_EQ(text.chosen, " blue.");
+    EXPECT_EQ(text.rejected, " green.");
+    // Code points, not bytes: "é" and "è" share their first byte.
+    auto utf8 = row_of(R"({"chosen": "café", "rejected": "cafè"})");
+    EXPECT_EQ(utf8.prompt, "caf");
+    // An explicit prompt of the chosen side's form is kept.
+    auto explicit_prompt = row_of(R"({"prompt": "Q:", "chosen": " yes", "rejected": " no"})");
+    EXPECT_EQ(explicit_prompt.prompt, "Q:");
+    EXPECT_EQ(explicit_prompt.chosen, " yes");
+}
+
+TEST(PreferenceRows, BadRowsNameTheField) {
+    EXPECT_NE(problem_of(R"({"prompt": "Q", "chosen": "a"})").find("pairs.jsonl:3"), std::string::npos);
+    EXPECT_NE(problem_of(R"({"prompt": "Q", "chosen": 3, "rejected": "b"})").find("chosen"), std::string::npos);
+    EXPECT_NE(problem_of(R"({"prompt": "Q", "chosen": [{"role": "assistant"}], "rejected": [{"role": "assistant", "content": "x"}]})")
+                  .find("chosen[0].content"),
+              std::string::npos);
+    EXPECT_NE(problem_of(R"({"prompt": "Q", "chosen": "a", "rejected": [{"role": "assistant", "content": "x"}]})").find("both"),
+              std::string::npos);
+}
+
+TEST(PreferenceTokenize, DpoAndOrpoPipelinesSplitPromptAndCompletionAsTrl) {
+    test::TempDir dir;
+    const TextTokenizer tok = TextTokenizer::load(test::model_with_tokenizer(dir));
+    auto row = row_of(R"({"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": "Hello."}],
+                          "rejected": [{"role": "assistant", "content": "No."}]})");
+    auto dpo = std::get<data::PreferencePair>(data::tokenize_preference_row(row, tok, {}));
+    const auto prompt = tok.encode("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", false).ids;
+    const auto whole = tok.encode("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n", false).ids;
+    EXPECT_EQ(dpo.chosen.ids, whole);  // no EOS added to conversational rows
+    EXPECT_EQ(dpo.chosen.prompt_tokens, static_cast<int64_t>(prompt.size()));
+    auto orpo = std::get<data::PreferencePair>(data::tokenize_preference_row(row, tok, {.pipeline = data::PreferenceTokenization::orpo_cpo}));
+    auto with_eos = whole;
+    with_eos.push_back(*tok.eos_id());  // the ORPO/CPO pipeline appends EOS after the template's "\n"
+    EXPECT_EQ(orpo.chosen.ids, with_eos);
+    // max_length: the DPO pipeline keeps the start; a prompt that fills it drops the row.
+    auto cut = std::get<data::PreferencePair>(data::tokenize_preference_row(row, tok, {.max_length = static_cast<int64_t>(prompt.size()) + 2}));
+    EXPECT_EQ(cut.chosen.ids.size(), prompt.size() + 2);
+    auto dropped = data::tokenize_preference_row(row, tok, {.max_length = static_cast<int64_t>(prompt.size())});
+    ASSERT_TRUE(std::holds_alternative<data::Problem>(dropped));
+    EXPECT_NE(std::get<data::Problem>(dropped).to_string().find("max_length"), std::string::npos);
+    // max_prompt_length keeps the prompt's end.
+    auto short_prompt = std::get<data::PreferencePair>(data::tokenize_preference_row(row, tok, {.max_prompt_length = 3}));
+    EXPECT_EQ(short_prompt.chosen.prompt_tokens, 3);
+    EXPECT_EQ(short_prompt.chosen.ids.size(), whole.size() - prompt.size() + 3);
+    // Text rows get the EOS text appended (once).
+    auto text = row_of(R"({"prompt": "Q:", "chosen": " yes<|im_end|>", "rejected": " no"})");
+    auto t = std::get<data::PreferencePair>(data::tokenize_preference_row(text, tok, {}));
+    EXPECT_EQ(t.chosen.ids, tok.encode("Q: yes<|im_end|>", true).ids);
+    EXPECT_EQ(t.rejected.ids, tok.encode("Q: no<|im_end|>", true).ids);
+}
+
+std::string config_error(const std::string& yaml) {
+    test::TempDir dir;
+    try {
+        read_train_config(write_file(dir.path / "run.yaml", "base_model: /m\ndatasets: [a.jsonl]\n" + yaml));
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(PreferenceConfig, KeysAndTheirChecks) {
+    test::TempDir dir;
+    TrainConfig c = read_train_config(write_file(dir.path / "run.yaml",
+                                                 "base_model: /m\ndatasets: [a.jsonl]\nrl: simpo\ndpo_beta: 2.0\nsimpo_gamma: 0.3\ncpo_alpha: 0\n"
+                                                 "max_length: 512\nmax_prompt_length: 128\n"));
+    EXPECT_EQ(c.rl, "simpo");
+    EXPECT_DOUBLE_EQ(c.dpo_beta, 2.0);
+    EXPECT_DOUBLE_EQ(c.simpo_gamma, 0.3);
+    EXPECT_DOUBLE_EQ(c.cpo_alpha, 0.0);
+    EXPECT_EQ(c.max_length, 512);
+    EXPECT_EQ(train_config_yaml(read_train_config(write_file(dir.path / "again.yaml", train_config_yaml(c)))), train_config_yaml(c));
+    EXPECT_NE(config_error("rl: kto\n").find("rl: 'kto' is not supported"), std::string::npos);
+    EXPECT_NE(config_error("rl: dpo\ndpo_label_smoothing: 0.1\n").find("dpo_loss_type: robust"), std::string::npos);
+    EXPECT_NE(config_error("rl: dpo\nsample_packing: true\n").find("sample_packing"), std::string::npos);
+    EXPECT_NE(config_error("rl: orpo\nval_set_size: 0.1\n").find("val_set_size"), std::string::npos);
+    EXPECT_NE(config_error("dpo_beta: 0.2\n").find("applies with rl"), std::string::npos);
+}
+
+// LoRA-DPO with a fresh adapter (B = 0): at the first step the policy is the reference, so the loss is
+// ln 2 and every reward 0.
+TEST(PreferenceTrain, FreshLoraDpoStartsAtLn2WithZeroRewards) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream pairs(dir.path / "pairs.jsonl");
+    for (int i = 0; i < 4; ++i)
+        pairs << json{{"prompt", {{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 1?"}}}},
+                      {"chosen", {{{"role", "assistant"}, {"content", std::to_string(i + 1)}}}},
+                      {"rejected", {{{"role", "assistant"}, {"content", "No idea, " + std::to_string(i)}}}}}
+                     .dump()
+              << "\n";
+    pairs.close();
+    const std::string cfg = write_file(dir.path / "dpo.yaml", "base_model: " + model + "\ndatasets:\n  - path: " + (dir.path / "pairs.jsonl").string() +
+                                                                  "\nrl: dpo\nadapter: lora\nlora_r: 4\nlora_target_linear: true\n"
+                                                                  "micro_batch_size: 2\nmax_steps: 2\nlearning_rate: 0.01\ndevice: cpu\n"
+                                                                  "output_dir: " + dir.str() + "/out\n");
+    int code = -1;
+    auto events = test::run_to_end({LATHE_CLI, "train", cfg, "--store", dir.str() + "/lathe.db"}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? "" : events.back().dump());
+    std::vector<json> steps;
+    for (const auto& e : events)
+        if (e["event"] == "step") steps.push_back(e);
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_NEAR(steps[0]["loss"].get<double>(), std::log(2.0), 1e-6);
+    for (const char* k : {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"}) EXPECT_EQ(steps[0][k].get<double>(), 0.0) << k;
+    EXPECT_LT(steps[0]["logps/chosen"].get<double>(), 0.0);
+    EXPECT_NE(steps[1]["rewards/margins"].get<double>(), 0.0);  // the adapter moved the policy away from the reference
+}
+
+// --- against TRL itself -------------------------------------------------------------------------------
+
+std::string preference_refs() {
+    const char* dir = std::getenv("LATHE_INTEROP_REFS");
+    return dir ? std::string(dir) + "/preference" : "";
+}
+
+class PreferenceInterop : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PreferenceInterop, EveryStepsLossAndMetricsMatchTrl) {
+    const std::string refs = preference_refs();
+    ASSERT_FALSE(refs.empty()) << "LATHE_INTEROP_REFS is not set (ctest sets it)";
+    const json ref = read_json_file(refs + "/" + GetParam() + "/reference.json");
+    test::TempDir dir;
+    std::string yaml = "base_model: " + refs + "/model\ndatasets:\n  - path: " + refs + "/" + ref["dataset"].get<std::string>() + "\n";
+    if (!ref["adapter_init"].is_null()) yaml += "adapter: lora\nlora_model_dir: " + refs + "/" + ref["adapter_init"].get<std::string>() + "\n";
+    for (const auto& [key, value] : ref["config"].items())
+        yaml += key + ": " + (value.is_string() ? value.get<std::string>() : value.dump()) + "\n";
+    yaml += "device: cpu\nbf16: false\noutput_dir: " + dir.str() + "/out\n";
+    const std::string cfg = write_file(dir.path / "run.yaml", yaml);
+    int code = -1;
+    auto events = test::run_to_end({LATHE_CLI, "train", cfg, "--store", dir.str() + "/lathe.db"}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? "" : events.back().dump());
+    std::vector<json> steps;
+    for (const auto& e : events)
+        if (e["event"] == "step") steps.push_back(e);
+    const json& expected = ref["steps"];
+    ASSERT_EQ(steps.size(), expected.size());
+    for (size_t i = 0; i < steps.size(); ++i)
+        for (const auto& [key, value] : expected[i].items()) {
+            ASSERT_TRUE(steps[i].contains(key)) << key;
+            EXPECT_NEAR(steps[i][key].get<double>(), value.get<double>(), 1e-4) << GetParam() << " step " << i + 1 << " " << key;
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(Trl, PreferenceInterop,
+                         ::testing::Values("dpo_lora", "ipo_lora", "robust_lora_truncated", "dpo_full", "orpo_lora", "simpo_lora"));
+
+}  // namespace
+}  // namespace lathe
