@@ -4,11 +4,15 @@
 // loss and TRL's metrics within 1e-4.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "core/data/inspect.h"
 #include "core/data/preference.h"
 #include "core/train/train_config.h"
 #include "core/util/error.h"
@@ -160,6 +164,84 @@ TEST(PreferenceTrain, FreshLoraDpoStartsAtLn2WithZeroRewards) {
     EXPECT_NE(steps[1]["rewards/margins"].get<double>(), 0.0);  // the adapter moved the policy away from the reference
 }
 
+TEST(PreferenceInspect, CountsPairsAndFlagsIdenticalOnesWithTheirLine) {
+    test::TempDir dir;
+    const std::string path = write_file(dir.path / "pairs.jsonl",
+                                        R"({"prompt": "Q: sky?", "chosen": " blue", "rejected": " green"})"
+                                        "\n"
+                                        R"({"prompt": "Q: grass?", "chosen": " green", "rejected": " green"})"
+                                        "\n"
+                                        R"({"chosen": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}],)"
+                                        R"( "rejected": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Bye."}]})"
+                                        "\n");
+    data::InspectReport r = data::inspect_dataset({path}, {}, nullptr);
+    EXPECT_TRUE(r.preference);
+    EXPECT_EQ(r.rows, 3);
+    EXPECT_EQ(r.usable_rows, 2);
+    EXPECT_EQ(r.identical_pairs, 1);
+    ASSERT_EQ(r.problems.size(), 1u);
+    EXPECT_EQ(r.problems[0].line, 2);
+    EXPECT_NE(r.problems[0].message.find("identical"), std::string::npos);
+    auto j = data::inspect_report_json(r);
+    EXPECT_EQ(j["type"], "preference");
+    EXPECT_EQ(j["pairs"]["usable"], 2);
+    std::ostringstream printed;
+    data::print_inspect_report(r, printed);
+    EXPECT_NE(printed.str().find("preference pairs: 2 usable, 1 with identical chosen and rejected"), std::string::npos) << printed.str();
+    // With the model's tokenizer: token lengths of prompt, chosen and rejected.
+    const TextTokenizer tok = TextTokenizer::load(test::model_with_tokenizer(dir));
+    data::InspectReport t = data::inspect_dataset({path}, {}, &tok);
+    for (const char* field : {"prompt", "chosen", "rejected"}) EXPECT_EQ(t.field_lengths[field].rows, 2) << field;
+    EXPECT_GT(t.trained_tokens, 0);
+    EXPECT_LT(t.trained_tokens, t.tokens);
+}
+
+// Full-finetuning DPO killed with -9 and resumed: the reference log-probabilities come from the base model
+// again (not the checkpoint's weights), so the losses and rewards after the resume are the uninterrupted run's,
+// bit for bit.
+TEST(PreferenceTrain, FullFinetuneDpoResumesAfterKillNineBitForBit) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream pairs(dir.path / "pairs.jsonl");
+    for (int i = 0; i < 8; ++i)
+        pairs << json{{"prompt", "Question " + std::to_string(i) + ":"}, {"chosen", " yes " + std::to_string(i)}, {"rejected", " no"}}.dump() << "\n";
+    pairs.close();
+    auto config = [&](const std::string& name) {
+        return write_file(dir.path / (name + ".yaml"), "base_model: " + model + "\ndatasets:\n  - path: " + (dir.path / "pairs.jsonl").string() +
+                                                           "\nrl: dpo\nmicro_batch_size: 2\nnum_epochs: 2\nsave_steps: 3\nlearning_rate: 0.001\n"
+                                                           "device: cpu\nseed: 5\noutput_dir: " + dir.str() + "/" + name + "\n");
+    };
+    const std::string store = dir.str() + "/lathe.db";
+    auto steps_of = [](const std::vector<json>& events) {
+        std::vector<json> out;
+        for (const auto& e : events)
+            if (e["event"] == "step") out.push_back(e);
+        return out;
+    };
+    auto uninterrupted = steps_of(test::run_to_end({LATHE_CLI, "train", config("full"), "--store", store}));
+    ASSERT_EQ(uninterrupted.size(), 8u);
+
+    test::ChildProcess child({LATHE_CLI, "train", config("killed"), "--store", store});
+    json e;
+    int64_t run_id = 0;
+    while (child.next(e)) {
+        run_id = e["run_id"];
+        if (e["event"] == "step" && e["step"] == 5) {
+            kill(child.pid, SIGKILL);  // after checkpoint-3
+            break;
+        }
+    }
+    child.wait();
+    int code = -1;
+    auto resumed = test::run_to_end({LATHE_CLI, "train", "--resume", std::to_string(run_id), "--store", store}, &code);
+    ASSERT_EQ(code, 0);
+    auto after = steps_of(resumed);
+    ASSERT_EQ(after.size(), 5u);
+    for (size_t i = 0; i < after.size(); ++i)
+        for (const char* key : {"loss", "rewards/chosen", "rewards/rejected", "logps/chosen", "grad_norm"})
+            EXPECT_EQ(after[i][key].get<double>(), uninterrupted[i + 3][key].get<double>()) << "step " << i + 4 << " " << key;
+}
+
 // --- against TRL itself -------------------------------------------------------------------------------
 
 std::string preference_refs() {
@@ -196,7 +278,8 @@ TEST_P(PreferenceInterop, EveryStepsLossAndMetricsMatchTrl) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Trl, PreferenceInterop,
-                         ::testing::Values("dpo_lora", "ipo_lora", "robust_lora_truncated", "dpo_full", "orpo_lora", "simpo_lora"));
+                         ::testing::Values("dpo_lora", "ipo_lora", "robust_lora_truncated", "dpo_full", "orpo_lora", "simpo_lora"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace lathe

@@ -254,7 +254,10 @@ PreferenceFile read_preference_file(const std::string& path, const TextTokenizer
         [&](RawRow&& raw) {
             auto row = to_preference_row(raw);
             if (auto* p = std::get_if<Problem>(&row)) return out.problems.push_back(std::move(*p));
-            auto pair = tokenize_preference_row(std::get<PreferenceRow>(row), tokenizer, options);
+            const PreferenceRow& r = std::get<PreferenceRow>(row);
+            if (r.chosen == r.rejected)  // no preference to learn: skipped (TRL would train on it)
+                return out.problems.push_back(problem(r.file, r.line, "rejected", "chosen and rejected are identical, so the pair teaches no preference"));
+            auto pair = tokenize_preference_row(r, tokenizer, options);
             if (auto* p = std::get_if<Problem>(&pair)) return out.problems.push_back(std::move(*p));
             out.pairs.push_back(std::get<PreferencePair>(std::move(pair)));
         },

@@ -65,7 +65,8 @@ struct PreferenceTokenizeOptions {
 std::variant<PreferencePair, Problem> tokenize_preference_row(const PreferenceRow& row, const TextTokenizer& tokenizer,
                                                               const PreferenceTokenizeOptions& options);
 
-// Every row of a dataset file, tokenized; rows that cannot be used are `problems` (file, line, why).
+// Every row of a dataset file, tokenized; rows that cannot be used are `problems` (file, line, why), and
+// so are pairs whose chosen and rejected are identical (they carry no preference; TRL would keep them).
 struct PreferenceFile {
     std::vector<PreferencePair> pairs;
     std::vector<Problem> problems;
