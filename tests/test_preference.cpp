@@ -75,6 +75,36 @@ TEST(PreferenceRows, BadRowsNameTheField) {
               std::string::npos);
 }
 
+// Axolotl's DPO types become TRL text rows as Axolotl's transforms make them.
+TEST(PreferenceRows, AxolotlTypesBecomeTrlTextRows) {
+    test::TempDir dir;
+    const TextTokenizer tok = TextTokenizer::load(test::model_with_tokenizer(dir));
+    auto convert = [&](const data::PreferenceFormat& f, const std::string& line) { return data::axolotl_preference_row({"p.jsonl", 4, ojson::parse(line)}, f, tok); };
+    auto chat = std::get<data::PreferenceRow>(convert({.type = "chat_template.default"},
+                                                       R"({"messages": [{"role": "user", "content": "Hi"}], "chosen": {"role": "assistant", "content": "Hello."},
+                                                           "rejected": "Bye."})"));
+    EXPECT_FALSE(chat.conversational);
+    EXPECT_EQ(chat.prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(chat.chosen, "Hello.<|im_end|>");  // cut where the content starts, the template's trailing "\n" stripped
+    EXPECT_EQ(chat.rejected, "Bye.<|im_end|>");
+    data::PreferenceFormat mapped{.type = "chat_template.default", .field_messages = "conversation", .field_chosen = "good", .field_rejected = "bad",
+                                  .role_key = "from", .content_key = "value"};
+    auto m = std::get<data::PreferenceRow>(convert(mapped, R"({"conversation": "Hi", "good": [{"from": "user", "value": "Hi"}, {"from": "assistant", "value": "Yes."}],
+                                                                "bad": "No."})"));
+    EXPECT_EQ(m.prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(m.chosen, "Yes.<|im_end|>");
+    auto bad_role = convert(mapped, R"({"conversation": [{"from": "bot", "value": "x"}], "good": "a", "bad": "b"})");
+    ASSERT_TRUE(std::holds_alternative<data::Problem>(bad_role));
+    EXPECT_NE(std::get<data::Problem>(bad_role).to_string().find("conversation[0].from: unknown role 'bot'"), std::string::npos)
+        << std::get<data::Problem>(bad_role).to_string();
+    auto intel = std::get<data::PreferenceRow>(convert({.type = "chatml.intel"}, R"({"system": "Be brief.", "question": "Hi", "chosen": "Hello.", "rejected": "Bye."})"));
+    EXPECT_EQ(intel.prompt, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(intel.chosen, "Hello.<|im_end|>");
+    auto no_question = convert({.type = "chatml.intel"}, R"({"chosen": "a", "rejected": "b"})");
+    ASSERT_TRUE(std::holds_alternative<data::Problem>(no_question));
+    EXPECT_EQ(std::get<data::Problem>(no_question).to_string(), "p.jsonl:4: question: missing (chatml.intel rows need it)");
+}
+
 TEST(PreferenceTokenize, DpoAndOrpoPipelinesSplitPromptAndCompletionAsTrl) {
     test::TempDir dir;
     const TextTokenizer tok = TextTokenizer::load(test::model_with_tokenizer(dir));
@@ -132,6 +162,22 @@ TEST(PreferenceConfig, KeysAndTheirChecks) {
     EXPECT_NE(config_error("rl: dpo\nsample_packing: true\n").find("sample_packing"), std::string::npos);
     EXPECT_NE(config_error("rl: orpo\nval_set_size: 0.1\n").find("val_set_size"), std::string::npos);
     EXPECT_NE(config_error("dpo_beta: 0.2\n").find("applies with rl"), std::string::npos);
+    // Axolotl's preference dataset types.
+    test::TempDir d2;
+    auto error_of = [&](const std::string& yaml) -> std::string {
+        try {
+            read_train_config(write_file(d2.path / "e.yaml", yaml));
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "";
+    };
+    const std::string axolotl = "base_model: /m\ndatasets:\n  - path: p.jsonl\n    type: chat_template.default\n    field_chosen: good\n";
+    EXPECT_NE(error_of(axolotl).find("applies with rl"), std::string::npos);
+    TrainConfig a = read_train_config(write_file(d2.path / "a.yaml", axolotl + "rl: dpo\n"));
+    EXPECT_EQ(a.datasets[0].field_chosen, "good");
+    EXPECT_EQ(train_config_yaml(read_train_config(write_file(d2.path / "b.yaml", train_config_yaml(a)))), train_config_yaml(a));
+    EXPECT_NE(error_of("base_model: /m\nrl: dpo\ndatasets:\n  - path: p.jsonl\n    type: alpaca\n").find("leave type out"), std::string::npos);
 }
 
 // LoRA-DPO with a fresh adapter (B = 0): at the first step the policy is the reference, so the loss is

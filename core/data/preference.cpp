@@ -1,6 +1,8 @@
 #include "core/data/preference.h"
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 
 #include "core/data/read_rows.h"
 #include "core/util/error.h"
@@ -247,12 +249,96 @@ std::variant<PreferencePair, Problem> tokenize_preference_row(const PreferenceRo
     }
 }
 
-PreferenceFile read_preference_file(const std::string& path, const TextTokenizer& tokenizer, const PreferenceTokenizeOptions& options) {
+std::variant<PreferenceRow, Problem> axolotl_preference_row(const RawRow& raw, const PreferenceFormat& f, const TextTokenizer& tok) {
+    const ojson& v = raw.value;
+    auto missing = [&](const std::string& field) { return problem(raw.file, raw.line, field, "missing (" + f.type + " rows need it)"); };
+    auto text_of = [&](const std::string& field) -> std::optional<std::string> {
+        if (!v.contains(field) || !v[field].is_string()) return std::nullopt;
+        return v[field].get<std::string>();
+    };
+    PreferenceRow row{raw.file, raw.line, false, {}, {}, {}};
+    if (f.type == "chatml.intel") {
+        auto question = text_of("question"), chosen = text_of("chosen"), rejected = text_of("rejected");
+        if (!question) return missing("question");
+        if (!chosen) return missing("chosen");
+        if (!rejected) return missing("rejected");
+        auto system = text_of("system");
+        std::string prompt = system && !system->empty() ? "<|im_start|>system\n" + *system + "<|im_end|>\n" : "";
+        row.prompt = prompt + "<|im_start|>user\n" + *question + "<|im_end|>\n<|im_start|>assistant\n";
+        row.chosen = *chosen + "<|im_end|>";
+        row.rejected = *rejected + "<|im_end|>";
+        return row;
+    }
+    if (f.type != "chat_template.default") return problem(raw.file, raw.line, "", "unknown preference dataset type '" + f.type + "'");
+    if (!tok.has_chat_template()) return problem(raw.file, raw.line, "", "chat_template.default needs the model's chat template, and its tokenizer has none");
+    static const char* roles[] = {"user", "assistant", "system", "tool"};
+    // One message in the template's keys, or why not.
+    auto message = [&](const ojson& m, const std::string& at) -> std::variant<ojson, std::string> {
+        if (!m.is_object() || !m.contains(f.role_key) || !m[f.role_key].is_string() || !m.contains(f.content_key) || !m[f.content_key].is_string())
+            return at + ": expected a message with string '" + f.role_key + "' and '" + f.content_key + "'";
+        const std::string role = m[f.role_key].get<std::string>();
+        if (std::none_of(std::begin(roles), std::end(roles), [&](const char* r) { return role == r; }))
+            return at + "." + f.role_key + ": unknown role '" + role + "' (user, assistant, system, tool)";
+        return ojson{{"role", role}, {"content", m[f.content_key]}};
+    };
+    if (!v.contains(f.field_messages)) return missing(f.field_messages);
+    ojson messages = ojson::array();
+    if (v[f.field_messages].is_string()) {
+        messages.push_back({{"role", "user"}, {"content", v[f.field_messages]}});
+    } else if (v[f.field_messages].is_array()) {
+        for (size_t i = 0; i < v[f.field_messages].size(); ++i) {
+            auto m = message(v[f.field_messages][i], f.field_messages + "[" + std::to_string(i) + "]");
+            if (auto* why = std::get_if<std::string>(&m)) return problem(raw.file, raw.line, "", *why);
+            messages.push_back(std::get<ojson>(m));
+        }
+    } else {
+        return problem(raw.file, raw.line, f.field_messages, "expected a list of messages or a string");
+    }
+    auto answer = [&](const std::string& field) -> std::variant<std::string, Problem> {
+        if (!v.contains(field)) return missing(field);
+        const ojson& a = v[field];
+        ojson m;
+        if (a.is_string()) m = ojson{{"role", "assistant"}, {"content", a}};
+        else if (a.is_object()) {
+            auto one = message(a, field);
+            if (auto* why = std::get_if<std::string>(&one)) return problem(raw.file, raw.line, "", *why);
+            m = std::get<ojson>(one);
+        } else if (a.is_array() && !a.empty()) {
+            auto one = message(a.back(), field + "[" + std::to_string(a.size() - 1) + "]");
+            if (auto* why = std::get_if<std::string>(&one)) return problem(raw.file, raw.line, "", *why);
+            m = std::get<ojson>(one);
+        } else {
+            return problem(raw.file, raw.line, field, "expected a string, a message or a list of messages");
+        }
+        const std::string rendered = render(tok, ojson::array({ojson{{"role", "user"}, {"content", "[[dummy_message]]"}}, m}), false);
+        const std::string content = m["content"].get<std::string>();
+        // Python's find: -1 when absent, which keeps only the last character.
+        size_t at = rendered.find(content);
+        std::string cut = at == std::string::npos ? (rendered.empty() ? "" : rendered.substr(rendered.size() - 1)) : rendered.substr(at);
+        while (!cut.empty() && std::isspace(static_cast<unsigned char>(cut.back()))) cut.pop_back();
+        return cut;
+    };
+    try {
+        row.prompt = render(tok, messages, true);
+        auto chosen = answer(f.field_chosen);
+        if (auto* p = std::get_if<Problem>(&chosen)) return *p;
+        auto rejected = answer(f.field_rejected);
+        if (auto* p = std::get_if<Problem>(&rejected)) return *p;
+        row.chosen = std::get<std::string>(chosen);
+        row.rejected = std::get<std::string>(rejected);
+    } catch (const std::exception& e) {
+        return problem(raw.file, raw.line, "", std::string("the chat template failed: ") + e.what());
+    }
+    return row;
+}
+
+PreferenceFile read_preference_file(const std::string& path, const TextTokenizer& tokenizer, const PreferenceTokenizeOptions& options,
+                                    const PreferenceFormat& format) {
     PreferenceFile out;
     read_rows(
         path, {},
         [&](RawRow&& raw) {
-            auto row = to_preference_row(raw);
+            auto row = format.type.empty() ? to_preference_row(raw) : axolotl_preference_row(raw, format, tokenizer);
             if (auto* p = std::get_if<Problem>(&row)) return out.problems.push_back(std::move(*p));
             const PreferenceRow& r = std::get<PreferenceRow>(row);
             if (r.chosen == r.rejected)  // no preference to learn: skipped (TRL would train on it)

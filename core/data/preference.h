@@ -65,12 +65,26 @@ struct PreferenceTokenizeOptions {
 std::variant<PreferencePair, Problem> tokenize_preference_row(const PreferenceRow& row, const TextTokenizer& tokenizer,
                                                               const PreferenceTokenizeOptions& options);
 
+// Axolotl's preference dataset types, turned into TRL's text form as Axolotl does before it hands rows to TRL:
+//  - chat_template.default: `field_messages` (the conversation before the answers; a string is one user
+//    message) through the chat template with the generation prompt is the prompt; `field_chosen` and
+//    `field_rejected` (a string, a message, or a list whose last message counts) are each rendered after a
+//    dummy user turn and cut from where their content starts, trailing whitespace stripped.
+//  - chatml.intel: ChatML written out: an optional `system`, the `question`, each answer followed by <|im_end|>.
+struct PreferenceFormat {
+    std::string type;  // "" (TRL's forms), chat_template.default, chatml.intel
+    std::string field_messages = "messages", field_chosen = "chosen", field_rejected = "rejected";
+    std::string role_key = "role", content_key = "content";  // message_property_mappings
+};
+std::variant<PreferenceRow, Problem> axolotl_preference_row(const RawRow& raw, const PreferenceFormat& format, const TextTokenizer& tokenizer);
+
 // Every row of a dataset file, tokenized; rows that cannot be used are `problems` (file, line, why), and
 // so are pairs whose chosen and rejected are identical (they carry no preference; TRL would keep them).
 struct PreferenceFile {
     std::vector<PreferencePair> pairs;
     std::vector<Problem> problems;
 };
-PreferenceFile read_preference_file(const std::string& path, const TextTokenizer& tokenizer, const PreferenceTokenizeOptions& options);
+PreferenceFile read_preference_file(const std::string& path, const TextTokenizer& tokenizer, const PreferenceTokenizeOptions& options,
+                                    const PreferenceFormat& format = {});
 
 }  // namespace lathe::data

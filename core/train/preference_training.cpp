@@ -26,9 +26,16 @@ PreferenceTraining::PreferenceTraining(const TrainConfig& c, std::vector<Warning
     std::vector<data::MixSource> mix;
     for (const auto& spec : c.datasets) {
         if (!fs::exists(spec.path)) throw Error(spec.path + ": no such file or folder (datasets[].path)");
-        data::PreferenceFile file = data::read_preference_file(spec.path, tokenizer, to);
+        data::PreferenceFormat format;
+        format.type = spec.type;
+        if (!spec.field_messages.empty()) format.field_messages = spec.field_messages;
+        if (!spec.field_chosen.empty()) format.field_chosen = spec.field_chosen;
+        if (!spec.field_rejected.empty()) format.field_rejected = spec.field_rejected;
+        format.role_key = spec.role_key;
+        format.content_key = spec.content_key;
+        data::PreferenceFile file = data::read_preference_file(spec.path, tokenizer, to, format);
         if (c.strict && !file.problems.empty()) throw Error(file.problems.front().to_string() + " (strict: true)");
-        fingerprints.push_back({{"path", spec.path}, {"type", "preference"}, {"weight", spec.weight}, {"rows", file.pairs.size()},
+        fingerprints.push_back({{"path", spec.path}, {"type", spec.type.empty() ? "preference" : spec.type}, {"weight", spec.weight}, {"rows", file.pairs.size()},
                                 {"skipped", file.problems.size()}, {"bytes", static_cast<int64_t>(fs::is_regular_file(spec.path) ? fs::file_size(spec.path) : 0)}});
         if (!file.problems.empty()) {
             std::vector<std::string> problems;

@@ -67,6 +67,8 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
         else if (sub == "type") read_scalar(v, key, d.type, p, "a string");
         else if (sub == "field") read_scalar(v, key, d.field, p, "a string");
         else if (sub == "field_messages") read_scalar(v, key, d.field_messages, p, "a string");
+        else if (sub == "field_chosen") read_scalar(v, key, d.field_chosen, p, "a string");
+        else if (sub == "field_rejected") read_scalar(v, key, d.field_rejected, p, "a string");
         else if (sub == "roles_to_train") d.roles_to_train = read_strings(v, key, p);
         else if (sub == "weight") {
             if (read_scalar(v, key, d.weight, p, "a number") && !(d.weight >= 0 && d.weight <= 1e6)) p.add(v, key, "must be >= 0, got " + v.Scalar());
@@ -90,16 +92,21 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
             }
         } else {
             p.add(kv.first, key,
-                  "unknown key (a dataset has path, type, weight, field, field_messages, message_property_mappings, roles_to_train, train_on_eos)");
+                  "unknown key (a dataset has path, type, weight, field, field_messages, field_chosen, field_rejected, message_property_mappings, "
+                  "roles_to_train, train_on_eos)");
         }
     }
     if (d.path.empty()) p.add(item, k, "each entry needs a 'path'");
-    static const char* types[] = {"", "pretokenized", "text", "completion", "alpaca", "chat_template"};
+    static const char* types[] = {"", "pretokenized", "text", "completion", "alpaca", "chat_template", "chat_template.default", "chatml.intel"};
     if (std::none_of(std::begin(types), std::end(types), [&](const char* t) { return d.type == t; }))
         p.add(item["type"] ? item["type"] : item, k + ".type",
-              "'" + d.type + "' is not supported (pretokenized, text, completion, alpaca, chat_template, or leave it out to detect it)");
+              "'" + d.type + "' is not supported (pretokenized, text, completion, alpaca, chat_template, or leave it out to detect it; "
+              "with rl: chat_template.default, chatml.intel)");
     if (!d.field.empty() && d.type != "completion") p.add(item["field"], k + ".field", "applies to type: completion");
-    if (!d.field_messages.empty() && d.type != "chat_template") p.add(item["field_messages"], k + ".field_messages", "applies to type: chat_template");
+    if (!d.field_messages.empty() && d.type != "chat_template" && d.type != "chat_template.default")
+        p.add(item["field_messages"], k + ".field_messages", "applies to type: chat_template (or chat_template.default with rl)");
+    for (const auto& [name, value] : {std::pair{"field_chosen", &d.field_chosen}, std::pair{"field_rejected", &d.field_rejected}})
+        if (!value->empty() && d.type != "chat_template.default") p.add(item[name], k + "." + name, "applies to type: chat_template.default (with rl)");
 }
 
 // Axolotl's bnb_config_kwargs: BitsAndBytesConfig arguments; the 4-bit ones Lathe honours.
@@ -165,6 +172,10 @@ void check_preference_keys(const YAML::Node& root, const TrainConfig& c, Problem
     if (c.rl.empty()) {
         for (const char* key : keys)
             if (root[key] && !root[key].IsNull()) p.add(root[key], key, "applies with rl: dpo, ipo, orpo or simpo (preference tuning)");
+        for (size_t i = 0; i < c.datasets.size(); ++i)
+            if (c.datasets[i].type == "chat_template.default" || c.datasets[i].type == "chatml.intel")
+                p.list.push_back(c.source + ":" + std::to_string(c.datasets[i].line) + ": datasets[" + std::to_string(i) + "].type: '" +
+                                 c.datasets[i].type + "' holds preference pairs; it applies with rl: dpo, ipo, orpo or simpo");
         return;
     }
     static const char* methods[] = {"dpo", "ipo", "orpo", "simpo"};
@@ -191,9 +202,13 @@ void check_preference_keys(const YAML::Node& root, const TrainConfig& c, Problem
     if (c.val_set_size > 0) p.add(root["val_set_size"], "val_set_size", std::string(why) + " (no preference evaluation yet)");
     if (!c.test_datasets.empty()) p.add(root["test_datasets"], "test_datasets", std::string(why) + " (no preference evaluation yet)");
     if (!c.lora_modules_to_save.empty()) p.add(root["lora_modules_to_save"], "lora_modules_to_save", std::string(why) + " (the reference switches only the adapter off)");
-    for (size_t i = 0; i < c.datasets.size(); ++i)
-        if (!c.datasets[i].type.empty())
-            p.list.push_back(c.source + ":" + std::to_string(c.datasets[i].line) + ": datasets[" + std::to_string(i) + "].type: with rl every dataset holds preference pairs (prompt/chosen/rejected); leave type out");
+    for (size_t i = 0; i < c.datasets.size(); ++i) {
+        const std::string& type = c.datasets[i].type;
+        if (!type.empty() && type != "chat_template.default" && type != "chatml.intel")
+            p.list.push_back(c.source + ":" + std::to_string(c.datasets[i].line) + ": datasets[" + std::to_string(i) + "].type: with rl every "
+                             "dataset holds preference pairs: leave type out (TRL's prompt/chosen/rejected rows), or chat_template.default or "
+                             "chatml.intel (Axolotl's)");
+    }
     if (c.max_length > 0 && c.max_prompt_length >= c.max_length)
         p.add(root["max_prompt_length"], "max_prompt_length", "must be below max_length");
 }

@@ -16,10 +16,12 @@ struct DatasetSpec {
     // "" (detected per row from its fields), pretokenized (input_ids, optional labels), text (raw text
     // for continued pretraining, split into sequence_len rows), completion (one text per row, trained
     // whole, in `field`), alpaca (instruction/input/output through the Alpaca prompt), chat_template
-    // (messages through the model's chat template). docs/config.md has the details.
+    // (messages through the model's chat template); with rl (preference pairs): "" (TRL's forms),
+    // chat_template.default or chatml.intel (Axolotl's). docs/config.md has the details.
     std::string type;
     std::string field;                                   // completion: the text column (default "text")
     std::string field_messages;                          // chat_template: the messages column (default "messages")
+    std::string field_chosen, field_rejected;            // chat_template.default (rl): the answer columns (default chosen, rejected)
     std::string role_key = "role", content_key = "content";  // chat_template: message_property_mappings
     std::vector<std::string> roles_to_train = {"assistant"};
     bool train_on_eos = true;                            // the end-of-turn token of trained turns ("turn")

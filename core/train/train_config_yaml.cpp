@@ -36,6 +36,8 @@ std::string train_config_yaml(const TrainConfig& c) {
             if (!ds.type.empty()) out << YAML::Key << "type" << YAML::Value << ds.type;
             if (!ds.field.empty()) out << YAML::Key << "field" << YAML::Value << ds.field;
             if (!ds.field_messages.empty()) out << YAML::Key << "field_messages" << YAML::Value << ds.field_messages;
+            if (!ds.field_chosen.empty()) out << YAML::Key << "field_chosen" << YAML::Value << ds.field_chosen;
+            if (!ds.field_rejected.empty()) out << YAML::Key << "field_rejected" << YAML::Value << ds.field_rejected;
             if (ds.role_key != dd.role_key || ds.content_key != dd.content_key)
                 out << YAML::Key << "message_property_mappings" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "role"
                     << YAML::Value << ds.role_key << YAML::Key << "content" << YAML::Value << ds.content_key << YAML::EndMap;
