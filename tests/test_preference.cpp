@@ -288,6 +288,32 @@ TEST(PreferenceTrain, FullFinetuneDpoResumesAfterKillNineBitForBit) {
             EXPECT_EQ(after[i][key].get<double>(), uninterrupted[i + 3][key].get<double>()) << "step " << i + 4 << " " << key;
 }
 
+// `lathe train --dry-run`: a preference run's estimate counts both sequences of each pair, up to max_length.
+TEST(PreferenceTrain, DryRunEstimatesTheDoubledBatch) {
+    test::TempDir dir;
+    auto dry_run = [&](const std::string& name, const std::string& extra) {
+        const std::string cfg = write_file(dir.path / (name + ".yaml"), "base_model: " + test::hf_model("llama") + "\ndatasets: [" + dir.str() +
+                                                                            "/pairs.jsonl]\nadapter: lora\nlora_target_linear: true\n" + extra);
+        test::ChildProcess child({LATHE_CLI, "train", "--dry-run", cfg, "--store", dir.str() + "/lathe.db"});
+        std::string text;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
+        EXPECT_EQ(child.wait(), 0) << text;
+        return text;
+    };
+    auto line_of = [](const std::string& text, const std::string& start) {
+        size_t at = text.find(start);
+        return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+    };
+    const std::string sft = dry_run("sft", "micro_batch_size: 4\nsequence_len: 512\n");
+    const std::string dpo = dry_run("dpo", "rl: dpo\nmicro_batch_size: 2\nsequence_len: 2048\nmax_length: 512\n");
+    EXPECT_NE(dpo.find("preference      rl: dpo (chosen and rejected in one batch)"), std::string::npos) << dpo;
+    EXPECT_NE(dpo.find("2 pairs x 1 accumulation, max_length 512"), std::string::npos) << dpo;
+    EXPECT_FALSE(line_of(sft, "  activations").empty()) << sft;
+    EXPECT_EQ(line_of(dpo, "  activations"), line_of(sft, "  activations"));
+}
+
 // --- against TRL itself -------------------------------------------------------------------------------
 
 std::string preference_refs() {

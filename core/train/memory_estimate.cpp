@@ -94,7 +94,13 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     const double master = (lora || plan.bf16) ? trainable * 4 : 0;  // float32 master weights of what is trained
     // Activations kept for backward, per layer and token, roughly: attention inputs/outputs, q/k/v,
     // MLP (3 x intermediate) and norms, in the compute dtype; plus float32 logits for the loss.
-    const double tokens = static_cast<double>(c.micro_batch_size * c.sequence_len);
+    // Preference tuning runs each pair's chosen and rejected sequences in one batch: twice the rows, each up
+    // to max_length. Its reference model costs nothing here: LoRA-DPO switches the adapter off, full
+    // finetuning precomputes the reference log-probabilities.
+    const bool preference = !c.rl.empty();
+    const int64_t rows = preference ? 2 * c.micro_batch_size : c.micro_batch_size;
+    const int64_t length = preference && c.max_length > 0 ? c.max_length : c.sequence_len;
+    const double tokens = static_cast<double>(rows * length);
     const double per_token_layer = (10.0 * mc.hidden_size + 4.0 * mc.intermediate_size) * weight_bytes;
     // With checkpointing only each layer's input is kept, plus one layer's worth while it is recomputed.
     const double activations = c.gradient_checkpointing
@@ -110,7 +116,9 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
         << (qlora ? "quantization    " + quant::describe(*q4) + (mc.quantization ? " (as stored)" : " (on load)") + "\n" : std::string())
         << "precision       " << (plan.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << (c.bf16 == "auto" ? " (bf16: auto)" : "") << "\n"
         << "checkpointing   " << (c.gradient_checkpointing ? "on (layers recomputed in backward)" : "off") << "\n"
-        << "batch           " << c.micro_batch_size << " x " << c.gradient_accumulation_steps << " accumulation, sequence_len " << c.sequence_len << "\n"
+        << (preference ? "preference      rl: " + c.rl + " (chosen and rejected in one batch)\n" : std::string())
+        << "batch           " << c.micro_batch_size << (preference ? " pairs" : "") << " x " << c.gradient_accumulation_steps
+        << " accumulation, " << (preference ? "max_length " + std::to_string(length) : "sequence_len " + std::to_string(c.sequence_len)) << "\n"
         << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << c.warmup_steps << ")\n"
         << "device          " << plan.device << (c.device == "auto" ? " (device: auto)" : "") << "\n"
         << "output          " << c.output_dir << "\n"
