@@ -350,7 +350,8 @@ TEST_P(PreferenceInterop, EveryStepsLossAndMetricsMatchTrl) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Trl, PreferenceInterop,
-                         ::testing::Values("dpo_lora", "ipo_lora", "robust_lora_truncated", "dpo_full", "orpo_lora", "simpo_lora"),
+                         ::testing::Values("dpo_lora", "ipo_lora", "robust_lora_truncated", "dpo_full", "dpo_lora_accumulated", "orpo_lora",
+                                           "simpo_lora"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

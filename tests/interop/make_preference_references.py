@@ -92,8 +92,8 @@ def load(folder, out, lora):
     return model
 
 
-def common_args(out_dir):
-    return dict(output_dir=str(out_dir), max_steps=STEPS, per_device_train_batch_size=BATCH, gradient_accumulation_steps=1,
+def common_args(out_dir, accumulation):
+    return dict(output_dir=str(out_dir), max_steps=STEPS, per_device_train_batch_size=BATCH, gradient_accumulation_steps=accumulation,
                 learning_rate=LR, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0,
                 optim="adamw_torch", adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, logging_steps=1,
                 save_strategy="no", report_to=[], use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False,
@@ -123,10 +123,10 @@ def recording(base):
     return Recording
 
 
-def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, **extra):
+def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, accumulation=1, **extra):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = load(folder, out, lora)
-    args = common_args(out / name / "trainer")
+    args = common_args(out / name / "trainer", accumulation)
     train = Dataset.from_list(datasets[dataset])
     if trainer_kind == "dpo":
         trainer = recording(DPOTrainer)(model=model, args=DPOConfig(**args, **extra), train_dataset=train, processing_class=tokenizer)
@@ -136,15 +136,19 @@ def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, **e
         trainer = recording(CPOTrainer)(model=model, args=CPOConfig(**args, **extra), train_dataset=train, processing_class=tokenizer)
     trainer.recorded = []
     trainer.train()
-    assert len(trainer.recorded) == STEPS, trainer.recorded
+    # A step's loss and metrics are the mean over its micro-batches (the Trainer divides each micro-batch's
+    # loss by the accumulation steps; TRL's log averages the metrics it stored per micro-batch).
+    calls = trainer.recorded
+    assert len(calls) == STEPS * accumulation, calls
+    steps = [{k: sum(c[k] for c in calls[i:i + accumulation]) / accumulation for k in calls[i]} for i in range(0, len(calls), accumulation)]
     shutil.rmtree(out / name / "trainer", ignore_errors=True)
     reference = {
         "dataset": f"{dataset}.jsonl",
         "adapter_init": "adapter_init" if lora else None,
-        "config": {**keys, "micro_batch_size": BATCH, "max_steps": STEPS, "learning_rate": LR, "lr_scheduler": "constant",
+        "config": {**keys, "micro_batch_size": BATCH, "gradient_accumulation_steps": accumulation, "max_steps": STEPS, "learning_rate": LR, "lr_scheduler": "constant",
                    "optimizer": "adamw_torch", "max_grad_norm": 1.0, "weight_decay": 0.0, "shuffle": False},
         "trl": {"trainer": trainer_kind, **{k: v for k, v in extra.items()}},
-        "steps": trainer.recorded,
+        "steps": steps,
         "first_batch": trainer.first_batch,
     }
     (out / name).mkdir(parents=True, exist_ok=True)
@@ -167,6 +171,8 @@ def main():
     run_case(out, folder, datasets, "dpo_full", "dpo", "implicit",
              {"rl": "dpo", "dpo_beta": 0.1, "precompute_ref_log_probs": True, "max_length": max_length},
              lora=False, beta=0.1, loss_type=["sigmoid"], precompute_ref_log_probs=True, max_length=max_length)
+    run_case(out, folder, datasets, "dpo_lora_accumulated", "dpo", "conversational", {"rl": "dpo", "dpo_beta": 0.1, "max_length": max_length},
+             lora=True, accumulation=2, beta=0.1, loss_type=["sigmoid"], max_length=max_length)
     run_case(out, folder, datasets, "orpo_lora", "orpo", "conversational", {"rl": "orpo", "orpo_alpha": 0.2, "max_length": max_length},
              lora=True, beta=0.2, max_length=max_length)
     run_case(out, folder, datasets, "simpo_lora", "cpo", "text",
