@@ -288,6 +288,27 @@ TEST(PreferenceTrain, FullFinetuneDpoResumesAfterKillNineBitForBit) {
             EXPECT_EQ(after[i][key].get<double>(), uninterrupted[i + 3][key].get<double>()) << "step " << i + 4 << " " << key;
 }
 
+// TRL turns every dropout off in preference training, the adapter's too: lora_dropout changes nothing.
+TEST(PreferenceTrain, AdapterDropoutIsOffAsInTrl) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream(dir.path / "pairs.jsonl") << R"({"prompt": "Q: one?", "chosen": " yes", "rejected": " no"})" << "\n"
+                                             << R"({"prompt": "Q: two?", "chosen": " no", "rejected": " yes, two"})" << "\n";
+    auto losses = [&](const std::string& name, const std::string& dropout) {
+        const std::string cfg = write_file(dir.path / (name + ".yaml"), "base_model: " + model + "\ndatasets:\n  - path: " + dir.str() +
+                                                                            "/pairs.jsonl\nrl: orpo\nadapter: lora\nlora_r: 4\nlora_target_linear: true\n"
+                                                                            "lora_dropout: " + dropout + "\nmicro_batch_size: 1\nmax_steps: 3\n"
+                                                                            "learning_rate: 0.01\ndevice: cpu\noutput_dir: " + dir.str() + "/" + name + "\n");
+        std::vector<double> out;
+        for (const auto& e : test::run_to_end({LATHE_CLI, "train", cfg, "--store", dir.str() + "/lathe.db"}))
+            if (e["event"] == "step") out.push_back(e["loss"].get<double>());
+        return out;
+    };
+    auto without = losses("without", "0.0");
+    ASSERT_EQ(without.size(), 3u);
+    EXPECT_EQ(losses("with", "0.3"), without);
+}
+
 // `lathe train --dry-run`: a preference run's estimate counts both sequences of each pair, up to max_length.
 TEST(PreferenceTrain, DryRunEstimatesTheDoubledBatch) {
     test::TempDir dir;

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/data/mix.h"
+#include "core/models/decoder_lm.h"
 #include "core/train/preference_step.h"
 #include "core/util/error.h"
 
@@ -83,6 +84,9 @@ Batch PreferenceTraining::micro_batch(const std::vector<size_t>& pair_indices, i
 
 at::Tensor PreferenceTraining::forward_backward(LoadedModel& model, const std::vector<Batch>& micro,
                                                 const std::vector<std::vector<size_t>>& groups) {
+    // TRL's disable_dropout zeroes every nn.Dropout of the model, PEFT's adapter dropout included.
+    for (Linear* layer : model.lm->linears())
+        if (layer->lora) layer->lora->dropout = 0.0;
     const c10::Device device = model.lm->device();
     at::Tensor loss = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
     at::Tensor metrics = at::zeros({6}, at::TensorOptions().dtype(at::kDouble).device(device));
