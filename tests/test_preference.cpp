@@ -222,6 +222,7 @@ TEST(PreferenceInspect, CountsPairsAndFlagsIdenticalOnesWithTheirLine) {
                                         "\n");
     data::InspectReport r = data::inspect_dataset({path}, {}, nullptr);
     EXPECT_TRUE(r.preference);
+    EXPECT_EQ(r.near_duplicates, 0);
     EXPECT_EQ(r.rows, 3);
     EXPECT_EQ(r.usable_rows, 2);
     EXPECT_EQ(r.identical_pairs, 1);
@@ -234,6 +235,14 @@ TEST(PreferenceInspect, CountsPairsAndFlagsIdenticalOnesWithTheirLine) {
     std::ostringstream printed;
     data::print_inspect_report(r, printed);
     EXPECT_NE(printed.str().find("preference pairs: 2 usable, 1 with identical chosen and rejected"), std::string::npos) << printed.str();
+    // Near duplicates compare the pairs' texts.
+    const std::string near_path = write_file(dir.path / "near.jsonl",
+                                             R"({"prompt": "Q: what colour is the sky on a clear day at noon?", "chosen": " it is blue on a clear day", "rejected": " green"})"
+                                             "\n"
+                                             R"({"prompt": "Q: what colour is the sky on a clear day at noon?", "chosen": " it is blue on a clear day!", "rejected": " green"})"
+                                             "\n");
+    data::InspectReport near = data::inspect_dataset({near_path}, {}, nullptr);
+    EXPECT_EQ(near.near_duplicates, 1);
     // With the model's tokenizer: token lengths of prompt, chosen and rejected.
     const TextTokenizer tok = TextTokenizer::load(test::model_with_tokenizer(dir));
     data::InspectReport t = data::inspect_dataset({path}, {}, &tok);

@@ -163,6 +163,18 @@ struct Inspector {
         }
     }
 
+    // The words of a pair for near-duplicate detection: its texts, or its messages' contents.
+    static std::string pair_text(const PreferenceRow& row) {
+        std::string text;
+        for (const auto* part : {&row.prompt, &row.chosen, &row.rejected}) {
+            if (part->is_string()) text += part->get<std::string>() + "\n";
+            else if (part->is_array())
+                for (const auto& m : *part)
+                    if (m.is_object() && m.contains("content") && m["content"].is_string()) text += m["content"].get<std::string>() + "\n";
+        }
+        return text;
+    }
+
     bool mostly_preference_rows() const {
         int64_t pairs = 0, rows = 0;
         for (const auto& item : pending)
@@ -189,6 +201,15 @@ struct Inspector {
         if (!first) {
             ++report.exact_duplicates;
             if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, unpack(it->second), 1.0});
+        } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
+            ++report.near_duplicate_rows_checked;
+            auto match = near.add(static_cast<int64_t>(near_places.size()), pair_text(row));
+            near_places.push_back(packed);
+            if (match.earlier >= 0) {
+                ++report.near_duplicates;
+                if (report.near_duplicate_examples.size() < options.duplicates_listed)
+                    report.near_duplicate_examples.push_back({place, unpack(near_places[static_cast<size_t>(match.earlier)]), match.similarity});
+            }
         }
         if (tokenizer) {
             auto pair = tokenize_preference_row(row, *tokenizer, {});
