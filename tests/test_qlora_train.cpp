@@ -145,7 +145,9 @@ TEST(QloraBase, PreQuantizedCheckpointNeedsQloraAndAgreeingKeys) {
     for (Linear* layer : model->linears()) {
         const bool head = layer == &model->lm->lm_head;
         EXPECT_EQ(layer->weight_4bit == nullptr, head) << layer->name;
-        if (!head) EXPECT_EQ(layer->compute_dtype, std::optional<at::ScalarType>(at::kBFloat16)) << layer->name;
+        if (!head) {
+            EXPECT_EQ(layer->compute_dtype, std::optional<at::ScalarType>(at::kBFloat16)) << layer->name;
+        }
     }
 }
 

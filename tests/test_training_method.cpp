@@ -40,6 +40,16 @@ TEST(TrainingMethod, SetAndReadBackThroughYaml) {
     set_training_method(q, TrainingMethod::dora);
     EXPECT_EQ(q.adapter, "qlora");
     EXPECT_EQ(training_method(q), TrainingMethod::dora);
+    EXPECT_EQ(method_label(q), "QLoRA (DoRA)");
+    set_training_method(q, TrainingMethod::lora);
+    EXPECT_EQ(method_label(q), "QLoRA");
+    // Full finetuning cannot train 4-bit weights: the base goes back to its stored precision.
+    set_training_method(q, TrainingMethod::full);
+    EXPECT_TRUE(q.adapter.empty());
+    EXPECT_FALSE(q.load_in_4bit);
+    EXPECT_EQ(method_label(q), "full");
+    EXPECT_NO_THROW(parse_train_config(train_config_yaml(q), "written.yaml"));
+    EXPECT_EQ(method_label(parse("adapter: lora\nlora_target_linear: true\npeft_use_rslora: true\n")), "rsLoRA");
     EXPECT_FALSE(parse_training_method("LoRA"));
     EXPECT_STREQ(display_name(TrainingMethod::rslora), "rsLoRA");
 }

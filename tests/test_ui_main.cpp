@@ -22,5 +22,6 @@ int main(int argc, char** argv) {
     failed += runModelsPageTests(argc, argv) != 0;
     failed += runRunsPageTests(argc, argv) != 0;
     failed += runChatPageTests(argc, argv) != 0;
+    failed += runMonitorPageTests(argc, argv) != 0;
     return failed;
 }

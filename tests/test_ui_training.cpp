@@ -24,6 +24,7 @@
 #include <QGuiApplication>
 
 #include "core/runs/run_store.h"
+#include "core/train/memory_estimate.h"
 #include "core/train/train_config.h"
 #include "tests/ui_screenshots.h"
 #include "ui/device_memory.h"
@@ -194,7 +195,23 @@ private slots:
         QStringList methods;
         auto* combo = child<QComboBox>(&page, "method");
         for (int i = 0; i < combo->count(); ++i) methods << combo->itemText(i);
-        QVERIFY(!methods.join(",").contains("QLoRA"));  // not implemented: not offered
+        QVERIFY(!methods.join(",").contains("QLoRA"));  // QLoRA is a LoRA-family option, not a method of its own
+
+        // QLoRA: the adapter box's 4-bit option writes adapter: qlora with load_in_4bit, and full
+        // finetuning (which cannot train 4-bit weights) turns it off again.
+        page.setMethod(TrainPage::Method::Dora);
+        auto* qlora = child<QCheckBox>(&page, "qlora");
+        QVERIFY(qlora->isVisible());
+        qlora->setChecked(true);
+        QVERIFY2(page.yamlText().contains("adapter: qlora") && page.yamlText().contains("load_in_4bit: true"), qPrintable(page.yamlText()));
+        QVERIFY2(visibleTitles().contains("Adapter: QLoRA (DoRA)"), qPrintable(visibleTitles()));
+        page.setMethod(TrainPage::Method::Full);
+        QVERIFY(!page.yamlText().contains("adapter:"));
+        QVERIFY(!page.yamlText().contains("load_in_4bit"));
+        page.applyPreset("QLoRA");
+        QCOMPARE(page.method(), TrainPage::Method::Lora);
+        QVERIFY(qlora->isChecked());
+        QCOMPARE(page.config().adapter, std::string("qlora"));
     }
 
     void validationShowsKeyAndLine() {
@@ -232,6 +249,12 @@ private slots:
         QCOMPARE(gpus[0].name, QString("NVIDIA H100 80GB HBM3"));
         QCOMPARE(gpus[1].index, 1);
         QCOMPARE(gpus[1].free_gib, 1.0);
+        QCOMPARE(gpus[0].compute_major, -1);  // an older nvidia-smi without compute_cap
+        // With compute_cap, which decides bf16: auto in the memory estimate.
+        gpus = DeviceMemory::parseNvidiaSmi("0, NVIDIA H100 80GB HBM3, 80557, 81559, 9.0\n1, Tesla V100-SXM2-16GB, 16000, 16160, 7.0\n");
+        QCOMPARE(gpus.size(), 2);
+        QCOMPARE(gpus[0].compute_major, 9);
+        QCOMPARE(gpus[1].compute_major, 7);
         QVERIFY(DeviceMemory::cpuAvailableGiB() > 0);
     }
 
@@ -248,6 +271,20 @@ private slots:
         // The demo model is tiny: the dry run says "0.00 GiB", which is an answer (unknown is < 0).
         QTRY_VERIFY2_WITH_TIMEOUT(page->estimatedGiB() >= 0, qPrintable(page->memoryText()), 30000);
         QVERIFY2(page->memoryText().contains("free system memory (CPU)") && page->memoryText().contains("fits"), qPrintable(page->memoryText()));
+        // The page shows core's estimate (what `lathe train --dry-run` prints), computed in-process for the
+        // CPU in float32, for LoRA and for QLoRA.
+        auto expectCoreEstimate = [&] {
+            const double want = lathe::estimate_training_memory(page->config(), false).total / (1024.0 * 1024 * 1024);
+            QTRY_VERIFY2(std::abs(page->estimatedGiB() - want) < 1e-12, qPrintable(QString("%1 vs %2").arg(page->estimatedGiB()).arg(want)));
+        };
+        expectCoreEstimate();
+        child<QCheckBox>(page, "qlora")->setChecked(true);
+        page->validateNow();
+        QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
+        expectCoreEstimate();
+        QVERIFY(child<QLabel>(page, "memoryEstimate")->toolTip().contains("weights"));
+        child<QCheckBox>(page, "qlora")->setChecked(false);
+        page->validateNow();
         QTest::qWait(50);
         QVERIFY(window.grab().save(screenshot("train_page")));
     }

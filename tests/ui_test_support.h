@@ -41,3 +41,4 @@ int runMainWindowTests(int argc, char** argv);
 int runModelsPageTests(int argc, char** argv);
 int runRunsPageTests(int argc, char** argv);
 int runChatPageTests(int argc, char** argv);
+int runMonitorPageTests(int argc, char** argv);

@@ -25,6 +25,11 @@ QList<GpuInfo> DeviceMemory::parseNvidiaSmi(const QString& csv) {
         g.name = f[1].trimmed();
         g.free_gib = f[2].trimmed().toDouble(&ok2) / 1024.0;
         g.total_gib = f[3].trimmed().toDouble(&ok3) / 1024.0;
+        if (f.size() >= 5) {  // "8.0"
+            bool ok = false;
+            const int major = f[4].trimmed().section('.', 0, 0).toInt(&ok);
+            if (ok) g.compute_major = major;
+        }
         if (ok1 && ok2 && ok3) out << g;
     }
     return out;
@@ -39,11 +44,21 @@ void DeviceMemory::refresh() {
         emit gpusChanged();
         return;
     }
+    query(true);
+}
+
+// compute_cap is a query field since driver 510; an older nvidia-smi refuses it, and is asked again without.
+void DeviceMemory::query(bool withComputeCapability) {
+    const QString smi = QStandardPaths::findExecutable("nvidia-smi");
     auto* p = new QProcess(this);
-    connect(p, &QProcess::finished, this, [this, p](int code, QProcess::ExitStatus status) {
+    connect(p, &QProcess::finished, this, [this, p, withComputeCapability](int code, QProcess::ExitStatus status) {
+        p->deleteLater();
+        if (withComputeCapability && code != 0 && status == QProcess::NormalExit) {
+            query(false);
+            return;
+        }
         gpus_ = code == 0 && status == QProcess::NormalExit ? parseNvidiaSmi(QString::fromUtf8(p->readAllStandardOutput())) : QList<GpuInfo>{};
         known_ = code == 0 && status == QProcess::NormalExit;
-        p->deleteLater();
         emit gpusChanged();
     });
     connect(p, &QProcess::errorOccurred, this, [this, p](QProcess::ProcessError e) {
@@ -53,5 +68,6 @@ void DeviceMemory::refresh() {
         p->deleteLater();
         emit gpusChanged();
     });
-    p->start(smi, {"--query-gpu=index,name,memory.free,memory.total", "--format=csv,noheader,nounits"});
+    const QString fields = withComputeCapability ? "index,name,memory.free,memory.total,compute_cap" : "index,name,memory.free,memory.total";
+    p->start(smi, {"--query-gpu=" + fields, "--format=csv,noheader,nounits"});
 }

@@ -10,6 +10,7 @@ struct GpuInfo {
     int index = 0;
     QString name;
     double free_gib = 0, total_gib = 0;
+    int compute_major = -1;  // compute capability major (8 for an A100); -1 when nvidia-smi did not say
 };
 
 class DeviceMemory : public QObject {
@@ -23,13 +24,15 @@ public:
     bool gpusKnown() const { return known_; }
     bool nvidiaSmiPresent() const { return smi_present_; }
     const QList<GpuInfo>& gpus() const { return gpus_; }
-    // Parses nvidia-smi's "index, name, memory.free, memory.total" CSV (MiB, no units).
+    // Parses nvidia-smi's "index, name, memory.free, memory.total[, compute_cap]" CSV (MiB, no units).
     static QList<GpuInfo> parseNvidiaSmi(const QString& csv);
 
 signals:
     void gpusChanged();
 
 private:
+    void query(bool withComputeCapability);
+
     QList<GpuInfo> gpus_;
     bool known_ = false;
     bool smi_present_ = false;

@@ -7,22 +7,23 @@
 #endif
 
 #include "core/models/loader.h"
+#include "core/train/memory_estimate.h"
 
 namespace lathe {
 
 namespace {
 
-// Ampere (8.0) and later have bfloat16 tensor cores; older GPUs emulate it slowly.
-bool gpu_computes_bf16(const c10::Device& device) {
+// The GPU's compute capability major; -1 when it cannot be asked.
+int gpu_compute_major(const c10::Device& device) {
 #ifdef LATHE_PLAN_CUDA
-    if (!at::hasCUDA()) return false;
+    if (!at::hasCUDA()) return -1;
     int major = 0;
     const int index = device.has_index() ? device.index() : c10::cuda::current_device();
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, index) != cudaSuccess) return false;
-    return major >= 8;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, index) != cudaSuccess) return -1;
+    return major;
 #else
     (void)device;
-    return false;
+    return -1;
 #endif
 }
 
@@ -37,8 +38,7 @@ ComputePlan plan_compute(const TrainConfig& c) {
         plan.device = c.device;
     }
     const c10::Device device = parse_device(plan.device);
-    if (c.bf16 == "auto") plan.bf16 = device.is_cuda() && gpu_computes_bf16(device);
-    else plan.bf16 = c.bf16 == "true";
+    plan.bf16 = resolve_bf16(c.bf16, device.is_cuda(), device.is_cuda() ? gpu_compute_major(device) : -1);
     plan.tf32 = device.is_cuda();
     return plan;
 }

@@ -13,8 +13,10 @@ TrainingMethod training_method(const TrainConfig& c) {
 
 void set_training_method(TrainConfig& c, TrainingMethod m) {
     // QLoRA is LoRA on a 4-bit base: choosing another adapter method keeps the base quantized.
-    if (m == TrainingMethod::full) c.adapter = "";
-    else if (c.adapter != "qlora") c.adapter = "lora";
+    if (m == TrainingMethod::full) {
+        c.adapter = "";
+        c.load_in_4bit = false;
+    } else if (c.adapter != "qlora") c.adapter = "lora";
     c.peft_use_rslora = m == TrainingMethod::rslora;
     c.peft_use_dora = m == TrainingMethod::dora;
 }
@@ -50,6 +52,12 @@ const char* display_name(TrainingMethod m) {
         case TrainingMethod::dora: return "DoRA";
     }
     return "full";
+}
+
+std::string method_label(const TrainConfig& c) {
+    const TrainingMethod m = training_method(c);
+    if (c.adapter != "qlora") return display_name(m);
+    return m == TrainingMethod::lora ? "QLoRA" : std::string("QLoRA (") + display_name(m) + ")";
 }
 
 }  // namespace lathe

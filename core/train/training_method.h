@@ -18,7 +18,8 @@ enum class TrainingMethod {
 };
 
 TrainingMethod training_method(const TrainConfig& config);
-// The config keys that choose `method` (adapter, peft_use_rslora, peft_use_dora); nothing else changes.
+// The config keys that choose `method` (adapter, peft_use_rslora, peft_use_dora); nothing else changes,
+// but full finetuning also turns load_in_4bit off (4-bit weights cannot be trained in full).
 void set_training_method(TrainConfig& config, TrainingMethod method);
 
 // Trains an adapter beside frozen base weights (what a PEFT export needs).
@@ -31,5 +32,8 @@ const char* to_string(TrainingMethod method);
 std::optional<TrainingMethod> parse_training_method(std::string_view name);
 // What people call it: full, LoRA, rsLoRA, DoRA.
 const char* display_name(TrainingMethod method);
+// The method as the Studio shows a run's: display_name, and QLoRA for an adapter on 4-bit base weights
+// ("QLoRA", "QLoRA (rsLoRA)", "QLoRA (DoRA)").
+std::string method_label(const TrainConfig& config);
 
 }  // namespace lathe

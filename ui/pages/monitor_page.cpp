@@ -55,6 +55,8 @@ QCPGraph* addLine(QCustomPlot* plot, const QColor& color, double width, const QS
     QCPGraph* g = plot->addGraph();
     g->setPen(QPen(color, width));
     g->setName(name);
+    // Long series (100k steps) are drawn decimated: QCustomPlot keeps the extremes of each pixel column.
+    g->setAdaptiveSampling(true);
     return g;
 }
 
@@ -218,19 +220,23 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     layout->addWidget(vertical, 1);
 
     connect(session_, &TrainingSession::started, this, &MonitorPage::onStarted);
+    replot_timer_ = new QTimer(this);
+    replot_timer_->setSingleShot(true);
+    replot_timer_->setInterval(33);
+    connect(replot_timer_, &QTimer::timeout, this, &MonitorPage::replotAll);
     connect(session_, &TrainingSession::stepped, this, [this](const lathe::StepEvent& p) {
         addStep(p);
-        replotAll();
+        scheduleReplot();
     });
     connect(session_, &TrainingSession::evaluated, this, [this](qint64 step, double loss) {
         addEval(step, loss);
         log(tr("step %1: validation loss %2").arg(step).arg(loss, 0, 'f', 4));
-        replotAll();
+        scheduleReplot();
     });
     connect(session_, &TrainingSession::checkpointSaved, this, [this](qint64 step, const QString& path) {
         addCheckpoint(step);
         log(tr("step %1: checkpoint %2").arg(step).arg(path));
-        replotAll();
+        scheduleReplot();
     });
     connect(session_, &TrainingSession::warning, this, [this](qint64 step, const QString& m) { log(tr("warning at step %1: %2").arg(step).arg(m)); });
     connect(session_, &TrainingSession::stderrLine, this, &MonitorPage::log);
@@ -272,6 +278,7 @@ void MonitorPage::clearCharts() {
             if (!overlays_.values().contains(plot->graph(i))) plot->graph(i)->data()->clear();
     mem_plot_->hide();
     checkpoint_steps_.clear();
+    ema_last_ = ema_norm_ = 0;
     failure_->clear();
     failure_->hide();
     total_steps_ = last_step_ = 0;
@@ -409,8 +416,12 @@ void MonitorPage::addStep(const lathe::StepEvent& p) {
     }
     last_step_ = p.step;
     if (p.total_steps > 0) total_steps_ = p.total_steps;
-    // Smoothing the newest point needs only the previous smoothed one; a full re-smooth is for the slider.
-    resmooth();
+    // Smoothing the newest point needs only the running average (smooth() below, one step of it); a
+    // full re-smooth is for the slider and the overlays.
+    const double w = smoothing_->value() / 100.0;
+    ema_last_ = ema_last_ * w + (1 - w) * p.loss;
+    ema_norm_ = ema_norm_ * w + (1 - w);
+    loss_smooth_->addData(x, ema_norm_ > 0 ? ema_last_ / ema_norm_ : p.loss);
     if (session_->isRunning()) updateProgress(p.step, p.elapsed_s);
 }
 
@@ -418,7 +429,29 @@ void MonitorPage::addEval(qint64 step, double loss) { eval_->addData(static_cast
 
 void MonitorPage::addCheckpoint(qint64 step) {
     if (!checkpoint_steps_.contains(step)) checkpoint_steps_ << step;
-    resmooth();
+    placeCheckpointMarkers();
+}
+
+// Each checkpoint marker sits on the smoothed curve at its step (or the last step before it).
+void MonitorPage::placeCheckpointMarkers() {
+    const auto& smoothed = *loss_smooth_->data();
+    QVector<double> cx, cy;
+    for (qint64 step : checkpoint_steps_) {
+        auto at = smoothed.findEnd(static_cast<double>(step), false);  // the first point after `step`
+        cx << static_cast<double>(step);
+        cy << (smoothed.isEmpty() ? 0.0 : at == smoothed.constBegin() ? smoothed.constBegin()->value : (at - 1)->value);
+    }
+    checkpoints_->setData(cx, cy);
+}
+
+void MonitorPage::scheduleReplot() {
+    if (!replot_timer_->isActive()) replot_timer_->start();
+}
+
+QVector<double> MonitorPage::smoothedLoss() const {
+    QVector<double> out;
+    for (auto it = loss_smooth_->data()->constBegin(); it != loss_smooth_->data()->constEnd(); ++it) out << it->value;
+    return out;
 }
 
 void MonitorPage::resmooth() {
@@ -431,14 +464,13 @@ void MonitorPage::resmooth() {
     }
     const QVector<double> smoothed = smooth(ys, w);
     loss_smooth_->setData(xs, smoothed, true);
-    // Each checkpoint marker sits on the smoothed curve at its step (or the last step before it).
-    QVector<double> cx, cy;
-    for (qint64 step : checkpoint_steps_) {
-        auto at = std::upper_bound(xs.begin(), xs.end(), static_cast<double>(step));
-        cx << static_cast<double>(step);
-        cy << (at == xs.begin() ? (smoothed.isEmpty() ? 0.0 : smoothed.first()) : smoothed[at - xs.begin() - 1]);
+    // The running state continues from the last point (smooth()'s loop, replayed without the vector).
+    ema_last_ = ema_norm_ = 0;
+    for (double v : ys) {
+        ema_last_ = ema_last_ * w + (1 - w) * v;
+        ema_norm_ = ema_norm_ * w + (1 - w);
     }
-    checkpoints_->setData(cx, cy);
+    placeCheckpointMarkers();
     for (auto it = overlays_.begin(); it != overlays_.end(); ++it) {
         const auto& [steps, losses] = overlay_data_[it.key()];
         it.value()->setData(steps, smooth(losses, w), true);
@@ -578,6 +610,8 @@ void MonitorPage::clearOverlays() {
 }
 
 void MonitorPage::replotAll() {
+    replot_timer_->stop();
+    ++redraws_;
     for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_}) {
         if (follow_) {
             plot->rescaleAxes();

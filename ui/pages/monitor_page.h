@@ -38,6 +38,12 @@ public:
     int evalPointCount() const;
     int checkpointMarkerCount() const;
     int overlayCount() const { return overlays_.size(); }
+    // The smoothed train loss as charted (after each point was added one at a time).
+    QVector<double> smoothedLoss() const;
+    // How often the charts were redrawn: at most about 30 times a second however fast steps arrive.
+    int chartRedraws() const { return redraws_; }
+    // Opens a run from the store (metrics, evaluations, checkpoints); false, with a message, when it cannot.
+    bool loadHistory(qint64 runId);
     QString statusText() const;
     QString logText() const;
     QString failureText() const;
@@ -74,7 +80,9 @@ private:
     void updateButtons();
     void updateProgress(qint64 step, double elapsed);
     void replotAll();
-    bool loadHistory(qint64 runId);
+    // Marks the charts dirty; they are redrawn once when the next 30 Hz tick comes.
+    void scheduleReplot();
+    void placeCheckpointMarkers();
 
     TrainingSession* session_;
     QString store_path_;
@@ -97,6 +105,10 @@ private:
     QCustomPlot* loss_plot_;
     QCPGraph* loss_raw_;
     QCPGraph* loss_smooth_;
+    // The smoothing's running state after the last point, so a new point costs O(1), not the series.
+    double ema_last_ = 0, ema_norm_ = 0;
+    QTimer* replot_timer_;
+    int redraws_ = 0;
     QCPGraph* eval_;
     QCPGraph* checkpoints_;
     QSlider* smoothing_;

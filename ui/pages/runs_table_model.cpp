@@ -27,8 +27,7 @@ QString trainingMethod(const std::string& config_yaml) {
     } catch (const std::exception&) {
         return QObject::tr("unknown");  // no config stored, or one this version no longer accepts
     }
-    const lathe::TrainingMethod m = lathe::training_method(c);
-    QString method = m == lathe::TrainingMethod::full ? QObject::tr("full") : QString(lathe::display_name(m));
+    QString method = QString::fromStdString(lathe::method_label(c));
     if (lathe::is_continued_pretraining(c)) method += QObject::tr(", continued pretraining");
     return method;
 }

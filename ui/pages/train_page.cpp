@@ -17,7 +17,6 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPlainTextEdit>
-#include <QProcess>
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSaveFile>
@@ -30,6 +29,10 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <optional>
+
+#include "core/train/memory_estimate.h"
+#include "core/train/presets.h"
 #include "core/train/training_method.h"
 #include "core/util/error.h"
 #include "ui/device_memory.h"
@@ -90,10 +93,6 @@ TrainPage::TrainPage(QWidget* parent) : QWidget(parent), devices_(new DeviceMemo
     validate_timer_->setSingleShot(true);
     validate_timer_->setInterval(250);  // validate when typing pauses
     connect(validate_timer_, &QTimer::timeout, this, &TrainPage::validateNow);
-    dry_run_timer_ = new QTimer(this);
-    dry_run_timer_->setSingleShot(true);
-    dry_run_timer_->setInterval(500);
-    connect(dry_run_timer_, &QTimer::timeout, this, &TrainPage::runDryRun);
     buildForm();
     connect(devices_, &DeviceMemory::gpusChanged, this, [this] {
         const QString current = device_->currentData().toString();
@@ -104,7 +103,7 @@ TrainPage::TrainPage(QWidget* parent) : QWidget(parent), devices_(new DeviceMemo
         int i = device_->findData(current);
         device_->setCurrentIndex(i >= 0 ? i : 0);
         syncing_ = false;
-        showMemory();
+        validateNow();  // bf16: auto and the free memory depend on the GPUs found
     });
     devices_->refresh();
 
@@ -128,10 +127,13 @@ TrainPage::~TrainPage() {
     // Child processes still running are killed as children are deleted; their signals must not reach
     // this half-destroyed page.
     devices_->disconnect(this);
-    if (dry_run_) dry_run_->disconnect(this);
 }
 
-QStringList TrainPage::presetNames() { return {"Quick LoRA", "Quality LoRA", "Full finetune", "Continued pretraining"}; }
+QStringList TrainPage::presetNames() {
+    QStringList names;
+    for (const lathe::TrainPreset& p : lathe::train_presets()) names << QString::fromStdString(p.name);
+    return names;
+}
 
 QString TrainPage::methodName(Method m) {
     switch (m) {
@@ -153,7 +155,10 @@ void TrainPage::buildForm() {
     auto* methodForm = new QFormLayout(methodBox);
     preset_ = new QComboBox(methodBox);
     preset_->addItem(tr("Choose a preset…"));
-    preset_->addItems(presetNames());
+    for (const lathe::TrainPreset& p : lathe::train_presets()) {
+        preset_->addItem(QString::fromStdString(p.name));
+        preset_->setItemData(preset_->count() - 1, QString::fromStdString(p.description), Qt::ToolTipRole);
+    }
     preset_->setToolTip(tr("Fills in the method and training settings; keeps the model, data and output folder"));
     connect(preset_, QOverload<int>::of(&QComboBox::activated), this, [this](int i) {
         if (i > 0) applyPreset(preset_->itemText(i));
@@ -161,7 +166,8 @@ void TrainPage::buildForm() {
     method_ = new QComboBox(methodBox);
     for (Method m : {Method::Lora, Method::RsLora, Method::Dora, Method::Full, Method::ContinuedPretraining})
         method_->addItem(methodName(m), static_cast<int>(m));
-    method_->setToolTip(tr("QLoRA is not offered: Lathe cannot train on quantized weights yet"));
+    method_->setToolTip(tr("LoRA, rsLoRA and DoRA train an adapter (on 4-bit base weights with QLoRA, in the Adapter box); "
+                           "full finetuning trains every weight"));
     methodForm->addRow(tr("Preset"), preset_);
     methodForm->addRow(tr("Method"), method_);
 
@@ -215,6 +221,9 @@ void TrainPage::buildForm() {
     lora_dropout_ = dspin(0, 0.99, 3, 0.01, tr("dropout on the adapter's input"), lora_box_);
     all_linear_ = new QCheckBox(tr("every linear layer"), lora_box_);
     all_linear_->setToolTip(tr("adapt every linear layer but the output head (PEFT's all-linear)"));
+    qlora_ = new QCheckBox(tr("4-bit base weights (QLoRA)"), lora_box_);
+    qlora_->setToolTip(tr("hold the frozen base in bitsandbytes NF4 with double quantization (load_in_4bit): about a "
+                          "quarter of the memory for the weights; the adapter trains in full precision"));
     targets_ = new QLineEdit(lora_box_);
     targets_->setPlaceholderText("q_proj, v_proj");
     loraForm->addRow(tr("Rank (r)"), lora_r_);
@@ -222,6 +231,7 @@ void TrainPage::buildForm() {
     loraForm->addRow(tr("Dropout"), lora_dropout_);
     loraForm->addRow(tr("All linear"), all_linear_);
     loraForm->addRow(tr("Target modules"), targets_);
+    loraForm->addRow(tr("Base weights"), qlora_);
 
     full_box_ = new QGroupBox(tr("Full finetune"), form);
     auto* fullForm = new QFormLayout(full_box_);
@@ -364,6 +374,7 @@ void TrainPage::buildForm() {
     yaml_->setObjectName("yamlEditor");
     problems_label_->setObjectName("problems");
     memory_->setObjectName("memoryEstimate");
+    qlora_->setObjectName("qlora");
     start_->setObjectName("startButton");
 
     field_for_key_ = {{"base_model", model_}, {"datasets", datasets_}, {"output_dir", output_}, {"lora_r", lora_r_},
@@ -379,7 +390,7 @@ void TrainPage::buildForm() {
         connect(s, QOverload<int>::of(&QSpinBox::valueChanged), this, &TrainPage::formChanged);
     for (QDoubleSpinBox* s : {lora_alpha_, lora_dropout_, val_size_, weight_decay_})
         connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &TrainPage::formChanged);
-    for (QCheckBox* c : {packing_, all_linear_, grad_ckpt_}) connect(c, &QCheckBox::toggled, this, &TrainPage::formChanged);
+    for (QCheckBox* c : {packing_, all_linear_, qlora_, grad_ckpt_}) connect(c, &QCheckBox::toggled, this, &TrainPage::formChanged);
     for (QComboBox* c : {method_, dataset_type_, scheduler_, bf16_, device_})
         connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TrainPage::formChanged);
     connect(yaml_, &QPlainTextEdit::textChanged, this, &TrainPage::yamlEdited);
@@ -404,6 +415,8 @@ lathe::TrainConfig TrainPage::config() const {
         c.lora_dropout = lora_dropout_->value();
         c.lora_target_linear = all_linear_->isChecked();
         c.lora_target_modules = c.lora_target_linear ? std::vector<std::string>{} : splitList(targets_->text());
+        c.adapter = qlora_->isChecked() ? "qlora" : "lora";
+        c.load_in_4bit = qlora_->isChecked();
         c.unfrozen_parameters.clear();
     } else {
         c.unfrozen_parameters = m == Method::Full ? splitList(unfrozen_->text()) : std::vector<std::string>{};
@@ -472,6 +485,7 @@ void TrainPage::setConfig(const lathe::TrainConfig& c) {
     lora_alpha_->setValue(c.lora_alpha);
     lora_dropout_->setValue(c.lora_dropout);
     all_linear_->setChecked(c.lora_target_linear);
+    qlora_->setChecked(c.adapter == "qlora");
     if (!c.lora_target_modules.empty() || c.adapter == "lora") targets_->setText(joinList(c.lora_target_modules));
     unfrozen_->setText(joinList(c.unfrozen_parameters));
     epochs_->setValue(static_cast<int>(c.num_epochs));
@@ -500,7 +514,7 @@ void TrainPage::updateMethodOptions() {
     const Method m = method();
     const bool lora = m == Method::Lora || m == Method::RsLora || m == Method::Dora;
     lora_box_->setVisible(lora);
-    lora_box_->setTitle(tr("Adapter: %1").arg(methodName(m)));
+    lora_box_->setTitle(tr("Adapter: %1").arg(qlora_->isChecked() ? QString::fromStdString(lathe::method_label(config())) : methodName(m)));
     full_box_->setVisible(m == Method::Full);
     dataset_type_->setEnabled(m != Method::ContinuedPretraining);
     if (m == Method::ContinuedPretraining) {
@@ -514,84 +528,7 @@ void TrainPage::updateMethodOptions() {
 
 void TrainPage::applyPreset(const QString& name) {
     lathe::TrainConfig c = config();
-    const lathe::TrainConfig d;
-    auto common = [&] {
-        c.warmup_steps = d.warmup_steps;
-        c.weight_decay = d.weight_decay;
-        c.max_steps = 0;
-        c.lr_scheduler = "cosine";
-        c.gradient_checkpointing = false;
-        c.sample_packing = false;
-    };
-    common();
-    if (name == "Quick LoRA") {  // a first look in minutes: attention projections only
-        c.adapter = "lora";
-        c.peft_use_rslora = c.peft_use_dora = false;
-        c.lora_r = 8;
-        c.lora_alpha = 16;
-        c.lora_dropout = 0.05;
-        c.lora_target_linear = false;
-        c.lora_target_modules = {"q_proj", "v_proj"};
-        c.learning_rate = 2e-4;
-        c.num_epochs = 1;
-        c.micro_batch_size = 2;
-        c.gradient_accumulation_steps = 4;
-        c.sequence_len = 1024;
-        c.warmup_steps = 10;
-        c.save_steps = 100;
-    } else if (name == "Quality LoRA") {  // every linear layer, higher rank, more epochs, held-out loss
-        c.adapter = "lora";
-        c.peft_use_rslora = true;
-        c.peft_use_dora = false;
-        c.lora_r = 32;
-        c.lora_alpha = 32;
-        c.lora_dropout = 0.05;
-        c.lora_target_linear = true;
-        c.lora_target_modules.clear();
-        c.learning_rate = 1e-4;
-        c.num_epochs = 3;
-        c.micro_batch_size = 4;
-        c.gradient_accumulation_steps = 4;
-        c.sequence_len = 2048;
-        c.warmup_steps = 30;
-        c.weight_decay = 0.01;
-        c.val_set_size = std::max(c.val_set_size, 0.05);
-        c.eval_steps = 100;
-        c.save_steps = 200;
-        c.save_total_limit = 3;
-    } else if (name == "Full finetune") {  // every weight: a low learning rate, activations recomputed
-        c.adapter.clear();
-        c.peft_use_rslora = c.peft_use_dora = false;
-        c.learning_rate = 2e-5;
-        c.num_epochs = 2;
-        c.micro_batch_size = 2;
-        c.gradient_accumulation_steps = 8;
-        c.sequence_len = 2048;
-        c.warmup_steps = 20;
-        c.weight_decay = 0.01;
-        c.gradient_checkpointing = true;
-        c.save_steps = 200;
-        c.save_total_limit = 2;
-    } else if (name == "Continued pretraining") {  // raw text, packed, every weight
-        c.adapter.clear();
-        c.peft_use_rslora = c.peft_use_dora = false;
-        for (auto& ds : c.datasets) ds.type = "text";
-        c.sample_packing = true;
-        c.learning_rate = 5e-5;
-        c.num_epochs = 1;
-        c.micro_batch_size = 1;
-        c.gradient_accumulation_steps = 16;
-        c.sequence_len = 2048;
-        c.warmup_steps = 50;
-        c.gradient_checkpointing = true;
-        c.save_steps = 500;
-    } else {
-        return;
-    }
-    if (c.adapter.empty()) {
-        c.lora_target_modules.clear();
-        c.lora_target_linear = false;
-    }
+    if (!lathe::apply_train_preset(c, name.toStdString())) return;
     setConfig(c);
     preset_->setCurrentIndex(preset_->findText(name));
 }
@@ -635,8 +572,10 @@ void TrainPage::validateNow() {
     const QString text = yaml_->toPlainText();
     const QString name = path_.isEmpty() ? QStringLiteral("run.yaml") : QFileInfo(path_).fileName();
     problems_ = form_problems_;
+    std::optional<lathe::TrainConfig> valid;
     try {
         lathe::TrainConfig c = lathe::parse_train_config(text.toStdString(), name.toStdString());
+        valid = c;
         if (property("yamlEdited").toBool()) {
             setProperty("yamlEdited", false);
             syncing_ = true;
@@ -660,7 +599,7 @@ void TrainPage::validateNow() {
         for (QString& l : lines) problems_ << l.trimmed();
     }
     showProblems();
-    if (problems_.isEmpty() && text != dry_run_yaml_) dry_run_timer_->start();
+    if (problems_.isEmpty() && valid) updateEstimate(*valid);
 }
 
 void TrainPage::showProblems() {
@@ -703,55 +642,41 @@ void TrainPage::showProblems() {
     if (!problems_.isEmpty()) {
         estimate_gib_ = -1;
         estimate_error_.clear();
-        dry_run_yaml_.clear();
         memory_->setText(tr("Memory estimate: once the configuration is valid."));
+        memory_->setToolTip({});
     }
 }
 
-void TrainPage::runDryRun() {
-    if (!problems_.isEmpty()) return;
-    if (dry_run_) {  // the configuration changed again: the running estimate is stale
-        dry_run_->disconnect(this);
-        dry_run_->kill();
-        dry_run_->deleteLater();
-        dry_run_ = nullptr;
+// The estimate `lathe train --dry-run` prints, for the device chosen here: bf16: auto resolves as the run
+// will, from the GPU's compute capability (nvidia-smi), so a bfloat16 run is not shown at float32's size.
+void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
+    estimate_gib_ = -1;
+    estimate_error_.clear();
+    estimate_details_.clear();
+    const QString dev = QString::fromStdString(c.device);
+    const bool cuda = dev.startsWith("cuda") || (dev == "auto" && !devices_->gpus().isEmpty());
+    int major = -1;
+    const int index = dev.startsWith("cuda:") ? dev.mid(5).toInt() : 0;
+    for (const GpuInfo& g : devices_->gpus())
+        if (g.index == index) major = g.compute_major;
+    const bool bf16 = lathe::resolve_bf16(c.bf16, cuda, major);
+    try {
+        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, bf16);
+        estimate_gib_ = e.total / (1024.0 * 1024 * 1024);
+        auto gib = [](double bytes) { return QString::fromStdString(lathe::format_gib(bytes)); };
+        estimate_details_ = tr("%1 compute\nweights %2\ngradients %3\noptimizer %4\nactivations %5 (+ %6 logits)")
+                                .arg(bf16 ? tr("bfloat16") : tr("float32"), gib(e.weights), gib(e.gradients), gib(e.optimizer),
+                                     gib(e.activations), gib(e.logits));
+    } catch (const std::exception& e) {
+        estimate_error_ = QString::fromUtf8(e.what());
     }
-    const QString text = yaml_->toPlainText();
-    const QString file = QDir(QDir::tempPath()).filePath(QString("lathe-studio-dry-run-%1.yaml").arg(QCoreApplication::applicationPid()));
-    QFile f(file);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return;
-    f.write(text.toUtf8());
-    f.close();
-    memory_->setText(tr("Memory estimate: asking <code>lathe train --dry-run</code>…"));
-    dry_run_ = new QProcess(this);
-    QProcess* p = dry_run_;
-    connect(p, &QProcess::finished, this, [this, p, text](int code, QProcess::ExitStatus status) {
-        const QString out = QString::fromUtf8(p->readAllStandardOutput());
-        const QString err = QString::fromUtf8(p->readAllStandardError()).trimmed();
-        p->deleteLater();
-        if (dry_run_ == p) dry_run_ = nullptr;
-        dry_run_yaml_ = text;
-        estimate_gib_ = -1;
-        estimate_error_.clear();
-        static const QRegularExpression total(R"(^\s*total\s+([0-9.]+) GiB)", QRegularExpression::MultilineOption);
-        QRegularExpressionMatch m = total.match(out);
-        if (code == 0 && status == QProcess::NormalExit && m.hasMatch()) estimate_gib_ = m.captured(1).toDouble();
-        else estimate_error_ = err.isEmpty() ? tr("the dry run ended with status %1").arg(code) : err;
-        showMemory();
-    });
-    connect(p, &QProcess::errorOccurred, this, [this, p](QProcess::ProcessError e) {
-        if (e != QProcess::FailedToStart) return;
-        estimate_error_ = tr("cannot run %1: %2").arg(latheCliPath(), p->errorString());
-        p->deleteLater();
-        if (dry_run_ == p) dry_run_ = nullptr;
-        showMemory();
-    });
-    p->start(latheCliPath(), {"train", "--dry-run", file});
+    showMemory();
 }
 
 QString TrainPage::memoryText() const { return memory_->text(); }
 
 void TrainPage::showMemory() {
+    memory_->setToolTip(estimate_details_);
     if (!estimate_error_.isEmpty()) {
         memory_->setText(tr("<span style='color:#c62828'>Memory estimate failed: %1</span>").arg(estimate_error_.toHtmlEscaped()));
         return;

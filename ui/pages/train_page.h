@@ -1,7 +1,8 @@
-// The Train page: the run configuration as a form — method (full, LoRA, rsLoRA, DoRA, continued
-// pretraining) with only that method's options, presets, model and data — beside the YAML `lathe train`
-// reads, editable, both validated as you type with the key and line of every problem. Before anything
-// starts it shows `lathe train --dry-run`'s memory estimate against the chosen device's free memory.
+// The Train page: the run configuration as a form — method (full, LoRA, rsLoRA, DoRA, optionally on a
+// 4-bit base as QLoRA, continued pretraining) with only that method's options, presets, model and data —
+// beside the YAML `lathe train` reads, editable, both validated as you type with the key and line of every
+// problem. Before anything starts it shows the memory estimate (core/train/memory_estimate.h, the one
+// `lathe train --dry-run` prints, computed in-process) against the chosen device's free memory.
 #pragma once
 
 #include <QHash>
@@ -16,7 +17,6 @@ class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
-class QProcess;
 class QPushButton;
 class QSpinBox;
 class QTimer;
@@ -42,7 +42,7 @@ public:
     QString yamlText() const;
     // Every problem with the configuration, as "run.yaml:LINE: key: what"; empty when it can start.
     QStringList problems() const { return problems_; }
-    // The memory line shown ("Estimated … of … free …"), empty until the dry run answered.
+    // The memory line shown ("Memory estimate: … of … free …").
     QString memoryText() const;
     double estimatedGiB() const { return estimate_gib_; }
     QString configPath() const { return path_; }
@@ -50,8 +50,8 @@ public:
     // Reads a YAML run file into the form; on errors shows them and keeps the form as it was.
     bool loadConfig(const QString& path);
     bool saveConfig(const QString& path);
-    // "Quick LoRA", "Quality LoRA", "Full finetune", "Continued pretraining": method and settings;
-    // keeps the model, data and output folder.
+    // A preset of core/train/presets.h ("Quick LoRA", "QLoRA", ...): method and settings; keeps the
+    // model, data and output folder.
     void applyPreset(const QString& name);
     // The demo's run file in resources/demo-data: run-smollm2.yaml once packaging/demo.sh imported
     // SmolLM2-135M-Instruct into resources/smollm2-135m-instruct, else run.yaml (the tiny random model).
@@ -77,7 +77,7 @@ private:
     void yamlEdited();
     void scheduleValidation();
     void showProblems();
-    void runDryRun();
+    void updateEstimate(const lathe::TrainConfig& valid);
     void showMemory();
     void updateMethodOptions();
     QString resolvedPath(const QString& p) const;
@@ -101,6 +101,7 @@ private:
     QDoubleSpinBox* lora_alpha_;
     QDoubleSpinBox* lora_dropout_;
     QCheckBox* all_linear_;
+    QCheckBox* qlora_;  // adapter: qlora with load_in_4bit
     QLineEdit* targets_;
     QGroupBox* full_box_;
     QLineEdit* unfrozen_;
@@ -125,10 +126,8 @@ private:
     QHash<QString, QWidget*> field_for_key_;
 
     QTimer* validate_timer_;
-    QTimer* dry_run_timer_;
-    QProcess* dry_run_ = nullptr;
-    QString dry_run_yaml_;  // the YAML the last estimate was made for
     double estimate_gib_ = -1;
+    QString estimate_details_;  // the estimate's parts, for the tooltip
     QString estimate_error_;
     int fits_ = -1;  // 1: the estimate fits the device's free memory, 0: it does not, -1: unknown
     DeviceMemory* devices_;

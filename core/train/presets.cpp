@@ -1,0 +1,113 @@
+#include "core/train/presets.h"
+
+#include <algorithm>
+
+namespace lathe {
+
+const std::vector<TrainPreset>& train_presets() {
+    static const std::vector<TrainPreset> presets = {
+        {"Quick LoRA", "a first look in minutes: LoRA r=8 on the attention projections, one epoch"},
+        {"Quality LoRA", "rsLoRA r=32 on every linear layer, three epochs, a held-out loss"},
+        {"QLoRA", "LoRA r=32 on every linear layer over 4-bit base weights: large models on one GPU"},
+        {"Full finetune", "every weight at a low learning rate, activations recomputed"},
+        {"Continued pretraining", "raw text, packed, every weight"},
+    };
+    return presets;
+}
+
+bool apply_train_preset(TrainConfig& config, std::string_view name) {
+    const auto& all = train_presets();
+    if (std::none_of(all.begin(), all.end(), [&](const TrainPreset& p) { return p.name == name; })) return false;
+    TrainConfig c = config;
+    const TrainConfig d;
+    c.warmup_steps = d.warmup_steps;
+    c.weight_decay = d.weight_decay;
+    c.max_steps = 0;
+    c.lr_scheduler = "cosine";
+    c.gradient_checkpointing = false;
+    c.sample_packing = false;
+    c.load_in_4bit = false;
+    c.peft_use_rslora = c.peft_use_dora = false;
+    if (name == "Quick LoRA") {
+        c.adapter = "lora";
+        c.lora_r = 8;
+        c.lora_alpha = 16;
+        c.lora_dropout = 0.05;
+        c.lora_target_linear = false;
+        c.lora_target_modules = {"q_proj", "v_proj"};
+        c.learning_rate = 2e-4;
+        c.num_epochs = 1;
+        c.micro_batch_size = 2;
+        c.gradient_accumulation_steps = 4;
+        c.sequence_len = 1024;
+        c.warmup_steps = 10;
+        c.save_steps = 100;
+    } else if (name == "Quality LoRA") {
+        c.adapter = "lora";
+        c.peft_use_rslora = true;
+        c.lora_r = 32;
+        c.lora_alpha = 32;
+        c.lora_dropout = 0.05;
+        c.lora_target_linear = true;
+        c.lora_target_modules.clear();
+        c.learning_rate = 1e-4;
+        c.num_epochs = 3;
+        c.micro_batch_size = 4;
+        c.gradient_accumulation_steps = 4;
+        c.sequence_len = 2048;
+        c.warmup_steps = 30;
+        c.weight_decay = 0.01;
+        c.val_set_size = std::max(c.val_set_size, 0.05);
+        c.eval_steps = 100;
+        c.save_steps = 200;
+        c.save_total_limit = 3;
+    } else if (name == "QLoRA") {  // after Axolotl's examples/llama-3/qlora.yml (r 32, alpha 16, lr 2e-4, checkpointing); nf4 with double quantization
+        c.adapter = "qlora";
+        c.load_in_4bit = true;
+        c.lora_r = 32;
+        c.lora_alpha = 16;
+        c.lora_dropout = 0.05;
+        c.lora_target_linear = true;
+        c.lora_target_modules.clear();
+        c.learning_rate = 2e-4;
+        c.num_epochs = 1;
+        c.micro_batch_size = 2;
+        c.gradient_accumulation_steps = 4;
+        c.sequence_len = 2048;
+        c.warmup_steps = 10;
+        c.gradient_checkpointing = true;
+        c.save_steps = 200;
+    } else if (name == "Full finetune") {
+        c.adapter.clear();
+        c.learning_rate = 2e-5;
+        c.num_epochs = 2;
+        c.micro_batch_size = 2;
+        c.gradient_accumulation_steps = 8;
+        c.sequence_len = 2048;
+        c.warmup_steps = 20;
+        c.weight_decay = 0.01;
+        c.gradient_checkpointing = true;
+        c.save_steps = 200;
+        c.save_total_limit = 2;
+    } else if (name == "Continued pretraining") {
+        c.adapter.clear();
+        for (auto& ds : c.datasets) ds.type = "text";
+        c.sample_packing = true;
+        c.learning_rate = 5e-5;
+        c.num_epochs = 1;
+        c.micro_batch_size = 1;
+        c.gradient_accumulation_steps = 16;
+        c.sequence_len = 2048;
+        c.warmup_steps = 50;
+        c.gradient_checkpointing = true;
+        c.save_steps = 500;
+    }
+    if (c.adapter.empty()) {
+        c.lora_target_modules.clear();
+        c.lora_target_linear = false;
+    }
+    config = c;
+    return true;
+}
+
+}  // namespace lathe
