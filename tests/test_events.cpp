@@ -25,7 +25,9 @@ std::vector<EventLine> full_events() {
         {7, StartEvent{.resumed = true, .step = 60, .total_steps = 120, .train_rows = 400, .validation_rows = 8, .trainable_parameters = 73728,
                        .device = "cpu", .output_dir = "/runs/a", .attention = "sdpa_per_sequence", .precision = "float32"}},
         {7, StepEvent{.step = 3, .total_steps = 120, .epoch = 0.075, .loss = 2.5, .lr = 1.5e-4, .grad_norm = 0.75, .tokens_per_s = 1234.5,
-                      .elapsed_s = 2.25, .gpu_mem_gib = 1.125}},
+                      .elapsed_s = 2.25, .gpu_mem_gib = 1.125,
+                      .preference = PreferenceMetrics{.rewards_chosen = 0.25, .rewards_rejected = -0.5, .rewards_margins = 0.75,
+                                                      .rewards_accuracies = 1, .logps_chosen = -12.5, .logps_rejected = -20.25}}},
         {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573}},
         {7, CheckpointEvent{.step = 10, .path = "/runs/a/checkpoint-10"}},
         {7, WarningEvent{.step = 0, .message = "d.jsonl: 1 row skipped",
@@ -94,7 +96,7 @@ TEST(Events, EveryEventRoundTrips) {
 }
 
 TEST(Events, OptionalKeysStayAbsentWhenUnset) {
-    EventLine step{1, StepEvent{.step = 1, .total_steps = 2, .epoch = 0.5, .loss = 1, .lr = 1e-3, .grad_norm = 0.5, .tokens_per_s = 10, .elapsed_s = 1, .gpu_mem_gib = std::nullopt}};
+    EventLine step{1, StepEvent{.step = 1, .total_steps = 2, .epoch = 0.5, .loss = 1, .lr = 1e-3, .grad_norm = 0.5, .tokens_per_s = 10, .elapsed_s = 1, .gpu_mem_gib = std::nullopt, .preference = std::nullopt}};
     EXPECT_FALSE(to_json(step).contains("gpu_mem_gib"));
     EXPECT_EQ(*parse_event_line(to_line(step)), step);
     EventLine warning{1, WarningEvent{.step = 4, .message = "every label in this step is -100; skipped", .skipped = std::nullopt}};

@@ -87,6 +87,51 @@ private slots:
         QCOMPARE(got.size(), static_cast<qsizetype>(kSteps + 1000));
         QVERIFY(std::abs(got.last() - want.back()) < 1e-12);
     }
+
+    // Preference runs (rl): the step events' reward margin and accuracy get a chart of their own, live and
+    // from the run store's metrics; supervised runs never show it.
+    void preferenceMetricsAreCharted() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath("lathe.db");
+        int64_t run = 0;
+        {
+            auto store = lathe::RunStore::open(db.toStdString());
+            lathe::RunRecord r;
+            r.name = "dpo";
+            r.output_dir = dir.filePath("out").toStdString();
+            run = store->create_run(r);
+            std::vector<lathe::MetricPoint> points;
+            for (int64_t s = 1; s <= 5; ++s) {
+                points.push_back({s, "loss", 0.69 - 0.01 * static_cast<double>(s)});
+                points.push_back({s, "rewards/margins", 0.02 * static_cast<double>(s)});
+                points.push_back({s, "rewards/accuracies", s > 2 ? 1.0 : 0.5});
+            }
+            store->add_metrics(run, points);
+            store->set_status(run, lathe::RunStatus::completed);
+        }
+        MonitorPage page;
+        page.show();
+        page.setStorePath(db);
+        QVERIFY(!page.preferenceChartShown());
+        QVERIFY(page.loadHistory(run));
+        QCOMPARE(page.preferencePointCount(), 5);
+        QVERIFY(page.preferenceChartShown());
+
+        lathe::StepEvent e;
+        e.step = 6;
+        e.loss = 0.6;
+        e.preference = lathe::PreferenceMetrics{.rewards_chosen = 0.1, .rewards_rejected = -0.1, .rewards_margins = 0.2,
+                                                .rewards_accuracies = 1.0, .logps_chosen = -10, .logps_rejected = -12};
+        emit page.session()->stepped(e);
+        QTRY_COMPARE(page.preferencePointCount(), 6);
+
+        lathe::StepEvent plain;
+        plain.step = 7;
+        plain.loss = 0.5;
+        emit page.session()->stepped(plain);
+        QTRY_COMPARE(page.lossPointCount(), 7);
+        QCOMPARE(page.preferencePointCount(), 6);  // a step without them adds none
+    }
 };
 
 int runMonitorPageTests(int argc, char** argv) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "core/data/preference.h"
 #include "core/data/samples.h"
 #include "core/util/error.h"
 
@@ -131,6 +132,12 @@ struct Inspector {
         resolved = true;
         if (options.type != RowType::automatic) {
             report.type = options.type;
+        } else if (mostly_preference_rows()) {
+            report.preference = report.type_detected = true;
+            for (const char* name : {"prompt", "chosen", "rejected"}) {
+                type_fields.push_back(name);
+                report.fields.push_back(FieldStats{name, 0, 0, 0});
+            }
         } else {
             std::map<RowType, int> votes;
             for (const auto& item : pending)
@@ -144,7 +151,7 @@ struct Inspector {
                 }
             report.type_detected = best > 0;
         }
-        for (const std::string& name : row_type_fields(report.type)) {
+        for (const std::string& name : report.preference ? std::vector<std::string>{} : row_type_fields(report.type)) {
             auto it = options.mapping.find(name);
             type_fields.push_back(it == options.mapping.end() ? name : it->second);
             report.fields.push_back(FieldStats{type_fields.back(), 0, 0, 0});
@@ -154,6 +161,70 @@ struct Inspector {
             if (auto* r = std::get_if<RawRow>(&item)) process(std::move(*r));
             else read_problem(std::move(std::get<Problem>(item)));
         }
+    }
+
+    // The words of a pair for near-duplicate detection: its texts, or its messages' contents.
+    static std::string pair_text(const PreferenceRow& row) {
+        std::string text;
+        for (const auto* part : {&row.prompt, &row.chosen, &row.rejected}) {
+            if (part->is_string()) text += part->get<std::string>() + "\n";
+            else if (part->is_array())
+                for (const auto& m : *part)
+                    if (m.is_object() && m.contains("content") && m["content"].is_string()) text += m["content"].get<std::string>() + "\n";
+        }
+        return text;
+    }
+
+    bool mostly_preference_rows() const {
+        int64_t pairs = 0, rows = 0;
+        for (const auto& item : pending)
+            if (auto* r = std::get_if<RawRow>(&item)) {
+                ++rows;
+                pairs += is_preference_row(r->value);
+            }
+        return rows > 0 && 2 * pairs > rows;
+    }
+
+    // A preference pair: TRL's row forms; identical chosen and rejected teach nothing and are flagged.
+    void process_pair(RawRow&& r) {
+        auto converted = to_preference_row(r);
+        if (auto* p = std::get_if<Problem>(&converted)) return problem(std::move(*p));
+        const PreferenceRow& row = std::get<PreferenceRow>(converted);
+        if (row.chosen == row.rejected) {
+            ++report.identical_pairs;
+            return problem(Problem{r.file, r.line, "rejected", "chosen and rejected are identical, so the pair teaches no preference"});
+        }
+        RowPlace place{r.file, r.line};
+        uint64_t packed = pack(r);
+        const std::string text = r.value.dump();
+        auto [it, first] = seen.try_emplace(hash_bytes(text), packed);
+        if (!first) {
+            ++report.exact_duplicates;
+            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, unpack(it->second), 1.0});
+        } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
+            ++report.near_duplicate_rows_checked;
+            auto match = near.add(static_cast<int64_t>(near_places.size()), pair_text(row));
+            near_places.push_back(packed);
+            if (match.earlier >= 0) {
+                ++report.near_duplicates;
+                if (report.near_duplicate_examples.size() < options.duplicates_listed)
+                    report.near_duplicate_examples.push_back({place, unpack(near_places[static_cast<size_t>(match.earlier)]), match.similarity});
+            }
+        }
+        if (tokenizer) {
+            auto pair = tokenize_preference_row(row, *tokenizer, {});
+            if (auto* p = std::get_if<Problem>(&pair)) return problem(std::move(*p));
+            const PreferencePair& t = std::get<PreferencePair>(pair);
+            const int64_t length = static_cast<int64_t>(std::max(t.chosen.ids.size(), t.rejected.ids.size()));
+            report.total_lengths.add(length);
+            report.tokens += static_cast<int64_t>(t.chosen.ids.size() + t.rejected.ids.size());
+            report.trained_tokens += t.chosen.completion_tokens() + t.rejected.completion_tokens();
+            if (options.max_length > 0 && length > options.max_length) ++report.over_max_length;
+            report.field_lengths["prompt"].add(t.chosen.prompt_tokens);
+            report.field_lengths["chosen"].add(t.chosen.completion_tokens());
+            report.field_lengths["rejected"].add(t.rejected.completion_tokens());
+        }
+        ++report.usable_rows;
     }
 
     void row(RawRow&& r) {
@@ -183,6 +254,7 @@ struct Inspector {
                 if (is_empty_value(*it)) ++report.fields[i].empty;
             }
         }
+        if (report.preference) return process_pair(std::move(r));
         if (report.type == RowType::automatic) {
             std::string keys;
             for (const auto& [key, value] : r.value.items()) keys += (keys.empty() ? "'" : ", '") + key + "'";

@@ -75,6 +75,12 @@ struct InspectReport {
     std::vector<std::pair<std::string, std::string>> files;  // path, format
     RowType type = RowType::automatic;   // the type rows were read as
     bool type_detected = false;          // true: detected; false: given (or none could be detected)
+    // Preference pairs (prompt/chosen/rejected, detected when most rows have chosen and rejected): usable_rows
+    // counts the pairs; pairs whose chosen and rejected are identical are problems with their line; with a
+    // tokenizer field_lengths has prompt, chosen and rejected (TRL's DPO tokenization, completions only for
+    // chosen and rejected) and the row length is the longer of the two sequences.
+    bool preference = false;
+    int64_t identical_pairs = 0;
     int64_t rows = 0;                    // rows seen: usable + unusable
     int64_t usable_rows = 0;
     std::vector<FieldStats> fields;

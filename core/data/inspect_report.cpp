@@ -67,8 +67,9 @@ nlohmann::ordered_json inspect_report_json(const InspectReport& r) {
     Json j;
     j["files"] = Json::array();
     for (const auto& [path, format] : r.files) j["files"].push_back(Json{{"path", path}, {"format", format}});
-    j["type"] = r.type == RowType::automatic ? Json(nullptr) : Json(row_type_name(r.type));
+    j["type"] = r.preference ? Json("preference") : r.type == RowType::automatic ? Json(nullptr) : Json(row_type_name(r.type));
     j["type_detected"] = r.type_detected;
+    if (r.preference) j["pairs"] = Json{{"usable", r.usable_rows}, {"identical", r.identical_pairs}};
     j["rows"] = r.rows;
     j["usable_rows"] = r.usable_rows;
     j["fields"] = Json::array();
@@ -114,7 +115,10 @@ nlohmann::ordered_json inspect_report_json(const InspectReport& r) {
 void print_inspect_report(const InspectReport& r, std::ostream& out) {
     for (const auto& [path, format] : r.files) out << path << " (" << format << ")\n";
     out << "rows: " << r.rows << ", usable: " << r.usable_rows << ", with problems: " << r.problem_count << "\n";
-    out << "type: " << (r.type == RowType::automatic ? "unknown" : row_type_name(r.type)) << (r.type_detected ? " (detected)" : " (given)") << "\n";
+    out << "type: " << (r.preference ? "preference" : r.type == RowType::automatic ? "unknown" : row_type_name(r.type))
+        << (r.type_detected ? " (detected)" : " (given)") << "\n";
+    if (r.preference)
+        out << "preference pairs: " << r.usable_rows << " usable, " << r.identical_pairs << " with identical chosen and rejected\n";
     for (const auto& f : r.fields)
         if (f.missing || f.empty) out << "  field '" << f.name << "': missing in " << f.missing << " rows, empty in " << f.empty << "\n";
     out << "exact duplicates: " << r.exact_duplicates << " rows\n";

@@ -15,7 +15,7 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     const ModelConfig mc = read_model_config(c.base_model);
     const ComputePlan plan = plan_compute(c);  // bf16: auto and device: auto as the run would resolve them here
     const MemoryEstimate e = estimate_training_memory(c, mc, m.parameters, plan.bf16);
-    const bool lora = uses_lora(c), qlora = e.quantization.has_value();
+    const bool lora = uses_lora(c), qlora = e.quantization.has_value(), preference = !c.rl.empty();
 
     out << "config          " << c.source << "\n"
         << "model           " << c.base_model << " (" << m.architecture << ", " << human_count(m.parameters) << " parameters)\n"
@@ -23,7 +23,9 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
         << (qlora ? "quantization    " + quant::describe(*e.quantization) + (e.quantized_as_stored ? " (as stored)" : " (on load)") + "\n" : std::string())
         << "precision       " << (plan.bf16 ? "bfloat16 compute, float32 trainable weights" : "float32") << (c.bf16 == "auto" ? " (bf16: auto)" : "") << "\n"
         << "checkpointing   " << (c.gradient_checkpointing ? "on (layers recomputed in backward)" : "off") << "\n"
-        << "batch           " << c.micro_batch_size << " x " << c.gradient_accumulation_steps << " accumulation, sequence_len " << c.sequence_len << "\n"
+        << (preference ? "preference      rl: " + c.rl + " (chosen and rejected in one batch)\n" : std::string())
+        << "batch           " << c.micro_batch_size << (preference ? " pairs" : "") << " x " << c.gradient_accumulation_steps << " accumulation, "
+        << (preference ? "max_length " + std::to_string(c.max_length > 0 ? c.max_length : c.sequence_len) : "sequence_len " + std::to_string(c.sequence_len)) << "\n"
         << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << c.warmup_steps << ")\n"
         << "device          " << plan.device << (c.device == "auto" ? " (device: auto)" : "") << "\n"
         << "output          " << c.output_dir << "\n"

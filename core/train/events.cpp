@@ -92,6 +92,14 @@ struct Writer {
         j["tokens_per_s"] = e.tokens_per_s;
         j["elapsed_s"] = e.elapsed_s;
         if (e.gpu_mem_gib) j["gpu_mem_gib"] = *e.gpu_mem_gib;
+        if (e.preference) {
+            j["rewards/chosen"] = e.preference->rewards_chosen;
+            j["rewards/rejected"] = e.preference->rewards_rejected;
+            j["rewards/margins"] = e.preference->rewards_margins;
+            j["rewards/accuracies"] = e.preference->rewards_accuracies;
+            j["logps/chosen"] = e.preference->logps_chosen;
+            j["logps/rejected"] = e.preference->logps_rejected;
+        }
     }
     void operator()(const EvalEvent& e) const {
         j["step"] = e.step;
@@ -186,7 +194,12 @@ std::optional<EventLine> event_from_json(const json& j) {
         line.event = StepEvent{.step = r.get<int64_t>("step"), .total_steps = r.get<int64_t>("total_steps"), .epoch = r.get<double>("epoch"),
                                .loss = r.get<double>("loss"), .lr = r.get<double>("lr"), .grad_norm = r.get<double>("grad_norm"),
                                .tokens_per_s = r.get<double>("tokens_per_s"), .elapsed_s = r.get<double>("elapsed_s"),
-                               .gpu_mem_gib = r.optional<double>("gpu_mem_gib")};
+                               .gpu_mem_gib = r.optional<double>("gpu_mem_gib"), .preference = std::nullopt};
+        if (r.has("rewards/chosen"))
+            std::get<StepEvent>(line.event).preference =
+                PreferenceMetrics{.rewards_chosen = r.get<double>("rewards/chosen"), .rewards_rejected = r.get<double>("rewards/rejected"),
+                                  .rewards_margins = r.get<double>("rewards/margins"), .rewards_accuracies = r.get<double>("rewards/accuracies"),
+                                  .logps_chosen = r.get<double>("logps/chosen"), .logps_rejected = r.get<double>("logps/rejected")};
     } else if (name == "eval") {
         line.event = EvalEvent{.step = r.get<int64_t>("step"), .eval_loss = r.get<double>("eval_loss"), .perplexity = r.get<double>("perplexity")};
     } else if (name == "checkpoint") {

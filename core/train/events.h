@@ -40,6 +40,14 @@ struct StartEvent {
     bool operator==(const StartEvent&) const = default;
 };
 
+// TRL's preference metrics of one step (rl runs), each the mean over the step's pairs; written under TRL's
+// names: rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies, logps/chosen, logps/rejected.
+struct PreferenceMetrics {
+    double rewards_chosen = 0, rewards_rejected = 0, rewards_margins = 0, rewards_accuracies = 0;
+    double logps_chosen = 0, logps_rejected = 0;
+    bool operator==(const PreferenceMetrics&) const = default;
+};
+
 struct StepEvent {
     int64_t step = 0, total_steps = 0;
     double epoch = 0;  // fractional
@@ -47,6 +55,7 @@ struct StepEvent {
     double grad_norm = 0;  // before clipping
     double tokens_per_s = 0, elapsed_s = 0;
     std::optional<double> gpu_mem_gib;  // CUDA devices only
+    std::optional<PreferenceMetrics> preference;  // rl runs only
     bool operator==(const StepEvent&) const = default;
 };
 

@@ -87,7 +87,13 @@ MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelConfig&
     e.optimizer = moments + master;
     // Activations kept for backward, per layer and token, roughly: attention inputs/outputs, q/k/v,
     // MLP (3 x intermediate) and norms, in the compute dtype.
-    const double tokens = static_cast<double>(c.micro_batch_size * c.sequence_len);
+    // Preference tuning runs each pair's chosen and rejected sequences in one batch: twice the rows, each up
+    // to max_length. Its reference model costs nothing here: LoRA-DPO switches the adapter off, full
+    // finetuning precomputes the reference log-probabilities.
+    const bool preference = !c.rl.empty();
+    const int64_t rows = preference ? 2 * c.micro_batch_size : c.micro_batch_size;
+    const int64_t length = preference && c.max_length > 0 ? c.max_length : c.sequence_len;
+    const double tokens = static_cast<double>(rows * length);
     const double per_token_layer = (10.0 * mc.hidden_size + 4.0 * mc.intermediate_size) * weight_bytes;
     const double layers = static_cast<double>(mc.num_layers);
     // With checkpointing only each layer's input is kept, plus one layer's worth while it is recomputed.

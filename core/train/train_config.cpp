@@ -67,6 +67,8 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
         else if (sub == "type") read_scalar(v, key, d.type, p, "a string");
         else if (sub == "field") read_scalar(v, key, d.field, p, "a string");
         else if (sub == "field_messages") read_scalar(v, key, d.field_messages, p, "a string");
+        else if (sub == "field_chosen") read_scalar(v, key, d.field_chosen, p, "a string");
+        else if (sub == "field_rejected") read_scalar(v, key, d.field_rejected, p, "a string");
         else if (sub == "roles_to_train") d.roles_to_train = read_strings(v, key, p);
         else if (sub == "weight") {
             if (read_scalar(v, key, d.weight, p, "a number") && !(d.weight >= 0 && d.weight <= 1e6)) p.add(v, key, "must be >= 0, got " + v.Scalar());
@@ -90,16 +92,21 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
             }
         } else {
             p.add(kv.first, key,
-                  "unknown key (a dataset has path, type, weight, field, field_messages, message_property_mappings, roles_to_train, train_on_eos)");
+                  "unknown key (a dataset has path, type, weight, field, field_messages, field_chosen, field_rejected, message_property_mappings, "
+                  "roles_to_train, train_on_eos)");
         }
     }
     if (d.path.empty()) p.add(item, k, "each entry needs a 'path'");
-    static const char* types[] = {"", "pretokenized", "text", "completion", "alpaca", "chat_template"};
+    static const char* types[] = {"", "pretokenized", "text", "completion", "alpaca", "chat_template", "chat_template.default", "chatml.intel"};
     if (std::none_of(std::begin(types), std::end(types), [&](const char* t) { return d.type == t; }))
         p.add(item["type"] ? item["type"] : item, k + ".type",
-              "'" + d.type + "' is not supported (pretokenized, text, completion, alpaca, chat_template, or leave it out to detect it)");
+              "'" + d.type + "' is not supported (pretokenized, text, completion, alpaca, chat_template, or leave it out to detect it; "
+              "with rl: chat_template.default, chatml.intel)");
     if (!d.field.empty() && d.type != "completion") p.add(item["field"], k + ".field", "applies to type: completion");
-    if (!d.field_messages.empty() && d.type != "chat_template") p.add(item["field_messages"], k + ".field_messages", "applies to type: chat_template");
+    if (!d.field_messages.empty() && d.type != "chat_template" && d.type != "chat_template.default")
+        p.add(item["field_messages"], k + ".field_messages", "applies to type: chat_template (or chat_template.default with rl)");
+    for (const auto& [name, value] : {std::pair{"field_chosen", &d.field_chosen}, std::pair{"field_rejected", &d.field_rejected}})
+        if (!value->empty() && d.type != "chat_template.default") p.add(item[name], k + "." + name, "applies to type: chat_template.default (with rl)");
 }
 
 // Axolotl's bnb_config_kwargs: BitsAndBytesConfig arguments; the 4-bit ones Lathe honours.
@@ -156,6 +163,54 @@ void check_quantization_keys(const YAML::Node& root, const TrainConfig& c, Probl
     if (std::none_of(std::begin(dtypes), std::end(dtypes), [&](const char* d) { return c.bnb_4bit_compute_dtype == d; }))
         p.add(node("bnb_4bit_compute_dtype"), "bnb_4bit_compute_dtype",
               "'" + c.bnb_4bit_compute_dtype + "' is not supported (float32, bfloat16 or float16)");
+}
+
+// Preference tuning's keys apply with `rl`, and `rl` with what it supports so far.
+void check_preference_keys(const YAML::Node& root, const TrainConfig& c, Problems& p) {
+    static const char* keys[] = {"dpo_beta", "rl_beta", "dpo_label_smoothing", "dpo_loss_type", "orpo_alpha", "simpo_gamma",
+                                 "cpo_alpha", "precompute_ref_log_probs", "max_length", "max_prompt_length"};
+    if (c.rl.empty()) {
+        for (const char* key : keys)
+            if (root[key] && !root[key].IsNull()) p.add(root[key], key, "applies with rl: dpo, ipo, orpo or simpo (preference tuning)");
+        for (size_t i = 0; i < c.datasets.size(); ++i)
+            if (c.datasets[i].type == "chat_template.default" || c.datasets[i].type == "chatml.intel")
+                p.list.push_back(c.source + ":" + std::to_string(c.datasets[i].line) + ": datasets[" + std::to_string(i) + "].type: '" +
+                                 c.datasets[i].type + "' holds preference pairs; it applies with rl: dpo, ipo, orpo or simpo");
+        return;
+    }
+    static const char* methods[] = {"dpo", "ipo", "orpo", "simpo"};
+    if (std::none_of(std::begin(methods), std::end(methods), [&](const char* m) { return c.rl == m; }))
+        return p.add(root["rl"], "rl", "'" + c.rl + "' is not supported (dpo, ipo, orpo, simpo)");
+    const bool dpo = c.rl == "dpo" || c.rl == "ipo";
+    if (!c.dpo_loss_type.empty()) {
+        if (!dpo) p.add(root["dpo_loss_type"], "dpo_loss_type", "applies to rl: dpo or ipo");
+        else if (c.dpo_loss_type != "sigmoid" && c.dpo_loss_type != "ipo" && c.dpo_loss_type != "robust")
+            p.add(root["dpo_loss_type"], "dpo_loss_type", "'" + c.dpo_loss_type + "' is not supported (sigmoid, ipo, robust)");
+    }
+    const std::string loss = !c.dpo_loss_type.empty() ? c.dpo_loss_type : c.rl == "ipo" ? "ipo" : "sigmoid";
+    if (c.dpo_label_smoothing > 0 && dpo && loss != "robust")
+        p.add(root["dpo_label_smoothing"], "dpo_label_smoothing",
+              "TRL's " + loss + " loss has no label smoothing; set dpo_loss_type: robust for DPO with noisy preference labels");
+    if (c.dpo_label_smoothing > 0 && c.rl == "orpo") p.add(root["dpo_label_smoothing"], "dpo_label_smoothing", "ORPO has no label smoothing");
+    if (root["orpo_alpha"] && c.rl != "orpo") p.add(root["orpo_alpha"], "orpo_alpha", "applies to rl: orpo");
+    for (const char* key : {"simpo_gamma", "cpo_alpha"})
+        if (root[key] && c.rl != "simpo") p.add(root[key], key, "applies to rl: simpo");
+    if (root["precompute_ref_log_probs"] && !dpo) p.add(root["precompute_ref_log_probs"], "precompute_ref_log_probs", "applies to rl: dpo or ipo (ORPO and SimPO have no reference model)");
+    const char* why = "is not supported with rl yet";
+    if (c.sample_packing) p.add(root["sample_packing"], "sample_packing", std::string(why) + " (pairs run unpacked, chosen and rejected in one batch)");
+    if (c.train_on_inputs) p.add(root["train_on_inputs"], "train_on_inputs", std::string(why) + " (preference losses score the completions)");
+    if (c.val_set_size > 0) p.add(root["val_set_size"], "val_set_size", std::string(why) + " (no preference evaluation yet)");
+    if (!c.test_datasets.empty()) p.add(root["test_datasets"], "test_datasets", std::string(why) + " (no preference evaluation yet)");
+    if (!c.lora_modules_to_save.empty()) p.add(root["lora_modules_to_save"], "lora_modules_to_save", std::string(why) + " (the reference switches only the adapter off)");
+    for (size_t i = 0; i < c.datasets.size(); ++i) {
+        const std::string& type = c.datasets[i].type;
+        if (!type.empty() && type != "chat_template.default" && type != "chatml.intel")
+            p.list.push_back(c.source + ":" + std::to_string(c.datasets[i].line) + ": datasets[" + std::to_string(i) + "].type: with rl every "
+                             "dataset holds preference pairs: leave type out (TRL's prompt/chosen/rejected rows), or chat_template.default or "
+                             "chatml.intel (Axolotl's)");
+    }
+    if (c.max_length > 0 && c.max_prompt_length >= c.max_length)
+        p.add(root["max_prompt_length"], "max_prompt_length", "must be below max_length");
 }
 
 }  // namespace
@@ -291,6 +346,17 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"gradient_checkpointing", flag(c.gradient_checkpointing)},
         {"base_model_dropout", flag(c.base_model_dropout)},
         {"device", str(c.device)},
+        {"rl", str(c.rl)},
+        {"dpo_beta", positive(c.dpo_beta)},
+        {"rl_beta", positive(c.dpo_beta)},
+        {"dpo_label_smoothing", number(c.dpo_label_smoothing, 0, 0.499999)},
+        {"dpo_loss_type", str(c.dpo_loss_type)},
+        {"orpo_alpha", positive(c.orpo_alpha)},
+        {"simpo_gamma", number(c.simpo_gamma, 0, 1e6)},
+        {"cpo_alpha", number(c.cpo_alpha, 0, 1e6)},
+        {"precompute_ref_log_probs", flag(c.precompute_ref_log_probs)},
+        {"max_length", integer(c.max_length, 2)},
+        {"max_prompt_length", integer(c.max_prompt_length, 1)},
         {"output_dir", str(c.output_dir)},
         {"save_steps", integer(c.save_steps, 0)},
         {"eval_steps", integer(c.eval_steps, 0)},
@@ -325,6 +391,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
     if (!c.adapter.empty() && !uses_lora(c))
         p.add(root["adapter"], "adapter", "'" + c.adapter + "' is not supported (lora, qlora, or leave it out for full finetuning)");
     check_quantization_keys(root, c, p);
+    check_preference_keys(root, c, p);
     if (uses_lora(c) && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())
         p.list.push_back(path + ": lora_target_modules: name the modules to adapt (e.g. [q_proj, v_proj]) or set lora_target_linear: true");
     if (c.optimizer != "adamw_torch" && c.optimizer != "adamw" && c.optimizer != "adamw_torch_fused" && c.optimizer != "sgd")

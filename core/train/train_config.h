@@ -16,10 +16,12 @@ struct DatasetSpec {
     // "" (detected per row from its fields), pretokenized (input_ids, optional labels), text (raw text
     // for continued pretraining, split into sequence_len rows), completion (one text per row, trained
     // whole, in `field`), alpaca (instruction/input/output through the Alpaca prompt), chat_template
-    // (messages through the model's chat template). docs/config.md has the details.
+    // (messages through the model's chat template); with rl (preference pairs): "" (TRL's forms),
+    // chat_template.default or chatml.intel (Axolotl's). docs/config.md has the details.
     std::string type;
     std::string field;                                   // completion: the text column (default "text")
     std::string field_messages;                          // chat_template: the messages column (default "messages")
+    std::string field_chosen, field_rejected;            // chat_template.default (rl): the answer columns (default chosen, rejected)
     std::string role_key = "role", content_key = "content";  // chat_template: message_property_mappings
     std::vector<std::string> roles_to_train = {"assistant"};
     bool train_on_eos = true;                            // the end-of-turn token of trained turns ("turn")
@@ -86,6 +88,18 @@ struct TrainConfig {
     // resid_pdrop) while training, as transformers' train mode applies it; false turns it off.
     bool base_model_dropout = true;
     std::string device = "auto";              // auto, cpu, cuda, cuda:N
+
+    // Preference tuning (Axolotl's keys; docs/config.md): "" = supervised; dpo, ipo, orpo, simpo.
+    std::string rl;
+    double dpo_beta = 0.1;                    // DPO/IPO/SimPO's beta (Axolotl's rl_beta is the same key)
+    double dpo_label_smoothing = 0.0;         // robust DPO, SimPO
+    std::string dpo_loss_type;                // "" = the method's: sigmoid (dpo), ipo (ipo); or robust
+    double orpo_alpha = 0.1;                  // ORPO's lambda
+    double simpo_gamma = 0.5;
+    double cpo_alpha = 1.0;                   // SimPO: weight of the chosen completions' NLL
+    bool precompute_ref_log_probs = false;    // DPO with an adapter: reference log-probs once, before training
+    int64_t max_length = 0;                   // preference pairs: prompt + completion tokens (0 = sequence_len)
+    int64_t max_prompt_length = 0;            // preference pairs: keep the prompt's last N tokens (0 = all)
 
     std::string output_dir = "./outputs";
     int64_t save_steps = 0;                   // 0 = only at the end

@@ -36,6 +36,8 @@ std::string train_config_yaml(const TrainConfig& c) {
             if (!ds.type.empty()) out << YAML::Key << "type" << YAML::Value << ds.type;
             if (!ds.field.empty()) out << YAML::Key << "field" << YAML::Value << ds.field;
             if (!ds.field_messages.empty()) out << YAML::Key << "field_messages" << YAML::Value << ds.field_messages;
+            if (!ds.field_chosen.empty()) out << YAML::Key << "field_chosen" << YAML::Value << ds.field_chosen;
+            if (!ds.field_rejected.empty()) out << YAML::Key << "field_rejected" << YAML::Value << ds.field_rejected;
             if (ds.role_key != dd.role_key || ds.content_key != dd.content_key)
                 out << YAML::Key << "message_property_mappings" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "role"
                     << YAML::Value << ds.role_key << YAML::Key << "content" << YAML::Value << ds.content_key << YAML::EndMap;
@@ -116,6 +118,16 @@ std::string train_config_yaml(const TrainConfig& c) {
     flag("gradient_checkpointing", c.gradient_checkpointing, d.gradient_checkpointing);
     flag("base_model_dropout", c.base_model_dropout, d.base_model_dropout);
     str("device", c.device, d.device);
+    str("rl", c.rl, d.rl);
+    num("dpo_beta", c.dpo_beta, d.dpo_beta);
+    num("dpo_label_smoothing", c.dpo_label_smoothing, d.dpo_label_smoothing);
+    str("dpo_loss_type", c.dpo_loss_type, d.dpo_loss_type);
+    num("orpo_alpha", c.orpo_alpha, d.orpo_alpha);
+    num("simpo_gamma", c.simpo_gamma, d.simpo_gamma);
+    num("cpo_alpha", c.cpo_alpha, d.cpo_alpha);
+    flag("precompute_ref_log_probs", c.precompute_ref_log_probs, d.precompute_ref_log_probs);
+    integer("max_length", c.max_length, d.max_length);
+    integer("max_prompt_length", c.max_prompt_length, d.max_prompt_length);
     out << YAML::Key << "output_dir" << YAML::Value << c.output_dir;
     integer("save_steps", c.save_steps, d.save_steps);
     integer("eval_steps", c.eval_steps, d.eval_steps);

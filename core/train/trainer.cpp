@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <random>
 
@@ -31,6 +32,7 @@
 #include "core/train/grad_clip.h"
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
+#include "core/train/preference_training.h"
 #include "core/train/master_weights.h"
 #include "core/train/qlora_base.h"
 #include "core/train/sharded_adamw.h"
@@ -106,6 +108,7 @@ double gpu_memory_gib(const at::Device& device) {
 
 struct Data {
     std::vector<Example> train, validation;
+    std::unique_ptr<PreferenceTraining> preference;  // rl runs: the pairs, instead of train/validation
     json fingerprints = json::array();
     std::vector<WarningEvent> warnings;  // rows skipped per dataset: emitted as warning events once the run starts
 };
@@ -166,6 +169,10 @@ std::vector<Example> load_dataset_list(const std::vector<DatasetSpec>& specs, co
 
 Data load_data(const TrainConfig& c) {
     Data d;
+    if (!c.rl.empty()) {
+        d.preference = std::make_unique<PreferenceTraining>(c, d.warnings, d.fingerprints);
+        return d;
+    }
     std::vector<Example> all = load_dataset_list(c.datasets, c, d);
     if (!c.test_datasets.empty()) {
         d.validation = load_dataset_list(c.test_datasets, c, d);
@@ -191,6 +198,8 @@ Data load_data(const TrainConfig& c) {
     return d;
 }
 
+size_t train_rows(const Data& data) { return data.preference ? data.preference->pairs() : data.train.size(); }
+
 // Row order of an epoch: file order, or a shuffle fixed by seed and epoch (so a resumed run sees the
 // same order).
 std::vector<size_t> epoch_order(size_t n, const TrainConfig& c, int64_t epoch) {
@@ -208,11 +217,17 @@ std::vector<size_t> epoch_order(size_t n, const TrainConfig& c, int64_t epoch) {
 struct EpochPlan {
     int64_t epoch = -1;
     std::vector<Pack> units;
+    std::vector<size_t> pairs;  // preference runs: pair indices in order, one per unit (units stay empty)
+    size_t size() const { return units.empty() ? pairs.size() : units.size(); }
 };
 
 EpochPlan plan_epoch(const Data& data, const TrainConfig& c, int64_t epoch) {
     EpochPlan plan;
     plan.epoch = epoch;
+    if (data.preference) {
+        plan.pairs = epoch_order(train_rows(data), c, epoch);
+        return plan;
+    }
     std::vector<const Example*> ordered;
     for (size_t i : epoch_order(data.train.size(), c, epoch)) ordered.push_back(&data.train[i]);
     if (c.sample_packing) {
@@ -266,6 +281,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
     enum class Phase { loading_data, loading_model, training } phase = Phase::loading_data;
     try {
         at::manual_seed(c.seed);
+        // A preference loss is a mean over pairs, not over label tokens: summing it across ranks would
+        // not equal one rank's step. Until that is normalised, preference runs train in one process.
+        if (!c.rl.empty() && world > 1)
+            throw Error("rl: " + c.rl + " runs in one process for now; start it with `lathe train`, not torchrun or lathe launch");
         if (rank > 0) dp->barrier();  // rank 0 renders (and caches) the datasets first; the others read its cache
         Data data = load_data(c);
         if (rank == 0 && dp) dp->barrier();
@@ -283,6 +302,9 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         const int64_t pad_id = model->config.pad_token_id.value_or(0);
         model->lm->gradient_checkpointing = c.gradient_checkpointing;
         if (!c.base_model_dropout) model->lm->config.dropout = {};
+
+        // Before an adapter or resumed weights: the model is the base, the preference reference.
+        if (data.preference) data.preference->prepare(*model, c.micro_batch_size, pad_id);
 
         // Trainable parameters: the adapter (float32 master weights), or every weight.
         std::vector<std::pair<std::string, at::Tensor>> params;
@@ -351,7 +373,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         const int64_t units_per_step = c.micro_batch_size * c.gradient_accumulation_steps * world;
         std::vector<int64_t> epoch_first_step = {0};
         for (int64_t e = 0; c.max_steps > 0 ? epoch_first_step.back() < c.max_steps : e < c.num_epochs; ++e) {
-            int64_t units = c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(data.train.size());
+            int64_t units = c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(train_rows(data));
             epoch_first_step.push_back(epoch_first_step.back() + (units + units_per_step - 1) / units_per_step);
         }
         const int64_t total_steps = c.max_steps > 0 ? c.max_steps : epoch_first_step.back();
@@ -375,7 +397,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         int64_t trainable = 0;
         for (auto& p : all_params) trainable += p.numel();
         events.emit(StartEvent{.resumed = resumed.has_value(), .step = step, .total_steps = total_steps,
-                               .train_rows = static_cast<int64_t>(data.train.size()), .validation_rows = static_cast<int64_t>(data.validation.size()),
+                               .train_rows = static_cast<int64_t>(train_rows(data)), .validation_rows = static_cast<int64_t>(data.validation.size()),
                                .trainable_parameters = trainable, .device = lo.device.str(), .output_dir = c.output_dir,
                                .attention = attention_path(*model->lm), .precision = compute.bf16 ? "bfloat16" : "float32"});
         if (compute.no_gpu_found)
@@ -435,10 +457,18 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             // This rank's micro-batches; the loss is normalised over the label tokens of every rank's, which
             // each rank counts itself (they all hold the same order), and the throughput counts them all.
             std::vector<Batch> micro;
+            std::vector<std::vector<size_t>> pair_groups;  // preference runs: this rank's pairs of each micro-batch
             int64_t label_tokens = 0, step_tokens = 0;
             for (int r = 0; r < world; ++r)
-                for (UnitRange u : micro_batches_of_rank(plan.units.size(), in_epoch, c.micro_batch_size, c.gradient_accumulation_steps, r, world)) {
-                    Batch b = make_micro_batch(plan, u.first, u.count, c.sample_packing, pad_id);
+                for (UnitRange u : micro_batches_of_rank(plan.size(), in_epoch, c.micro_batch_size, c.gradient_accumulation_steps, r, world)) {
+                    Batch b;
+                    if (data.preference) {
+                        std::vector<size_t> pairs(plan.pairs.begin() + u.first, plan.pairs.begin() + u.first + u.count);
+                        b = data.preference->micro_batch(pairs, pad_id);
+                        if (r == rank) pair_groups.push_back(std::move(pairs));
+                    } else {
+                        b = make_micro_batch(plan, u.first, u.count, c.sample_packing, pad_id);
+                    }
                     label_tokens += b.label_tokens;
                     step_tokens += b.attention_mask.sum().item<int64_t>();
                     if (r == rank) micro.push_back(std::move(b));
@@ -449,7 +479,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 continue;
             }
             // Everything up to the read-back below is queued on the device without waiting for it.
-            at::Tensor loss_on_device = forward_backward_on_device(*model, micro, 1024, label_tokens);
+            at::Tensor loss_on_device = data.preference ? data.preference->forward_backward(*model, micro, pair_groups)
+                                                       : forward_backward_on_device(*model, micro, 1024, label_tokens);
             if (masters) masters->gather_gradients();
             if (dp) loss_on_device = dp->sum_gradients(all_params, loss_on_device);
             at::Tensor grad_norm_on_device = clip_grad_norm(all_params, c.max_grad_norm);
@@ -484,7 +515,15 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             StepEvent step_event{.step = step, .total_steps = total_steps,
                                  .epoch = epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch]),
                                  .loss = loss, .lr = lr, .grad_norm = grad_norm, .tokens_per_s = tokens_per_s, .elapsed_s = t - start,
-                                 .gpu_mem_gib = std::nullopt};
+                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt};
+            if (data.preference) {
+                step_event.preference = data.preference->read_metrics();
+                const PreferenceMetrics& p = *step_event.preference;
+                for (auto [name, value] : {std::pair{"rewards/chosen", p.rewards_chosen}, {"rewards/rejected", p.rewards_rejected},
+                                           {"rewards/margins", p.rewards_margins}, {"rewards/accuracies", p.rewards_accuracies},
+                                           {"logps/chosen", p.logps_chosen}, {"logps/rejected", p.logps_rejected}})
+                    metrics.push_back({step, name, value});
+            }
             if (double gib = gpu_memory_gib(lo.device); gib >= 0) {  // CUDA runs only
                 metrics.push_back({step, "gpu_mem_gib", gib});
                 step_event.gpu_mem_gib = gib;

@@ -158,8 +158,15 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     mem_plot_ = makePlot(tr("GPU memory"), tr("GiB"), this);
     addLine(mem_plot_, QColor(140, 86, 75), 1.5, "GiB");
     mem_plot_->hide();  // shown when step events carry gpu_mem_gib (CUDA runs)
+    pref_plot_ = makePlot(tr("Preference: reward margin and accuracy"), tr("value"), this);
+    addLine(pref_plot_, QColor(44, 160, 44), 1.5, tr("rewards/margins"));
+    addLine(pref_plot_, QColor(31, 119, 180), 1.5, tr("rewards/accuracies"));
+    pref_plot_->legend->setVisible(true);
+    pref_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
+    pref_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
+    pref_plot_->hide();  // shown when step events carry TRL's preference metrics (rl runs)
 
-    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
         // Wheel and drag take over the view; a double click goes back to following the data.
         connect(plot, &QCustomPlot::mouseWheel, this, [this] { follow_ = false; });
         connect(plot, &QCustomPlot::mousePress, this, [this] { follow_ = false; });
@@ -198,7 +205,7 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
-    for (QCustomPlot* p : {lr_plot_, grad_plot_, tps_plot_, mem_plot_}) rightLayout->addWidget(p, 1);
+    for (QCustomPlot* p : {lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) rightLayout->addWidget(p, 1);
 
     auto* charts = new QSplitter(Qt::Horizontal, this);
     charts->addWidget(left);
@@ -266,6 +273,8 @@ void MonitorPage::setStorePath(const QString& path) {
 }
 
 int MonitorPage::lossPointCount() const { return loss_raw_->dataCount(); }
+int MonitorPage::preferencePointCount() const { return pref_plot_->graph(0)->dataCount(); }
+bool MonitorPage::preferenceChartShown() const { return !pref_plot_->isHidden(); }
 int MonitorPage::evalPointCount() const { return eval_->dataCount(); }
 int MonitorPage::checkpointMarkerCount() const { return checkpoints_->dataCount(); }
 QString MonitorPage::statusText() const { return title_->text() + "\n" + status_->text(); }
@@ -273,10 +282,11 @@ QString MonitorPage::logText() const { return log_->toPlainText(); }
 QString MonitorPage::failureText() const { return failure_->isVisible() || !failure_->text().isEmpty() ? failure_->text() : QString(); }
 
 void MonitorPage::clearCharts() {
-    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_})
+    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_})
         for (int i = 0; i < plot->graphCount(); ++i)
             if (!overlays_.values().contains(plot->graph(i))) plot->graph(i)->data()->clear();
     mem_plot_->hide();
+    pref_plot_->hide();
     checkpoint_steps_.clear();
     ema_last_ = ema_norm_ = 0;
     failure_->clear();
@@ -374,6 +384,10 @@ bool MonitorPage::loadHistory(qint64 runId) {
             else if (m.name == "grad_norm") p.grad_norm = m.value;
             else if (m.name == "tokens_per_s") p.tokens_per_s = m.value;
             else if (m.name == "gpu_mem_gib") p.gpu_mem_gib = m.value;
+            else if (m.name == "rewards/margins" || m.name == "rewards/accuracies") {
+                if (!p.preference) p.preference.emplace();
+                (m.name == "rewards/margins" ? p.preference->rewards_margins : p.preference->rewards_accuracies) = m.value;
+            }
         }
         for (qint64 s : order) addStep(steps[s]);
         for (const auto& c : store->checkpoints(runId)) addCheckpoint(c.step);
@@ -413,6 +427,11 @@ void MonitorPage::addStep(const lathe::StepEvent& p) {
     if (p.gpu_mem_gib) {
         mem_plot_->graph(0)->addData(x, *p.gpu_mem_gib);
         mem_plot_->show();
+    }
+    if (p.preference) {
+        pref_plot_->graph(0)->addData(x, p.preference->rewards_margins);
+        pref_plot_->graph(1)->addData(x, p.preference->rewards_accuracies);
+        pref_plot_->show();
     }
     last_step_ = p.step;
     if (p.total_steps > 0) total_steps_ = p.total_steps;
@@ -612,7 +631,7 @@ void MonitorPage::clearOverlays() {
 void MonitorPage::replotAll() {
     replot_timer_->stop();
     ++redraws_;
-    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
         if (follow_) {
             plot->rescaleAxes();
             // A little headroom so the newest point and the markers are not on the frame.

@@ -37,6 +37,9 @@ public:
     int lossPointCount() const;
     int evalPointCount() const;
     int checkpointMarkerCount() const;
+    // Preference runs (rl): points of the reward-margin chart, and whether it is shown.
+    int preferencePointCount() const;
+    bool preferenceChartShown() const;
     int overlayCount() const { return overlays_.size(); }
     // The smoothed train loss as charted (after each point was added one at a time).
     QVector<double> smoothedLoss() const;
@@ -118,6 +121,7 @@ private:
     QCustomPlot* grad_plot_;
     QCustomPlot* tps_plot_;
     QCustomPlot* mem_plot_;
+    QCustomPlot* pref_plot_;
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
