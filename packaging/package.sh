@@ -55,8 +55,9 @@ else
     bash packaging/setup.sh
     generator=()
     command -v ninja >/dev/null && generator=(-G Ninja)
+    # Immediate binding with a read-only GOT (-z relro -z now), as Debian builds its own binaries.
     cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DLATHE_TESTS=OFF -DLATHE_GUI=ON \
-      -DLATHE_TORCH_CUDA="$torch_cuda"
+      -DLATHE_TORCH_CUDA="$torch_cuda" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-z,relro,-z,now"
   fi
 fi
 # The install rules (packaging/install.cmake) are part of the configuration: an older build folder
@@ -112,6 +113,15 @@ for bin in lathe lathe-studio; do
     exit 1
   fi
 done
+# The CUDA variant: cuDNN, cuBLAS and NVRTC open some of their libraries with dlopen (cuDNN's engines,
+# cublasLt, nvrtc-builtins), which ldd does not see: every library of the NVIDIA wheels beside LibTorch goes in.
+if [ "$variant" = cuda ]; then
+  torch_cuda_lib="${bundled[libtorch_cuda.so]:-}"
+  [ -n "$torch_cuda_lib" ] || { echo "package: the cuda variant found no libtorch_cuda.so among the libraries lathe loads" >&2; exit 1; }
+  for f in "$(dirname "$torch_cuda_lib")"/../../nvidia/*/lib/*.so*; do
+    [ -f "$f" ] && bundled["$(basename "$f")"]="$f"
+  done
+fi
 for name in "${!bundled[@]}"; do
   src="${bundled[$name]}"
   echo "package: bundling $src"
@@ -147,6 +157,11 @@ install -m 0644 packaging/deb/copyright "$docdir/copyright"
   echo " -- Lathe maintainers <maintainers@lathe.invalid>  $(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")"
 } > "$docdir/changelog"
 gzip -9n "$docdir/changelog"
+
+# .comment (compiler version strings) is of no use at run time; lintian notes it.
+while IFS= read -r -d '' f; do
+  file -b "$f" | grep -q '^ELF' && objcopy --remove-section=.comment "$f"
+done < <(find "$stage/usr/bin" "$privdir" -type f -print0)
 
 find "$stage" -type d -exec chmod 0755 {} +
 find "$stage/usr/share" -type f -exec chmod 0644 {} +
@@ -194,6 +209,8 @@ installed_kb="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
     echo " load; it needs an NVIDIA driver for CUDA 13."
   fi
 } > "$stage/DEBIAN/control"
+
+(cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
 
 # --- pack ----------------------------------------------------------------------------------------------
 mkdir -p "$out"
