@@ -140,7 +140,9 @@ mkdir -p "$stage/usr/share/man/man1"
 help2man --no-info --no-discard-stderr --section 1 --source "Lathe $version" \
   --name "finetune, evaluate, quantize and export language models" \
   --output "$stage/usr/share/man/man1/lathe.1" "$build/app/lathe"
-QT_QPA_PLATFORM=offscreen help2man --no-info --no-discard-stderr --section 1 --source "Lathe $version" \
+# Qt warns on stderr without an XDG_RUNTIME_DIR; the Studio's help and version are on stdout.
+mkdir -p -m 0700 "$work/runtime"
+QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$work/runtime" help2man --no-info --section 1 --source "Lathe $version" \
   --name "the Lathe desktop workbench for finetuning language models" \
   --output "$stage/usr/share/man/man1/lathe-studio.1" "$build/app/lathe-studio"
 gzip -9n "$stage/usr/share/man/man1/"*.1

@@ -52,7 +52,12 @@ grep -E 'libparquet\.so|libarrow\.so' "$tmp/contents" >/dev/null || fail "Arrow/
 if grep -E 'libtorch_cuda|libcudnn|libcublas|libnccl' "$tmp/contents"; then
   fail "the CPU package carries CUDA libraries"
 fi
-pass "contents ($(wc -l < "$tmp/contents") entries)"
+for page in lathe lathe-studio; do
+  dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/share/man/man1/$page.1.gz" | gzip -dc > "$tmp/$page.1"
+  grep -A1 '^\.SH NAME' "$tmp/$page.1" | grep -q "^$page \\- " || fail "the man page of $page has no NAME line for it: $(grep -A1 '^\.SH NAME' "$tmp/$page.1")"
+  grep -q -e '--version' "$tmp/$page.1" || fail "the man page of $page does not list --version"
+done
+pass "contents ($(wc -l < "$tmp/contents") entries), man pages"
 
 [ "$(dpkg-deb --field "$deb" Package)" = lathe ] || fail "Package is not lathe"
 [ "$(dpkg-deb --field "$deb" Version)" = "$version" ] || fail "Version is not $version"
