@@ -142,7 +142,9 @@ help2man --no-info --no-discard-stderr --section 1 --source "Lathe $version" \
   --output "$stage/usr/share/man/man1/lathe.1" "$build/app/lathe"
 # Qt warns on stderr without an XDG_RUNTIME_DIR; the Studio's help and version are on stdout.
 mkdir -p -m 0700 "$work/runtime"
+# Its --version says "Lathe Studio X", from which help2man would name the page "Lathe": give the version.
 QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$work/runtime" help2man --no-info --section 1 --source "Lathe $version" \
+  --version-string "$version" \
   --name "the Lathe desktop workbench for finetuning language models" \
   --output "$stage/usr/share/man/man1/lathe-studio.1" "$build/app/lathe-studio"
 gzip -9n "$stage/usr/share/man/man1/"*.1
