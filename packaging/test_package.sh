@@ -55,7 +55,7 @@ fi
 for page in lathe lathe-studio; do
   dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/share/man/man1/$page.1.gz" | gzip -dc > "$tmp/$page.1"
   grep -A1 '^\.SH NAME' "$tmp/$page.1" | sed -n 2p | grep -q "^$page " || fail "the man page of $page has no NAME line for it: $(grep -A1 '^\.SH NAME' "$tmp/$page.1")"
-  grep -q -e '--version' "$tmp/$page.1" || fail "the man page of $page does not list --version"
+  grep -q '\\-\\-version' "$tmp/$page.1" || fail "the man page of $page does not list --version"
 done
 pass "contents ($(wc -l < "$tmp/contents") entries), man pages"
 
