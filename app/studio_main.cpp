@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName("Lathe");
     QApplication::setApplicationName("Lathe Studio");
     QApplication::setApplicationVersion(QString::fromLatin1(lathe::version()));
+    // The installed desktop entry (packaging/deb): Wayland compositors match the window to it by this
+    // name, for the icon and the application menu.
+    QGuiApplication::setDesktopFileName("io.github.lathe.Studio");
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Lathe Studio: finetune language models");
