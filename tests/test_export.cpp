@@ -528,16 +528,21 @@ TEST(ExportVerify, LosslessExportsOfALoraRunAgreeWithTheTrainedModel) {
     }
 }
 
-// An export that is not the trained model is reported: here the base model without the adapter, whose
-// tokenizer settings were then changed (a wrong end-of-sequence token, another chat template).
+// An export that is not the trained model is reported: here a float32 export whose weights were then
+// damaged (the final norm scaled, as a broken conversion might) and whose tokenizer settings were changed
+// (a wrong end-of-sequence token, another chat template).
 TEST(ExportVerify, AnExportThatLostTheAdapterOrTemplateIsReported) {
     test::TempDir model_dir;
     const std::string base = test::model_with_tokenizer(model_dir);
     TrainedRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\n");
     const std::string wrong = run.out("base-only");
     int code = -1;
-    auto events = test::run_to_end({LATHE_CLI, "export", "--model", base, "--dtype", "float32", "--output", wrong}, &code);
+    auto events = test::run_to_end(run.export_args({"--dtype", "float32", "--output", wrong}), &code);
     ASSERT_EQ(code, 0) << error_of(events);
+    std::vector<std::pair<std::string, at::Tensor>> weights;
+    for (auto& [name, t] : load_safetensors(wrong + "/model.safetensors"))
+        weights.emplace_back(name, name == "model.norm.weight" ? t * 10.0 : t.clone());
+    save_safetensors(wrong + "/model.safetensors", weights);
     json config = read_json_file(wrong + "/tokenizer_config.json");
     config["eos_token"] = "<|endoftext|>";
     std::ofstream(wrong + "/tokenizer_config.json") << config.dump(2);
@@ -545,7 +550,7 @@ TEST(ExportVerify, AnExportThatLostTheAdapterOrTemplateIsReported) {
 
     const ExportSource source = resolve_export_source({.run_id = run.run_id, .store = run.store()});
     const ExportCheck check = check_export(source, wrong, "merged", "");
-    EXPECT_GT(check.mean_kl, 1e-6);  // the adapter's change is missing
+    EXPECT_GT(check.mean_kl, 1e-5);  // lossless exports stay under 1e-6 (the test above); the fixture models are nearly uniform
     EXPECT_NE(check.perplexity_exported, check.perplexity_trained);
     EXPECT_EQ(check.chat_template_same, std::optional<bool>(false));
     EXPECT_EQ(check.eos_exported, "<|endoftext|>");
