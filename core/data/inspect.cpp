@@ -185,6 +185,27 @@ struct Inspector {
         return rows > 0 && 2 * pairs > rows;
     }
 
+    // Exact duplicates (the row's JSON, hashed) and, among the first near_duplicate_rows rows, near
+    // duplicates of `text` (what the row says: a sample's fields, a pair's texts).
+    void count_duplicates(const RawRow& r, const std::string& text) {
+        const RowPlace place{r.file, r.line};
+        const uint64_t packed = pack(r);
+        auto [it, first] = seen.try_emplace(hash_bytes(r.value.dump()), packed);
+        if (!first) {
+            ++report.exact_duplicates;
+            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, unpack(it->second), 1.0});
+        } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
+            ++report.near_duplicate_rows_checked;
+            auto match = near.add(static_cast<int64_t>(near_places.size()), text);
+            near_places.push_back(packed);
+            if (match.earlier >= 0) {
+                ++report.near_duplicates;
+                if (report.near_duplicate_examples.size() < options.duplicates_listed)
+                    report.near_duplicate_examples.push_back({place, unpack(near_places[static_cast<size_t>(match.earlier)]), match.similarity});
+            }
+        }
+    }
+
     // A preference pair: TRL's row forms; identical chosen and rejected teach nothing and are flagged.
     void process_pair(RawRow&& r) {
         auto converted = to_preference_row(r);
@@ -194,23 +215,7 @@ struct Inspector {
             ++report.identical_pairs;
             return problem(Problem{r.file, r.line, "rejected", "chosen and rejected are identical, so the pair teaches no preference"});
         }
-        RowPlace place{r.file, r.line};
-        uint64_t packed = pack(r);
-        const std::string text = r.value.dump();
-        auto [it, first] = seen.try_emplace(hash_bytes(text), packed);
-        if (!first) {
-            ++report.exact_duplicates;
-            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, unpack(it->second), 1.0});
-        } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
-            ++report.near_duplicate_rows_checked;
-            auto match = near.add(static_cast<int64_t>(near_places.size()), pair_text(row));
-            near_places.push_back(packed);
-            if (match.earlier >= 0) {
-                ++report.near_duplicates;
-                if (report.near_duplicate_examples.size() < options.duplicates_listed)
-                    report.near_duplicate_examples.push_back({place, unpack(near_places[static_cast<size_t>(match.earlier)]), match.similarity});
-            }
-        }
+        count_duplicates(r, pair_text(row));
         if (tokenizer) {
             auto pair = tokenize_preference_row(row, *tokenizer, {});
             if (auto* p = std::get_if<Problem>(&pair)) return problem(std::move(*p));
@@ -265,23 +270,8 @@ struct Inspector {
         auto converted = to_sample(r, report.type, options.mapping);
         if (auto* p = std::get_if<Problem>(&converted)) return problem(std::move(*p));
         const Sample& sample = std::get<Sample>(converted);
-        RowPlace place{r.file, r.line};
-        uint64_t packed = pack(r);
-
-        auto [it, first] = seen.try_emplace(hash_bytes(r.value.dump()), packed);
-        if (!first) {
-            ++report.exact_duplicates;
-            if (report.exact_duplicate_examples.size() < options.duplicates_listed) report.exact_duplicate_examples.push_back({place, unpack(it->second), 1.0});
-        } else if (report.near_duplicate_rows_checked < options.near_duplicate_rows) {
-            ++report.near_duplicate_rows_checked;
-            auto match = near.add(static_cast<int64_t>(near_places.size()), sample_text(sample));
-            near_places.push_back(packed);
-            if (match.earlier >= 0) {
-                ++report.near_duplicates;
-                if (report.near_duplicate_examples.size() < options.duplicates_listed)
-                    report.near_duplicate_examples.push_back({place, unpack(near_places[static_cast<size_t>(match.earlier)]), match.similarity});
-            }
-        }
+        const RowPlace place{r.file, r.line};
+        count_duplicates(r, sample_text(sample));
 
         if (tokenizer) {
             RenderOptions render = options.render;
