@@ -85,4 +85,16 @@ inline std::vector<nlohmann::json> run_to_end(const std::vector<std::string>& ar
     return events;
 }
 
+// Runs to the end; returns its whole stdout (a human-readable command such as `train --dry-run`).
+inline std::string run_for_text(const std::vector<std::string>& args, int* code = nullptr) {
+    ChildProcess child(args);
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
+    int rc = child.wait();
+    if (code) *code = rc;
+    return text;
+}
+
 }  // namespace lathe::test

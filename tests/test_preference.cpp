@@ -324,12 +324,9 @@ TEST(PreferenceTrain, DryRunEstimatesTheDoubledBatch) {
     auto dry_run = [&](const std::string& name, const std::string& extra) {
         const std::string cfg = write_file(dir.path / (name + ".yaml"), "base_model: " + test::hf_model("llama") + "\ndatasets: [" + dir.str() +
                                                                             "/pairs.jsonl]\nadapter: lora\nlora_target_linear: true\n" + extra);
-        test::ChildProcess child({LATHE_CLI, "train", "--dry-run", cfg, "--store", dir.str() + "/lathe.db"});
-        std::string text;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
-        EXPECT_EQ(child.wait(), 0) << text;
+        int code = -1;
+        const std::string text = test::run_for_text({LATHE_CLI, "train", "--dry-run", cfg, "--store", dir.str() + "/lathe.db"}, &code);
+        EXPECT_EQ(code, 0) << text;
         return text;
     };
     auto line_of = [](const std::string& text, const std::string& start) {

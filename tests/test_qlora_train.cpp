@@ -174,12 +174,9 @@ TEST(QloraBase, FloatCheckpointIsQuantizedOnLoadAndAdaptersStayFloat32) {
 std::string dry_run(const test::TempDir& dir, const std::string& base, const std::string& yaml) {
     std::string cfg = write_file(dir.path / "dry.yaml", "base_model: " + base + "\ndatasets:\n  - path: " + test::fixtures() +
                                                             "/hf/training/llama/train.jsonl\n    type: pretokenized\n" + yaml);
-    test::ChildProcess child({LATHE_CLI, "train", "--dry-run", cfg, "--store", dir.str() + "/lathe.db"});
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
-    EXPECT_EQ(child.wait(), 0) << text;
+    int code = -1;
+    const std::string text = test::run_for_text({LATHE_CLI, "train", "--dry-run", cfg, "--store", dir.str() + "/lathe.db"}, &code);
+    EXPECT_EQ(code, 0) << text;
     return text;
 }
 

@@ -589,12 +589,9 @@ TEST(TrainRun, StopOnASaveStepRecordsOneCheckpoint) {
 TEST(TrainRun, DryRunPrintsAMemoryEstimate) {
     RunDir d;
     std::string cfg = d.config("adapter: lora\nlora_target_linear: true\nbf16: true\nmicro_batch_size: 8\nsequence_len: 2048\n");
-    Child child({LATHE_CLI, "train", "--dry-run", cfg, "--store", d.store()});
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, child.out)) > 0) text.append(buf, n);
-    EXPECT_EQ(child.wait(), 0);
+    int code = -1;
+    const std::string text = test::run_for_text({LATHE_CLI, "train", "--dry-run", cfg, "--store", d.store()}, &code);
+    EXPECT_EQ(code, 0);
     for (const char* piece : {"memory estimate", "weights", "optimizer", "activations", "total", "LoRA r=8", "16.4K parameters"})
         EXPECT_NE(text.find(piece), std::string::npos) << piece << " in\n" << text;
     EXPECT_TRUE(RunStore::open(d.store())->list_runs().empty());
