@@ -60,17 +60,12 @@ QCPGraph* addLine(QCustomPlot* plot, const QColor& color, double width, const QS
     return g;
 }
 
-// TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled
-// towards zero.
-QVector<double> smooth(const QVector<double>& values, double weight) {
+// A whole series smoothed (DebiasedAverage); `average` ends in the state after its last point.
+QVector<double> smooth(const QVector<double>& values, double weight, DebiasedAverage& average) {
+    average = {};
     QVector<double> out;
     out.reserve(values.size());
-    double last = 0, norm = 0;
-    for (double v : values) {
-        last = last * weight + (1 - weight) * v;
-        norm = norm * weight + (1 - weight);
-        out.push_back(norm > 0 ? last / norm : v);
-    }
+    for (double v : values) out.push_back(average.add(v, weight));
     return out;
 }
 
@@ -288,7 +283,7 @@ void MonitorPage::clearCharts() {
     mem_plot_->hide();
     pref_plot_->hide();
     checkpoint_steps_.clear();
-    ema_last_ = ema_norm_ = 0;
+    smoothed_loss_ = {};
     failure_->clear();
     failure_->hide();
     total_steps_ = last_step_ = 0;
@@ -435,12 +430,9 @@ void MonitorPage::addStep(const lathe::StepEvent& p) {
     }
     last_step_ = p.step;
     if (p.total_steps > 0) total_steps_ = p.total_steps;
-    // Smoothing the newest point needs only the running average (smooth() below, one step of it); a
-    // full re-smooth is for the slider and the overlays.
-    const double w = smoothing_->value() / 100.0;
-    ema_last_ = ema_last_ * w + (1 - w) * p.loss;
-    ema_norm_ = ema_norm_ * w + (1 - w);
-    loss_smooth_->addData(x, ema_norm_ > 0 ? ema_last_ / ema_norm_ : p.loss);
+    // Smoothing the newest point needs only the running average; a full re-smooth is for the slider and
+    // the overlays.
+    loss_smooth_->addData(x, smoothed_loss_.add(p.loss, smoothing_->value() / 100.0));
     if (session_->isRunning()) updateProgress(p.step, p.elapsed_s);
 }
 
@@ -481,18 +473,12 @@ void MonitorPage::resmooth() {
         xs << it->key;
         ys << it->value;
     }
-    const QVector<double> smoothed = smooth(ys, w);
-    loss_smooth_->setData(xs, smoothed, true);
-    // The running state continues from the last point (smooth()'s loop, replayed without the vector).
-    ema_last_ = ema_norm_ = 0;
-    for (double v : ys) {
-        ema_last_ = ema_last_ * w + (1 - w) * v;
-        ema_norm_ = ema_norm_ * w + (1 - w);
-    }
+    loss_smooth_->setData(xs, smooth(ys, w, smoothed_loss_), true);
     placeCheckpointMarkers();
     for (auto it = overlays_.begin(); it != overlays_.end(); ++it) {
         const auto& [steps, losses] = overlay_data_[it.key()];
-        it.value()->setData(steps, smooth(losses, w), true);
+        DebiasedAverage overlay;
+        it.value()->setData(steps, smooth(losses, w, overlay), true);
     }
     loss_plot_->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -20,6 +20,18 @@ class QPushButton;
 class QSlider;
 class QTimer;
 
+// TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled
+// towards zero. Kept as a running state, so a new point costs O(1), not the series.
+struct DebiasedAverage {
+    double last = 0, norm = 0;
+    // Adds `value` and returns the smoothed value at it.
+    double add(double value, double weight) {
+        last = last * weight + (1 - weight) * value;
+        norm = norm * weight + (1 - weight);
+        return norm > 0 ? last / norm : value;
+    }
+};
+
 class MonitorPage : public QWidget {
     Q_OBJECT
 public:
@@ -108,8 +120,7 @@ private:
     QCustomPlot* loss_plot_;
     QCPGraph* loss_raw_;
     QCPGraph* loss_smooth_;
-    // The smoothing's running state after the last point, so a new point costs O(1), not the series.
-    double ema_last_ = 0, ema_norm_ = 0;
+    DebiasedAverage smoothed_loss_;  // after the last point charted
     QTimer* replot_timer_;
     int redraws_ = 0;
     QCPGraph* eval_;
