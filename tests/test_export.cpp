@@ -548,7 +548,10 @@ TEST(ExportVerify, AnExportThatLostTheAdapterOrTemplateIsReported) {
     std::ofstream(wrong + "/tokenizer_config.json") << config.dump(2);
     std::ofstream(wrong + "/chat_template.jinja") << "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}";
 
-    const ExportSource source = resolve_export_source({.run_id = run.run_id, .store = run.store()});
+    ExportSourceRequest request;
+    request.run_id = run.run_id;
+    request.store = run.store();
+    const ExportSource source = resolve_export_source(request);
     const ExportCheck check = check_export(source, wrong, "merged", "");
     EXPECT_GT(check.mean_kl, 1e-5);  // lossless exports stay under 1e-6 (the test above); the fixture models are nearly uniform
     EXPECT_NE(check.perplexity_exported, check.perplexity_trained);

@@ -8,7 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
-#include <random>
+#include <cstdlib>
 
 #include "core/export/gguf_import.h"
 #include "core/export/source_model.h"
@@ -118,11 +118,13 @@ ExportCheck check_export(const ExportSource& source, const std::string& exported
         exp.model = load_export_model(over_base);
         exp.tokenizer = TextTokenizer::load(source.base_model);  // a PEFT adapter carries no tokenizer of its own
     } else if (format == "gguf") {
-        std::mt19937_64 rng(std::random_device{}());
-        imported = (fs::temp_directory_path() / ("lathe-verify-" + std::to_string(rng()))).string();
-        import_gguf(gguf_file_in(exported), imported, {.dtype = "float32", .force = false});
-        exp.model = load_model(imported);
-        exp.tokenizer = TextTokenizer::load(imported);
+        std::string dir = (fs::temp_directory_path() / "lathe-verify-XXXXXX").string();
+        if (!mkdtemp(dir.data())) throw Error(dir + ": cannot create a temporary folder to read the GGUF back into");
+        imported = dir;
+        const std::string model_dir = imported + "/model";
+        import_gguf(gguf_file_in(exported), model_dir, {.dtype = "float32", .force = false});
+        exp.model = load_model(model_dir);
+        exp.tokenizer = TextTokenizer::load(model_dir);
     } else {
         throw Error("--verify: format '" + format + "' is not one Lathe checks");
     }
