@@ -512,6 +512,13 @@ EOF
         window->show();
         QVERIFY(QTest::qWaitForWindowExposed(window));
         configureLora(window->trainPage(), home_.filePath("detached-out"));
+        {
+            // Long enough that it cannot finish on an idle machine before the SIGTERM below.
+            lathe::TrainConfig c = window->trainPage()->config();
+            c.num_epochs = 200;
+            window->trainPage()->setConfig(c);
+            window->trainPage()->validateNow();
+        }
         window->trainPage()->start();
         MonitorPage* monitor = window->monitorPage();
         QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 1, 60000);
