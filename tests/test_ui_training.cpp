@@ -289,6 +289,38 @@ private slots:
         QVERIFY(window.grab().save(screenshot("train_page")));
     }
 
+    // The model folder is read once, not on every keystroke, but a changed config.json is read again.
+    void estimateFollowsAChangedModelFolder() {
+        QTemporaryDir dir;
+        for (const QString& f : QDir(kDemoModel).entryList(QDir::Files))
+            QVERIFY(QFile::copy(QDir(kDemoModel).filePath(f), dir.filePath(f)));
+        TrainPage page;
+        configureLora(&page, home_.filePath("estimate-out"));
+        child<QLineEdit>(&page, "modelFolder")->setText(dir.path());
+        page.validateNow();
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+        const double before = page.estimatedGiB();
+        QVERIFY(before >= 0);
+
+        QFile cfg(dir.filePath("config.json"));
+        QVERIFY(cfg.open(QIODevice::ReadOnly));
+        QString text = QString::fromUtf8(cfg.readAll());
+        cfg.close();
+        static const QRegularExpression layers(R"("num_hidden_layers"\s*:\s*\d+)");
+        QVERIFY(text.contains(layers));
+        text.replace(layers, "\"num_hidden_layers\": 400");
+        QVERIFY(cfg.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        cfg.write(text.toUtf8());
+        cfg.close();
+        QVERIFY(cfg.open(QIODevice::ReadWrite));
+        QVERIFY(cfg.setFileTime(QDateTime::currentDateTime().addSecs(10), QFileDevice::FileModificationTime));
+        cfg.close();
+        page.validateNow();
+        const double want = lathe::estimate_training_memory(page.config(), false).total / (1024.0 * 1024 * 1024);
+        QVERIFY2(page.estimatedGiB() > before && std::abs(page.estimatedGiB() - want) < 1e-12,
+                 qPrintable(QString("%1 before, %2 after, core says %3").arg(before).arg(page.estimatedGiB()).arg(want)));
+    }
+
     // The demo picks the real instruct model once it is imported (a config.json in
     // resources/smollm2-135m-instruct), and its run file reads with the chat dataset.
     void demoPicksSmolLM2WhenImported() {

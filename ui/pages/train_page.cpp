@@ -31,6 +31,8 @@
 
 #include <optional>
 
+#include "core/models/config.h"
+#include "core/models/model_summary.h"
 #include "core/train/memory_estimate.h"
 #include "core/train/presets.h"
 #include "core/train/training_method.h"
@@ -647,6 +649,27 @@ void TrainPage::showProblems() {
     }
 }
 
+struct TrainPage::ModelFacts {
+    QString dir;
+    QDateTime newest;  // the latest modification time of config.json and the safetensors files
+    lathe::ModelConfig config;
+    int64_t parameters = 0;
+};
+
+std::shared_ptr<const TrainPage::ModelFacts> TrainPage::modelFacts(const QString& dir) {
+    QDateTime newest = QFileInfo(QDir(dir).filePath("config.json")).lastModified();
+    for (const QFileInfo& f : QDir(dir).entryInfoList({"*.safetensors", "*.safetensors.index.json"}, QDir::Files))
+        newest = std::max(newest, f.lastModified());
+    if (model_facts_ && model_facts_->dir == dir && model_facts_->newest == newest) return model_facts_;
+    auto facts = std::make_shared<ModelFacts>();
+    facts->dir = dir;
+    facts->newest = newest;
+    facts->config = lathe::read_model_config(dir.toStdString());
+    facts->parameters = lathe::summarize_model(dir.toStdString()).parameters;
+    model_facts_ = facts;
+    return facts;
+}
+
 // The estimate `lathe train --dry-run` prints, for the device chosen here: bf16: auto resolves as the run
 // will, from the GPU's compute capability (nvidia-smi), so a bfloat16 run is not shown at float32's size.
 void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
@@ -661,7 +684,8 @@ void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
         if (g.index == index) major = g.compute_major;
     const bool bf16 = lathe::resolve_bf16(c.bf16, cuda, major);
     try {
-        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, bf16);
+        const auto facts = modelFacts(QString::fromStdString(c.base_model));
+        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16);
         estimate_gib_ = e.total / (1024.0 * 1024 * 1024);
         auto gib = [](double bytes) { return QString::fromStdString(lathe::format_gib(bytes)); };
         estimate_details_ = tr("%1 compute\nweights %2\ngradients %3\noptimizer %4\nactivations %5 (+ %6 logits)")

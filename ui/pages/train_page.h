@@ -7,6 +7,7 @@
 
 #include <QHash>
 #include <QWidget>
+#include <memory>
 
 #include "core/train/train_config.h"
 
@@ -126,6 +127,11 @@ private:
     QHash<QString, QWidget*> field_for_key_;
 
     QTimer* validate_timer_;
+    // The model folder's config.json and parameter count, read once per folder (and again when its files
+    // change), not on every keystroke: reading safetensors headers of a sharded 8B model takes a while.
+    struct ModelFacts;
+    std::shared_ptr<const ModelFacts> model_facts_;
+    std::shared_ptr<const ModelFacts> modelFacts(const QString& dir);
     double estimate_gib_ = -1;
     QString estimate_details_;  // the estimate's parts, for the tooltip
     QString estimate_error_;
