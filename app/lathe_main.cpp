@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
     eval_cmd->add_flag("--log-samples", eval.log_samples, "with --json: each document's requests, log-likelihoods or generation, and scores");
     eval_cmd->add_option("--device", eval.device, "cpu, cuda or cuda:N")->capture_default_str();
     eval_cmd->add_option("--dtype", eval.dtype, "float32, bfloat16 or float16 (default: the checkpoint's)");
+    eval_cmd->add_option("--record-run", eval.record_run,
+                         "record the scores in the run store beside this run (the Studio's Evaluate page compares them): "
+                         "its checkpoints, its base model or an export of it");
 
     lathe::TokenizeCommand tok;
     auto* tok_cmd = app.add_subcommand("tokenize", "Print token ids as a JSON array");

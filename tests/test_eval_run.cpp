@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "core/runs/run_store.h"
 #include "tests/child_process.h"
 #include "tests/fixtures.h"
 
@@ -129,6 +130,51 @@ TEST(EvalRun, AdapterRunScoresAsItsCheckpointWithAdapter) {
     EXPECT_NE(no_run.err.find("no run #99"), std::string::npos) << no_run.err;
     Scores both = with({"--run", std::to_string(run.id), "--adapter", run.checkpoint});
     EXPECT_EQ(both.code, 2) << both.err;  // a usage error
+}
+
+// --record-run keeps the scores in the run store beside the run: a checkpoint under its step, the run's
+// base model as "base"; an unknown run is refused before anything is scored.
+TEST(EvalRun, RecordRunKeepsScoresBesideTheRun) {
+    test::TempDir model_dir, work;
+    const std::string base = test::model_with_tokenizer(model_dir), tasks = write_tasks(work);
+    TinyRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\n");
+    ASSERT_GT(run.id, 0);
+    const std::string id = std::to_string(run.id);
+    Scores checkpoint = run_eval_cli({"eval", "--tasks", tasks, "--json", "--run", id, "--checkpoint", "2", "--store", run.store(), "--record-run", id}, work);
+    ASSERT_EQ(checkpoint.code, 0) << checkpoint.err;
+    EXPECT_NE(checkpoint.err.find("recorded"), std::string::npos) << checkpoint.err;
+    Scores base_scores = run_eval_cli({"eval", "--tasks", tasks, "--json", "--model", base, "--store", run.store(), "--record-run", id}, work);
+    ASSERT_EQ(base_scores.code, 0) << base_scores.err;
+
+    auto store = RunStore::open(run.store());
+    const auto recorded = store->eval_scores(run.id);
+    // What the result printed, metric by metric: tiny_mc has acc and acc_norm (with standard errors),
+    // tiny_ll has acc (with a standard error too, as the harness computes it).
+    size_t printed = 0;
+    for (const auto& [task, metrics] : checkpoint.result["results"].items())
+        for (const auto& [key, value] : metrics.items())
+            if (key.find(',') != std::string::npos && key.find("_stderr,") == std::string::npos && value.is_number()) ++printed;
+    ASSERT_GT(printed, 0u);
+    ASSERT_EQ(recorded.size(), 2 * printed);
+    for (size_t i = 0; i < recorded.size(); ++i) {
+        const EvalScore& s = recorded[i];
+        const Json& result = i < printed ? checkpoint.result : base_scores.result;
+        EXPECT_EQ(s.model, i < printed ? "checkpoint 2" : "base");
+        EXPECT_EQ(s.step, i < printed ? 2 : -1);
+        EXPECT_EQ(s.value, result["results"][s.task][s.metric + "," + s.filter].get<double>()) << s.task << " " << s.metric;
+        const Json& err = result["results"][s.task][s.metric + "_stderr," + s.filter];
+        if (err.is_number()) {
+            ASSERT_TRUE(s.stderr_value);
+            EXPECT_EQ(*s.stderr_value, err.get<double>());
+        } else {
+            EXPECT_FALSE(s.stderr_value);
+        }
+    }
+
+    Scores unknown = run_eval_cli({"eval", "--tasks", tasks, "--json", "--model", base, "--store", run.store(), "--record-run", "99"}, work);
+    EXPECT_EQ(unknown.code, 1);
+    EXPECT_NE(unknown.err.find("--record-run 99"), std::string::npos) << unknown.err;
+    EXPECT_EQ(RunStore::open(run.store())->eval_scores(run.id).size(), 2 * printed);
 }
 
 TEST(EvalRun, FullFinetuneRunScoresItsWeights) {

@@ -209,6 +209,70 @@ TEST(RunStore, AddMetricsIsAllOrNothing) {
     EXPECT_EQ(column(t.path(), "SELECT status FROM runs WHERE id = " + std::to_string(id)), "completed");
 }
 
+EvalScore score(const std::string& model, int64_t step, const std::string& task, const std::string& metric, double value,
+                std::optional<double> stderr_value = std::nullopt) {
+    EvalScore s;
+    s.model = model;
+    s.step = step;
+    s.task = task;
+    s.metric = metric;
+    s.filter = "none";
+    s.value = value;
+    s.stderr_value = stderr_value;
+    return s;
+}
+
+// lathe eval's scores beside a run: read back as written (a metric without a standard error stays
+// without one), all of a batch or none, and gone with the run.
+TEST(RunStore, EvalScoresBesideARun) {
+    TempStore t;
+    auto store = RunStore::open(t.path());
+    const int64_t id = store->create_run(named("scored"));
+    EXPECT_TRUE(store->eval_scores(id).empty());
+    std::vector<EvalScore> scores = {score("base", -1, "arc", "acc", 0.25, 0.04), score("checkpoint 20", 20, "wiki", "word_perplexity", 31.5)};
+    scores[0].num_fewshot = 5;
+    scores[0].limit = 100;
+    store->add_eval_scores(id, scores);
+    const auto back = RunStore::open(t.path())->eval_scores(id);
+    ASSERT_EQ(back.size(), 2u);
+    EXPECT_EQ(back[0].model, "base");
+    EXPECT_EQ(back[0].step, -1);
+    EXPECT_EQ(back[0].task, "arc");
+    EXPECT_EQ(back[0].metric, "acc");
+    EXPECT_EQ(back[0].filter, "none");
+    EXPECT_EQ(back[0].value, 0.25);
+    ASSERT_TRUE(back[0].stderr_value);
+    EXPECT_EQ(*back[0].stderr_value, 0.04);
+    EXPECT_EQ(back[0].num_fewshot, 5);
+    EXPECT_EQ(back[0].limit, 100);
+    EXPECT_GT(back[0].time, 0);
+    EXPECT_EQ(back[1].step, 20);
+    EXPECT_FALSE(back[1].stderr_value);
+
+    sql(t.path(), "CREATE TRIGGER refuse_mmlu BEFORE INSERT ON eval_scores WHEN NEW.task = 'mmlu' BEGIN SELECT RAISE(ABORT, 'refused'); END;");
+    auto again = RunStore::open(t.path());
+    EXPECT_THROW(again->add_eval_scores(id, {score("base", -1, "hellaswag", "acc", 0.5), score("base", -1, "mmlu", "acc", 0.5)}), Error);
+    EXPECT_EQ(again->eval_scores(id).size(), 2u);  // hellaswag was rolled back with mmlu
+    EXPECT_TRUE(again->delete_run(id));
+    EXPECT_EQ(column(t.path(), "SELECT COUNT(*) FROM eval_scores"), "0");
+}
+
+// A store of schema 2 (before evaluation scores) gets the table and keeps its runs.
+TEST(RunStore, UpgradesASchemaTwoStore) {
+    TempStore t;
+    int64_t id = 0;
+    {
+        auto store = RunStore::open(t.path());
+        id = store->create_run(named("old"));
+    }
+    sql(t.path(), "DROP TABLE eval_scores; UPDATE schema_version SET version = 2;");
+    auto store = RunStore::open(t.path());
+    EXPECT_EQ(column(t.path(), "SELECT version FROM schema_version"), "3");
+    EXPECT_EQ(store->find_run(id)->name, "old");
+    store->add_eval_scores(id, {score("base", -1, "t", "acc", 1)});
+    EXPECT_EQ(store->eval_scores(id).size(), 1u);
+}
+
 // The status column holds RunStatus's names; one this version does not know is an error that names the
 // store, the run and the status, not a run silently shown as something else.
 TEST(RunStore, UnknownStatusIsAClearError) {

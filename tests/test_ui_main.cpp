@@ -23,5 +23,6 @@ int main(int argc, char** argv) {
     failed += runRunsPageTests(argc, argv) != 0;
     failed += runChatPageTests(argc, argv) != 0;
     failed += runMonitorPageTests(argc, argv) != 0;
+    failed += runEvaluatePageTests(argc, argv) != 0;
     return failed;
 }

@@ -12,6 +12,7 @@
 
 #include "tests/ui_test_support.h"
 #include "ui/main_window.h"
+#include "ui/pages/evaluate_page.h"
 #include "ui/pages/chat_page.h"
 #include "ui/pages/models_page.h"
 #include "ui/pages/runs_page.h"
@@ -31,7 +32,9 @@ private slots:
         QVERIFY(list);
         QStringList titles;
         for (int i = 0; i < list->count(); ++i) titles << list->item(i)->text();
-        QCOMPARE(titles, (QStringList{"Models", "Datasets", "Train", "Monitor", "Runs", "Chat"}));
+        QCOMPARE(titles, (QStringList{"Models", "Datasets", "Train", "Monitor", "Runs", "Chat", "Evaluate"}));
+        QTest::keyClick(&window, Qt::Key_7, Qt::ControlModifier);
+        QCOMPARE(window.currentPage(), static_cast<QWidget*>(window.evaluatePage()));
         QCOMPARE(window.currentPage(), window.modelsPage());
         list->setCurrentRow(4);
         QCOMPARE(window.currentPage(), window.runsPage());

@@ -42,3 +42,4 @@ int runModelsPageTests(int argc, char** argv);
 int runRunsPageTests(int argc, char** argv);
 int runChatPageTests(int argc, char** argv);
 int runMonitorPageTests(int argc, char** argv);
+int runEvaluatePageTests(int argc, char** argv);

@@ -471,7 +471,7 @@ void ExportWizard::exportFinished() {
     if (!p) return;
     readProgress();
     // A failed check after export_done leaves a complete export (and says so on the result page).
-    const bool ok = !exported_path_.isEmpty() && (p->exitStatus() == QProcess::NormalExit && p->exitCode() == 0 || check_warned_);
+    const bool ok = !exported_path_.isEmpty() && ((p->exitStatus() == QProcess::NormalExit && p->exitCode() == 0) || check_warned_);
     if (!ok) exported_path_.clear();
     if (cancelled_) {
         progress_what_->setText(tr("Cancelled. Nothing was written to %1.").arg(outputDir()));

@@ -17,6 +17,7 @@
 #include "ui/export_wizard.h"
 #include "ui/pages/chat_page.h"
 #include "ui/pages/datasets_page.h"
+#include "ui/pages/evaluate_page.h"
 #include "ui/pages/models_page.h"
 #include "ui/pages/monitor_page.h"
 #include "ui/pages/runs_page.h"
@@ -67,6 +68,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     train_ = new TrainPage(this);
     monitor_ = new MonitorPage(this);
     datasets_ = new DatasetsPage(this);
+    evaluate_ = new EvaluatePage(this);
     // In the order of the work: pick a model, look at the data, train, watch, compare, try it.
     addPage(tr("Models"), models_);
     addPage(tr("Datasets"), datasets_);
@@ -74,6 +76,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addPage(tr("Monitor"), monitor_);
     addPage(tr("Runs"), runs_);
     addPage(tr("Chat"), chat_);
+    addPage(tr("Evaluate"), evaluate_);
     // Train starts runs that the Monitor shows; the Runs page resumes runs and reopens their charts there.
     connect(train_, &TrainPage::startRequested, monitor_, &MonitorPage::startRun);
     connect(monitor_, &MonitorPage::showRequested, this, [this] { showPage(monitor_); });
@@ -131,6 +134,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(runs_, &RunsPage::storePathChanged, chat_, &ChatPage::setStorePath);
     connect(runs_, &RunsPage::storePathChanged, monitor_, &MonitorPage::setStorePath);
+    connect(runs_, &RunsPage::storePathChanged, evaluate_, &EvaluatePage::setStorePath);
+    connect(runs_, &RunsPage::runsChanged, evaluate_, &EvaluatePage::refreshRuns);
+    connect(evaluate_, &EvaluatePage::statusMessage, this, status);
     connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
     connect(runs_, &RunsPage::storePathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
 
@@ -142,6 +148,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     runs_->setStorePath(settings.value("runStore", QString::fromStdString(lathe::RunStore::default_path())).toString());
     chat_->setStorePath(runs_->storePath());
     monitor_->setStorePath(runs_->storePath());
+    evaluate_->setStorePath(runs_->storePath());
     rebuildRecentMenu(models_->recentModels());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     sidebar_->setCurrentRow(std::clamp(settings.value("window/page", 0).toInt(), 0, stack_->count() - 1));

@@ -7,6 +7,7 @@
 
 class ChatPage;
 class DatasetsPage;
+class EvaluatePage;
 class ExportWizard;
 class ModelsPage;
 class MonitorPage;
@@ -37,6 +38,7 @@ public:
     TrainPage* trainPage() const { return train_; }
     MonitorPage* monitorPage() const { return monitor_; }
     DatasetsPage* datasetsPage() const { return datasets_; }
+    EvaluatePage* evaluatePage() const { return evaluate_; }
 
     // The export wizard for `runId` (0: the newest run), from the Runs page's store; non-modal, deleted
     // when closed.
@@ -61,4 +63,5 @@ private:
     TrainPage* train_;
     MonitorPage* monitor_;
     DatasetsPage* datasets_;
+    EvaluatePage* evaluate_;
 };

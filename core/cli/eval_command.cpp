@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <optional>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -19,6 +22,7 @@ namespace lathe {
 namespace {
 
 using Json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
 
 std::string format_value(const Json& v) {
     if (!v.is_number()) return v.is_string() ? v.get<std::string>() : v.dump();
@@ -58,17 +62,63 @@ void print_table(const Json& report, std::ostream& out) {
 
 }  // namespace
 
+std::vector<EvalScore> eval_scores_of_report(const Json& report, int64_t limit) {
+    std::vector<EvalScore> scores;
+    if (!report.contains("results")) return scores;
+    for (const auto& [task, metrics] : report["results"].items()) {
+        int64_t shots = 0;
+        if (report.contains("configs") && report["configs"].contains(task) && report["configs"][task].contains("num_fewshot"))
+            shots = report["configs"][task]["num_fewshot"].get<int64_t>();
+        for (const auto& [key, value] : metrics.items()) {
+            const auto comma = key.find(',');
+            if (comma == std::string::npos || key.find("_stderr,") != std::string::npos || !value.is_number()) continue;
+            EvalScore s;
+            s.task = task;
+            s.metric = key.substr(0, comma);
+            s.filter = key.substr(comma + 1);
+            s.value = value.get<double>();
+            const std::string stderr_key = s.metric + "_stderr," + s.filter;
+            if (metrics.contains(stderr_key) && metrics[stderr_key].is_number()) s.stderr_value = metrics[stderr_key].get<double>();
+            s.num_fewshot = shots;
+            s.limit = limit;
+            scores.push_back(std::move(s));
+        }
+    }
+    return scores;
+}
+
+std::string eval_model_label(const EvalCommand& cmd, const std::string& run_base_model, int64_t checkpoint_step) {
+    if (cmd.run_id > 0) return "checkpoint " + std::to_string(checkpoint_step);
+    const auto same = [](const std::string& a, const std::string& b) {
+        std::error_code ec;
+        return !a.empty() && !b.empty() && (a == b || fs::equivalent(a, b, ec));
+    };
+    if (cmd.adapter_dir.empty() && same(cmd.model_dir, run_base_model)) return "base";
+    return "model " + cmd.model_dir + (cmd.adapter_dir.empty() ? "" : " + adapter " + cmd.adapter_dir);
+}
+
 void run_eval(const EvalCommand& cmd, std::ostream& out) {
     if (cmd.tasks.empty()) throw Error("--tasks: give at least one task YAML file");
+    // The run to record under must exist before minutes of scoring, not after.
+    std::unique_ptr<RunStore> record_store;
+    std::optional<RunRecord> record_run;
+    if (cmd.record_run > 0) {
+        record_store = RunStore::open(cmd.store.empty() ? RunStore::default_path() : cmd.store);
+        record_run = record_store->find_run(cmd.record_run);
+        if (!record_run)
+            throw Error("--record-run " + std::to_string(cmd.record_run) + ": no such run in " + record_store->path() + " (see `lathe runs list`)");
+    }
     if (cmd.batch_size < 1) throw Error("--batch-size must be at least 1");
     LoadOptions options;
     options.device = parse_device(cmd.device);
     if (!cmd.dtype.empty()) options.dtype = parse_dtype(cmd.dtype);
     // What to load: the folder (and adapter) given, or a run's checkpoint resolved as export does.
     std::string model_dir = cmd.model_dir, adapter_dir = cmd.adapter_dir, tokenizer_dir = cmd.model_dir;
+    int64_t checkpoint_step = -1;
     if (cmd.run_id > 0) {
         if (!cmd.adapter_dir.empty()) throw Error("--run " + std::to_string(cmd.run_id) + " and --adapter: give one (a run's checkpoint is its adapter)");
         ExportSource source = resolve_export_source({.run_id = cmd.run_id, .checkpoint = cmd.checkpoint, .store = cmd.store, .base_model = cmd.model_dir});
+        checkpoint_step = source.provenance.step;
         model_dir = source.weights_dir;
         adapter_dir = source.adapter_dir;
         // A checkpoint holds weights, not the tokenizer: that stays with the base model.
@@ -101,6 +151,16 @@ void run_eval(const EvalCommand& cmd, std::ostream& out) {
         }
     };
     Json report = eval::evaluate_tasks(*model->lm, tokenizer, cmd.tasks, eo);
+    if (record_store) {
+        std::vector<EvalScore> scores = eval_scores_of_report(report, cmd.limit);
+        const std::string label = eval_model_label(cmd, record_run->model, checkpoint_step);
+        for (EvalScore& s : scores) {
+            s.model = label;
+            s.step = cmd.run_id == cmd.record_run ? checkpoint_step : -1;
+        }
+        record_store->add_eval_scores(cmd.record_run, scores);
+        std::cerr << "lathe: recorded " << scores.size() << " scores of " << label << " beside run " << cmd.record_run << "\n";
+    }
     if (cmd.json) {
         Json result = {{"event", "result"}};
         result.update(report);

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "core/runs/run_store.h"
+
 namespace lathe {
 
 struct EvalCommand {
@@ -25,9 +29,18 @@ struct EvalCommand {
     bool log_samples = false;            // per-document requests, log-likelihoods and scores in the JSON
     std::string device = "cpu";
     std::string dtype;                   // empty: the checkpoint's
+    int64_t record_run = 0;              // --record-run: keep the scores in the run store beside this run
 };
+
+// What `lathe eval` scored, as the Evaluate page names it: "checkpoint STEP" for a run's checkpoint,
+// "base" for the run's own base model, else "model DIR" (+ " + adapter DIR").
+std::string eval_model_label(const EvalCommand& cmd, const std::string& run_base_model, int64_t checkpoint_step);
 // Progress on `out` (JSON lines with --json, else text lines), then the results: a table, or with --json
 // one JSON object (the harness's results layout). Returns nothing; throws lathe::Error on bad input.
 void run_eval(const EvalCommand& cmd, std::ostream& out);
+
+// The scores of a harness results object (`results` and `configs`, as `lathe eval --json` prints them):
+// every metric of every task with its filter and standard error.
+std::vector<EvalScore> eval_scores_of_report(const nlohmann::ordered_json& report, int64_t limit);
 
 }  // namespace lathe

@@ -33,6 +33,7 @@ public:
     }
     Query& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_.get(), i, v)); }
     Query& bind(int i, double v) { return check(sqlite3_bind_double(stmt_.get(), i, v)); }
+    Query& bind(int i, const std::optional<double>& v) { return check(v ? sqlite3_bind_double(stmt_.get(), i, *v) : sqlite3_bind_null(stmt_.get(), i)); }
     Query& bind(int i, const std::string& v) { return check(sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT)); }
     bool step() {
         int rc = sqlite3_step(stmt_.get());
@@ -44,6 +45,7 @@ public:
     void reset() { sqlite3_reset(stmt_.get()); }
     int64_t integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
     double real(int col) const { return sqlite3_column_double(stmt_.get(), col); }
+    bool is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
     std::string text(int col) const {
         const unsigned char* t = sqlite3_column_text(stmt_.get(), col);
         return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_.get(), col)) : std::string();
@@ -147,6 +149,16 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
             ALTER TABLE runs ADD COLUMN owner_start INTEGER NOT NULL DEFAULT 0;
             UPDATE runs SET status = 'interrupted', error = 'recorded as running by an older Lathe, which did not finish it' WHERE status = 'running';
             DELETE FROM schema_version; INSERT INTO schema_version VALUES (2);
+            COMMIT;)");
+    }
+    if (current < 3) {
+        // lathe eval's scores beside the run they were compared for (base, checkpoints, exports).
+        store->exec(R"(BEGIN;
+            CREATE TABLE eval_scores (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, model TEXT NOT NULL,
+                                      step INTEGER NOT NULL, task TEXT NOT NULL, metric TEXT NOT NULL, filter TEXT NOT NULL,
+                                      value REAL, stderr REAL, num_fewshot INTEGER, limit_docs INTEGER, time REAL);
+            CREATE INDEX eval_scores_by_run ON eval_scores (run_id);
+            DELETE FROM schema_version; INSERT INTO schema_version VALUES (3);
             COMMIT;)");
     }
     return store;
@@ -293,6 +305,47 @@ std::vector<std::string> RunStore::events(int64_t run) const {
     q.bind(1, run);
     std::vector<std::string> out;
     while (q.step()) out.push_back(q.text(0));
+    return out;
+}
+
+void RunStore::add_eval_scores(int64_t run, const std::vector<EvalScore>& scores) {
+    exec("BEGIN");
+    try {
+        Query q(db_, path_, "INSERT INTO eval_scores (run_id, model, step, task, metric, filter, value, stderr, num_fewshot, limit_docs, time) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        const double t = now_seconds();
+        for (const EvalScore& s : scores) {
+            q.bind(1, run).bind(2, s.model).bind(3, s.step).bind(4, s.task).bind(5, s.metric).bind(6, s.filter).bind(7, s.value)
+                .bind(8, s.stderr_value).bind(9, s.num_fewshot).bind(10, s.limit).bind(11, s.time > 0 ? s.time : t);
+            q.step();
+            q.reset();
+        }
+    } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    exec("COMMIT");
+}
+
+std::vector<EvalScore> RunStore::eval_scores(int64_t run) const {
+    Query q(db_, path_, "SELECT model, step, task, metric, filter, value, stderr, num_fewshot, limit_docs, time FROM eval_scores "
+                        "WHERE run_id = ? ORDER BY rowid");
+    q.bind(1, run);
+    std::vector<EvalScore> out;
+    while (q.step()) {
+        EvalScore s;
+        s.model = q.text(0);
+        s.step = q.integer(1);
+        s.task = q.text(2);
+        s.metric = q.text(3);
+        s.filter = q.text(4);
+        s.value = q.real(5);
+        if (!q.is_null(6)) s.stderr_value = q.real(6);
+        s.num_fewshot = q.integer(7);
+        s.limit = q.integer(8);
+        s.time = q.real(9);
+        out.push_back(std::move(s));
+    }
     return out;
 }
 
