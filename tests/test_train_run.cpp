@@ -413,6 +413,58 @@ TEST(TrainRun, MaxStepsGoesOnIntoFurtherEpochs) {
     EXPECT_LT(steps.back()["lr"].get<double>(), 0.2e-4);
 }
 
+// Axolotl's schedule keys through the CLI: warmup_ratio becomes whole warmup steps, a save_steps below
+// 1 a share of the run (rounded up), and the end's checkpoint is still written once.
+TEST(TrainRun, WarmupRatioAndFractionalSaveSteps) {
+    // 8 rows, 4 per step: 2 steps an epoch, 5 epochs: 10 steps.
+    RunDir d;
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", d.config("adapter: lora\nlora_target_modules: [q_proj]\nmicro_batch_size: 4\nnum_epochs: 5\n"
+                                                          "lr_scheduler: constant_with_warmup\nwarmup_ratio: 0.25\nsave_steps: 0.25\n"
+                                                          "sequence_len: 64\ndevice: cpu\n"),
+                           "--store", d.store()},
+                          &code);
+    ASSERT_EQ(code, 0);
+    std::vector<double> lrs;
+    std::vector<int64_t> checkpoints;
+    for (const auto& e : events) {
+        if (e["event"] == "step") lrs.push_back(e["lr"].get<double>());
+        if (e["event"] == "checkpoint") checkpoints.push_back(e["step"].get<int64_t>());
+    }
+    ASSERT_EQ(lrs.size(), 10u);
+    // int(0.25 x 10) = 2 warmup steps: 0, half the peak, then the peak (transformers' linear warmup).
+    EXPECT_DOUBLE_EQ(lrs[0], 0.0);
+    EXPECT_DOUBLE_EQ(lrs[1], 1e-4);
+    EXPECT_DOUBLE_EQ(lrs[2], 2e-4);
+    // ceil(0.25 x 10) = every 3 steps, and the end.
+    EXPECT_EQ(checkpoints, (std::vector<int64_t>{3, 6, 9, 10}));
+}
+
+// optimizer: sgd trains (its numbers are SGD's own tests, test_train_parts.cpp) and resumes without
+// optimizer state; saves_per_epoch: 1 checkpoints at every epoch's end, save_total_limit keeps the last two.
+TEST(TrainRun, SgdWithSavesPerEpochAndSaveTotalLimit) {
+    RunDir d;
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", d.config("adapter: lora\nlora_target_modules: [q_proj]\nmicro_batch_size: 4\nnum_epochs: 3\n"
+                                                          "optimizer: sgd\nlearning_rate: 0.1\nsaves_per_epoch: 1\nsave_total_limit: 2\n"
+                                                          "sequence_len: 64\ndevice: cpu\n"),
+                           "--store", d.store()},
+                          &code);
+    ASSERT_EQ(code, 0);
+    std::vector<int64_t> checkpoints;
+    std::vector<double> losses = losses_of(events);
+    for (const auto& e : events)
+        if (e["event"] == "checkpoint") checkpoints.push_back(e["step"].get<int64_t>());
+    EXPECT_EQ(checkpoints, (std::vector<int64_t>{2, 4, 6}));  // 1 / (1 x 3) of 6 steps: every 2
+    ASSERT_EQ(losses.size(), 6u);
+    EXPECT_LT(losses[4] + losses[5], losses[0] + losses[1]);  // the last epoch's rows against the first's
+    EXPECT_FALSE(fs::exists(d.dir.path / "out" / "checkpoint-2"));
+    EXPECT_TRUE(fs::exists(d.dir.path / "out" / "checkpoint-4"));
+    EXPECT_TRUE(fs::exists(d.dir.path / "out" / "checkpoint-6"));
+    auto store = RunStore::open(d.store());
+    EXPECT_EQ(store->checkpoints(store->list_runs().at(0).id).size(), 2u);
+}
+
 TEST(TrainRun, Bf16AutoComputesInBfloat16OnAGpu) {
     if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA GPU";
     RunDir d;

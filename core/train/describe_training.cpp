@@ -1,6 +1,7 @@
 // `lathe train --dry-run`: the resolved configuration and what the run will need in memory, before
 // anything is loaded onto a device.
 #include <ostream>
+#include <sstream>
 
 #include "core/models/config.h"
 #include "core/models/model_summary.h"
@@ -17,6 +18,9 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
     const MemoryEstimate e = estimate_training_memory(c, mc, m.parameters, plan.bf16);
     const bool lora = uses_lora(c), qlora = e.quantization.has_value(), preference = !c.rl.empty();
 
+    std::ostringstream warmup;
+    if (c.warmup_ratio > 0) warmup << c.warmup_ratio << " of the steps";
+    else warmup << c.warmup_steps;
     out << "config          " << c.source << "\n"
         << "model           " << c.base_model << " (" << m.architecture << ", " << human_count(m.parameters) << " parameters)\n"
         << "method          " << (lora ? std::string(qlora ? "QLoRA" : "LoRA") + " r=" + std::to_string(c.lora_r) + (c.peft_use_dora ? " (DoRA)" : c.peft_use_rslora ? " (rsLoRA)" : "") : std::string("full finetuning")) << "\n"
@@ -26,7 +30,7 @@ void describe_training(const TrainConfig& c, std::ostream& out) {
         << (preference ? "preference      rl: " + c.rl + " (chosen and rejected in one batch)\n" : std::string())
         << "batch           " << c.micro_batch_size << (preference ? " pairs" : "") << " x " << c.gradient_accumulation_steps << " accumulation, "
         << (preference ? "max_length " + std::to_string(c.max_length > 0 ? c.max_length : c.sequence_len) : "sequence_len " + std::to_string(c.sequence_len)) << "\n"
-        << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << c.warmup_steps << ")\n"
+        << "optimizer       " << c.optimizer << ", lr " << c.learning_rate << " (" << c.lr_scheduler << ", warmup " << warmup.str() << ")\n"
         << "device          " << plan.device << (c.device == "auto" ? " (device: auto)" : "") << "\n"
         << "output          " << c.output_dir << "\n"
         << "memory estimate (per device)\n"

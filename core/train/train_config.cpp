@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <regex>
@@ -135,6 +136,18 @@ void read_datasets(const YAML::Node& n, const std::string& k, Problems& p, std::
         read_dataset(item, k, p, d);
         out.push_back(d);
     }
+}
+
+// Keys that say the same thing two ways, which Axolotl's validators reject with these words.
+void check_schedule_keys(const YAML::Node& root, const TrainConfig& c, Problems& p) {
+    if (c.warmup_steps > 0 && c.warmup_ratio > 0)
+        p.add(root["warmup_ratio"], "warmup_ratio", "warmup_steps and warmup_ratio are mutually exclusive; keep one");
+    if ((c.save_steps > 0 || c.save_steps_fraction > 0) && c.saves_per_epoch > 0)
+        p.add(root["saves_per_epoch"], "saves_per_epoch", "save_steps and saves_per_epoch are mutually exclusive and cannot be used together; keep one");
+    if ((c.eval_steps > 0 || c.eval_steps_fraction > 0) && c.evals_per_epoch > 0)
+        p.add(root["evals_per_epoch"], "evals_per_epoch", "eval_steps and evals_per_epoch are mutually exclusive and cannot be used together; keep one");
+    if (c.rl == "simpo" && c.warmup_ratio > 0)
+        p.add(root["warmup_ratio"], "warmup_ratio", "is not supported with rl: simpo (as in Axolotl); use warmup_steps");
 }
 
 // QLoRA's keys must agree with each other and with the adapter, as Axolotl requires.
@@ -279,6 +292,16 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         };
     };
     auto flag = [&](bool& field) -> Reader { return [&](const YAML::Node& n, const std::string& k) { read_scalar(n, k, field, p, "true or false"); }; };
+    // save_steps / eval_steps: Axolotl's `int | float`; below 1, a share of the run's steps.
+    auto steps_or_share = [&](int64_t& steps, double& share) -> Reader {
+        return [&](const YAML::Node& n, const std::string& k) {
+            double v = 0;
+            if (!read_scalar(n, k, v, p, "a number")) return;
+            if (v > 0 && v < 1) share = v;
+            else if (v == 0 || (v >= 1 && v <= 1e15 && v == std::floor(v))) steps = static_cast<int64_t>(v);
+            else p.add(n, k, "must be a whole number of steps, or a fraction of the run below 1, got " + n.Scalar());
+        };
+    };
     uint64_t seed = c.seed;
 
     const std::map<std::string, Reader> readers = {
@@ -331,6 +354,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"learning_rate", positive(c.learning_rate)},
         {"lr_scheduler", str(c.lr_scheduler)},
         {"warmup_steps", integer(c.warmup_steps, 0)},
+        {"warmup_ratio", number(c.warmup_ratio, 0, 1)},
         {"cosine_min_lr_ratio", number(c.cosine_min_lr_ratio, 0, 1)},
         {"weight_decay", number(c.weight_decay, 0, 10)},
         {"adam_beta1", number(c.adam_beta1, 0, 0.999999)},
@@ -358,8 +382,10 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"max_length", integer(c.max_length, 2)},
         {"max_prompt_length", integer(c.max_prompt_length, 1)},
         {"output_dir", str(c.output_dir)},
-        {"save_steps", integer(c.save_steps, 0)},
-        {"eval_steps", integer(c.eval_steps, 0)},
+        {"save_steps", steps_or_share(c.save_steps, c.save_steps_fraction)},
+        {"saves_per_epoch", integer(c.saves_per_epoch, 0)},
+        {"eval_steps", steps_or_share(c.eval_steps, c.eval_steps_fraction)},
+        {"evals_per_epoch", integer(c.evals_per_epoch, 0)},
         {"save_total_limit", integer(c.save_total_limit, 0)},
         {"early_stopping_patience", integer(c.early_stopping_patience, 0)},
         {"ddp_timeout", integer(c.ddp_timeout, 1)},
@@ -390,6 +416,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         p.add(root["unfrozen_parameters"], "unfrozen_parameters", "applies to full finetuning; with an adapter only the adapter trains");
     if (!c.adapter.empty() && !uses_lora(c))
         p.add(root["adapter"], "adapter", "'" + c.adapter + "' is not supported (lora, qlora, or leave it out for full finetuning)");
+    check_schedule_keys(root, c, p);
     check_quantization_keys(root, c, p);
     check_preference_keys(root, c, p);
     if (uses_lora(c) && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())

@@ -77,6 +77,7 @@ struct TrainConfig {
     double learning_rate = 2e-4;
     std::string lr_scheduler = "cosine";
     int64_t warmup_steps = 0;
+    double warmup_ratio = 0;                  // instead: a share of the run's steps (Axolotl's count, step_plan.h)
     double cosine_min_lr_ratio = 0;
     double weight_decay = 0.0;
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
@@ -102,8 +103,15 @@ struct TrainConfig {
     int64_t max_prompt_length = 0;            // preference pairs: keep the prompt's last N tokens (0 = all)
 
     std::string output_dir = "./outputs";
+    // When to checkpoint and evaluate besides the end (step_plan.h turns them into intervals): every
+    // save_steps steps, or a share of the run (save_steps below 1 in the YAML), or saves_per_epoch
+    // (Axolotl's: the share 1 / (saves_per_epoch x num_epochs)). The same three for evaluation.
     int64_t save_steps = 0;                   // 0 = only at the end
+    double save_steps_fraction = 0;
+    int64_t saves_per_epoch = 0;
     int64_t eval_steps = 0;                   // 0 = only at the end (when there is validation data)
+    double eval_steps_fraction = 0;
+    int64_t evals_per_epoch = 0;
     int64_t save_total_limit = 0;             // 0 = keep every checkpoint
     int64_t early_stopping_patience = 0;      // evaluations without improvement before stopping (0 = off)
     uint64_t seed = 42;

@@ -108,6 +108,7 @@ std::string train_config_yaml(const TrainConfig& c) {
     num("learning_rate", c.learning_rate, d.learning_rate, true);
     str("lr_scheduler", c.lr_scheduler, d.lr_scheduler);
     integer("warmup_steps", c.warmup_steps, d.warmup_steps);
+    num("warmup_ratio", c.warmup_ratio, d.warmup_ratio);
     num("cosine_min_lr_ratio", c.cosine_min_lr_ratio, d.cosine_min_lr_ratio);
     num("weight_decay", c.weight_decay, d.weight_decay);
     num("adam_beta1", c.adam_beta1, d.adam_beta1);
@@ -129,8 +130,13 @@ std::string train_config_yaml(const TrainConfig& c) {
     integer("max_length", c.max_length, d.max_length);
     integer("max_prompt_length", c.max_prompt_length, d.max_prompt_length);
     out << YAML::Key << "output_dir" << YAML::Value << c.output_dir;
-    integer("save_steps", c.save_steps, d.save_steps);
-    integer("eval_steps", c.eval_steps, d.eval_steps);
+    // A share of the run is written as the number below 1 it was read from.
+    if (c.save_steps_fraction > 0) num("save_steps", c.save_steps_fraction, 0);
+    else integer("save_steps", c.save_steps, d.save_steps);
+    integer("saves_per_epoch", c.saves_per_epoch, d.saves_per_epoch);
+    if (c.eval_steps_fraction > 0) num("eval_steps", c.eval_steps_fraction, 0);
+    else integer("eval_steps", c.eval_steps, d.eval_steps);
+    integer("evals_per_epoch", c.evals_per_epoch, d.evals_per_epoch);
     integer("save_total_limit", c.save_total_limit, d.save_total_limit);
     integer("early_stopping_patience", c.early_stopping_patience, d.early_stopping_patience);
     integer("ddp_timeout", c.ddp_timeout, d.ddp_timeout);

@@ -1,7 +1,6 @@
 #include "core/train/trainer.h"
 
 #include <ATen/Context.h>
-#include <ATen/core/grad_mode.h>
 #include <ATen/ops/stack.h>
 #include <c10/util/Exception.h>
 #if defined(LATHE_TORCH_HAS_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
@@ -25,22 +24,26 @@
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
+#include "core/train/checkpointer.h"
 #include "core/train/compute_plan.h"
 #include "core/train/data_parallel.h"
 #include "core/train/distributed_env.h"
+#include "core/train/early_stopping.h"
 #include "core/train/events.h"
 #include "core/train/grad_clip.h"
 #include "core/train/lora.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/preference_training.h"
 #include "core/train/master_weights.h"
+#include "core/train/param_groups.h"
 #include "core/train/qlora_base.h"
+#include "core/train/sgd.h"
 #include "core/train/sharded_adamw.h"
+#include "core/train/step_plan.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
-#include "core/util/remove_tree.h"
 
 namespace lathe {
 
@@ -338,59 +341,38 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             params = masters->masters();
         }
 
-        std::vector<ParamGroup> groups;
-        if (uses_lora(c)) {
-            ParamGroup a{.name = "lora_A", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
-            ParamGroup b{.name = "lora_B", .params = {}, .lr_scale = c.loraplus_lr_ratio > 0 ? c.loraplus_lr_ratio : 1.0, .weight_decay = c.weight_decay};
-            ParamGroup whole{.name = "modules_to_save", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
-            for (auto& [name, p] : params) {
-                if (name.find(".lora_B.") != std::string::npos) b.params.push_back(p);
-                else if (name.find(".lora_") != std::string::npos) a.params.push_back(p);
-                else whole.params.push_back(p);
-            }
-            groups = {a, b, whole};
-        } else {
-            // No decay on biases and norms (1-D tensors), as transformers' Trainer.
-            ParamGroup decay{.name = "decay", .params = {}, .lr_scale = 1.0, .weight_decay = c.weight_decay};
-            ParamGroup no_decay{.name = "no_decay", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
-            for (auto& [name, p] : params) (p.dim() >= 2 ? decay : no_decay).params.push_back(p);
-            groups = {decay, no_decay};
-        }
+        const std::vector<ParamGroup> groups = make_param_groups(c, params);
         std::vector<at::Tensor> all_params;
         for (auto& [_, p] : params) all_params.push_back(p);
-        const bool sgd = c.optimizer == "sgd";
-        std::optional<AdamW> adamw;  // SGD keeps no state
-        std::optional<ShardedAdamW> sharded_adamw;  // data parallel: each rank keeps 1/N of the state (ZeRO-1)
+        // One optimizer of three: SGD; AdamW with its state sharded over the ranks (data parallel, ZeRO-1);
+        // or AdamW (adamw_torch: fused on a GPU, foreach, PyTorch's CPU numbers, on the CPU).
+        std::optional<SGD> sgd;
+        std::optional<AdamW> adamw;
+        std::optional<ShardedAdamW> sharded_adamw;
         const AdamWOptions adamw_options{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
                                          .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto};
-        if (!sgd && dp) sharded_adamw.emplace(groups, adamw_options, *dp);
-        else if (!sgd)  // adamw_torch: fused on a GPU, foreach (PyTorch's CPU numbers) on the CPU
-            adamw.emplace(groups, adamw_options);
+        if (c.optimizer == "sgd") sgd.emplace(groups);
+        else if (dp) sharded_adamw.emplace(groups, adamw_options, *dp);
+        else adamw.emplace(groups, adamw_options);
 
-        // Steps per epoch (packing makes them differ by epoch); a step's place follows from its number,
-        // which is what makes a resumed run see exactly the data the uninterrupted one would. max_steps
-        // replaces num_epochs, as in transformers' Trainer: as many epochs (each reshuffled) as it takes.
-        const int64_t units_per_step = c.micro_batch_size * c.gradient_accumulation_steps * world;
-        std::vector<int64_t> epoch_first_step = {0};
-        for (int64_t e = 0; c.max_steps > 0 ? epoch_first_step.back() < c.max_steps : e < c.num_epochs; ++e) {
-            int64_t units = c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(train_rows(data));
-            epoch_first_step.push_back(epoch_first_step.back() + (units + units_per_step - 1) / units_per_step);
-        }
-        const int64_t total_steps = c.max_steps > 0 ? c.max_steps : epoch_first_step.back();
-        ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = c.warmup_steps, .total_steps = total_steps,
+        // Steps per epoch (packing makes them differ by epoch), and what follows each step.
+        const StepPlan steps = plan_steps(c, world, [&](int64_t e) {
+            return c.sample_packing ? static_cast<int64_t>(plan_epoch(data, c, e).units.size()) : static_cast<int64_t>(train_rows(data));
+        });
+        const int64_t total_steps = steps.total_steps;
+        ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = steps.warmup_steps, .total_steps = total_steps,
                                  .min_lr_ratio = c.cosine_min_lr_ratio};
         schedule.validate();
 
         int64_t step = 0;
-        double best_eval = INFINITY;
-        int64_t evals_without_improvement = 0;
+        EarlyStopping early_stopping(c.early_stopping_patience);
         if (resumed) {
             step = resumed->step;
             if (adamw) adamw->load_state(read_optimizer_state(resumed->dir), step);
             if (sharded_adamw) sharded_adamw->load_state(read_optimizer_state(resumed->dir), step);
+            if (sgd) sgd->load_state({}, step);
             restore_rng(resumed->dir, lo.device);
-            best_eval = resumed->best_eval;
-            evals_without_improvement = resumed->evals_without_improvement;
+            early_stopping = EarlyStopping(c.early_stopping_patience, resumed->best_eval, resumed->evals_without_improvement);
         }
 
         phase = Phase::training;
@@ -408,41 +390,24 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             events.emit(w);
         }
 
-        std::vector<std::string> kept_checkpoints;
-        for (const auto& ck : store.checkpoints(run_id)) kept_checkpoints.push_back(ck.path);
-        int64_t last_checkpoint_step = -1;
+        Checkpointer checkpointer(store, run_id, c.save_total_limit, rank == 0);
         auto checkpoint = [&](int64_t at_step) {
-            if (at_step == last_checkpoint_step) return;  // a stop right after a save_steps checkpoint: it is already on disk
-            last_checkpoint_step = at_step;
+            if (checkpointer.has(at_step)) return;  // a stop right after a save_steps checkpoint: it is already on disk
             std::optional<AdamW> gathered = sharded_adamw ? sharded_adamw->gather_on_first_rank() : std::nullopt;  // every rank takes part
-            if (rank > 0) return;  // rank 0 writes
-            const AdamW* optimizer = gathered ? &*gathered : adamw ? &*adamw : nullptr;
-            TrainState state{.run_id = run_id, .step = at_step, .best_eval = best_eval,
-                             .evals_without_improvement = evals_without_improvement, .dir = ""};
-            std::string path = save_train_checkpoint(*model, c, lora, request.config_text, optimizer,
-                                                     masters ? &masters->masters() : nullptr, state);
-            store.add_checkpoint(run_id, {at_step, path, 0});
-            kept_checkpoints.push_back(path);
-            events.emit(CheckpointEvent{.step = at_step, .path = path});
-            while (c.save_total_limit > 0 && static_cast<int64_t>(kept_checkpoints.size()) > c.save_total_limit) {
-                std::error_code ec;
-                remove_tree(kept_checkpoints.front(), ec);
-                store.remove_checkpoint(run_id, kept_checkpoints.front());
-                kept_checkpoints.erase(kept_checkpoints.begin());
-            }
+            const AdamW* optimizer = gathered ? &*gathered : adamw ? &*adamw : nullptr;  // SGD keeps no state
+            TrainState state{.run_id = run_id, .step = at_step, .best_eval = early_stopping.best_loss(),
+                             .evals_without_improvement = early_stopping.evals_without_improvement(), .dir = ""};
+            std::optional<std::string> path = checkpointer.save(at_step, [&] {
+                return save_train_checkpoint(*model, c, lora, request.config_text, optimizer, masters ? &masters->masters() : nullptr, state);
+            });
+            if (path) events.emit(CheckpointEvent{.step = at_step, .path = *path});
         };
         auto run_eval = [&](int64_t at_step) -> bool {  // true: early stopping says stop
             if (data.validation.empty()) return false;
             double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
             store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
             events.emit(EvalEvent{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss)});
-            if (loss < best_eval) {
-                best_eval = loss;
-                evals_without_improvement = 0;
-            } else {
-                ++evals_without_improvement;
-            }
-            return c.early_stopping_patience > 0 && evals_without_improvement >= c.early_stopping_patience;
+            return early_stopping.observe(loss);
         };
 
         const double start = now_s();
@@ -451,8 +416,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         bool stopped = false, early_stopped = false;
         EpochPlan plan;
         while (step < total_steps) {
-            const int64_t epoch = std::upper_bound(epoch_first_step.begin(), epoch_first_step.end(), step) - epoch_first_step.begin() - 1;
-            const int64_t in_epoch = step - epoch_first_step[epoch];
+            const int64_t epoch = steps.epoch_of(step);
+            const int64_t in_epoch = step - steps.epoch_first_step[epoch];
             if (plan.epoch != epoch) plan = plan_epoch(data, c, epoch);
             // This rank's micro-batches; the loss is normalised over the label tokens of every rank's, which
             // each rank counts itself (they all hold the same order), and the throughput counts them all.
@@ -485,19 +450,9 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (dp) loss_on_device = dp->sum_gradients(all_params, loss_on_device);
             at::Tensor grad_norm_on_device = clip_grad_norm(all_params, c.max_grad_norm);
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
-            if (adamw) {
-                adamw->step(lr);
-            } else if (sharded_adamw) {
-                sharded_adamw->step(lr);
-            } else {
-                at::NoGradGuard no_grad;
-                for (auto& g : groups)
-                    for (auto& p : g.params)
-                        if (p.grad().defined()) {
-                            if (g.weight_decay) p.mul_(1 - lr * g.lr_scale * g.weight_decay);
-                            p.add_(p.grad(), -lr * g.lr_scale);
-                        }
-            }
+            if (adamw) adamw->step(lr);
+            else if (sharded_adamw) sharded_adamw->step(lr);
+            else sgd->step(lr);
             if (masters) masters->publish();
             for (auto& p : all_params) p.mutable_grad() = at::Tensor();
             // The step's one wait for the device: loss and gradient norm, read together.
@@ -513,7 +468,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             window_start = t;
             std::vector<MetricPoint> metrics = {{step, "loss", loss}, {step, "lr", lr}, {step, "grad_norm", grad_norm}, {step, "tokens_per_s", tokens_per_s}};
             StepEvent step_event{.step = step, .total_steps = total_steps,
-                                 .epoch = epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch]),
+                                 .epoch = epoch + static_cast<double>(in_epoch + 1) / steps.steps_in_epoch(epoch),
                                  .loss = loss, .lr = lr, .grad_norm = grad_norm, .tokens_per_s = tokens_per_s, .elapsed_s = t - start,
                                  .gpu_mem_gib = std::nullopt, .preference = std::nullopt};
             if (data.preference) {
@@ -534,8 +489,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 throw TrainFailure(ErrorKind::diverged, "the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
                                                             "; lower learning_rate or set max_grad_norm");
 
-            if (c.eval_steps > 0 && step % c.eval_steps == 0 && step < total_steps) early_stopped = run_eval(step);
-            if (c.save_steps > 0 && step % c.save_steps == 0 && step < total_steps) checkpoint(step);
+            if (steps.evaluates_after(step)) early_stopped = run_eval(step);
+            if (steps.saves_after(step)) checkpoint(step);
             if (early_stopped) {
                 events.emit(WarningEvent{.step = step, .message = "early stopping: the validation loss stopped improving", .skipped = std::nullopt});
                 break;

@@ -1,10 +1,13 @@
-"""AdamW updates and gradient clipping from PyTorch itself (torch.optim.AdamW, torch.nn.utils.
-clip_grad_norm_), for Lathe's optimizer tests. Writes OUT_DIR/adamw.json and OUT_DIR/clip.json; every
-float32 value is written as the double it equals, so nothing is rounded on the way.
+"""AdamW and SGD updates and gradient clipping from PyTorch itself (torch.optim.AdamW, torch.optim.SGD,
+torch.nn.utils.clip_grad_norm_), for Lathe's optimizer tests. Writes OUT_DIR/adamw.json, OUT_DIR/sgd.json
+and OUT_DIR/clip.json; every float32 value is written as the double it equals, so nothing is rounded on
+the way.
 
 adamw.json: {betas, eps, steps, groups: [{lr, weight_decay, params: [{shape, init, grads: [one per step],
 final: {<implementation>: {param, exp_avg, exp_avg_sq}}}]}]} for the implementations "default" (what
 torch.optim.AdamW runs on the CPU by default: the single-tensor path), "foreach" and "fused".
+sgd.json: {steps, groups: [{lr, weight_decay, params: [{shape, init, grads, final: {param}}]}]}: what
+transformers' `optim: sgd` runs (torch.optim.SGD, no momentum), CPU default path.
 clip.json: {max_norm, cases: [{grads: [{shape, values}], total_norm, clipped: [values]}]}.
 
 usage: make_optimizer_references.py OUT_DIR
@@ -57,6 +60,31 @@ def adamw_case():
     return {"betas": list(BETAS), "eps": EPS, "steps": STEPS, "groups": groups}
 
 
+def sgd_case():
+    gen = torch.Generator().manual_seed(4321)
+    groups = []
+    for lr, wd, shapes in GROUPS:
+        params = []
+        for shape in shapes:
+            init = torch.randn(shape, generator=gen)
+            grads = [torch.randn(shape, generator=gen) for _ in range(STEPS)]
+            params.append({"shape": list(shape), "init": init, "grads": grads})
+        groups.append({"lr": lr, "weight_decay": wd, "params": params})
+    tensors = [[torch.nn.Parameter(p["init"].clone()) for p in g["params"]] for g in groups]
+    opt = torch.optim.SGD([{"params": ts, "lr": g["lr"], "weight_decay": g["weight_decay"]} for ts, g in zip(tensors, groups)], lr=1.0)
+    for step in range(STEPS):
+        for ts, g in zip(tensors, groups):
+            for t, p in zip(ts, g["params"]):
+                t.grad = p["grads"][step].clone()
+        opt.step()
+    for ts, g in zip(tensors, groups):
+        for t, p in zip(ts, g["params"]):
+            p["final"] = {"param": values(t)}
+            p["init"] = values(p["init"])
+            p["grads"] = [values(x) for x in p["grads"]]
+    return {"steps": STEPS, "groups": groups}
+
+
 def clip_case():
     gen = torch.Generator().manual_seed(99)
     cases = []
@@ -75,6 +103,7 @@ def main():
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     (out / "adamw.json").write_text(json.dumps(adamw_case()))
+    (out / "sgd.json").write_text(json.dumps(sgd_case()))
     (out / "clip.json").write_text(json.dumps(clip_case()))
 
 
