@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace lathe {
@@ -120,6 +121,38 @@ double quantile(std::vector<double> v, double q) {
 constexpr double kWindowStarts[] = {0.25, 0.5};
 constexpr int kMaxBins = 40;  // bin means: less noise to fit, and the bootstrap's units
 
+std::vector<double> areas_after(const std::vector<double>& lr_multipliers) {
+    std::vector<double> area_after(lr_multipliers.size() + 1, 0.0);
+    for (size_t i = 0; i < lr_multipliers.size(); ++i) area_after[i + 1] = area_after[i] + std::max(0.0, lr_multipliers[i]);
+    return area_after;
+}
+
+// The points of steps first..now binned by step (at most kMaxBins); a bin's point is the mean x and the
+// mean loss of its steps. Non-finite losses and points at x = 0 (before any learning rate) are left out.
+void bin_window(const std::vector<int64_t>& steps, const std::vector<double>& losses, const std::vector<double>& area_after, ForecastAxis axis,
+                int64_t first, int64_t now, std::vector<double>& x, std::vector<double>& y) {
+    x.clear();
+    y.clear();
+    const int64_t span = now - first + 1;
+    const int bins = static_cast<int>(std::min<int64_t>(kMaxBins, span));
+    if (bins < 1) return;
+    std::vector<double> sx(bins, 0), sy(bins, 0), count(bins, 0);
+    for (size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i] < first || steps[i] > now || !std::isfinite(losses[i])) continue;
+        const double xi = x_of(steps[i], area_after, axis);
+        if (!(xi > 0)) continue;
+        const int b = static_cast<int>(std::min<int64_t>(bins - 1, (steps[i] - first) * bins / span));
+        sx[b] += xi;
+        sy[b] += losses[i];
+        count[b] += 1;
+    }
+    for (int b = 0; b < bins; ++b)
+        if (count[b] > 0) {
+            x.push_back(sx[b] / count[b]);
+            y.push_back(sy[b] / count[b]);
+        }
+}
+
 }  // namespace
 
 std::optional<Projection> project_final_loss(const std::vector<int64_t>& steps, const std::vector<double>& losses,
@@ -127,34 +160,15 @@ std::optional<Projection> project_final_loss(const std::vector<int64_t>& steps, 
     const int64_t total = static_cast<int64_t>(lr_multipliers.size());
     if (steps.empty() || steps.size() != losses.size() || total <= 0) return std::nullopt;
     const int64_t now = steps.back();
-    std::vector<double> area_after(lr_multipliers.size() + 1, 0.0);
-    for (size_t i = 0; i < lr_multipliers.size(); ++i) area_after[i + 1] = area_after[i] + std::max(0.0, lr_multipliers[i]);
+    const std::vector<double> area_after = areas_after(lr_multipliers);
     const double x_final = x_of(total, area_after, options.axis), x_now = x_of(now, area_after, options.axis);
 
     std::mt19937_64 rng(20241205);  // fixed: the same losses give the same band
     std::vector<double> finals, nows;
     for (double share : kWindowStarts) {
         const int64_t first = static_cast<int64_t>(std::ceil(share * now));
-        // Bin the window's points by step; a bin's point is the mean x and mean loss of its steps.
-        const int64_t span = now - first + 1;
-        const int bins = static_cast<int>(std::min<int64_t>(kMaxBins, span));
-        if (bins < 4) continue;
-        std::vector<double> sx(bins, 0), sy(bins, 0), count(bins, 0);
-        for (size_t i = 0; i < steps.size(); ++i) {
-            if (steps[i] < first || steps[i] > now || !std::isfinite(losses[i])) continue;
-            const double x = x_of(steps[i], area_after, options.axis);
-            if (!(x > 0)) continue;
-            const int b = static_cast<int>(std::min<int64_t>(bins - 1, (steps[i] - first) * bins / span));
-            sx[b] += x;
-            sy[b] += losses[i];
-            count[b] += 1;
-        }
         std::vector<double> x, y;
-        for (int b = 0; b < bins; ++b)
-            if (count[b] > 0) {
-                x.push_back(sx[b] / count[b]);
-                y.push_back(sy[b] / count[b]);
-            }
+        bin_window(steps, losses, area_after, options.axis, first, now, x, y);
         auto fit = fit_power_law(x, y);
         if (!fit || x.size() < 4) continue;
         // Moving-block bootstrap of the residuals: neighbouring bins' residuals are correlated (the
@@ -216,18 +230,10 @@ void FinalLossProjector::annotate(StepEvent& event) {
 void FinalLossProjector::refresh_training() {
     refreshed_at_ = steps_.back();
     training_ = project_final_loss(steps_, losses_, lr_multipliers_, options_);
-    // The central fit, for the validation gap: the whole window's least-squares curve.
-    std::vector<double> area_after(lr_multipliers_.size() + 1, 0.0);
-    for (size_t i = 0; i < lr_multipliers_.size(); ++i) area_after[i + 1] = area_after[i] + std::max(0.0, lr_multipliers_[i]);
-    area_after_ = std::move(area_after);
-    const int64_t first = static_cast<int64_t>(std::ceil(kWindowStarts[0] * steps_.back()));
+    // The central fit, for the validation gap: the widest window's least-squares curve.
+    if (area_after_.empty()) area_after_ = areas_after(lr_multipliers_);
     std::vector<double> x, y;
-    for (size_t i = 0; i < steps_.size(); ++i)
-        if (steps_[i] >= first && std::isfinite(losses_[i]))
-            if (double xi = x_of(steps_[i], area_after_, options_.axis); xi > 0) {
-                x.push_back(xi);
-                y.push_back(losses_[i]);
-            }
+    bin_window(steps_, losses_, area_after_, options_.axis, static_cast<int64_t>(std::ceil(kWindowStarts[0] * steps_.back())), steps_.back(), x, y);
     curve_ = fit_power_law(x, y);
 }
 
@@ -252,6 +258,17 @@ void FinalLossProjector::annotate(EvalEvent& event) {
 bool FinalLossProjector::gain_below(double eps) const {
     const std::optional<Projection>& p = validation_ ? validation_ : training_;
     return p && p->now - p->low < eps;
+}
+
+std::string FinalLossProjector::stop_message(double eps) const {
+    const bool validation = validation_.has_value();
+    const Projection& p = validation ? *validation_ : *training_;
+    char text[320];
+    std::snprintf(text, sizeof text,
+                  "early stopping: the forecast says the remaining steps gain at most %.4g in %s loss (under early_stopping_projection %.4g): "
+                  "now %.4f, projected final %.4f, 80%% band [%.4f, %.4f]",
+                  p.now - p.low, validation ? "validation" : "training", eps, p.now, p.final_loss, p.low, p.high);
+    return text;
 }
 
 }  // namespace lathe

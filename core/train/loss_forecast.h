@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/train/events.h"
@@ -76,6 +77,8 @@ public:
     // True once the band says the rest of the run gains less than eps: even the band's low end is
     // within eps of the fitted loss now (the validation loss when the run evaluates, else training).
     bool gain_below(double eps) const;
+    // The warning a run stopped by gain_below(eps) gives: the gain bound and the projection.
+    std::string stop_message(double eps) const;
 
 private:
     void refresh_training();

@@ -31,6 +31,7 @@
 #include "core/train/events.h"
 #include "core/train/grad_clip.h"
 #include "core/train/lora.h"
+#include "core/train/loss_forecast.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/preference_training.h"
 #include "core/train/master_weights.h"
@@ -380,6 +381,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = c.warmup_steps, .total_steps = total_steps,
                                  .min_lr_ratio = c.cosine_min_lr_ratio};
         schedule.validate();
+        FinalLossProjector projector(schedule_multipliers(schedule), c.eval_steps);  // projected_final_loss, early_stopping_projection
 
         int64_t step = 0;
         double best_eval = INFINITY;
@@ -391,6 +393,11 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             restore_rng(resumed->dir, lo.device);
             best_eval = resumed->best_eval;
             evals_without_improvement = resumed->evals_without_improvement;
+            for (const MetricPoint& m : store.metrics(run_id)) {  // the forecast fits the whole curve, from step 1
+                if (m.step > step) continue;
+                if (m.name == "loss") projector.record_step(m.step, m.value);
+                if (m.name == "eval_loss") projector.record_eval(m.step, m.value);
+            }
         }
 
         phase = Phase::training;
@@ -435,7 +442,9 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (data.validation.empty()) return false;
             double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
             store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
-            events.emit(EvalEvent{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss)});
+            EvalEvent eval{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss), .projection = std::nullopt};
+            projector.annotate(eval);
+            events.emit(eval);
             if (loss < best_eval) {
                 best_eval = loss;
                 evals_without_improvement = 0;
@@ -515,7 +524,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             StepEvent step_event{.step = step, .total_steps = total_steps,
                                  .epoch = epoch + static_cast<double>(in_epoch + 1) / (epoch_first_step[epoch + 1] - epoch_first_step[epoch]),
                                  .loss = loss, .lr = lr, .grad_norm = grad_norm, .tokens_per_s = tokens_per_s, .elapsed_s = t - start,
-                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt};
+                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt};
+            projector.annotate(step_event);
             if (data.preference) {
                 step_event.preference = data.preference->read_metrics();
                 const PreferenceMetrics& p = *step_event.preference;
@@ -538,6 +548,11 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (c.save_steps > 0 && step % c.save_steps == 0 && step < total_steps) checkpoint(step);
             if (early_stopped) {
                 events.emit(WarningEvent{.step = step, .message = "early stopping: the validation loss stopped improving", .skipped = std::nullopt});
+                break;
+            }
+            if (c.early_stopping_projection > 0 && step < total_steps && projector.gain_below(c.early_stopping_projection)) {
+                events.emit(WarningEvent{.step = step, .message = projector.stop_message(c.early_stopping_projection), .skipped = std::nullopt});
+                early_stopped = true;  // as with early_stopping_patience: no further evaluation, then the checkpoint below
                 break;
             }
             const bool stop_asked = request.stop && request.stop->load();
