@@ -5,7 +5,8 @@
 // the last evaluation's validation loss. Both axes are measured (steps and the schedule's area), and
 // the naive forecast "no further gain" (the mean loss of the 50 steps before the projection) beside
 // them, so the figures say what the fit adds.
-// usage: bench_forecast RUN.jsonl...   (each RUN.yaml beside its events gives the schedule)
+// usage: bench_forecast [--windows 0.25,0.5] RUN.jsonl...   (each RUN.yaml beside its events gives the schedule;
+//        --windows: ForecastOptions::window_starts, to compare choices)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -65,8 +66,11 @@ struct Outcome {
 };
 
 // The training and validation projections in force once `share` of the run is done.
+std::vector<double> g_windows = ForecastOptions{}.window_starts;
+
 std::pair<Outcome, Outcome> replay(const Recorded& run, ForecastAxis axis, double share) {
     ForecastOptions options{.axis = axis};
+    options.window_starts = g_windows;
     FinalLossProjector projector(run.lr_multipliers, 100, options);
     const int64_t total = static_cast<int64_t>(run.lr_multipliers.size());
     const int64_t at = static_cast<int64_t>(share * total);
@@ -124,7 +128,22 @@ int main(int argc, char** argv) {
     }
     try {
         std::vector<Recorded> runs;
-        for (int i = 1; i < argc; ++i) runs.push_back(read_run(argv[i]));
+        for (int i = 1; i < argc; ++i) {
+            if (std::string(argv[i]) == "--windows" && i + 1 < argc) {
+                g_windows.clear();
+                std::string list = argv[++i];
+                for (size_t at = 0; at < list.size();) {
+                    size_t comma = std::min(list.find(',', at), list.size());
+                    g_windows.push_back(std::stod(list.substr(at, comma - at)));
+                    at = comma + 1;
+                }
+                continue;
+            }
+            runs.push_back(read_run(argv[i]));
+        }
+        std::printf("Windows fitted from");
+        for (double w : g_windows) std::printf(" %.2f", w);
+        std::printf(" of the steps done\n\n");
         std::printf("Per run, forecast from 20%% of the steps (axis lr_area): projected [80%% band] vs. real final\n\n");
         std::printf("| run | training | real | validation | real |\n|---|---|---|---|---|\n");
         for (const Recorded& run : runs) {

@@ -116,9 +116,6 @@ double quantile(std::vector<double> v, double q) {
     return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v.back();
 }
 
-// Where the windows fitted begin, as shares of the steps done: the whole curve after its first quarter
-// (warmup and the fastest early fall, which no power law follows), and its second half alone.
-constexpr double kWindowStarts[] = {0.25, 0.5};
 constexpr int kMaxBins = 40;  // bin means: less noise to fit, and the bootstrap's units
 
 std::vector<double> areas_after(const std::vector<double>& lr_multipliers) {
@@ -165,7 +162,7 @@ std::optional<Projection> project_final_loss(const std::vector<int64_t>& steps, 
 
     std::mt19937_64 rng(20241205);  // fixed: the same losses give the same band
     std::vector<double> finals, nows;
-    for (double share : kWindowStarts) {
+    for (double share : options.window_starts) {
         const int64_t first = static_cast<int64_t>(std::ceil(share * now));
         std::vector<double> x, y;
         bin_window(steps, losses, area_after, options.axis, first, now, x, y);
@@ -207,6 +204,7 @@ std::vector<double> schedule_multipliers(const ScheduleOptions& schedule) {
 FinalLossProjector::FinalLossProjector(std::vector<double> lr_multipliers, int64_t refresh_every, ForecastOptions options)
     : lr_multipliers_(std::move(lr_multipliers)), refresh_every_(refresh_every), options_(options) {
     if (refresh_every_ <= 0) refresh_every_ = std::max<int64_t>(1, static_cast<int64_t>(lr_multipliers_.size()) / 20);
+    if (options_.window_starts.empty()) options_.window_starts = ForecastOptions{}.window_starts;
 }
 
 void FinalLossProjector::record_step(int64_t step, double loss) {
@@ -233,7 +231,7 @@ void FinalLossProjector::refresh_training() {
     // The central fit, for the validation gap: the widest window's least-squares curve.
     if (area_after_.empty()) area_after_ = areas_after(lr_multipliers_);
     std::vector<double> x, y;
-    bin_window(steps_, losses_, area_after_, options_.axis, static_cast<int64_t>(std::ceil(kWindowStarts[0] * steps_.back())), steps_.back(), x, y);
+    bin_window(steps_, losses_, area_after_, options_.axis, static_cast<int64_t>(std::ceil(options_.window_starts.front() * steps_.back())), steps_.back(), x, y);
     curve_ = fit_power_law(x, y);
 }
 

@@ -37,6 +37,10 @@ struct ForecastOptions {
     double start_share = 0.2;  // no forecast before this share of the steps is done
     int bootstrap_samples = 200;
     double band = 0.8;  // the central share of the bootstrap distribution the band spans
+    // Where the windows fitted begin, as shares of the steps done; their bootstrap fits are pooled. The
+    // default leaves out the first quarter (warmup and the fastest early fall, which no power law
+    // follows) and adds the second half alone (docs/forecast.md compares choices).
+    std::vector<double> window_starts = {0.25, 0.5};
 };
 
 // A projected final loss with its band, and the fitted curve's value at the step it was made.
