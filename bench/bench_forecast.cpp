@@ -108,15 +108,16 @@ double quantile(std::vector<double> v, double q) {
 void summarise(const char* label, const std::vector<Outcome>& outcomes) {
     std::vector<double> err, naive;
     int held = 0;
-    double width = 0;
+    double width = 0, bias = 0;
     for (const Outcome& o : outcomes) {
         err.push_back(std::abs(o.projected - o.truth));
+        bias += (o.projected - o.truth) / outcomes.size();
         naive.push_back(std::abs(o.naive - o.truth));
         held += o.truth >= o.low && o.truth <= o.high;
         width += (o.high - o.low) / outcomes.size();
     }
-    std::printf("| %s | %zu | %.3f | %.3f | %d/%zu | %.3f | %.3f | %.3f |\n", label, outcomes.size(), quantile(err, 0.5), quantile(err, 0.9), held,
-                outcomes.size(), width, quantile(naive, 0.5), quantile(naive, 0.9));
+    std::printf("| %s | %zu | %.3f | %.3f | %+.3f | %d/%zu | %.3f | %.3f | %.3f |\n", label, outcomes.size(), quantile(err, 0.5), quantile(err, 0.9),
+                bias, held, outcomes.size(), width, quantile(naive, 0.5), quantile(naive, 0.9));
 }
 
 }  // namespace
@@ -144,16 +145,18 @@ int main(int argc, char** argv) {
         std::printf("Windows fitted from");
         for (double w : g_windows) std::printf(" %.2f", w);
         std::printf(" of the steps done\n\n");
-        std::printf("Per run, forecast from 20%% of the steps (axis lr_area): projected [80%% band] vs. real final\n\n");
+        const ForecastAxis chosen = ForecastOptions{}.axis;
+        std::printf("Per run, forecast from 20%% of the steps (axis %s): projected [80%% band] vs. real final\n\n",
+                    chosen == ForecastAxis::steps ? "steps" : "lr_area");
         std::printf("| run | training | real | validation | real |\n|---|---|---|---|---|\n");
         for (const Recorded& run : runs) {
-            auto [t, v] = replay(run, ForecastAxis::lr_area, 0.2);
+            auto [t, v] = replay(run, chosen, 0.2);
             std::printf("| %s | %.3f [%.3f, %.3f] | %.3f | %.3f [%.3f, %.3f] | %.3f |\n", run.name.c_str(), t.projected, t.low, t.high, t.truth,
                         v.projected, v.low, v.high, v.truth);
         }
         std::printf("\nAbsolute error (nats) over the runs; naive: the loss at the time of the forecast, i.e. no further gain\n\n");
-        std::printf("| axis, loss, forecast at | runs | median error | 90th pct error | band held the truth | mean band width | naive median | naive 90th pct |\n");
-        std::printf("|---|---|---|---|---|---|---|---|\n");
+        std::printf("| axis, loss, forecast at | runs | median error | 90th pct error | mean signed error | band held the truth | mean band width | naive median | naive 90th pct |\n");
+        std::printf("|---|---|---|---|---|---|---|---|---|\n");
         for (ForecastAxis axis : {ForecastAxis::lr_area, ForecastAxis::steps})
             for (double share : {0.2, 0.4, 0.6}) {
                 std::vector<Outcome> train, validation;

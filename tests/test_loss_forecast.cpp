@@ -82,7 +82,7 @@ TEST(LossForecast, ProjectsANoiselessCurveToItsEnd) {
     std::mt19937_64 rng(1);
     Curve c = curve_of(truth, m, 400, 0, rng);
     {
-        auto p = project_final_loss(c.steps, c.losses, m);
+        auto p = project_final_loss(c.steps, c.losses, m, {.axis = ForecastAxis::lr_area});
         ASSERT_TRUE(p);
         const double end = truth.at(areas(m).back());
         EXPECT_NEAR(p->final_loss, end, 1e-3);
@@ -106,7 +106,7 @@ TEST(LossForecast, BandCoverageOnNoisyCurves) {
     for (int t = 0; t < trials; ++t) {
         const PowerLaw truth{1.0 + 2 * u(rng), 2.0 + 4 * u(rng), 0.3 + 0.6 * u(rng)};
         Curve c = curve_of(truth, m, 200, 0.1, rng);
-        auto p = project_final_loss(c.steps, c.losses, m, {.bootstrap_samples = 100});
+        auto p = project_final_loss(c.steps, c.losses, m, {.axis = ForecastAxis::lr_area, .bootstrap_samples = 100});
         ASSERT_TRUE(p);
         const double end = truth.at(area.back());
         held += p->low <= end && end <= p->high;
@@ -119,7 +119,7 @@ TEST(LossForecast, ProjectorAnnotatesEventsFromTwentyPercentOn) {
     const PowerLaw truth{2.0, 3.0, 0.5};
     const auto m = cosine(500, 10);
     const auto area = areas(m);
-    FinalLossProjector projector(m, 50);
+    FinalLossProjector projector(m, 50, {.axis = ForecastAxis::lr_area});
     std::optional<ProjectedLoss> first;
     for (int64_t s = 1; s <= 300; ++s) {
         StepEvent e{.step = s, .total_steps = 500, .epoch = 0, .loss = truth.at(area[s]), .lr = m[s - 1], .grad_norm = 0, .tokens_per_s = 0,
