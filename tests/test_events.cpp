@@ -27,8 +27,10 @@ std::vector<EventLine> full_events() {
         {7, StepEvent{.step = 3, .total_steps = 120, .epoch = 0.075, .loss = 2.5, .lr = 1.5e-4, .grad_norm = 0.75, .tokens_per_s = 1234.5,
                       .elapsed_s = 2.25, .gpu_mem_gib = 1.125,
                       .preference = PreferenceMetrics{.rewards_chosen = 0.25, .rewards_rejected = -0.5, .rewards_margins = 0.75,
-                                                      .rewards_accuracies = 1, .logps_chosen = -12.5, .logps_rejected = -20.25}}},
-        {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573}},
+                                                      .rewards_accuracies = 1, .logps_chosen = -12.5, .logps_rejected = -20.25},
+                      .projection = ProjectedLoss{.final_loss = 1.25, .low = 1.125, .high = 1.5}}},
+        {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573,
+                      .projection = ProjectedLoss{.final_loss = 1.5, .low = 1.375, .high = 1.75}}},
         {7, CheckpointEvent{.step = 10, .path = "/runs/a/checkpoint-10"}},
         {7, WarningEvent{.step = 0, .message = "d.jsonl: 1 row skipped",
                          .skipped = SkippedRows{.dataset = "d.jsonl", .skipped_rows = 1, .problems = {"d.jsonl:2: messages: not a list"}}}},
@@ -96,8 +98,10 @@ TEST(Events, EveryEventRoundTrips) {
 }
 
 TEST(Events, OptionalKeysStayAbsentWhenUnset) {
-    EventLine step{1, StepEvent{.step = 1, .total_steps = 2, .epoch = 0.5, .loss = 1, .lr = 1e-3, .grad_norm = 0.5, .tokens_per_s = 10, .elapsed_s = 1, .gpu_mem_gib = std::nullopt, .preference = std::nullopt}};
+    EventLine step{1, StepEvent{.step = 1, .total_steps = 2, .epoch = 0.5, .loss = 1, .lr = 1e-3, .grad_norm = 0.5, .tokens_per_s = 10, .elapsed_s = 1,
+                                .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt}};
     EXPECT_FALSE(to_json(step).contains("gpu_mem_gib"));
+    EXPECT_FALSE(to_json(step).contains("projected_final_loss"));  // before 20% of the run
     EXPECT_EQ(*parse_event_line(to_line(step)), step);
     EventLine warning{1, WarningEvent{.step = 4, .message = "every label in this step is -100; skipped", .skipped = std::nullopt}};
     EXPECT_EQ(keys_of(to_json(warning)), (std::set<std::string>{"event", "run_id", "step", "message"}));
@@ -181,6 +185,9 @@ TEST(Events, BrokenLinesNameTheEventAndKey) {
     EXPECT_NE(message_of("not json").find("not JSON"), std::string::npos);
     EXPECT_NE(message_of(R"([1,2])").find("not a JSON object"), std::string::npos);
     EXPECT_NE(message_of(R"({"step":1})").find("no `event` name"), std::string::npos);
+    // A projection comes whole: its band without the projection, or the projection without its band, is broken.
+    EXPECT_EQ(message_of(R"({"eval_loss":2.5,"event":"eval","perplexity":12.18,"projected_final_loss":2.1,"projected_low":2.0,"step":12})"),
+              "`eval` event: no `projected_high`");
 }
 
 // docs/events.md's table names exactly the events and keys the structs write, both ways.

@@ -638,6 +638,45 @@ TEST(TrainRun, StopOnASaveStepRecordsOneCheckpoint) {
     for (const auto& c : checkpoints) EXPECT_TRUE(steps.insert(c.step).second) << "step " << c.step << " recorded twice";
 }
 
+// The forecast of the final loss (issue 19): step and eval events carry projected_final_loss and its band
+// from 20% of the run on, refreshed at each eval_steps; early_stopping_projection stops the run once the
+// band says the rest gains less than it, with a checkpoint first.
+TEST(TrainRun, ProjectsTheFinalLossAndStopsOnTheProjection) {
+    RunDir d;
+    const std::string settings = "adapter: lora\nlora_target_modules: [q_proj]\nmicro_batch_size: 1\nmax_steps: 40\nsequence_len: 64\n"
+                                 "device: cpu\neval_steps: 4\nval_set_size: 0.25\nlearning_rate: 0.01\n";
+    int code = -1;
+    auto events = run_all({LATHE_CLI, "train", d.config(settings), "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
+    int projected_steps = 0, projected_evals = 0;
+    for (const auto& e : events) {
+        if (e["event"] != "step" && e["event"] != "eval") continue;
+        const bool has = e.contains("projected_final_loss");
+        EXPECT_EQ(has, e["step"].get<int64_t>() >= 8) << e.dump();  // 20% of 40 steps
+        EXPECT_EQ(e.contains("projected_low"), has);
+        EXPECT_EQ(e.contains("projected_high"), has);
+        if (!has) continue;
+        EXPECT_LE(e["projected_low"].get<double>(), e["projected_final_loss"].get<double>()) << e.dump();
+        EXPECT_LE(e["projected_final_loss"].get<double>(), e["projected_high"].get<double>()) << e.dump();
+        (e["event"] == "step" ? projected_steps : projected_evals) += 1;
+    }
+    EXPECT_EQ(projected_steps, 33);
+    EXPECT_EQ(projected_evals, 9);  // steps 8, 12, ..., 36 and the final one at 40
+
+    // A gain bound no run can beat: the first projection (step 8) stops it, checkpoint first.
+    events = run_all({LATHE_CLI, "train", d.config(settings + "early_stopping_projection: 100\n", "stopped"), "--store", d.store()}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? std::string() : events.back().dump());
+    ASSERT_GE(events.size(), 3u);
+    const json& warning = events[events.size() - 3];
+    EXPECT_EQ(warning["event"], "warning");
+    EXPECT_NE(warning["message"].get<std::string>().find("early stopping: the forecast says"), std::string::npos) << warning.dump();
+    EXPECT_EQ(events[events.size() - 2]["event"], "checkpoint");
+    EXPECT_EQ(events[events.size() - 2]["step"], 8);
+    EXPECT_EQ(events.back()["status"], "completed");
+    EXPECT_EQ(events.back()["step"], 8);
+    EXPECT_TRUE(fs::exists(d.dir.path / "stopped" / "checkpoint-8" / "trainer_state.json"));
+}
+
 TEST(TrainRun, DryRunPrintsAMemoryEstimate) {
     RunDir d;
     std::string cfg = d.config("adapter: lora\nlora_target_linear: true\nbf16: true\nmicro_batch_size: 8\nsequence_len: 2048\n");

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/runs/run_store.h"
+#include "core/train/loss_forecast.h"
 #include "tests/ui_test_support.h"
 #include "ui/pages/monitor_page.h"
 
@@ -131,6 +132,88 @@ private slots:
         emit page.session()->stepped(plain);
         QTRY_COMPARE(page.lossPointCount(), 7);
         QCOMPARE(page.preferencePointCount(), 6);  // a step without them adds none
+    }
+
+    // The forecast of the final loss: drawn ahead of the curve, from its newest point to the last step,
+    // from the step and eval events that carry one (a run in the store at 40%, then live steps), never
+    // before. The run's events are what the trainer's FinalLossProjector writes for a noisy power-law curve.
+    void forecastIsDrawnAheadOfTheCurve() {
+        constexpr int64_t kTotal = 2000, kDone = 800;
+        const std::vector<double> lr = lathe::schedule_multipliers({.kind = "cosine", .warmup_steps = 50, .total_steps = kTotal});
+        std::vector<double> area(kTotal + 1, 0.0);
+        for (int64_t i = 0; i < kTotal; ++i) area[i + 1] = area[i] + lr[i];
+        auto noisyLoss = [&](int64_t s) { return 2.0 + 3.0 * std::pow(area[s] + 1, -0.3) + 0.08 * std::sin(s * 0.9); };
+        QTemporaryDir dir;
+        const QString db = dir.filePath("lathe.db");
+        int64_t run = 0, plain = 0;
+        std::optional<lathe::ProjectedLoss> lastTraining, lastValidation;
+        {
+            auto store = lathe::RunStore::open(db.toStdString());
+            lathe::RunRecord r;
+            r.name = "forecast";
+            r.output_dir = dir.filePath("out").toStdString();
+            run = store->create_run(r);
+            store->add_event(run, lathe::to_line({run, lathe::StartEvent{.resumed = false, .step = 0, .total_steps = kTotal, .train_rows = 8000,
+                                                                         .validation_rows = 40, .trainable_parameters = 1000, .device = "cpu",
+                                                                         .output_dir = r.output_dir, .attention = "sdpa_per_sequence",
+                                                                         .precision = "float32"}}));
+            lathe::FinalLossProjector projector(lr, 100);
+            std::vector<lathe::MetricPoint> points;
+            for (int64_t s = 1; s <= kDone; ++s) {
+                lathe::StepEvent e{.step = s, .total_steps = kTotal, .epoch = 0, .loss = noisyLoss(s), .lr = 1e-3 * lr[s - 1], .grad_norm = 1,
+                                   .tokens_per_s = 1000, .elapsed_s = 0.1 * s, .gpu_mem_gib = std::nullopt, .preference = std::nullopt,
+                                   .projection = std::nullopt};
+                projector.annotate(e);
+                QCOMPARE(e.projection.has_value(), s >= kTotal / 5);
+                if (e.projection) lastTraining = e.projection;
+                store->add_event(run, lathe::to_line({run, e}));
+                points.push_back({s, "loss", e.loss});
+                points.push_back({s, "lr", e.lr});
+                if (s % 100 == 0) {
+                    lathe::EvalEvent ev{.step = s, .eval_loss = noisyLoss(s) + 0.2, .perplexity = 0, .projection = std::nullopt};
+                    projector.annotate(ev);
+                    if (ev.projection) lastValidation = ev.projection;
+                    store->add_event(run, lathe::to_line({run, ev}));
+                    points.push_back({s, "eval_loss", ev.eval_loss});
+                }
+            }
+            store->add_metrics(run, points);
+            store->set_status(run, lathe::RunStatus::stopped);
+            r.name = "no forecast";
+            plain = store->create_run(r);
+            store->add_metrics(plain, {{1, "loss", 3.0}, {2, "loss", 2.9}});
+            store->set_status(plain, lathe::RunStatus::completed);
+        }
+        QVERIFY(lastTraining && lastValidation);
+
+        MonitorPage page;
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        page.setStorePath(db);
+        QVERIFY(!page.projectionShown());
+        QVERIFY(page.loadHistory(run));
+        QVERIFY(page.projectionShown());
+        QCOMPARE(*page.trainingProjection(), *lastTraining);
+        QCOMPARE(*page.validationProjection(), *lastValidation);
+        QCOMPARE(page.trainingForecastSpan(), (QPair<double, double>{double(kDone), double(kTotal)}));
+        QVERIFY(lastTraining->low < lastTraining->final_loss && lastTraining->final_loss < lastTraining->high);
+        QTest::qWait(100);  // the queued redraw
+        QVERIFY(uitest::saveScreenshot(&page, "monitor_forecast"));
+
+        // A live step with a new projection moves the forecast's start and replaces it.
+        lathe::StepEvent e;
+        e.step = kDone + 1;
+        e.total_steps = kTotal;
+        e.loss = noisyLoss(kDone + 1);
+        e.projection = lathe::ProjectedLoss{.final_loss = 2.5, .low = 2.4, .high = 2.6};
+        emit page.session()->stepped(e);
+        QCOMPARE(page.trainingProjection()->final_loss, 2.5);
+        QCOMPARE(page.trainingForecastSpan(), (QPair<double, double>{double(kDone + 1), double(kTotal)}));
+        // A run without forecasts shows none.
+        QVERIFY(page.loadHistory(plain));
+        QVERIFY(!page.projectionShown());
+        QVERIFY(!page.trainingProjection());
     }
 };
 

@@ -173,6 +173,7 @@ void TrainingSession::handleEvent(const lathe::EventLine& line) {
                 emit stepped(e);
             } else if constexpr (std::is_same_v<E, lathe::EvalEvent>) {
                 emit evaluated(e.step, e.eval_loss);
+                if (e.projection) emit validationProjected(e.step, *e.projection);
             } else if constexpr (std::is_same_v<E, lathe::CheckpointEvent>) {
                 emit checkpointSaved(e.step, QString::fromStdString(e.path));
             } else if constexpr (std::is_same_v<E, lathe::WarningEvent>) {

@@ -45,6 +45,8 @@ signals:
     void started(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
     void stepped(const lathe::StepEvent& step);
     void evaluated(qint64 step, double evalLoss);
+    // An eval event's projection of the final validation loss (from 20% of the run on).
+    void validationProjected(qint64 step, const lathe::ProjectedLoss& projection);
     void checkpointSaved(qint64 step, const QString& path);
     void warning(qint64 step, const QString& message);
     void stderrLine(const QString& line);

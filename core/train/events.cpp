@@ -69,6 +69,19 @@ private:
     std::string event_;
 };
 
+void write_projection(json& j, const std::optional<ProjectedLoss>& p) {
+    if (!p) return;
+    j["projected_final_loss"] = p->final_loss;
+    j["projected_low"] = p->low;
+    j["projected_high"] = p->high;
+}
+
+std::optional<ProjectedLoss> read_projection(const Reader& r) {
+    if (!r.has("projected_final_loss")) return std::nullopt;
+    return ProjectedLoss{.final_loss = r.get<double>("projected_final_loss"), .low = r.get<double>("projected_low"),
+                         .high = r.get<double>("projected_high")};
+}
+
 struct Writer {
     json& j;
     void operator()(const StartEvent& e) const {
@@ -100,11 +113,13 @@ struct Writer {
             j["logps/chosen"] = e.preference->logps_chosen;
             j["logps/rejected"] = e.preference->logps_rejected;
         }
+        write_projection(j, e.projection);
     }
     void operator()(const EvalEvent& e) const {
         j["step"] = e.step;
         j["eval_loss"] = e.eval_loss;
         j["perplexity"] = e.perplexity;
+        write_projection(j, e.projection);
     }
     void operator()(const CheckpointEvent& e) const {
         j["step"] = e.step;
@@ -194,14 +209,16 @@ std::optional<EventLine> event_from_json(const json& j) {
         line.event = StepEvent{.step = r.get<int64_t>("step"), .total_steps = r.get<int64_t>("total_steps"), .epoch = r.get<double>("epoch"),
                                .loss = r.get<double>("loss"), .lr = r.get<double>("lr"), .grad_norm = r.get<double>("grad_norm"),
                                .tokens_per_s = r.get<double>("tokens_per_s"), .elapsed_s = r.get<double>("elapsed_s"),
-                               .gpu_mem_gib = r.optional<double>("gpu_mem_gib"), .preference = std::nullopt};
+                               .gpu_mem_gib = r.optional<double>("gpu_mem_gib"), .preference = std::nullopt,
+                               .projection = read_projection(r)};
         if (r.has("rewards/chosen"))
             std::get<StepEvent>(line.event).preference =
                 PreferenceMetrics{.rewards_chosen = r.get<double>("rewards/chosen"), .rewards_rejected = r.get<double>("rewards/rejected"),
                                   .rewards_margins = r.get<double>("rewards/margins"), .rewards_accuracies = r.get<double>("rewards/accuracies"),
                                   .logps_chosen = r.get<double>("logps/chosen"), .logps_rejected = r.get<double>("logps/rejected")};
     } else if (name == "eval") {
-        line.event = EvalEvent{.step = r.get<int64_t>("step"), .eval_loss = r.get<double>("eval_loss"), .perplexity = r.get<double>("perplexity")};
+        line.event = EvalEvent{.step = r.get<int64_t>("step"), .eval_loss = r.get<double>("eval_loss"), .perplexity = r.get<double>("perplexity"),
+                               .projection = read_projection(r)};
     } else if (name == "checkpoint") {
         line.event = CheckpointEvent{.step = r.get<int64_t>("step"), .path = r.get<std::string>("path")};
     } else if (name == "warning") {

@@ -48,6 +48,14 @@ struct PreferenceMetrics {
     bool operator==(const PreferenceMetrics&) const = default;
 };
 
+// The forecast of a run's final loss (core/train/loss_forecast.h), written as projected_final_loss,
+// projected_low and projected_high: the projection and its 80% band. Step events carry the training
+// loss's, eval events the validation loss's; neither has one before 20% of the run is done.
+struct ProjectedLoss {
+    double final_loss = 0, low = 0, high = 0;
+    bool operator==(const ProjectedLoss&) const = default;
+};
+
 struct StepEvent {
     int64_t step = 0, total_steps = 0;
     double epoch = 0;  // fractional
@@ -56,12 +64,14 @@ struct StepEvent {
     double tokens_per_s = 0, elapsed_s = 0;
     std::optional<double> gpu_mem_gib;  // CUDA devices only
     std::optional<PreferenceMetrics> preference;  // rl runs only
+    std::optional<ProjectedLoss> projection;      // from 20% of the run on
     bool operator==(const StepEvent&) const = default;
 };
 
 struct EvalEvent {
     int64_t step = 0;
     double eval_loss = 0, perplexity = 0;
+    std::optional<ProjectedLoss> projection;  // from 20% of the run on
     bool operator==(const EvalEvent&) const = default;
 };
 

@@ -388,6 +388,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"evals_per_epoch", integer(c.evals_per_epoch, 0)},
         {"save_total_limit", integer(c.save_total_limit, 0)},
         {"early_stopping_patience", integer(c.early_stopping_patience, 0)},
+        {"early_stopping_projection", number(c.early_stopping_projection, 0, 1e6)},
         {"ddp_timeout", integer(c.ddp_timeout, 1)},
         {"seed", [&](const YAML::Node& n, const std::string& k) { read_scalar(n, k, seed, p, "a non-negative integer"); }},
     };

@@ -114,6 +114,7 @@ struct TrainConfig {
     int64_t evals_per_epoch = 0;
     int64_t save_total_limit = 0;             // 0 = keep every checkpoint
     int64_t early_stopping_patience = 0;      // evaluations without improvement before stopping (0 = off)
+    double early_stopping_projection = 0;     // stop once the forecast's band says the rest gains less than this (0 = off)
     uint64_t seed = 42;
     // Data parallel (torchrun / lathe launch, docs/distributed.md): seconds a rank waits for the others,
     // at the rendezvous and in every collective, before it fails. Axolotl's key; torch's default 1800.

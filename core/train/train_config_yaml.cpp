@@ -139,6 +139,7 @@ std::string train_config_yaml(const TrainConfig& c) {
     integer("evals_per_epoch", c.evals_per_epoch, d.evals_per_epoch);
     integer("save_total_limit", c.save_total_limit, d.save_total_limit);
     integer("early_stopping_patience", c.early_stopping_patience, d.early_stopping_patience);
+    num("early_stopping_projection", c.early_stopping_projection, d.early_stopping_projection);
     integer("ddp_timeout", c.ddp_timeout, d.ddp_timeout);
     if (c.seed != d.seed) out << YAML::Key << "seed" << YAML::Value << c.seed;
     out << YAML::EndMap;

@@ -32,6 +32,7 @@
 #include "core/train/events.h"
 #include "core/train/grad_clip.h"
 #include "core/train/lora.h"
+#include "core/train/loss_forecast.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/preference_training.h"
 #include "core/train/master_weights.h"
@@ -363,6 +364,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         ScheduleOptions schedule{.kind = c.lr_scheduler, .warmup_steps = steps.warmup_steps, .total_steps = total_steps,
                                  .min_lr_ratio = c.cosine_min_lr_ratio};
         schedule.validate();
+        FinalLossProjector projector(schedule_multipliers(schedule), steps.eval_every);  // projected_final_loss, early_stopping_projection
 
         int64_t step = 0;
         EarlyStopping early_stopping(c.early_stopping_patience);
@@ -373,6 +375,11 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (sgd) sgd->load_state({}, step);
             restore_rng(resumed->dir, lo.device);
             early_stopping = EarlyStopping(c.early_stopping_patience, resumed->best_eval, resumed->evals_without_improvement);
+            for (const MetricPoint& m : store.metrics(run_id)) {  // the forecast fits the whole curve, from step 1
+                if (m.step > step) continue;
+                if (m.name == "loss") projector.record_step(m.step, m.value);
+                if (m.name == "eval_loss") projector.record_eval(m.step, m.value);
+            }
         }
 
         phase = Phase::training;
@@ -406,7 +413,9 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (data.validation.empty()) return false;
             double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
             store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
-            events.emit(EvalEvent{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss)});
+            EvalEvent eval{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss), .projection = std::nullopt};
+            projector.annotate(eval);
+            events.emit(eval);
             return early_stopping.observe(loss);
         };
 
@@ -470,7 +479,8 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             StepEvent step_event{.step = step, .total_steps = total_steps,
                                  .epoch = epoch + static_cast<double>(in_epoch + 1) / steps.steps_in_epoch(epoch),
                                  .loss = loss, .lr = lr, .grad_norm = grad_norm, .tokens_per_s = tokens_per_s, .elapsed_s = t - start,
-                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt};
+                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt};
+            projector.annotate(step_event);
             if (data.preference) {
                 step_event.preference = data.preference->read_metrics();
                 const PreferenceMetrics& p = *step_event.preference;
@@ -493,6 +503,11 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             if (steps.saves_after(step)) checkpoint(step);
             if (early_stopped) {
                 events.emit(WarningEvent{.step = step, .message = "early stopping: the validation loss stopped improving", .skipped = std::nullopt});
+                break;
+            }
+            if (c.early_stopping_projection > 0 && step < total_steps && projector.gain_below(c.early_stopping_projection)) {
+                events.emit(WarningEvent{.step = step, .message = projector.stop_message(c.early_stopping_projection), .skipped = std::nullopt});
+                early_stopped = true;  // as with early_stopping_patience: no further evaluation, then the checkpoint below
                 break;
             }
             const bool stop_asked = request.stop && request.stop->load();

@@ -117,6 +117,8 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     loss_smooth_ = addLine(loss_plot_, kLossColor, 2, tr("train (smoothed)"));
     eval_ = addLine(loss_plot_, kEvalColor, 2, tr("validation"));
     eval_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kEvalColor, kEvalColor, 7));
+    training_forecast_ = addForecastGraphs(kLossColor, tr("train forecast, 80% band"));
+    validation_forecast_ = addForecastGraphs(kEvalColor, tr("validation forecast, 80% band"));
     checkpoints_ = loss_plot_->addGraph();
     checkpoints_->setName(tr("checkpoint"));
     checkpoints_->setLineStyle(QCPGraph::lsNone);
@@ -235,6 +237,12 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
         log(tr("step %1: validation loss %2").arg(step).arg(loss, 0, 'f', 4));
         scheduleReplot();
     });
+    connect(session_, &TrainingSession::validationProjected, this, [this](qint64 step, const lathe::ProjectedLoss& p) {
+        validation_projection_ = p;
+        const double at = eval_->dataCount() > 0 ? (eval_->data()->constEnd() - 1)->value : p.final_loss;
+        drawForecast(validation_forecast_, static_cast<double>(step), at, p);
+        scheduleReplot();
+    });
     connect(session_, &TrainingSession::checkpointSaved, this, [this](qint64 step, const QString& path) {
         addCheckpoint(step);
         log(tr("step %1: checkpoint %2").arg(step).arg(path));
@@ -271,6 +279,11 @@ int MonitorPage::lossPointCount() const { return loss_raw_->dataCount(); }
 int MonitorPage::preferencePointCount() const { return pref_plot_->graph(0)->dataCount(); }
 bool MonitorPage::preferenceChartShown() const { return !pref_plot_->isHidden(); }
 int MonitorPage::evalPointCount() const { return eval_->dataCount(); }
+QPair<double, double> MonitorPage::trainingForecastSpan() const {
+    const auto& d = *training_forecast_.line->data();
+    return d.isEmpty() ? QPair<double, double>{0, 0} : QPair<double, double>{d.constBegin()->key, (d.constEnd() - 1)->key};
+}
+bool MonitorPage::projectionShown() const { return training_forecast_.line->dataCount() > 0 || validation_forecast_.line->dataCount() > 0; }
 int MonitorPage::checkpointMarkerCount() const { return checkpoints_->dataCount(); }
 QString MonitorPage::statusText() const { return title_->text() + "\n" + status_->text(); }
 QString MonitorPage::logText() const { return log_->toPlainText(); }
@@ -284,6 +297,9 @@ void MonitorPage::clearCharts() {
     pref_plot_->hide();
     checkpoint_steps_.clear();
     smoothed_loss_ = {};
+    training_projection_.reset();
+    validation_projection_.reset();
+    for (QCPGraph* g : {training_forecast_.line, validation_forecast_.line}) g->removeFromLegend();
     failure_->clear();
     failure_->hide();
     total_steps_ = last_step_ = 0;
@@ -351,6 +367,7 @@ bool MonitorPage::loadHistory(qint64 runId) {
         clearCharts();
         log_->clear();
         run_id_ = runId;
+        std::optional<lathe::ProjectedLoss> last_training, last_validation;  // drawn once the curves are in
         for (const auto& line : store->events(runId)) {
             std::optional<lathe::EventLine> event;
             try {
@@ -363,6 +380,8 @@ bool MonitorPage::loadHistory(qint64 runId) {
             if (auto* start = std::get_if<lathe::StartEvent>(&event->event)) total_steps_ = start->total_steps;
             else if (auto* w = std::get_if<lathe::WarningEvent>(&event->event)) log(tr("warning at step %1: %2").arg(w->step).arg(QString::fromStdString(w->message)));
             else if (auto* error = std::get_if<lathe::ErrorEvent>(&event->event)) log(tr("error: %1").arg(QString::fromStdString(error->message)));
+            else if (auto* s = std::get_if<lathe::StepEvent>(&event->event); s && s->projection) last_training = s->projection;
+            else if (auto* e = std::get_if<lathe::EvalEvent>(&event->event); e && e->projection) last_validation = e->projection;
         }
         QHash<qint64, lathe::StepEvent> steps;
         QList<qint64> order;
@@ -384,7 +403,13 @@ bool MonitorPage::loadHistory(qint64 runId) {
                 (m.name == "rewards/margins" ? p.preference->rewards_margins : p.preference->rewards_accuracies) = m.value;
             }
         }
+        training_projection_ = last_training;  // each addStep draws it from its newest point: O(1) a step
         for (qint64 s : order) addStep(steps[s]);
+        if (last_validation && eval_->dataCount() > 0) {
+            validation_projection_ = last_validation;
+            const auto last_eval = eval_->data()->constEnd() - 1;
+            drawForecast(validation_forecast_, last_eval->key, last_eval->value, *last_validation);
+        }
         for (const auto& c : store->checkpoints(runId)) addCheckpoint(c.step);
         run_status_ = run->status;
         paused_ = false;
@@ -432,8 +457,39 @@ void MonitorPage::addStep(const lathe::StepEvent& p) {
     if (p.total_steps > 0) total_steps_ = p.total_steps;
     // Smoothing the newest point needs only the running average; a full re-smooth is for the slider and
     // the overlays.
-    loss_smooth_->addData(x, smoothed_loss_.add(p.loss, smoothing_->value() / 100.0));
+    const double smoothed = smoothed_loss_.add(p.loss, smoothing_->value() / 100.0);
+    loss_smooth_->addData(x, smoothed);
+    if (p.projection) training_projection_ = p.projection;
+    if (training_projection_) drawForecast(training_forecast_, x, smoothed, *training_projection_);
     if (session_->isRunning()) updateProgress(p.step, p.elapsed_s);
+}
+
+MonitorPage::ForecastGraphs MonitorPage::addForecastGraphs(const QColor& color, const QString& name) {
+    ForecastGraphs g;
+    QColor fill = color;
+    fill.setAlpha(45);
+    g.low = loss_plot_->addGraph();
+    g.low->setPen(Qt::NoPen);
+    g.low->removeFromLegend();
+    g.high = loss_plot_->addGraph();
+    g.high->setPen(Qt::NoPen);
+    g.high->setBrush(fill);
+    g.high->setChannelFillGraph(g.low);
+    g.high->removeFromLegend();
+    g.line = loss_plot_->addGraph();
+    g.line->setPen(QPen(color, 1.5, Qt::DashLine));
+    g.line->setName(name);
+    g.line->removeFromLegend();  // in the legend once there is a forecast to show
+    return g;
+}
+
+// Two points per graph, replaced at each step: the forecast costs O(1) a step, like the smoothing.
+void MonitorPage::drawForecast(const ForecastGraphs& g, double fromStep, double fromLoss, const lathe::ProjectedLoss& p) {
+    const double to = std::max(fromStep, static_cast<double>(total_steps_));
+    g.line->setData({fromStep, to}, {fromLoss, p.final_loss}, true);
+    g.low->setData({fromStep, to}, {fromLoss, p.low}, true);
+    g.high->setData({fromStep, to}, {fromLoss, p.high}, true);
+    g.line->addToLegend();
 }
 
 void MonitorPage::addEval(qint64 step, double loss) { eval_->addData(static_cast<double>(step), loss); }
@@ -475,6 +531,7 @@ void MonitorPage::resmooth() {
     }
     loss_smooth_->setData(xs, smooth(ys, w, smoothed_loss_), true);
     placeCheckpointMarkers();
+    if (training_projection_ && !xs.isEmpty()) drawForecast(training_forecast_, xs.last(), (loss_smooth_->data()->constEnd() - 1)->value, *training_projection_);
     for (auto it = overlays_.begin(); it != overlays_.end(); ++it) {
         const auto& [steps, losses] = overlay_data_[it.key()];
         DebiasedAverage overlay;
@@ -494,7 +551,13 @@ void MonitorPage::updateProgress(qint64 step, double elapsed) {
     const double done = static_cast<double>(step - session_first_step_);
     const double perStep = done > 0 ? (elapsed - session_first_elapsed_) / done : 0;
     eta_->setText(tr("%1 elapsed · ETA %2").arg(duration(elapsed), duration(perStep * static_cast<double>(total_steps_ - step))));
-    status_->setText(tr("Step %1 of %2 · loss %3").arg(step).arg(total_steps_).arg(loss_raw_->data()->at(loss_raw_->dataCount() - 1)->value, 0, 'f', 4));
+    QString text = tr("Step %1 of %2 · loss %3").arg(step).arg(total_steps_).arg(loss_raw_->data()->at(loss_raw_->dataCount() - 1)->value, 0, 'f', 4);
+    if (training_projection_)
+        text += tr(" · forecast final loss %1 (80%: %2–%3)")
+                    .arg(training_projection_->final_loss, 0, 'f', 3)
+                    .arg(training_projection_->low, 0, 'f', 3)
+                    .arg(training_projection_->high, 0, 'f', 3);
+    status_->setText(text);
 }
 
 void MonitorPage::onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device) {

@@ -8,6 +8,8 @@
 #include <QVector>
 #include <QWidget>
 
+#include <optional>
+
 #include "ui/training_session.h"
 
 class QComboBox;
@@ -55,6 +57,13 @@ public:
     int overlayCount() const { return overlays_.size(); }
     // The smoothed train loss as charted (after each point was added one at a time).
     QVector<double> smoothedLoss() const;
+    // The forecast of the final loss drawn ahead of the curve (from the latest step / eval event that
+    // carried one), and whether it is on the chart.
+    std::optional<lathe::ProjectedLoss> trainingProjection() const { return training_projection_; }
+    std::optional<lathe::ProjectedLoss> validationProjection() const { return validation_projection_; }
+    bool projectionShown() const;
+    // The steps the training forecast spans: from the newest step to the run's last (0, 0 when none).
+    QPair<double, double> trainingForecastSpan() const;
     // How often the charts were redrawn: at most about 30 times a second however fast steps arrive.
     int chartRedraws() const { return redraws_; }
     // Opens a run from the store (metrics, evaluations, checkpoints); false, with a message, when it cannot.
@@ -86,6 +95,12 @@ private:
     void addStep(const lathe::StepEvent& p);
     void addEval(qint64 step, double loss);
     void addCheckpoint(qint64 step);
+    // A dashed line from the curve's newest point to the projection at the last step, in its 80% band.
+    struct ForecastGraphs {
+        QCPGraph *line = nullptr, *low = nullptr, *high = nullptr;
+    };
+    ForecastGraphs addForecastGraphs(const QColor& color, const QString& name);
+    void drawForecast(const ForecastGraphs& g, double fromStep, double fromLoss, const lathe::ProjectedLoss& p);
     void onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
     void onFinished(lathe::RunStatus status);
     void onFailed(const QString& reason, const QString& advice);
@@ -124,6 +139,8 @@ private:
     QTimer* replot_timer_;
     int redraws_ = 0;
     QCPGraph* eval_;
+    ForecastGraphs training_forecast_, validation_forecast_;
+    std::optional<lathe::ProjectedLoss> training_projection_, validation_projection_;
     QCPGraph* checkpoints_;
     QSlider* smoothing_;
     QLabel* smoothing_value_;
