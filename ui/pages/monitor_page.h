@@ -1,5 +1,5 @@
 // The Monitor page: a training run's live charts (loss with smoothing, validation loss, checkpoints,
-// learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
+// one curve per probe dataset, learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
 // runs overlaid for comparison, and the trainer's warnings and errors. It owns the TrainingSession.
 #pragma once
 
@@ -53,6 +53,11 @@ public:
     int preferencePointCount() const;
     bool preferenceChartShown() const;
     int overlayCount() const { return overlays_.size(); }
+    // Probe datasets (probe_datasets): their names in the order they first reported, the points of one's
+    // curve, and whether the probe chart is shown (only for runs with probes).
+    QStringList probeNames() const { return probe_names_; }
+    int probePointCount(const QString& probe) const;
+    bool probeChartShown() const;
     // The smoothed train loss as charted (after each point was added one at a time).
     QVector<double> smoothedLoss() const;
     // How often the charts were redrawn: at most about 30 times a second however fast steps arrive.
@@ -85,6 +90,7 @@ private:
     void clearCharts();
     void addStep(const lathe::StepEvent& p);
     void addEval(qint64 step, double loss);
+    void addProbe(qint64 step, const QString& probe, double loss);
     void addCheckpoint(qint64 step);
     void onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
     void onFinished(lathe::RunStatus status);
@@ -133,6 +139,9 @@ private:
     QCustomPlot* tps_plot_;
     QCustomPlot* mem_plot_;
     QCustomPlot* pref_plot_;
+    QCustomPlot* probe_plot_;  // one curve per probe: the forgetting (and learning) of continued pretraining
+    QStringList probe_names_;
+    QHash<QString, QCPGraph*> probe_graphs_;
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
