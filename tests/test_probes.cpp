@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/runs/run_store.h"
 #include "core/train/events.h"
 #include "core/train/train_config.h"
 #include "core/util/error.h"
@@ -157,11 +158,19 @@ TEST(TrainRun, ProbesShowForgettingAndReplayReducesIt) {
                                     "--store", store},
                                    &rc);
         EXPECT_EQ(rc, 0) << (ev.empty() ? std::string() : ev.back().dump());
+        // The run store keeps each probe's curve under its own metric names (what the Monitor reads back).
+        if (!ev.empty()) {
+            auto runs = RunStore::open(store);
+            const int64_t run = ev.front().at("run_id").get<int64_t>();
+            EXPECT_EQ(runs->metrics(run, probe_loss_metric("general")).size(), 9u);
+            EXPECT_EQ(runs->metrics(run, probe_perplexity_metric("domain")).size(), 9u);
+            EXPECT_TRUE(runs->metrics(run, "eval_loss").empty());  // no validation set in this run
+        }
         return probe_losses(ev);
     };
     auto plain = continued("plain", "");
-    // A replay share of the general corpus: half its rows each epoch (64 x 0.5 beside the domain's 64 documents).
-    auto replayed = continued("replay", "  - path: " + (dir.path / "general.jsonl").string() + "\n    type: text\n    weight: 0.5\n");
+    // A replay share of the general corpus: every row once each epoch beside the domain's, half of the mix.
+    auto replayed = continued("replay", "  - path: " + (dir.path / "general.jsonl").string() + "\n    type: text\n    weight: 1.0\n");
 
     for (const auto* run : {&plain, &replayed}) {
         ASSERT_EQ(run->size(), 2u);
