@@ -39,7 +39,7 @@ TEST_P(Preset, IsAValidRunThatKeepsModelDataAndOutput) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Preset, ::testing::Values("Quick LoRA", "Quality LoRA", "QLoRA", "Full finetune", "Continued pretraining"),
+INSTANTIATE_TEST_SUITE_P(All, Preset, ::testing::Values("Quick LoRA", "Quality LoRA", "QLoRA", "Full finetune", "Continued pretraining", "DPO LoRA"),
                          [](const auto& info) {
                              std::string name;
                              for (char ch : info.param) if (std::isalnum(static_cast<unsigned char>(ch))) name += ch;
@@ -52,7 +52,7 @@ TEST(Presets, ListedInOrderWithADescription) {
         names.push_back(p.name);
         EXPECT_FALSE(p.description.empty()) << p.name;
     }
-    EXPECT_EQ(names, (std::vector<std::string>{"Quick LoRA", "Quality LoRA", "QLoRA", "Full finetune", "Continued pretraining"}));
+    EXPECT_EQ(names, (std::vector<std::string>{"Quick LoRA", "Quality LoRA", "QLoRA", "Full finetune", "Continued pretraining", "DPO LoRA"}));
 }
 
 TEST(Presets, EachGivesItsMethod) {
@@ -110,6 +110,10 @@ TEST(Presets, ContinuedPretrainingRewarmsReplaysAndProbes) {
     // Another method leaves the decay floor at its default.
     apply_train_preset(c, "Full finetune");
     EXPECT_EQ(c.cosine_min_lr_ratio, 0.0);
+    // A preference run has no probes yet: the DPO preset leaves none behind.
+    apply_train_preset(c, "Continued pretraining");
+    apply_train_preset(c, "DPO LoRA");
+    EXPECT_TRUE(c.probe_datasets.empty());
 }
 
 TEST(Presets, LeavingQloraTurnsFourBitsOff) {
@@ -123,6 +127,20 @@ TEST(Presets, LeavingQloraTurnsFourBitsOff) {
     EXPECT_TRUE(c.adapter.empty());
     EXPECT_FALSE(c.load_in_4bit);
     EXPECT_FALSE(c.lora_target_linear);
+}
+
+TEST(Presets, DpoTrainsOnPairsAndOthersGoBackToSupervised) {
+    TrainConfig c = demo_config();
+    c.val_set_size = 0.1;
+    apply_train_preset(c, "DPO LoRA");
+    EXPECT_EQ(c.rl, "dpo");
+    EXPECT_EQ(training_method(c), TrainingMethod::lora);
+    EXPECT_EQ(c.val_set_size, 0);              // no preference evaluation yet: the parser refuses it
+    EXPECT_EQ(c.datasets[0].type, "");         // TRL's prompt/chosen/rejected rows
+    EXPECT_EQ(method_label(c), "DPO · LoRA");
+    apply_train_preset(c, "Quick LoRA");
+    EXPECT_TRUE(c.rl.empty());
+    EXPECT_EQ(method_label(c), "LoRA");
 }
 
 TEST(Presets, UnknownNameChangesNothing) {

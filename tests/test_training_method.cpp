@@ -54,6 +54,14 @@ TEST(TrainingMethod, SetAndReadBackThroughYaml) {
     EXPECT_STREQ(display_name(TrainingMethod::rslora), "rsLoRA");
 }
 
+TEST(TrainingMethod, PreferenceRunsNameTheirObjective) {
+    EXPECT_EQ(method_label(parse("adapter: lora\nlora_target_linear: true\nrl: dpo\n")), "DPO · LoRA");
+    EXPECT_EQ(method_label(parse("adapter: qlora\nload_in_4bit: true\nlora_target_linear: true\nrl: orpo\n")), "ORPO · QLoRA");
+    EXPECT_EQ(method_label(parse("rl: simpo\n")), "SimPO · full");
+    EXPECT_EQ(method_label(parse("adapter: lora\nlora_target_linear: true\nrl: ipo\n")), "IPO · LoRA");
+    EXPECT_EQ(preference_display_name("kto"), nullptr);
+}
+
 TEST(TrainingMethod, ContinuedPretrainingIsEveryDatasetRawText) {
     EXPECT_FALSE(is_continued_pretraining(parse("")));
     EXPECT_TRUE(is_continued_pretraining(parse_train_config(

@@ -170,6 +170,10 @@ private slots:
         QCOMPARE(wizard->exportedPath(), merged);
         QVERIFY(wizard->usageText().contains("AutoModelForCausalLM.from_pretrained(\"" + merged + "\")"));
         QVERIFY(leftovers(home_.filePath("exports"), "merged").isEmpty());
+        // The export was checked against the trained model (on by default) and the result page says how.
+        QVERIFY(wizard->exportArguments().contains("--verify"));
+        QVERIFY2(!wizard->checkText().isEmpty(), "no export_verify result shown");
+        QCOMPARE(child<QLabel>(wizard, "exportCheck")->text(), wizard->checkText());
         wizard->accept();
 
         // The export is a model folder `lathe` loads and generates from.

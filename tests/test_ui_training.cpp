@@ -9,6 +9,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -289,6 +290,114 @@ private slots:
         QVERIFY(window.grab().save(screenshot("train_page")));
     }
 
+    // Preference tuning from the form: each objective shows only its options, the YAML holds only keys that
+    // apply (so `lathe train` takes it), and the data must hold pairs for DPO and must not for SFT.
+    void preferenceObjectivesShowTheirOptionsAndCheckTheData() {
+        QTemporaryDir dir;
+        QFile pairs(dir.filePath("pairs.jsonl"));
+        QVERIFY(pairs.open(QIODevice::WriteOnly));
+        pairs.write("{\"prompt\": \"The sky is\", \"chosen\": \" blue.\", \"rejected\": \" green.\"}\n");
+        pairs.close();
+        TrainPage page;
+        page.resize(1280, 800);
+        page.show();
+        configureLora(&page, home_.filePath("dpo-out"));
+        auto* objective = child<QComboBox>(&page, "objective");
+        auto* options = child<QGroupBox>(&page, "preferenceOptions");
+        QVERIFY(!options->isVisibleTo(&page));
+
+        objective->setCurrentIndex(objective->findData("dpo"));
+        page.validateNow();
+        QVERIFY(options->isVisibleTo(&page));
+        QVERIFY(child<QDoubleSpinBox>(&page, "dpoBeta")->isVisibleTo(&page));
+        QVERIFY(!child<QDoubleSpinBox>(&page, "orpoAlpha")->isVisibleTo(&page));
+        QVERIFY(!child<QDoubleSpinBox>(&page, "simpoGamma")->isVisibleTo(&page));
+        QVERIFY(!child<QDoubleSpinBox>(&page, "validationShare")->isEnabled());  // no preference evaluation yet
+        QVERIFY(page.yamlText().contains("rl: dpo"));
+        QVERIFY(!page.yamlText().contains("val_set_size"));
+        // The demo data is token ids, not pairs.
+        QVERIFY2(page.problems().join("\n").contains("holds no preference pairs"), qPrintable(page.problems().join("\n")));
+
+        child<QLineEdit>(&page, "datasets")->setText(pairs.fileName());
+        child<QDoubleSpinBox>(&page, "dpoBeta")->setValue(0.25);
+        child<QDoubleSpinBox>(&page, "labelSmoothing")->setValue(0.1);
+        page.validateNow();
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+        QVERIFY(page.yamlText().contains("dpo_beta: 0.25"));
+        QVERIFY(page.yamlText().contains("dpo_loss_type: robust"));  // TRL's sigmoid loss has no label smoothing
+        lathe::TrainConfig c = lathe::parse_train_config(page.yamlText().toStdString(), "run.yaml");
+        QCOMPARE(QString::fromStdString(c.rl), QString("dpo"));
+        QCOMPARE(c.dpo_beta, 0.25);
+        // The estimate is core's, which counts chosen and rejected rows of each pair.
+        const double want = lathe::estimate_training_memory(page.config(), false).total / (1024.0 * 1024 * 1024);
+        QVERIFY2(std::abs(page.estimatedGiB() - want) < 1e-12, qPrintable(QString("%1 vs %2").arg(page.estimatedGiB()).arg(want)));
+        lathe::TrainConfig sft = page.config();
+        sft.rl.clear();
+        QVERIFY(lathe::estimate_training_memory(sft, false).activations < lathe::estimate_training_memory(page.config(), false).activations);
+        QTest::qWait(50);
+        QVERIFY(page.grab().save(screenshot("train_page_dpo")));
+
+        // ORPO: its alpha, no beta; DPO's keys leave the YAML.
+        objective->setCurrentIndex(objective->findData("orpo"));
+        page.validateNow();
+        QVERIFY(child<QDoubleSpinBox>(&page, "orpoAlpha")->isVisibleTo(&page));
+        QVERIFY(!child<QDoubleSpinBox>(&page, "dpoBeta")->isVisibleTo(&page));
+        QVERIFY(!page.yamlText().contains("dpo_beta") && !page.yamlText().contains("dpo_loss_type"));
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+        QVERIFY(options->title().contains("ORPO"));
+        // SimPO: beta, gamma and the chosen NLL weight.
+        objective->setCurrentIndex(objective->findData("simpo"));
+        page.validateNow();
+        QVERIFY(child<QDoubleSpinBox>(&page, "simpoGamma")->isVisibleTo(&page));
+        QVERIFY(child<QDoubleSpinBox>(&page, "cpoAlpha")->isVisibleTo(&page));
+        QVERIFY(child<QDoubleSpinBox>(&page, "dpoBeta")->isVisibleTo(&page));
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+
+        // Back to supervised with a file of pairs: the page says which objective the file needs.
+        objective->setCurrentIndex(objective->findData(QString()));
+        page.validateNow();
+        QVERIFY(!options->isVisibleTo(&page));
+        QVERIFY(!page.yamlText().contains("rl:"));
+        QVERIFY2(page.problems().join("\n").contains("holds preference pairs"), qPrintable(page.problems().join("\n")));
+
+        // A YAML with rl loads into the form.
+        page.setConfig(c);
+        QCOMPARE(objective->currentData().toString(), QString("dpo"));
+        QCOMPARE(child<QDoubleSpinBox>(&page, "dpoBeta")->value(), 0.25);
+    }
+
+    // The model folder is read once, not on every keystroke, but a changed config.json is read again.
+    void estimateFollowsAChangedModelFolder() {
+        QTemporaryDir dir;
+        for (const QString& f : QDir(kDemoModel).entryList(QDir::Files))
+            QVERIFY(QFile::copy(QDir(kDemoModel).filePath(f), dir.filePath(f)));
+        TrainPage page;
+        configureLora(&page, home_.filePath("estimate-out"));
+        child<QLineEdit>(&page, "modelFolder")->setText(dir.path());
+        page.validateNow();
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+        const double before = page.estimatedGiB();
+        QVERIFY(before >= 0);
+
+        QFile cfg(dir.filePath("config.json"));
+        QVERIFY(cfg.open(QIODevice::ReadOnly));
+        QString text = QString::fromUtf8(cfg.readAll());
+        cfg.close();
+        static const QRegularExpression layers(R"("num_hidden_layers"\s*:\s*\d+)");
+        QVERIFY(text.contains(layers));
+        text.replace(layers, "\"num_hidden_layers\": 400");
+        QVERIFY(cfg.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        cfg.write(text.toUtf8());
+        cfg.close();
+        QVERIFY(cfg.open(QIODevice::ReadWrite));
+        QVERIFY(cfg.setFileTime(QDateTime::currentDateTime().addSecs(10), QFileDevice::FileModificationTime));
+        cfg.close();
+        page.validateNow();
+        const double want = lathe::estimate_training_memory(page.config(), false).total / (1024.0 * 1024 * 1024);
+        QVERIFY2(page.estimatedGiB() > before && std::abs(page.estimatedGiB() - want) < 1e-12,
+                 qPrintable(QString("%1 before, %2 after, core says %3").arg(before).arg(page.estimatedGiB()).arg(want)));
+    }
+
     // The demo picks the real instruct model once it is imported (a config.json in
     // resources/smollm2-135m-instruct), and its run file reads with the chat dataset.
     void demoPicksSmolLM2WhenImported() {
@@ -519,6 +628,13 @@ EOF
         window->show();
         QVERIFY(QTest::qWaitForWindowExposed(window));
         configureLora(window->trainPage(), home_.filePath("detached-out"));
+        {
+            // Long enough that it cannot finish on an idle machine before the SIGTERM below.
+            lathe::TrainConfig c = window->trainPage()->config();
+            c.num_epochs = 200;
+            window->trainPage()->setConfig(c);
+            window->trainPage()->validateNow();
+        }
         window->trainPage()->start();
         MonitorPage* monitor = window->monitorPage();
         QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 1, 60000);

@@ -10,6 +10,7 @@
 #include <QFontDatabase>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
@@ -161,6 +162,11 @@ ExportWizard::ExportWizard(const QString& storePath, qint64 selectRun, QWidget* 
     shard_->setToolTip(tr("Largest safetensors file: 5GB, 500MB, 2GiB, …"));
     force_ = new QCheckBox(tr("Replace the folder if it exists"), optionsPage);
     force_->setObjectName("exportForce");
+    verify_ = new QCheckBox(tr("Check the export against the trained model"), optionsPage);
+    verify_->setObjectName("exportVerify");
+    verify_->setChecked(true);
+    verify_->setToolTip(tr("Loads what was written and compares its next-token predictions, perplexity, tokenizer, chat template and "
+                           "end-of-sequence token with the trained model's (lathe export --verify)"));
     options_error_ = new QLabel(optionsPage);
     options_error_->setObjectName("optionsError");
     options_error_->setWordWrap(true);
@@ -170,6 +176,7 @@ ExportWizard::ExportWizard(const QString& storePath, qint64 selectRun, QWidget* 
     optionsForm->addRow(tr("Weights type:"), dtype_);
     optionsForm->addRow(tr("Shard size:"), shard_);
     optionsForm->addRow(QString(), force_);
+    optionsForm->addRow(QString(), verify_);
     optionsForm->addRow(options_error_);
     optionsPage->init = [this] {
         if (output_->text().isEmpty()) {
@@ -233,17 +240,25 @@ ExportWizard::ExportWizard(const QString& storePath, qint64 selectRun, QWidget* 
     result_title_ = new QLabel(resultPage);
     result_title_->setWordWrap(true);
     result_title_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    check_ = new QLabel(resultPage);
+    check_->setObjectName("exportCheck");
+    check_->setWordWrap(true);
+    check_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     usage_ = new QPlainTextEdit(resultPage);
     usage_->setObjectName("usage");
     usage_->setReadOnly(true);
     usage_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     auto* resultLayout = new QVBoxLayout(resultPage);
     resultLayout->addWidget(result_title_);
+    resultLayout->addWidget(check_);
     resultLayout->addWidget(new QLabel(tr("How to use it:"), resultPage));
     resultLayout->addWidget(usage_, 1);
     resultPage->init = [this] {
         result_title_->setText(tr("The %1 export is in <b>%2</b>.").arg(format(), exported_path_.toHtmlEscaped()));
         usage_->setPlainText(usageText());
+        check_->setVisible(!check_text_.isEmpty());
+        check_->setStyleSheet(check_warned_ ? "color: #c62828" : "color: #2e7d32");
+        check_->setText(check_text_);
     };
     setPage(ResultPage, resultPage);
 
@@ -362,6 +377,7 @@ QStringList ExportWizard::exportArguments() const {
     if (format() == "merged") a << "--max-shard-size" << shard_->text().trimmed();
     if (format() == "gguf" && !quant_types_.isEmpty() && !quant_flag_.isEmpty()) a << quant_flag_ << quant_->currentText();
     if (force_->isChecked()) a << "--force";
+    if (verify_->isChecked()) a << "--verify";
     return a;
 }
 
@@ -369,6 +385,8 @@ void ExportWizard::startExport() {
     cancelExport();
     exported_path_.clear();
     error_.clear();
+    check_text_.clear();
+    check_warned_ = false;
     cancelled_ = false;
     pending_.clear();
     bar_->setValue(0);
@@ -395,6 +413,21 @@ void ExportWizard::startExport() {
     cancel_export_->setEnabled(true);
 }
 
+// The export_verify event (docs/export.md) in a sentence or two, with its warnings.
+QString ExportWizard::checkSummary(const QJsonObject& e) const {
+    QString text = tr("Checked against the trained model on %1 positions: the next token agrees %2% of the time (%3 usually keeps "
+                      "%4% or more); mean KL %5 nats; perplexity %6 trained, %7 exported.")
+                       .arg(e["tokens"].toInteger())
+                       .arg(100 * e["top1_agreement"].toDouble(), 0, 'f', 1)
+                       .arg(e["format"].toString() == "gguf" ? e["gguf_type"].toString() : e["format"].toString())
+                       .arg(100 * e["min_top1_agreement"].toDouble(), 0, 'f', 0)
+                       .arg(e["mean_kl"].toDouble(), 0, 'g', 3)
+                       .arg(e["perplexity_trained"].toDouble(), 0, 'f', 2)
+                       .arg(e["perplexity_exported"].toDouble(), 0, 'f', 2);
+    for (const QJsonValue& w : e["warnings"].toArray()) text += "\n" + tr("Warning: %1").arg(w.toString());
+    return text;
+}
+
 void ExportWizard::readProgress() {
     pending_ += process_->readAllStandardOutput();
     for (qsizetype nl; (nl = pending_.indexOf('\n')) >= 0;) {
@@ -407,8 +440,20 @@ void ExportWizard::readProgress() {
             progress_what_->setText(tr("Writing %1").arg(e["what"].toString()));
         } else if (event == "export_done") {
             exported_path_ = e["path"].toString();
+            if (verify_->isChecked()) {
+                bar_->setValue(1000);
+                progress_what_->setText(tr("Written. Checking it against the trained model…"));
+            }
+        } else if (event == "export_verify") {
+            check_text_ = checkSummary(e);
+            check_warned_ = !e["warnings"].toArray().isEmpty();
         } else if (event == "export_error") {
-            error_ = e["message"].toString();
+            if (!exported_path_.isEmpty()) {  // the export is complete; what failed is the check
+                check_text_ = tr("The export was written, but the check against the trained model could not run: %1").arg(e["message"].toString());
+                check_warned_ = true;
+            } else {
+                error_ = e["message"].toString();
+            }
         }
     }
 }
@@ -425,7 +470,8 @@ void ExportWizard::exportFinished() {
     QProcess* p = process_;
     if (!p) return;
     readProgress();
-    const bool ok = p->exitStatus() == QProcess::NormalExit && p->exitCode() == 0 && !exported_path_.isEmpty();
+    // A failed check after export_done leaves a complete export (and says so on the result page).
+    const bool ok = !exported_path_.isEmpty() && (p->exitStatus() == QProcess::NormalExit && p->exitCode() == 0 || check_warned_);
     if (!ok) exported_path_.clear();
     if (cancelled_) {
         progress_what_->setText(tr("Cancelled. Nothing was written to %1.").arg(outputDir()));

@@ -2,6 +2,8 @@
 // this `lathe` can write it) → options → progress → where it went and how to load it. The export runs
 // in a `lathe export` child process (docs/export.md); its JSON-lines progress drives the bar. Cancel
 // sends SIGTERM, on which `lathe export` removes its staging folder, so nothing half-written remains.
+// By default the export is then checked against the trained model (`--verify`, docs/export.md) and the
+// result page shows how closely it agrees, with a warning where it does not.
 #pragma once
 
 #include <QStringList>
@@ -10,6 +12,7 @@
 class QButtonGroup;
 class QCheckBox;
 class QComboBox;
+class QJsonObject;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -44,6 +47,11 @@ public:
     QString errorText() const { return error_; }
     double progressFraction() const;
     QString usageText() const;
+    // With "Check the export" (on by default: `lathe export --verify`): the check's figures as shown on the
+    // result page, and whether it warned (agreement below what the format keeps, another tokenizer, chat
+    // template or EOS) or could not run. Empty before the check reported.
+    QString checkText() const { return check_text_; }
+    bool checkWarned() const { return check_warned_; }
 
     void reject() override;
 
@@ -59,6 +67,7 @@ private:
     void cancelExport();
     void readProgress();
     void exportFinished();
+    QString checkSummary(const QJsonObject& e) const;
 
     QString store_path_;
     QProcess* help_ = nullptr;
@@ -69,6 +78,8 @@ private:
     QProcess* process_ = nullptr;
     QByteArray pending_;
     QString exported_path_, error_;
+    QString check_text_;
+    bool check_warned_ = false;
     bool cancelled_ = false;
 
     QComboBox* runs_;
@@ -84,11 +95,13 @@ private:
     QComboBox* dtype_;
     QLineEdit* shard_;
     QCheckBox* force_;
+    QCheckBox* verify_;
     QLabel* options_error_;
     QProgressBar* bar_;
     QLabel* progress_what_;
     QPlainTextEdit* log_;
     QPushButton* cancel_export_;
     QLabel* result_title_;
+    QLabel* check_;
     QPlainTextEdit* usage_;
 };

@@ -12,6 +12,7 @@ const std::vector<TrainPreset>& train_presets() {
         {"Full finetune", "every weight at a low learning rate, activations recomputed"},
         {"Continued pretraining", "raw text, packed, every weight: the learning rate warmed up again and decayed by cosine, further "
                                   "datasets replayed as general text, a probe of each dataset to watch what is forgotten"},
+        {"DPO LoRA", "preference pairs (chosen, rejected) against the base: LoRA r=32, beta 0.1, a low learning rate"},
     };
     return presets;
 }
@@ -35,6 +36,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
     c.sample_packing = false;
     c.load_in_4bit = false;
     c.peft_use_rslora = c.peft_use_dora = false;
+    c.rl.clear();  // supervised unless the preset is a preference one
     if (name == "Quick LoRA") {
         c.adapter = "lora";
         c.lora_r = 8;
@@ -96,6 +98,27 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
         c.gradient_checkpointing = true;
         c.save_steps = 200;
         c.save_total_limit = 2;
+    } else if (name == "DPO LoRA") {  // after TRL 1.16's scripts/dpo.py LoRA example (lr 5e-6, r 32, alpha 16, 2 x 8)
+        c.rl = "dpo";
+        c.dpo_beta = d.dpo_beta;
+        c.dpo_label_smoothing = 0;
+        c.dpo_loss_type.clear();
+        c.adapter = "lora";
+        c.lora_r = 32;
+        c.lora_alpha = 16;
+        c.lora_dropout = 0.05;
+        c.lora_target_linear = false;
+        c.lora_target_modules = {"q_proj", "v_proj"};
+        c.learning_rate = 5e-6;
+        c.num_epochs = 1;
+        c.micro_batch_size = 2;
+        c.gradient_accumulation_steps = 8;
+        c.sequence_len = 1024;
+        c.val_set_size = 0;  // no preference evaluation yet
+        c.probe_datasets.clear();  // nor probes
+        for (auto& ds : c.datasets)
+            if (ds.type != "chat_template.default" && ds.type != "chatml.intel") ds.type.clear();  // TRL's prompt/chosen/rejected rows
+        c.save_steps = 100;
     } else if (name == "Continued pretraining") {
         c.adapter.clear();
         for (auto& ds : c.datasets) ds.type = "text";

@@ -54,10 +54,21 @@ const char* display_name(TrainingMethod m) {
     return "full";
 }
 
+const char* preference_display_name(const std::string& rl) {
+    if (rl == "dpo") return "DPO";
+    if (rl == "ipo") return "IPO";
+    if (rl == "orpo") return "ORPO";
+    if (rl == "simpo") return "SimPO";
+    return nullptr;
+}
+
 std::string method_label(const TrainConfig& c) {
     const TrainingMethod m = training_method(c);
-    if (c.adapter != "qlora") return display_name(m);
-    return m == TrainingMethod::lora ? "QLoRA" : std::string("QLoRA (") + display_name(m) + ")";
+    std::string weights = display_name(m);
+    if (c.adapter == "qlora") weights = m == TrainingMethod::lora ? "QLoRA" : std::string("QLoRA (") + display_name(m) + ")";
+    if (c.rl.empty()) return weights;
+    const char* objective = preference_display_name(c.rl);
+    return std::string(objective ? objective : c.rl) + " · " + weights;
 }
 
 }  // namespace lathe

@@ -33,7 +33,10 @@ std::optional<TrainingMethod> parse_training_method(std::string_view name);
 // What people call it: full, LoRA, rsLoRA, DoRA.
 const char* display_name(TrainingMethod method);
 // The method as the Studio shows a run's: display_name, and QLoRA for an adapter on 4-bit base weights
-// ("QLoRA", "QLoRA (rsLoRA)", "QLoRA (DoRA)").
+// ("QLoRA", "QLoRA (rsLoRA)", "QLoRA (DoRA)"); preference tuning names its objective first
+// ("DPO · LoRA", "ORPO · QLoRA", "SimPO · full").
 std::string method_label(const TrainConfig& config);
+// DPO, IPO, ORPO, SimPO for rl: dpo, ipo, orpo, simpo; nullptr for anything else.
+const char* preference_display_name(const std::string& rl);
 
 }  // namespace lathe

@@ -24,6 +24,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTextBlock>
 #include <QTimer>
@@ -31,6 +32,10 @@
 
 #include <optional>
 
+#include "core/data/preference.h"
+#include "core/data/read_rows.h"
+#include "core/models/config.h"
+#include "core/models/model_summary.h"
 #include "core/train/memory_estimate.h"
 #include "core/train/presets.h"
 #include "core/train/training_method.h"
@@ -168,7 +173,16 @@ void TrainPage::buildForm() {
         method_->addItem(methodName(m), static_cast<int>(m));
     method_->setToolTip(tr("LoRA, rsLoRA and DoRA train an adapter (on 4-bit base weights with QLoRA, in the Adapter box); "
                            "full finetuning trains every weight"));
+    objective_ = new QComboBox(methodBox);
+    objective_->addItem(tr("Supervised (SFT)"), QString());
+    objective_->addItem(tr("DPO — preference pairs, against the base"), "dpo");
+    objective_->addItem(tr("IPO — DPO with a squared loss"), "ipo");
+    objective_->addItem(tr("ORPO — pairs, no reference model"), "orpo");
+    objective_->addItem(tr("SimPO — pairs, length-normalised, no reference"), "simpo");
+    objective_->setToolTip(tr("Supervised learns the answers in the data; DPO, IPO, ORPO and SimPO learn from pairs of a chosen and a "
+                              "rejected answer to the same prompt (rl:), as TRL computes them"));
     methodForm->addRow(tr("Preset"), preset_);
+    methodForm->addRow(tr("Objective"), objective_);
     methodForm->addRow(tr("Method"), method_);
 
     // Model, data, output.
@@ -202,6 +216,8 @@ void TrainPage::buildForm() {
     dataset_type_->addItem(tr("alpaca (instruction, input, output)"), "alpaca");
     dataset_type_->addItem(tr("completion (one text per row, every token trained)"), "completion");
     dataset_type_->addItem(tr("detected from each row's fields"), "");
+    dataset_type_->addItem(tr("chat_template.default (messages, chosen, rejected: pairs)"), "chat_template.default");
+    dataset_type_->addItem(tr("chatml.intel (system, question, chosen, rejected: pairs)"), "chatml.intel");
     dataForm->addRow(tr("Dataset type"), dataset_type_);
     packing_ = new QCheckBox(tr("pack rows together"), dataBox);
     packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
@@ -232,6 +248,20 @@ void TrainPage::buildForm() {
     loraForm->addRow(tr("All linear"), all_linear_);
     loraForm->addRow(tr("Target modules"), targets_);
     loraForm->addRow(tr("Base weights"), qlora_);
+
+    // Preference tuning: each objective's own options (the rows of the others are hidden).
+    pref_box_ = new QGroupBox(tr("Preference"), form);
+    pref_form_ = new QFormLayout(pref_box_);
+    dpo_beta_ = dspin(0.001, 100, 3, 0.05, tr("how far the model may move from the reference (DPO, IPO) or the reward scale (SimPO)"), pref_box_);
+    label_smoothing_ = dspin(0, 0.49, 3, 0.01, tr("share of pairs assumed to be labelled the wrong way round (DPO: the robust loss)"), pref_box_);
+    orpo_alpha_ = dspin(0, 100, 3, 0.05, tr("weight of the odds-ratio term beside the chosen answers' loss"), pref_box_);
+    simpo_gamma_ = dspin(0, 100, 3, 0.1, tr("target reward margin between chosen and rejected"), pref_box_);
+    cpo_alpha_ = dspin(0, 100, 3, 0.1, tr("weight of the chosen answers' language-model loss"), pref_box_);
+    pref_form_->addRow(tr("Beta"), dpo_beta_);
+    pref_form_->addRow(tr("Label smoothing"), label_smoothing_);
+    pref_form_->addRow(tr("ORPO alpha"), orpo_alpha_);
+    pref_form_->addRow(tr("SimPO gamma"), simpo_gamma_);
+    pref_form_->addRow(tr("Chosen NLL weight"), cpo_alpha_);
 
     full_box_ = new QGroupBox(tr("Full finetune"), form);
     auto* fullForm = new QFormLayout(full_box_);
@@ -295,6 +325,7 @@ void TrainPage::buildForm() {
     first->addStretch(1);
     auto* second = new QVBoxLayout;
     second->addWidget(trainBox);
+    second->addWidget(pref_box_);
     second->addStretch(1);
     columns->addLayout(first, 1);
     columns->addLayout(second, 1);
@@ -367,6 +398,16 @@ void TrainPage::buildForm() {
     // Names for tests and style sheets.
     preset_->setObjectName("preset");
     method_->setObjectName("method");
+    objective_->setObjectName("objective");
+    pref_box_->setObjectName("preferenceOptions");
+    dpo_beta_->setObjectName("dpoBeta");
+    label_smoothing_->setObjectName("labelSmoothing");
+    orpo_alpha_->setObjectName("orpoAlpha");
+    simpo_gamma_->setObjectName("simpoGamma");
+    cpo_alpha_->setObjectName("cpoAlpha");
+    dataset_type_->setObjectName("datasetType");
+    val_size_->setObjectName("validationShare");
+    packing_->setObjectName("samplePacking");
     model_->setObjectName("modelFolder");
     datasets_->setObjectName("datasets");
     output_->setObjectName("outputDir");
@@ -382,16 +423,19 @@ void TrainPage::buildForm() {
                       {"unfrozen_parameters", unfrozen_}, {"val_set_size", val_size_}, {"sequence_len", seq_len_},
                       {"micro_batch_size", micro_batch_}, {"gradient_accumulation_steps", grad_accum_}, {"num_epochs", epochs_},
                       {"max_steps", max_steps_}, {"learning_rate", lr_}, {"lr_scheduler", scheduler_}, {"warmup_steps", warmup_},
-                      {"weight_decay", weight_decay_}, {"save_steps", save_steps_}, {"eval_steps", eval_steps_}, {"device", device_}};
+                      {"weight_decay", weight_decay_}, {"save_steps", save_steps_}, {"eval_steps", eval_steps_}, {"device", device_},
+                      {"rl", objective_}, {"dpo_beta", dpo_beta_}, {"rl_beta", dpo_beta_}, {"dpo_label_smoothing", label_smoothing_},
+                      {"dpo_loss_type", label_smoothing_}, {"orpo_alpha", orpo_alpha_}, {"simpo_gamma", simpo_gamma_},
+                      {"cpo_alpha", cpo_alpha_}, {"sample_packing", packing_}};
 
     // Every edit re-derives the YAML and validates it when typing pauses.
     for (QLineEdit* e : {model_, datasets_, output_, targets_, unfrozen_, lr_}) connect(e, &QLineEdit::textChanged, this, &TrainPage::formChanged);
     for (QSpinBox* s : {lora_r_, epochs_, max_steps_, micro_batch_, grad_accum_, seq_len_, warmup_, save_steps_, eval_steps_})
         connect(s, QOverload<int>::of(&QSpinBox::valueChanged), this, &TrainPage::formChanged);
-    for (QDoubleSpinBox* s : {lora_alpha_, lora_dropout_, val_size_, weight_decay_})
+    for (QDoubleSpinBox* s : {lora_alpha_, lora_dropout_, val_size_, weight_decay_, dpo_beta_, label_smoothing_, orpo_alpha_, simpo_gamma_, cpo_alpha_})
         connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &TrainPage::formChanged);
     for (QCheckBox* c : {packing_, all_linear_, qlora_, grad_ckpt_}) connect(c, &QCheckBox::toggled, this, &TrainPage::formChanged);
-    for (QComboBox* c : {method_, dataset_type_, scheduler_, bf16_, device_})
+    for (QComboBox* c : {objective_, method_, dataset_type_, scheduler_, bf16_, device_})
         connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TrainPage::formChanged);
     connect(yaml_, &QPlainTextEdit::textChanged, this, &TrainPage::yamlEdited);
 }
@@ -443,6 +487,27 @@ lathe::TrainConfig TrainPage::config() const {
     }
     c.sample_packing = packing_->isChecked();
     c.val_set_size = val_size_->value();
+    // Preference tuning: the chosen objective's keys; the others go back to their defaults, so the YAML
+    // holds only keys that apply (the parser refuses the rest).
+    const lathe::TrainConfig d;
+    c.rl = objective_->currentData().toString().toStdString();
+    const bool dpo = c.rl == "dpo" || c.rl == "ipo";
+    c.dpo_beta = dpo || c.rl == "simpo" ? dpo_beta_->value() : d.dpo_beta;
+    c.dpo_label_smoothing = c.rl == "dpo" || c.rl == "simpo" ? label_smoothing_->value() : d.dpo_label_smoothing;
+    // TRL's sigmoid DPO loss has no label smoothing: smoothed labels are its robust loss.
+    c.dpo_loss_type = c.rl == "dpo" && c.dpo_label_smoothing > 0 ? "robust" : d.dpo_loss_type;
+    c.orpo_alpha = c.rl == "orpo" ? orpo_alpha_->value() : d.orpo_alpha;
+    c.simpo_gamma = c.rl == "simpo" ? simpo_gamma_->value() : d.simpo_gamma;
+    c.cpo_alpha = c.rl == "simpo" ? cpo_alpha_->value() : d.cpo_alpha;
+    if (!dpo) c.precompute_ref_log_probs = false;
+    if (c.rl.empty()) {
+        c.max_length = d.max_length;
+        c.max_prompt_length = d.max_prompt_length;
+    } else {
+        // Not supported with pairs yet (the parser says so): pairs run unpacked and are not evaluated.
+        c.sample_packing = false;
+        c.val_set_size = 0;
+    }
     c.output_dir = output_->text().trimmed().toStdString();
     c.num_epochs = epochs_->value();
     c.max_steps = max_steps_->value();
@@ -473,6 +538,14 @@ void TrainPage::setConfig(const lathe::TrainConfig& c) {
         case lathe::TrainingMethod::dora: setMethod(Method::Dora); break;
         case lathe::TrainingMethod::full: setMethod(lathe::is_continued_pretraining(c) ? Method::ContinuedPretraining : Method::Full); break;
     }
+    const QString rl = QString::fromStdString(c.rl);
+    if (objective_->findData(rl) < 0) objective_->addItem(rl, rl);
+    objective_->setCurrentIndex(objective_->findData(rl));
+    dpo_beta_->setValue(c.dpo_beta);
+    label_smoothing_->setValue(c.dpo_label_smoothing);
+    orpo_alpha_->setValue(c.orpo_alpha);
+    simpo_gamma_->setValue(c.simpo_gamma);
+    cpo_alpha_->setValue(c.cpo_alpha);
     model_->setText(QString::fromStdString(c.base_model));
     QStringList paths;
     for (const auto& d : c.datasets) paths << QString::fromStdString(d.path);
@@ -524,6 +597,40 @@ void TrainPage::updateMethodOptions() {
         syncing_ = was;
     }
     targets_->setEnabled(!all_linear_->isChecked());
+
+    // Preference tuning: its options, the dataset types that hold pairs, no packing or validation share.
+    const QString rl = objective_->currentData().toString();
+    const bool preference = !rl.isEmpty();
+    pref_box_->setVisible(preference);
+    pref_box_->setTitle(tr("Preference: %1").arg(objective_->currentText().section(QString::fromUtf8(" — "), 0, 0)));
+    pref_form_->setRowVisible(dpo_beta_, rl == "dpo" || rl == "ipo" || rl == "simpo");
+    pref_form_->setRowVisible(label_smoothing_, rl == "dpo" || rl == "simpo");
+    pref_form_->setRowVisible(orpo_alpha_, rl == "orpo");
+    pref_form_->setRowVisible(simpo_gamma_, rl == "simpo");
+    pref_form_->setRowVisible(cpo_alpha_, rl == "simpo");
+    packing_->setEnabled(!preference);
+    val_size_->setEnabled(!preference);
+    if (preference) {
+        packing_->setToolTip(tr("pairs run unpacked: chosen and rejected of a pair share a batch"));
+        val_size_->setToolTip(tr("no held-out loss for preference pairs yet"));
+    } else {
+        packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
+        val_size_->setToolTip(tr("share of rows held out for the validation loss"));
+    }
+    auto* types = qobject_cast<QStandardItemModel*>(dataset_type_->model());
+    const auto holdsPairs = [](const QString& type) { return type.isEmpty() || type == "chat_template.default" || type == "chatml.intel"; };
+    for (int i = 0; i < dataset_type_->count(); ++i) {
+        const QString type = dataset_type_->itemData(i).toString();
+        const bool pairType = type == "chat_template.default" || type == "chatml.intel";
+        if (types) types->item(i)->setEnabled(preference ? holdsPairs(type) : !pairType);
+    }
+    const QString type = dataset_type_->currentData().toString();
+    if (m != Method::ContinuedPretraining && (preference ? !holdsPairs(type) : type == "chat_template.default" || type == "chatml.intel")) {
+        const bool was = syncing_;
+        syncing_ = true;
+        dataset_type_->setCurrentIndex(dataset_type_->findData(QString()));  // TRL's prompt/chosen/rejected rows, or detected
+        syncing_ = was;
+    }
 }
 
 void TrainPage::applyPreset(const QString& name) {
@@ -544,6 +651,8 @@ void TrainPage::formChanged() {
     const double lr = lr_->text().trimmed().toDouble(&ok);
     (void)lr;
     if (!ok) form_problems_ << tr("learning_rate: '%1' is not a number (e.g. 2e-4)").arg(lr_->text());
+    if (method() == Method::ContinuedPretraining && !objective_->currentData().toString().isEmpty())
+        form_problems_ << tr("rl: preference tuning trains on pairs, not raw text: choose LoRA, rsLoRA, DoRA or Full finetune as the method");
     const QString text = QString::fromStdString(lathe::train_config_yaml(config()));
     syncing_ = true;
     if (yaml_->toPlainText() != text) yaml_->setPlainText(text);
@@ -592,6 +701,8 @@ void TrainPage::validateNow() {
             const QString p = QString::fromStdString(d.path);
             if (!QFileInfo(p).isFile())
                 problems_ << QString("%1:%2: datasets: %3 does not exist").arg(name).arg(lineContaining(text, p)).arg(p);
+            else if (const QString why = datasetObjectiveProblem(d, !c.rl.empty()); !why.isEmpty())
+                problems_ << QString("%1:%2: datasets: %3").arg(name).arg(lineContaining(text, p)).arg(why);
         }
     } catch (const lathe::Error& e) {
         QStringList lines = QString::fromUtf8(e.what()).split('\n');
@@ -647,6 +758,66 @@ void TrainPage::showProblems() {
     }
 }
 
+// Judged by the file's first row, as the trainer will read it: a preference objective needs pairs (chosen
+// and rejected), supervised training needs anything else. Unreadable files are left to the trainer's
+// own error (with their line), which names more than this could.
+QString TrainPage::datasetObjectiveProblem(const lathe::DatasetSpec& d, bool preference) {
+    if (d.type == "text" || d.type == "completion" || d.type == "pretokenized") return {};  // not read as pairs either way
+    const QString path = QString::fromStdString(d.path);
+    const QDateTime modified = QFileInfo(path).lastModified();
+    auto cached = first_row_is_pair_.constFind(path);
+    bool pair = false;
+    std::string where;
+    if (cached != first_row_is_pair_.constEnd() && cached->first == modified) {
+        pair = cached->second;
+    } else {
+        struct Found {};
+        std::optional<lathe::data::RawRow> first;
+        try {
+            lathe::data::read_rows(d.path, {}, [&](lathe::data::RawRow&& row) { first = std::move(row); throw Found{}; },
+                                   [](lathe::data::Problem&&) {});
+        } catch (const Found&) {
+        } catch (const std::exception&) {
+            return {};
+        }
+        if (!first) return {};
+        const auto has = [&](const std::string& key) { return first->value.is_object() && first->value.contains(key); };
+        pair = d.type.empty() || d.type == "chat_template" ? lathe::data::is_preference_row(first->value)
+                                                           : has(d.field_chosen.empty() ? "chosen" : d.field_chosen) &&
+                                                                 has(d.field_rejected.empty() ? "rejected" : d.field_rejected);
+        first_row_is_pair_.insert(path, {modified, pair});
+    }
+    if (preference && !pair)
+        return tr("%1 holds no preference pairs (its first row has no chosen and rejected answers): DPO, IPO, ORPO and SimPO "
+                  "train on pairs; choose a file of pairs, or Supervised as the objective")
+            .arg(path);
+    if (!preference && pair)
+        return tr("%1 holds preference pairs (chosen and rejected answers): choose DPO, IPO, ORPO or SimPO as the objective")
+            .arg(path);
+    return {};
+}
+
+struct TrainPage::ModelFacts {
+    QString dir;
+    QDateTime newest;  // the latest modification time of config.json and the safetensors files
+    lathe::ModelConfig config;
+    int64_t parameters = 0;
+};
+
+std::shared_ptr<const TrainPage::ModelFacts> TrainPage::modelFacts(const QString& dir) {
+    QDateTime newest = QFileInfo(QDir(dir).filePath("config.json")).lastModified();
+    for (const QFileInfo& f : QDir(dir).entryInfoList({"*.safetensors", "*.safetensors.index.json"}, QDir::Files))
+        newest = std::max(newest, f.lastModified());
+    if (model_facts_ && model_facts_->dir == dir && model_facts_->newest == newest) return model_facts_;
+    auto facts = std::make_shared<ModelFacts>();
+    facts->dir = dir;
+    facts->newest = newest;
+    facts->config = lathe::read_model_config(dir.toStdString());
+    facts->parameters = lathe::summarize_model(dir.toStdString()).parameters;
+    model_facts_ = facts;
+    return facts;
+}
+
 // The estimate `lathe train --dry-run` prints, for the device chosen here: bf16: auto resolves as the run
 // will, from the GPU's compute capability (nvidia-smi), so a bfloat16 run is not shown at float32's size.
 void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
@@ -661,7 +832,8 @@ void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
         if (g.index == index) major = g.compute_major;
     const bool bf16 = lathe::resolve_bf16(c.bf16, cuda, major);
     try {
-        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, bf16);
+        const auto facts = modelFacts(QString::fromStdString(c.base_model));
+        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16);
         estimate_gib_ = e.total / (1024.0 * 1024 * 1024);
         auto gib = [](double bytes) { return QString::fromStdString(lathe::format_gib(bytes)); };
         estimate_details_ = tr("%1 compute\nweights %2\ngradients %3\noptimizer %4\nactivations %5 (+ %6 logits)")

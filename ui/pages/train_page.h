@@ -5,8 +5,10 @@
 // `lathe train --dry-run` prints, computed in-process) against the chosen device's free memory.
 #pragma once
 
+#include <QDateTime>
 #include <QHash>
 #include <QWidget>
+#include <memory>
 
 #include "core/train/train_config.h"
 
@@ -14,6 +16,7 @@ class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QGroupBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -103,6 +106,15 @@ private:
     QCheckBox* all_linear_;
     QCheckBox* qlora_;  // adapter: qlora with load_in_4bit
     QLineEdit* targets_;
+    QComboBox* objective_;  // rl: "" (supervised), dpo, ipo, orpo, simpo
+    QGroupBox* pref_box_;
+    QFormLayout* pref_form_;
+    QDoubleSpinBox* dpo_beta_;
+    QDoubleSpinBox* label_smoothing_;
+    QDoubleSpinBox* orpo_alpha_;
+    QDoubleSpinBox* simpo_gamma_;
+    QDoubleSpinBox* cpo_alpha_;
+    QSpinBox* max_prompt_len_;
     QGroupBox* full_box_;
     QLineEdit* unfrozen_;
     QSpinBox* epochs_;
@@ -126,6 +138,15 @@ private:
     QHash<QString, QWidget*> field_for_key_;
 
     QTimer* validate_timer_;
+    // The model folder's config.json and parameter count, read once per folder (and again when its files
+    // change), not on every keystroke: reading safetensors headers of a sharded 8B model takes a while.
+    // Whether each dataset file's rows suit the objective (preference pairs or not), judged by its first
+    // row; read again only when the file changes.
+    QString datasetObjectiveProblem(const lathe::DatasetSpec& d, bool preference);
+    QHash<QString, QPair<QDateTime, bool>> first_row_is_pair_;
+    struct ModelFacts;
+    std::shared_ptr<const ModelFacts> model_facts_;
+    std::shared_ptr<const ModelFacts> modelFacts(const QString& dir);
     double estimate_gib_ = -1;
     QString estimate_details_;  // the estimate's parts, for the tooltip
     QString estimate_error_;
