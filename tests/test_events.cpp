@@ -30,7 +30,8 @@ std::vector<EventLine> full_events() {
                                                       .rewards_accuracies = 1, .logps_chosen = -12.5, .logps_rejected = -20.25},
                       .projection = ProjectedLoss{.final_loss = 1.25, .low = 1.125, .high = 1.5}}},
         {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573,
-                      .projection = ProjectedLoss{.final_loss = 1.5, .low = 1.375, .high = 1.75}}},
+                      .projection = ProjectedLoss{.final_loss = 1.5, .low = 1.375, .high = 1.75}, .probe = ""}},
+        {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573, .projection = std::nullopt, .probe = "general"}},
         {7, CheckpointEvent{.step = 10, .path = "/runs/a/checkpoint-10"}},
         {7, WarningEvent{.step = 0, .message = "d.jsonl: 1 row skipped",
                          .skipped = SkippedRows{.dataset = "d.jsonl", .skipped_rows = 1, .problems = {"d.jsonl:2: messages: not a list"}}}},
@@ -106,6 +107,10 @@ TEST(Events, OptionalKeysStayAbsentWhenUnset) {
     EventLine warning{1, WarningEvent{.step = 4, .message = "every label in this step is -100; skipped", .skipped = std::nullopt}};
     EXPECT_EQ(keys_of(to_json(warning)), (std::set<std::string>{"event", "run_id", "step", "message"}));
     EXPECT_EQ(*parse_event_line(to_line(warning)), warning);
+    // The validation set's evaluation keeps the form it had before probes existed.
+    EventLine eval{1, EvalEvent{.step = 5, .eval_loss = 2.5, .perplexity = 12.182493960703473, .probe = ""}};
+    EXPECT_EQ(keys_of(to_json(eval)), (std::set<std::string>{"event", "run_id", "step", "eval_loss", "perplexity"}));
+    EXPECT_EQ(*parse_event_line(to_line(eval)), eval);
     EventLine failed{1, EndEvent{.status = RunStatus::failed, .step = std::nullopt, .metrics = std::nullopt}};
     EXPECT_EQ(to_line(failed), R"({"event":"end","run_id":1,"status":"failed"})");
     EXPECT_EQ(*parse_event_line(to_line(failed)), failed);
@@ -212,6 +217,25 @@ TEST(Events, DocsDescribeExactlyTheStructs) {
         EXPECT_NE(doc["error"].notes.find(std::string("`") + to_string(k) + "`"), std::string::npos) << to_string(k);
     for (RunStatus s : {RunStatus::completed, RunStatus::stopped, RunStatus::failed})
         EXPECT_NE(doc["end"].notes.find(std::string("`") + to_string(s) + "`"), std::string::npos) << to_string(s);
+}
+
+// A probe's evaluation names its probe; its metrics in the run store carry the name after a slash, and
+// only those read back as a probe's.
+TEST(Events, ProbeEvaluationsNameTheirProbe) {
+    const std::string line = R"({"eval_loss":3.25,"event":"eval","perplexity":25.790339917193062,"probe":"general text","run_id":3,"step":0})";
+    auto e = parse_event_line(line);
+    ASSERT_TRUE(e);
+    const auto& eval = std::get<EvalEvent>(e->event);
+    EXPECT_EQ(eval.probe, "general text");
+    EXPECT_EQ(eval.step, 0);
+    EXPECT_EQ(to_line(*e), line);
+    EXPECT_EQ(probe_loss_metric("general text"), "eval_loss/general text");
+    EXPECT_EQ(probe_perplexity_metric("code"), "eval_perplexity/code");
+    EXPECT_EQ(probe_of_loss_metric(probe_loss_metric("general text")), "general text");
+    EXPECT_FALSE(probe_of_loss_metric("eval_loss"));
+    EXPECT_FALSE(probe_of_loss_metric("eval_loss/"));
+    EXPECT_FALSE(probe_of_loss_metric("eval_perplexity/code"));
+    EXPECT_FALSE(probe_of_loss_metric("loss"));
 }
 
 TEST(FinalMetrics, RoundTripAndRequireStep) {

@@ -74,6 +74,48 @@ TEST(Presets, EachGivesItsMethod) {
     EXPECT_TRUE(cpt.sample_packing);
 }
 
+// Continued pretraining: the learning rate warmed up again and decayed by cosine to a tenth; the first
+// dataset is the new domain, a further one general text replayed at a quarter of its rows; a probe of
+// each, evaluated every eval_steps, so the general text's rise shows on the Monitor.
+TEST(Presets, ContinuedPretrainingRewarmsReplaysAndProbes) {
+    TrainConfig c = demo_config();
+    DatasetSpec general;
+    general.path = "/data/web.jsonl";
+    c.datasets.push_back(general);
+    ASSERT_TRUE(apply_train_preset(c, "Continued pretraining"));
+    EXPECT_EQ(c.lr_scheduler, "cosine");
+    EXPECT_GT(c.warmup_steps, 0);
+    EXPECT_EQ(c.cosine_min_lr_ratio, 0.1);
+    EXPECT_GT(c.eval_steps, 0);
+    ASSERT_EQ(c.datasets.size(), 2u);
+    EXPECT_EQ(c.datasets[0].weight, 1.0);
+    EXPECT_EQ(c.datasets[1].weight, 0.25);
+    ASSERT_EQ(c.probe_datasets.size(), 2u);
+    EXPECT_EQ(c.probe_datasets[0].name, "domain");
+    EXPECT_EQ(c.probe_datasets[0].dataset.path, c.datasets[0].path);
+    EXPECT_EQ(c.probe_datasets[1].name, "general");
+    EXPECT_EQ(c.probe_datasets[1].dataset.path, "/data/web.jsonl");
+    EXPECT_EQ(c.probe_datasets[1].dataset.type, "text");
+    EXPECT_EQ(c.probe_datasets[1].dataset.weight, 1.0);  // a probe is evaluated whole, not mixed
+    EXPECT_EQ(c.probe_datasets[1].max_rows, 64);
+    // Saved and read back by `lathe train` without a problem, probes included.
+    TrainConfig back = parse_train_config(train_config_yaml(c), "cpt.yaml");
+    ASSERT_EQ(back.probe_datasets.size(), 2u);
+    EXPECT_EQ(back.datasets[1].weight, 0.25);
+    // Applied again: a replay weight already chosen stays, the probes are made afresh.
+    c.datasets[1].weight = 0.05;
+    apply_train_preset(c, "Continued pretraining");
+    EXPECT_EQ(c.datasets[1].weight, 0.05);
+    EXPECT_EQ(c.probe_datasets.size(), 2u);
+    // Another method leaves the decay floor at its default.
+    apply_train_preset(c, "Full finetune");
+    EXPECT_EQ(c.cosine_min_lr_ratio, 0.0);
+    // A preference run has no probes yet: the DPO preset leaves none behind.
+    apply_train_preset(c, "Continued pretraining");
+    apply_train_preset(c, "DPO LoRA");
+    EXPECT_TRUE(c.probe_datasets.empty());
+}
+
 TEST(Presets, LeavingQloraTurnsFourBitsOff) {
     TrainConfig c = demo_config();
     apply_train_preset(c, "QLoRA");

@@ -89,6 +89,76 @@ private slots:
         QVERIFY(std::abs(got.last() - want.back()) < 1e-12);
     }
 
+    // Probe datasets: one curve per probe, from the run store's eval_loss/NAME metrics (step 0 included,
+    // without adding a train-loss point there) and live from eval events that name their probe; the
+    // validation set's evaluations stay on the loss chart. The stability gap of continued pretraining:
+    // the general probe rises after the re-warm and recovers, the domain probe falls.
+    void probesAreChartedOneCurveEach() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath("lathe.db");
+        int64_t run = 0, plain = 0;
+        {
+            auto store = lathe::RunStore::open(db.toStdString());
+            lathe::RunRecord r;
+            r.name = "continued pretraining";
+            r.output_dir = dir.filePath("out").toStdString();
+            run = store->create_run(r);
+            std::vector<lathe::MetricPoint> points;
+            for (int64_t s = 1; s <= 400; ++s) {
+                points.push_back({s, "loss", 1.2 + 2.0 * std::exp(-static_cast<double>(s) / 60.0) + 0.08 * std::sin(s * 0.9)});
+                points.push_back({s, "lr", 1e-4});
+            }
+            for (int64_t s = 0; s <= 400; s += 25) {
+                const double x = static_cast<double>(s);
+                points.push_back({s, lathe::probe_loss_metric("general"), 2.1 + 0.9 * (x / 60.0) * std::exp(1.0 - x / 60.0) * (s > 0) + 0.0004 * x});
+                points.push_back({s, lathe::probe_perplexity_metric("general"), 8.0});
+                points.push_back({s, lathe::probe_loss_metric("domain"), 1.3 + 2.0 * std::exp(-x / 70.0)});
+                points.push_back({s, lathe::probe_perplexity_metric("domain"), 9.0});
+                if (s > 0) points.push_back({s, "eval_loss", 1.35 + 1.9 * std::exp(-x / 70.0)});
+            }
+            store->add_metrics(run, points);
+            store->set_status(run, lathe::RunStatus::completed);
+            lathe::RunRecord p;
+            p.name = "no probes";
+            p.output_dir = dir.filePath("plain").toStdString();
+            plain = store->create_run(p);
+            store->add_metrics(plain, {{1, "loss", 2.0}, {1, "eval_loss", 2.1}});
+            store->set_status(plain, lathe::RunStatus::completed);
+        }
+        MonitorPage page;
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        page.setStorePath(db);
+        QVERIFY(page.loadHistory(run));
+        QVERIFY(page.probeChartShown());
+        QStringList names = page.probeNames();
+        names.sort();
+        QCOMPARE(names, (QStringList{"domain", "general"}));
+        QCOMPARE(page.probePointCount("general"), 17);
+        QCOMPARE(page.probePointCount("domain"), 17);
+        QCOMPARE(page.evalPointCount(), 16);
+        QCOMPARE(page.lossPointCount(), 400);  // the probes' step 0 adds no train-loss point
+        QTest::qWait(100);  // the charts redraw on the next event loop turn (queued replot)
+        QVERIFY(uitest::saveScreenshot(&page, "monitor_probes"));
+
+        emit page.session()->probeEvaluated(425, "general", 2.2);
+        emit page.session()->evaluated(425, 1.3);
+        QTRY_COMPARE(page.probePointCount("general"), 18);
+        QCOMPARE(page.probePointCount("domain"), 17);
+        QCOMPARE(page.evalPointCount(), 17);
+        emit page.session()->probeEvaluated(425, "code", 3.0);  // a probe first seen live gets its own curve
+        QTRY_COMPARE(page.probePointCount("code"), 1);
+        QCOMPARE(page.probeNames().size(), 3);
+
+        // A run without probes shows no probe chart, and none of the other run's curves.
+        QVERIFY(page.loadHistory(plain));
+        QVERIFY(!page.probeChartShown());
+        QVERIFY(page.probeNames().isEmpty());
+        QCOMPARE(page.probePointCount("general"), 0);
+        QCOMPARE(page.evalPointCount(), 1);
+    }
+
     // Preference runs (rl): the step events' reward margin and accuracy get a chart of their own, live and
     // from the run store's metrics; supervised runs never show it.
     void preferenceMetricsAreCharted() {

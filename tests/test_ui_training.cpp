@@ -497,6 +497,8 @@ private slots:
 cat <<'EOF'
 {"attention":"sdpa_per_sequence","device":"cuda:0","event":"start","output_dir":"/tmp/x","precision":"bfloat16","run_id":42,"step":0,"total_steps":8,"train_rows":16,"trainable_parameters":100,"validation_rows":0}
 {"elapsed_s":0.5,"epoch":0.125,"event":"step","gpu_mem_gib":0.75,"grad_norm":1.5,"loss":2.25,"lr":0.001,"run_id":42,"step":1,"tokens_per_s":100.0,"total_steps":8}
+{"eval_loss":2.5,"event":"eval","perplexity":12.182493960703473,"run_id":42,"step":1}
+{"eval_loss":3.25,"event":"eval","perplexity":25.790339917193062,"probe":"general","run_id":42,"step":1}
 this line is not an event
 {"event":"gradient_histogram","run_id":42,"step":1}
 {"event":"error","kind":"out_of_memory","message":"CUDA refused 2.00 GiB","run_id":42}
@@ -527,6 +529,11 @@ EOF
         QVERIFY(step.has_value());
         QCOMPARE(step->loss, 2.25);
         QCOMPARE(step->gpu_mem_gib.value_or(-1), 0.75);
+        // The validation set's evaluation on the loss chart, a probe's on the probe chart under its name.
+        QCOMPARE(monitor.evalPointCount(), 1);
+        QCOMPARE(monitor.probeNames(), QStringList{"general"});
+        QCOMPARE(monitor.probePointCount("general"), 1);
+        QVERIFY(monitor.probeChartShown());
         QVERIFY(kind == lathe::ErrorKind::out_of_memory);
         QCOMPARE(advice, adviceFor(lathe::ErrorKind::out_of_memory));
         QVERIFY2(monitor.failureText().contains("micro_batch_size"), qPrintable(monitor.failureText()));

@@ -172,8 +172,12 @@ void TrainingSession::handleEvent(const lathe::EventLine& line) {
             } else if constexpr (std::is_same_v<E, lathe::StepEvent>) {
                 emit stepped(e);
             } else if constexpr (std::is_same_v<E, lathe::EvalEvent>) {
-                emit evaluated(e.step, e.eval_loss);
-                if (e.projection) emit validationProjected(e.step, *e.projection);
+                if (e.probe.empty()) {
+                    emit evaluated(e.step, e.eval_loss);
+                    if (e.projection) emit validationProjected(e.step, *e.projection);
+                } else {
+                    emit probeEvaluated(e.step, QString::fromStdString(e.probe), e.eval_loss);
+                }
             } else if constexpr (std::is_same_v<E, lathe::CheckpointEvent>) {
                 emit checkpointSaved(e.step, QString::fromStdString(e.path));
             } else if constexpr (std::is_same_v<E, lathe::WarningEvent>) {

@@ -44,9 +44,12 @@ public:
 signals:
     void started(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device);
     void stepped(const lathe::StepEvent& step);
+    // The validation set's loss.
     void evaluated(qint64 step, double evalLoss);
     // An eval event's projection of the final validation loss (from 20% of the run on).
     void validationProjected(qint64 step, const lathe::ProjectedLoss& projection);
+    // A probe's loss (probe_datasets: general text, the new domain, ...), named by the probe.
+    void probeEvaluated(qint64 step, const QString& probe, double loss);
     void checkpointSaved(qint64 step, const QString& path);
     void warning(qint64 step, const QString& message);
     void stderrLine(const QString& line);

@@ -120,6 +120,7 @@ struct Writer {
         j["eval_loss"] = e.eval_loss;
         j["perplexity"] = e.perplexity;
         write_projection(j, e.projection);
+        if (!e.probe.empty()) j["probe"] = e.probe;
     }
     void operator()(const CheckpointEvent& e) const {
         j["step"] = e.step;
@@ -185,6 +186,15 @@ json to_json(const FinalMetrics& m) {
     return j;
 }
 
+std::string probe_loss_metric(std::string_view probe) { return "eval_loss/" + std::string(probe); }
+std::string probe_perplexity_metric(std::string_view probe) { return "eval_perplexity/" + std::string(probe); }
+
+std::optional<std::string> probe_of_loss_metric(std::string_view metric) {
+    constexpr std::string_view prefix = "eval_loss/";
+    if (metric.size() <= prefix.size() || metric.substr(0, prefix.size()) != prefix) return std::nullopt;
+    return std::string(metric.substr(prefix.size()));
+}
+
 FinalMetrics final_metrics_from_json(const json& object) {
     if (!object.is_object()) throw Error("final metrics: " + object.dump() + " is not a JSON object");
     Reader r(object, "end");
@@ -218,7 +228,8 @@ std::optional<EventLine> event_from_json(const json& j) {
                                   .logps_chosen = r.get<double>("logps/chosen"), .logps_rejected = r.get<double>("logps/rejected")};
     } else if (name == "eval") {
         line.event = EvalEvent{.step = r.get<int64_t>("step"), .eval_loss = r.get<double>("eval_loss"), .perplexity = r.get<double>("perplexity"),
-                               .projection = read_projection(r)};
+                               .projection = read_projection(r),
+                               .probe = r.optional<std::string>("probe").value_or("")};
     } else if (name == "checkpoint") {
         line.event = CheckpointEvent{.step = r.get<int64_t>("step"), .path = r.get<std::string>("path")};
     } else if (name == "warning") {

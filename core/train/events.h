@@ -68,10 +68,13 @@ struct StepEvent {
     bool operator==(const StepEvent&) const = default;
 };
 
+// The validation set's loss, or (probe set) the loss of one of the run's probe_datasets: named evaluation
+// sets, such as general text and the new domain, that show what continued pretraining forgets and learns.
 struct EvalEvent {
     int64_t step = 0;
     double eval_loss = 0, perplexity = 0;
     std::optional<ProjectedLoss> projection;  // from 20% of the run on
+    std::string probe;  // the probe_datasets entry's name; "" for the validation set (and then not written)
     bool operator==(const EvalEvent&) const = default;
 };
 
@@ -148,6 +151,12 @@ std::optional<EventLine> event_from_json(const nlohmann::json& object);
 std::optional<EventLine> parse_event_line(std::string_view line);
 
 nlohmann::json to_json(const FinalMetrics& metrics);
+// The run-store metrics of a probe's evaluations: eval_loss/NAME and eval_perplexity/NAME (the validation
+// set's are eval_loss and eval_perplexity).
+std::string probe_loss_metric(std::string_view probe);
+std::string probe_perplexity_metric(std::string_view probe);
+// The probe a metric name belongs to (NAME of eval_loss/NAME); nullopt for any other metric.
+std::optional<std::string> probe_of_loss_metric(std::string_view metric);
 // Throws lathe::Error when `step` is missing.
 FinalMetrics final_metrics_from_json(const nlohmann::json& object);
 

@@ -10,11 +10,17 @@ const std::vector<TrainPreset>& train_presets() {
         {"Quality LoRA", "rsLoRA r=32 on every linear layer, three epochs, a held-out loss"},
         {"QLoRA", "LoRA r=32 on every linear layer over 4-bit base weights: large models on one GPU"},
         {"Full finetune", "every weight at a low learning rate, activations recomputed"},
-        {"Continued pretraining", "raw text, packed, every weight"},
+        {"Continued pretraining", "raw text, packed, every weight: the learning rate warmed up again and decayed by cosine, further "
+                                  "datasets replayed as general text, a probe of each dataset to watch what is forgotten"},
         {"DPO LoRA", "preference pairs (chosen, rejected) against the base: LoRA r=32, beta 0.1, a low learning rate"},
     };
     return presets;
 }
+
+namespace {
+constexpr double kReplayWeight = 0.25;  // Continued pretraining: rows per epoch of each replayed general dataset, as a share of its rows
+constexpr int64_t kProbeRows = 64;      // rows of each probe: an evaluation costs a few optimizer steps, not an epoch
+}  // namespace
 
 bool apply_train_preset(TrainConfig& config, std::string_view name) {
     const auto& all = train_presets();
@@ -25,6 +31,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
     c.weight_decay = d.weight_decay;
     c.max_steps = 0;
     c.lr_scheduler = "cosine";
+    c.cosine_min_lr_ratio = d.cosine_min_lr_ratio;
     c.gradient_checkpointing = false;
     c.sample_packing = false;
     c.load_in_4bit = false;
@@ -108,6 +115,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
         c.gradient_accumulation_steps = 8;
         c.sequence_len = 1024;
         c.val_set_size = 0;  // no preference evaluation yet
+        c.probe_datasets.clear();  // nor probes
         for (auto& ds : c.datasets)
             if (ds.type != "chat_template.default" && ds.type != "chatml.intel") ds.type.clear();  // TRL's prompt/chosen/rejected rows
         c.save_steps = 100;
@@ -120,9 +128,26 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
         c.micro_batch_size = 1;
         c.gradient_accumulation_steps = 16;
         c.sequence_len = 2048;
+        // Re-warming then re-decaying the learning rate, with a replay of general data, as Ibrahim et al.
+        // (2024, "Simple and Scalable Strategies to Continually Pre-train Large Language Models") found to
+        // match training on the union of the data from scratch; the decay ends at a tenth of the peak.
         c.warmup_steps = 50;
+        c.cosine_min_lr_ratio = 0.1;
         c.gradient_checkpointing = true;
         c.save_steps = 500;
+        c.eval_steps = 50;
+        // The first dataset is the new domain; any further one is general text replayed beside it, a
+        // quarter of its rows each epoch (unless a weight was chosen already).
+        for (size_t i = 1; i < c.datasets.size(); ++i)
+            if (c.datasets[i].weight == 1.0) c.datasets[i].weight = kReplayWeight;
+        // A probe of each: the general text's loss rising after the re-warm is what the run forgets.
+        c.probe_datasets.clear();
+        for (size_t i = 0; i < c.datasets.size(); ++i) {
+            DatasetSpec data = c.datasets[i];
+            data.weight = 1.0;
+            const std::string name = i == 0 ? "domain" : c.datasets.size() == 2 ? "general" : "general " + std::to_string(i);
+            c.probe_datasets.push_back({.name = name, .dataset = data, .max_rows = kProbeRows});
+        }
     }
     if (c.adapter.empty()) {
         c.lora_target_modules.clear();

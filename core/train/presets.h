@@ -19,7 +19,9 @@ struct TrainPreset {
 const std::vector<TrainPreset>& train_presets();
 
 // Applies the preset named `name` to `config` (method, adapter, batch, schedule, checkpointing, saving);
-// false, with `config` unchanged, for a name that is not a preset.
+// false, with `config` unchanged, for a name that is not a preset. "Continued pretraining" also treats
+// the datasets after the first as general text to replay (weight 0.25 where it was 1) and makes a probe
+// of each dataset (probe_datasets "domain", "general": 64 rows each).
 bool apply_train_preset(TrainConfig& config, std::string_view name);
 
 }  // namespace lathe

@@ -54,8 +54,10 @@ std::vector<std::string> read_strings(const YAML::Node& node, const std::string&
     return out;
 }
 
-// One dataset entry: a path alone, or a mapping of Axolotl's dataset keys.
-void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, DatasetSpec& d) {
+// One dataset entry: a path alone, or a mapping of Axolotl's dataset keys. `own_key` reads the keys an
+// entry of another list adds (a probe's name, ...) and returns whether it took the key; `own_keys` names them.
+void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, DatasetSpec& d,
+                  const std::function<bool(const std::string&, const YAML::Node&)>& own_key = {}, const std::string& own_keys = "") {
     d.line = item.Mark().line + 1;
     if (item.IsScalar()) {
         d.path = item.Scalar();
@@ -64,6 +66,7 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
     for (const auto& kv : item) {
         std::string sub = kv.first.Scalar(), key = k + "." + sub;
         const YAML::Node& v = kv.second;
+        if (own_key && own_key(sub, v)) continue;
         if (sub == "path") read_scalar(v, key, d.path, p, "a string");
         else if (sub == "type") read_scalar(v, key, d.type, p, "a string");
         else if (sub == "field") read_scalar(v, key, d.field, p, "a string");
@@ -93,8 +96,8 @@ void read_dataset(const YAML::Node& item, const std::string& k, Problems& p, Dat
             }
         } else {
             p.add(kv.first, key,
-                  "unknown key (a dataset has path, type, weight, field, field_messages, field_chosen, field_rejected, message_property_mappings, "
-                  "roles_to_train, train_on_eos)");
+                  "unknown key (a dataset has " + own_keys + "path, type, weight, field, field_messages, field_chosen, field_rejected, "
+                  "message_property_mappings, roles_to_train, train_on_eos)");
         }
     }
     if (d.path.empty()) p.add(item, k, "each entry needs a 'path'");
@@ -148,6 +151,35 @@ void check_schedule_keys(const YAML::Node& root, const TrainConfig& c, Problems&
         p.add(root["evals_per_epoch"], "evals_per_epoch", "eval_steps and evals_per_epoch are mutually exclusive and cannot be used together; keep one");
     if (c.rl == "simpo" && c.warmup_ratio > 0)
         p.add(root["warmup_ratio"], "warmup_ratio", "is not supported with rl: simpo (as in Axolotl); use warmup_steps");
+}
+
+// probe_datasets: each entry a dataset mapping with a `name` (unique) and an optional `max_rows`.
+void read_probe_datasets(const YAML::Node& n, const std::string& k, Problems& p, std::vector<ProbeSpec>& out) {
+    if (!n.IsSequence()) return p.add(n, k, "must be a list of {name, path, type, max_rows}");
+    for (const auto& item : n) {
+        if (!item.IsMap()) {
+            p.add(item, k, "each entry is a {name, path, type, ...} mapping (a probe needs a name)");
+            continue;
+        }
+        ProbeSpec probe;
+        read_dataset(item, k, p, probe.dataset, [&](const std::string& sub, const YAML::Node& v) {
+            if (sub == "name") {
+                read_scalar(v, k + ".name", probe.name, p, "a string");
+            } else if (sub == "max_rows") {
+                if (read_scalar(v, k + ".max_rows", probe.max_rows, p, "an integer") && probe.max_rows < 1)
+                    p.add(v, k + ".max_rows", "must be >= 1, got " + v.Scalar() + " (leave it out for every row)");
+            } else {
+                return false;
+            }
+            return true;
+        }, "name, max_rows, ");
+        if (probe.name.empty() && !item["name"]) p.add(item, k, "each entry needs a 'name' (it labels the probe's curve and metrics)");
+        else if (probe.name.empty() && item["name"].IsScalar()) p.add(item["name"], k + ".name", "must not be empty");
+        else if (std::any_of(out.begin(), out.end(), [&](const ProbeSpec& q) { return q.name == probe.name; }))
+            p.add(item["name"], k + ".name", "'" + probe.name + "' names another probe already; each probe needs a name of its own");
+        if (item["weight"]) p.add(item["weight"], k + ".weight", "applies to datasets (a probe is evaluated, not trained on)");
+        out.push_back(probe);
+    }
 }
 
 // QLoRA's keys must agree with each other and with the adapter, as Axolotl requires.
@@ -214,6 +246,7 @@ void check_preference_keys(const YAML::Node& root, const TrainConfig& c, Problem
     if (c.train_on_inputs) p.add(root["train_on_inputs"], "train_on_inputs", std::string(why) + " (preference losses score the completions)");
     if (c.val_set_size > 0) p.add(root["val_set_size"], "val_set_size", std::string(why) + " (no preference evaluation yet)");
     if (!c.test_datasets.empty()) p.add(root["test_datasets"], "test_datasets", std::string(why) + " (no preference evaluation yet)");
+    if (!c.probe_datasets.empty()) p.add(root["probe_datasets"], "probe_datasets", std::string(why) + " (no preference evaluation yet)");
     if (!c.lora_modules_to_save.empty()) p.add(root["lora_modules_to_save"], "lora_modules_to_save", std::string(why) + " (the reference switches only the adapter off)");
     for (size_t i = 0; i < c.datasets.size(); ++i) {
         const std::string& type = c.datasets[i].type;
@@ -338,6 +371,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
          }},
         {"datasets", [&](const YAML::Node& n, const std::string& k) { read_datasets(n, k, p, c.datasets); }},
         {"test_datasets", [&](const YAML::Node& n, const std::string& k) { read_datasets(n, k, p, c.test_datasets); }},
+        {"probe_datasets", [&](const YAML::Node& n, const std::string& k) { read_probe_datasets(n, k, p, c.probe_datasets); }},
         {"train_on_inputs", flag(c.train_on_inputs)},
         {"dataset_prepared_path", str(c.dataset_prepared_path)},
         {"strict", flag(c.strict)},

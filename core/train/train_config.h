@@ -29,6 +29,14 @@ struct DatasetSpec {
     int line = 0;                                        // where the entry is in the YAML, for messages
 };
 
+// One entry of probe_datasets: a named evaluation set (general text, the new domain, ...) whose loss is
+// measured at every evaluation, so what continued pretraining forgets and learns shows while it runs.
+struct ProbeSpec {
+    std::string name;       // unique in the run; the eval events' `probe` and the metric eval_loss/NAME
+    DatasetSpec dataset;    // rendered as a `datasets` entry is (its weight is not used)
+    int64_t max_rows = 0;   // > 0: at most this many rows (drawn with the run's seed), bounding each evaluation's cost
+};
+
 struct TrainConfig {
     std::string source;  // the YAML file
 
@@ -60,6 +68,7 @@ struct TrainConfig {
 
     std::vector<DatasetSpec> datasets;
     std::vector<DatasetSpec> test_datasets;   // a separate validation set (instead of val_set_size)
+    std::vector<ProbeSpec> probe_datasets;    // named evaluation sets, each scored at every evaluation (Lathe's key)
     bool train_on_inputs = false;             // also train on prompt/user tokens
     std::string dataset_prepared_path;        // tokenized-dataset cache ("" = ~/.cache/lathe/datasets)
     bool strict = false;                      // a row that cannot be used stops the run (default: skipped, counted)

@@ -27,33 +27,48 @@ std::string train_config_yaml(const TrainConfig& c) {
     YAML::Emitter out;
     out << YAML::BeginMap;
     out << YAML::Key << "base_model" << YAML::Value << c.base_model;
-    // Every key of a dataset entry that differs from its default, so a save/load round trip keeps them.
-    auto datasets = [&](const char* key, const std::vector<DatasetSpec>& list) {
+    // Every key of a dataset entry that differs from its default, so a save/load round trip keeps them
+    // (written inside the entry's mapping).
+    auto dataset_keys = [&](const DatasetSpec& ds) {
         const DatasetSpec dd;
+        out << YAML::Key << "path" << YAML::Value << ds.path;
+        if (!ds.type.empty()) out << YAML::Key << "type" << YAML::Value << ds.type;
+        if (!ds.field.empty()) out << YAML::Key << "field" << YAML::Value << ds.field;
+        if (!ds.field_messages.empty()) out << YAML::Key << "field_messages" << YAML::Value << ds.field_messages;
+        if (!ds.field_chosen.empty()) out << YAML::Key << "field_chosen" << YAML::Value << ds.field_chosen;
+        if (!ds.field_rejected.empty()) out << YAML::Key << "field_rejected" << YAML::Value << ds.field_rejected;
+        if (ds.role_key != dd.role_key || ds.content_key != dd.content_key)
+            out << YAML::Key << "message_property_mappings" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "role"
+                << YAML::Value << ds.role_key << YAML::Key << "content" << YAML::Value << ds.content_key << YAML::EndMap;
+        if (ds.roles_to_train != dd.roles_to_train) {
+            out << YAML::Key << "roles_to_train" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (const auto& r : ds.roles_to_train) out << r;
+            out << YAML::EndSeq;
+        }
+        if (ds.train_on_eos != dd.train_on_eos) out << YAML::Key << "train_on_eos" << YAML::Value << (ds.train_on_eos ? "turn" : "none");
+        if (ds.weight != dd.weight) out << YAML::Key << "weight" << YAML::Value << number(ds.weight);
+    };
+    auto datasets = [&](const char* key, const std::vector<DatasetSpec>& list) {
         out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
         for (const auto& ds : list) {
-            out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << ds.path;
-            if (!ds.type.empty()) out << YAML::Key << "type" << YAML::Value << ds.type;
-            if (!ds.field.empty()) out << YAML::Key << "field" << YAML::Value << ds.field;
-            if (!ds.field_messages.empty()) out << YAML::Key << "field_messages" << YAML::Value << ds.field_messages;
-            if (!ds.field_chosen.empty()) out << YAML::Key << "field_chosen" << YAML::Value << ds.field_chosen;
-            if (!ds.field_rejected.empty()) out << YAML::Key << "field_rejected" << YAML::Value << ds.field_rejected;
-            if (ds.role_key != dd.role_key || ds.content_key != dd.content_key)
-                out << YAML::Key << "message_property_mappings" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "role"
-                    << YAML::Value << ds.role_key << YAML::Key << "content" << YAML::Value << ds.content_key << YAML::EndMap;
-            if (ds.roles_to_train != dd.roles_to_train) {
-                out << YAML::Key << "roles_to_train" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-                for (const auto& r : ds.roles_to_train) out << r;
-                out << YAML::EndSeq;
-            }
-            if (ds.train_on_eos != dd.train_on_eos) out << YAML::Key << "train_on_eos" << YAML::Value << (ds.train_on_eos ? "turn" : "none");
-            if (ds.weight != dd.weight) out << YAML::Key << "weight" << YAML::Value << number(ds.weight);
+            out << YAML::BeginMap;
+            dataset_keys(ds);
             out << YAML::EndMap;
         }
         out << YAML::EndSeq;
     };
     datasets("datasets", c.datasets);
     if (!c.test_datasets.empty()) datasets("test_datasets", c.test_datasets);
+    if (!c.probe_datasets.empty()) {
+        out << YAML::Key << "probe_datasets" << YAML::Value << YAML::BeginSeq;
+        for (const auto& probe : c.probe_datasets) {
+            out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << probe.name;
+            dataset_keys(probe.dataset);
+            if (probe.max_rows > 0) out << YAML::Key << "max_rows" << YAML::Value << probe.max_rows;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    }
     auto list = [&](const char* key, const std::vector<std::string>& v) {
         if (v.empty()) return;
         out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;

@@ -35,6 +35,7 @@
 #include "core/train/loss_forecast.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/preference_training.h"
+#include "core/train/probes.h"
 #include "core/train/master_weights.h"
 #include "core/train/param_groups.h"
 #include "core/train/qlora_base.h"
@@ -91,6 +92,7 @@ bool config_names_missing_path(const TrainConfig& c) {
     if (!c.lora_model_dir.empty()) paths.push_back(c.lora_model_dir);
     for (const auto* list : {&c.datasets, &c.test_datasets})
         for (const auto& d : *list) paths.push_back(d.path);
+    for (const auto& probe : c.probe_datasets) paths.push_back(probe.dataset.path);
     std::error_code ec;
     for (const auto& p : paths)
         if (!p.empty() && !fs::exists(p, ec)) return true;
@@ -291,6 +293,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             throw Error("rl: " + c.rl + " runs in one process for now; start it with `lathe train`, not torchrun or lathe launch");
         if (rank > 0) dp->barrier();  // rank 0 renders (and caches) the datasets first; the others read its cache
         Data data = load_data(c);
+        const std::vector<ProbeSet> probes = load_probes(c);
         if (rank == 0 && dp) dp->barrier();
         phase = Phase::loading_model;
         const ComputePlan compute = plan_compute(c);
@@ -409,16 +412,24 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             });
             if (path) events.emit(CheckpointEvent{.step = at_step, .path = *path});
         };
+        auto run_probes = [&](int64_t at_step) {  // beside the validation set; they never stop a run early
+            for (const ProbeLoss& p : evaluate_probes(*model, probes, c.micro_batch_size, pad_id)) {
+                store.add_metrics(run_id, {{at_step, probe_loss_metric(p.name), p.loss}, {at_step, probe_perplexity_metric(p.name), std::exp(p.loss)}});
+                events.emit(EvalEvent{.step = at_step, .eval_loss = p.loss, .perplexity = std::exp(p.loss), .projection = std::nullopt, .probe = p.name});
+            }
+        };
         auto run_eval = [&](int64_t at_step) -> bool {  // true: early stopping says stop
+            run_probes(at_step);
             if (data.validation.empty()) return false;
             double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
             store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
-            EvalEvent eval{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss), .projection = std::nullopt};
+            EvalEvent eval{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss), .projection = std::nullopt, .probe = ""};
             projector.annotate(eval);
             events.emit(eval);
             return early_stopping.observe(loss);
         };
 
+        if (!resumed) run_probes(step);  // the probes' losses before any training: where a rise is measured from
         const double start = now_s();
         int64_t tokens_since = 0;
         double window_start = start;

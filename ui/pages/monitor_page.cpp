@@ -162,8 +162,16 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     pref_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
     pref_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
     pref_plot_->hide();  // shown when step events carry TRL's preference metrics (rl runs)
+    probe_plot_ = makePlot(tr("Probes: loss on each probe dataset"), tr("loss"), this);
+    probe_plot_->setToolTip(tr("probe_datasets, evaluated before training, every eval_steps and at the end: a general-text probe "
+                               "that rises after the learning rate warms up again shows what continued pretraining forgets"));
+    probe_plot_->legend->setVisible(true);
+    probe_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
+    probe_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
+    probe_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    probe_plot_->hide();  // shown when eval events name a probe
 
-    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
         // Wheel and drag take over the view; a double click goes back to following the data.
         connect(plot, &QCustomPlot::mouseWheel, this, [this] { follow_ = false; });
         connect(plot, &QCustomPlot::mousePress, this, [this] { follow_ = false; });
@@ -196,8 +204,9 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     auto* left = new QWidget(this);
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
-    leftLayout->addWidget(loss_plot_, 1);
+    leftLayout->addWidget(loss_plot_, 2);
     leftLayout->addLayout(lossControls);
+    leftLayout->addWidget(probe_plot_, 1);
 
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
@@ -243,6 +252,11 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
         drawForecast(validation_forecast_, static_cast<double>(step), at, p);
         scheduleReplot();
     });
+    connect(session_, &TrainingSession::probeEvaluated, this, [this](qint64 step, const QString& probe, double loss) {
+        addProbe(step, probe, loss);
+        log(tr("step %1: probe %2 loss %3").arg(step).arg(probe).arg(loss, 0, 'f', 4));
+        scheduleReplot();
+    });
     connect(session_, &TrainingSession::checkpointSaved, this, [this](qint64 step, const QString& path) {
         addCheckpoint(step);
         log(tr("step %1: checkpoint %2").arg(step).arg(path));
@@ -284,6 +298,8 @@ QPair<double, double> MonitorPage::trainingForecastSpan() const {
     return d.isEmpty() ? QPair<double, double>{0, 0} : QPair<double, double>{d.constBegin()->key, (d.constEnd() - 1)->key};
 }
 bool MonitorPage::projectionShown() const { return training_forecast_.line->dataCount() > 0 || validation_forecast_.line->dataCount() > 0; }
+int MonitorPage::probePointCount(const QString& probe) const { return probe_graphs_.contains(probe) ? probe_graphs_[probe]->dataCount() : 0; }
+bool MonitorPage::probeChartShown() const { return !probe_plot_->isHidden(); }
 int MonitorPage::checkpointMarkerCount() const { return checkpoints_->dataCount(); }
 QString MonitorPage::statusText() const { return title_->text() + "\n" + status_->text(); }
 QString MonitorPage::logText() const { return log_->toPlainText(); }
@@ -295,6 +311,11 @@ void MonitorPage::clearCharts() {
             if (!overlays_.values().contains(plot->graph(i))) plot->graph(i)->data()->clear();
     mem_plot_->hide();
     pref_plot_->hide();
+    // Another run has other probes: their curves go, not only their points.
+    probe_plot_->clearGraphs();
+    probe_graphs_.clear();
+    probe_names_.clear();
+    probe_plot_->hide();
     checkpoint_steps_.clear();
     smoothed_loss_ = {};
     training_projection_.reset();
@@ -390,6 +411,11 @@ bool MonitorPage::loadHistory(qint64 runId) {
                 addEval(m.step, m.value);
                 continue;
             }
+            if (auto probe = lathe::probe_of_loss_metric(m.name)) {
+                addProbe(m.step, QString::fromStdString(*probe), m.value);
+                continue;
+            }
+            if (m.name.rfind("eval_perplexity", 0) == 0) continue;  // the validation set's and the probes' perplexities: not charted
             if (!steps.contains(m.step)) order << m.step;
             lathe::StepEvent& p = steps[m.step];
             p.step = m.step;
@@ -493,6 +519,21 @@ void MonitorPage::drawForecast(const ForecastGraphs& g, double fromStep, double 
 }
 
 void MonitorPage::addEval(qint64 step, double loss) { eval_->addData(static_cast<double>(step), loss); }
+
+// A probe's point: O(1), like a step's; its curve is made when the probe first reports.
+void MonitorPage::addProbe(qint64 step, const QString& probe, double loss) {
+    QCPGraph*& g = probe_graphs_[probe];
+    if (!g) {
+        static const QColor colors[] = {QColor(214, 39, 40), QColor(31, 119, 180), QColor(44, 160, 44), QColor(255, 127, 14),
+                                        QColor(148, 103, 189), QColor(140, 86, 75)};
+        const QColor color = colors[probe_names_.size() % 6];
+        g = addLine(probe_plot_, color, 2, probe);
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, color, 6));
+        probe_names_ << probe;
+    }
+    g->addData(static_cast<double>(step), loss);
+    probe_plot_->show();
+}
 
 void MonitorPage::addCheckpoint(qint64 step) {
     if (!checkpoint_steps_.contains(step)) checkpoint_steps_ << step;
@@ -680,7 +721,7 @@ void MonitorPage::clearOverlays() {
 void MonitorPage::replotAll() {
     replot_timer_->stop();
     ++redraws_;
-    for (QCustomPlot* plot : {loss_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
         if (follow_) {
             plot->rescaleAxes();
             // A little headroom so the newest point and the markers are not on the frame.

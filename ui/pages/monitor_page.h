@@ -1,5 +1,5 @@
 // The Monitor page: a training run's live charts (loss with smoothing, validation loss, checkpoints,
-// learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
+// one curve per probe dataset, learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
 // runs overlaid for comparison, and the trainer's warnings and errors. It owns the TrainingSession.
 #pragma once
 
@@ -55,6 +55,11 @@ public:
     int preferencePointCount() const;
     bool preferenceChartShown() const;
     int overlayCount() const { return overlays_.size(); }
+    // Probe datasets (probe_datasets): their names in the order they first reported, the points of one's
+    // curve, and whether the probe chart is shown (only for runs with probes).
+    QStringList probeNames() const { return probe_names_; }
+    int probePointCount(const QString& probe) const;
+    bool probeChartShown() const;
     // The smoothed train loss as charted (after each point was added one at a time).
     QVector<double> smoothedLoss() const;
     // The forecast of the final loss drawn ahead of the curve (from the latest step / eval event that
@@ -94,6 +99,7 @@ private:
     void clearCharts();
     void addStep(const lathe::StepEvent& p);
     void addEval(qint64 step, double loss);
+    void addProbe(qint64 step, const QString& probe, double loss);
     void addCheckpoint(qint64 step);
     // A dashed line from the curve's newest point to the projection at the last step, in its 80% band.
     struct ForecastGraphs {
@@ -150,6 +156,9 @@ private:
     QCustomPlot* tps_plot_;
     QCustomPlot* mem_plot_;
     QCustomPlot* pref_plot_;
+    QCustomPlot* probe_plot_;  // one curve per probe: the forgetting (and learning) of continued pretraining
+    QStringList probe_names_;
+    QHash<QString, QCPGraph*> probe_graphs_;
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
