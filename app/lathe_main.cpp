@@ -192,10 +192,13 @@ int main(int argc, char** argv) {
     lathe::BenchKernelsCommand bench_kern;
     auto* bench_kernels = bench_cmd->add_subcommand("kernels", "Each fused op of kernels/ against its LibTorch composite: time and memory");
     bench_kernels->add_option("--tokens", bench_kern.sizes.tokens, "rows of every op (batch x sequence)")->capture_default_str();
-    bench_kernels->add_option("--hidden", bench_kern.sizes.hidden, "RMSNorm width")->capture_default_str();
+    bench_kernels->add_option("--hidden", bench_kern.sizes.hidden, "RMSNorm, lm_head and LoRA width")->capture_default_str();
     bench_kernels->add_option("--intermediate", bench_kern.sizes.intermediate, "SwiGLU / GeGLU width")->capture_default_str();
     bench_kernels->add_option("--heads", bench_kern.sizes.heads, "rotary: attention heads")->capture_default_str();
     bench_kernels->add_option("--head-dim", bench_kern.sizes.head_dim, "rotary: features per head (even)")->capture_default_str();
+    bench_kernels->add_option("--vocab", bench_kern.sizes.vocab, "linear + cross-entropy: vocabulary size")->capture_default_str();
+    bench_kernels->add_option("--loss-chunk", bench_kern.sizes.loss_chunk, "linear + cross-entropy: rows of logits at a time")->capture_default_str();
+    bench_kernels->add_option("--lora-rank", bench_kern.sizes.lora_rank, "LoRA linear: rank")->capture_default_str();
     bench_kernels->add_option("--iters", bench_kern.sizes.iters, "measured iterations")->capture_default_str();
     bench_kernels->add_option("--warmup", bench_kern.sizes.warmup, "unmeasured iterations first")->capture_default_str();
     bench_kernels->add_option("--device", bench_kern.device, "cuda, cuda:N or cpu")->capture_default_str();

@@ -2,7 +2,10 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/dropout.h>
 #include <ATen/ops/gelu.h>
+#include <ATen/ops/linear.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/silu.h>
 
@@ -33,6 +36,21 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
     at::Tensor out = rot * c + rotated * s;
     if (rotary_dim == x.size(-1)) return out;
     return at::cat({out, x.narrow(-1, rotary_dim, x.size(-1) - rotary_dim)}, -1);
+}
+
+at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& targets,
+                                const LinearCrossEntropyOptions& options) {
+    at::Tensor logits = at::linear(hidden, weight, bias).to(at::kFloat);
+    at::Tensor loss = at::cross_entropy_loss(logits, targets, {}, options.mean ? at::Reduction::Mean : at::Reduction::Sum,
+                                             options.ignore_index, options.label_smoothing);
+    return options.divisor == 1.0 ? loss : loss / options.divisor;
+}
+
+at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout,
+                       const at::Tensor& keep_mask) {
+    at::Tensor adapter_in = x;
+    if (dropout > 0) adapter_in = keep_mask.defined() ? x * keep_mask.to(x.scalar_type()).div_(1.0 - dropout) : at::dropout(x, dropout, true);
+    return base + at::linear(at::linear(adapter_in, A), B) * scale;
 }
 
 }  // namespace lathe::kernels::composite

@@ -1,6 +1,7 @@
 #include "kernels/dispatch.h"
 
 #include "kernels/composite.h"
+#include "kernels/lora_linear.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
 
@@ -35,6 +36,17 @@ at::Tensor gated_activation(GateActivation act, const at::Tensor& gate, const at
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
     if (fused_ops_enabled()) return fused_apply_rotary_(x, cos, sin);
     return composite::apply_rotary(x, cos, sin);
+}
+
+at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& targets,
+                                const LinearCrossEntropyOptions& options) {
+    if (fused_ops_enabled()) return fused_linear_cross_entropy(hidden, weight, bias, targets, options);
+    return composite::linear_cross_entropy(hidden, weight, bias, targets, options);
+}
+
+at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout) {
+    if (fused_ops_enabled()) return fused_lora_linear(base, x, A, B, scale, dropout);
+    return composite::lora_linear(base, x, A, B, scale, dropout);
 }
 
 }  // namespace lathe::kernels

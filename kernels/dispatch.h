@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "kernels/gated_activation.h"
+#include "kernels/linear_cross_entropy.h"
 
 namespace lathe::kernels {
 
@@ -22,5 +23,13 @@ at::Tensor gated_activation(GateActivation act, const at::Tensor& gate, const at
 // x [B, H, T, D], cos/sin [B, T, R], R <= D even. The result may share x's storage: x is consumed (the
 // fused op rotates it in place), so callers must not read x afterwards.
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+// The output layer and cross-entropy of hidden [N, H] against targets [N] (linear_cross_entropy.h). The
+// fused op holds one chunk of logits at a time in forward and backward; the composite holds the logits
+// of every row it is given until its backward, so callers hand it one chunk at a time.
+at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& targets,
+                                const LinearCrossEntropyOptions& options);
+// base + B(A(dropout(x))) * scale (lora_linear.h); dropout 0 outside training. Both draw the dropout
+// mask from the same random stream on the CPU.
+at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout);
 
 }  // namespace lathe::kernels

@@ -4,6 +4,9 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/randint.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
 
@@ -23,6 +26,8 @@
 #include "kernels/composite.h"
 #include "kernels/dispatch.h"
 #include "kernels/gated_activation.h"
+#include "kernels/linear_cross_entropy.h"
+#include "kernels/lora_linear.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
 
@@ -149,6 +154,7 @@ void measure(const Case& c, bool fused, const OpBenchOptions& cmd, std::ostream&
 void bench_fused_ops(const OpBenchOptions& cmd, std::ostream& out) {
     TORCH_CHECK(cmd.tokens >= 1 && cmd.hidden >= 1 && cmd.intermediate >= 1 && cmd.heads >= 1 && cmd.head_dim >= 2 && cmd.head_dim % 2 == 0,
                 "bench kernels: --tokens, --hidden, --intermediate and --heads must be positive and --head-dim even");
+    TORCH_CHECK(cmd.vocab >= 1 && cmd.loss_chunk >= 1 && cmd.lora_rank >= 1, "bench kernels: --vocab, --loss-chunk and --lora-rank must be positive");
     TORCH_CHECK(cmd.iters >= 1 && cmd.warmup >= 0, "bench kernels: --iters must be at least 1 and --warmup not negative");
     const c10::Device device = cmd.device;
     const at::ScalarType dtype = cmd.dtype;
@@ -183,6 +189,33 @@ void bench_fused_ops(const OpBenchOptions& cmd, std::ostream& out) {
                          at::randn({1, H, T, HD}, opts),
                          [=](const std::vector<at::Tensor>& in) { return fused_apply_rotary_(heads(in[0]), in[1], in[2]); },
                          [=](const std::vector<at::Tensor>& in) { return composite::apply_rotary(heads(in[0]), in[1], in[2]); }});
+    }
+    {
+        // The output layer and loss of a LoRA step: hidden trains, the lm_head is frozen; one target in
+        // ten is -100 (prompt tokens). The composite makes every row's logits (at::cross_entropy_loss).
+        const int64_t V = cmd.vocab;
+        at::Tensor targets = at::randint(V, {T}, opts.dtype(at::kLong));
+        targets.masked_fill_(at::randint(10, {T}, opts.dtype(at::kLong)) == 0, -100);
+        LinearCrossEntropyOptions loss;
+        loss.divisor = static_cast<double>(T);
+        loss.chunk_rows = cmd.loss_chunk;
+        cases.push_back({"linear_cross_entropy", {T, D, V},
+                         {at::randn({T, D}, opts).requires_grad_(), at::randn({V, D}, opts) * 0.02, targets},
+                         at::ones({}, opts.dtype(at::kFloat)),
+                         [=](const std::vector<at::Tensor>& in) { return fused_linear_cross_entropy(in[0], in[1], {}, in[2], loss); },
+                         [=](const std::vector<at::Tensor>& in) { return composite::linear_cross_entropy(in[0], in[1], {}, in[2], loss); }});
+    }
+    {
+        // A LoRA q_proj: frozen [D, D] base, A [r, D] and B [D, r] trained, dropout 0.05 (drawn by each).
+        const int64_t r = cmd.lora_rank;
+        cases.push_back({"lora_linear", {T, D, r},
+                         {at::randn({T, D}, opts).requires_grad_(), (at::randn({r, D}, opts) * 0.02).requires_grad_(),
+                          (at::randn({D, r}, opts) * 0.02).requires_grad_(), at::randn({D, D}, opts) * 0.02},
+                         at::randn({T, D}, opts),
+                         [=](const std::vector<at::Tensor>& in) { return fused_lora_linear(at::linear(in[0], in[3]), in[0], in[1], in[2], 2.0, 0.05); },
+                         [=](const std::vector<at::Tensor>& in) {
+                             return composite::lora_linear(at::linear(in[0], in[3]), in[0], in[1], in[2], 2.0, 0.05);
+                         }});
     }
     for (const auto& c : cases) {
         measure(c, false, cmd, out);

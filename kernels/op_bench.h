@@ -1,5 +1,5 @@
 // The benchmark of every fused op against its LibTorch composite, behind `lathe bench kernels`:
-// shapes of a real model (defaults: Llama-3.2-1B at 4,096 tokens).
+// shapes of a real model (defaults: Llama-3.2-1B at 4,096 tokens, its 128,256-token vocabulary).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -15,6 +15,9 @@ struct OpBenchOptions {
     int64_t intermediate = 8192;  // SwiGLU / GeGLU width
     int64_t heads = 32;           // rotary: q heads
     int64_t head_dim = 64;
+    int64_t vocab = 128256;       // linear + cross-entropy: output layer rows (hidden is its width)
+    int64_t loss_chunk = 1024;    // linear + cross-entropy: rows of logits at a time (the training default)
+    int64_t lora_rank = 16;       // LoRA linear on a [hidden, hidden] layer (q_proj), dropout 0.05
     int64_t iters = 20;
     int64_t warmup = 3;
     c10::Device device = c10::Device(c10::DeviceType::CPU);

@@ -6,6 +6,7 @@
 #include <ATen/ops/matmul.h>
 
 #include "core/models/linear_4bit.h"
+#include "kernels/dispatch.h"
 
 namespace lathe {
 
@@ -50,9 +51,11 @@ at::Tensor dora_scale(const Linear& layer) {
 at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool training) {
     if (!layer.lora) return base_linear(layer, x, true);
     const LoraWeights& lora = *layer.lora;
-    at::Tensor adapter_in = training && lora.dropout > 0 ? at::dropout(x, lora.dropout, true) : x;
+    const double dropout = training ? lora.dropout : 0.0;
+    // LoRA: one function that keeps x, A(dropout(x)) and the dropout mask as bool (kernels/lora_linear.h).
+    if (!lora.magnitude.defined()) return kernels::lora_linear(base_linear(layer, x, true), x, as(lora.A, x), as(lora.B, x), lora.scale, dropout);
+    at::Tensor adapter_in = dropout > 0 ? at::dropout(x, dropout, true) : x;
     at::Tensor adapter_out = at::linear(at::linear(adapter_in, as(lora.A, x)), as(lora.B, x)) * lora.scale;
-    if (!lora.magnitude.defined()) return base_linear(layer, x, true) + adapter_out;
 
     // DoRA (PEFT's unmerged form): bias + s * (x W^T) + s * adapter, s = magnitude / ||W + BA||.
     at::Tensor s = as(dora_scale(layer), x);

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/util/error.h"
+#include "kernels/dispatch.h"
 
 namespace lathe {
 
@@ -34,21 +35,44 @@ LabeledPositions labeled_positions(const at::Tensor& labels, c10::Device device)
     return {to_device(rows, device), to_device(targets.index_select(0, rows), device)};
 }
 
+// Whether kernels::linear_cross_entropy takes this output layer: a plain weight (and bias) in the hidden
+// states' dtype. A head with an adapter or a 4-bit weight goes through lm.logits.
+bool plain_head(const Linear& head, const at::Tensor& hidden) {
+    return head.weight.defined() && !head.weight_4bit && !head.lora && head.weight.scalar_type() == hidden.scalar_type();
+}
+
+// How many labeled rows go to one loss call: the fused op takes them all and makes their logits chunk by
+// chunk in its forward and again in its backward; the composite (and lm.logits) is called, and
+// differentiated, one chunk at a time, so that one chunk's logits exist at a time either way.
+int64_t rows_per_loss_call(bool plain, int64_t labeled_rows, int64_t chunk_rows) {
+    return plain && kernels::fused_ops_enabled() ? std::max<int64_t>(labeled_rows, 1) : chunk_rows;
+}
+
+// The summed cross-entropy of `rows` against `targets`, divided by `divisor`, through the output layer.
+at::Tensor head_loss(const DecoderLM& lm, bool plain, const at::Tensor& rows, const at::Tensor& targets, double divisor, int64_t chunk_rows) {
+    if (!plain) return at::cross_entropy_loss(lm.logits(rows).to(at::kFloat), targets, {}, at::Reduction::Sum) / divisor;
+    kernels::LinearCrossEntropyOptions options;
+    options.divisor = divisor;
+    options.chunk_rows = chunk_rows;
+    return kernels::linear_cross_entropy(rows, lm.lm_head.weight, lm.lm_head.bias, targets, options);
+}
+
 // Cross-entropy of the labeled positions, summed and divided by `total_tokens`, with its backward run
-// chunk by chunk: each chunk's logits are made, differentiated into hidden.grad and the output layer's
-// gradients, and freed before the next. Returns the loss as a float64 device scalar.
+// per loss call (rows_per_loss_call): each call's logits are made, differentiated into hidden.grad and
+// the output layer's gradients, and freed before the next. Returns the loss as a float64 device scalar.
 at::Tensor chunked_loss_backward(const DecoderLM& lm, const at::Tensor& hidden, const at::Tensor& labels, int64_t total_tokens,
                                  int64_t chunk_rows) {
     const int64_t H = hidden.size(-1);
     at::Tensor h = hidden.detach().narrow(1, 0, hidden.size(1) - 1).reshape({-1, H}).requires_grad_(true);
     LabeledPositions labeled = labeled_positions(labels, hidden.device());
     const int64_t n = labeled.rows.size(0);
+    const bool plain = plain_head(lm.lm_head, hidden);
+    const int64_t per_call = rows_per_loss_call(plain, n, chunk_rows);
     at::Tensor loss_sum = at::zeros({}, hidden.options().dtype(at::kDouble));
-    for (int64_t start = 0; start < n; start += chunk_rows) {
-        const int64_t count = std::min(chunk_rows, n - start);
-        at::Tensor logits = lm.logits(h.index_select(0, labeled.rows.narrow(0, start, count))).to(at::kFloat);
-        at::Tensor loss = at::cross_entropy_loss(logits, labeled.targets.narrow(0, start, count), {}, at::Reduction::Sum) /
-                          static_cast<double>(total_tokens);
+    for (int64_t start = 0; start < n; start += per_call) {
+        const int64_t count = std::min(per_call, n - start);
+        at::Tensor loss = head_loss(lm, plain, h.index_select(0, labeled.rows.narrow(0, start, count)), labeled.targets.narrow(0, start, count),
+                                    static_cast<double>(total_tokens), chunk_rows);
         loss.backward();
         loss_sum = loss_sum + loss.detach().to(at::kDouble);  // as adding each chunk's value in double on the host
     }
@@ -113,10 +137,13 @@ double evaluation_loss(LoadedModel& model, const std::vector<Example>& rows, int
         at::Tensor h = hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, hidden.size(-1)});
         LabeledPositions labeled = labeled_positions(host.labels, device);
         const int64_t n = labeled.rows.size(0);
-        for (int64_t first = 0; first < n; first += loss_chunk_rows) {
-            const int64_t count = std::min(loss_chunk_rows, n - first);
-            at::Tensor logits = model.lm->logits(h.index_select(0, labeled.rows.narrow(0, first, count))).to(at::kFloat);
-            sum += at::cross_entropy_loss(logits, labeled.targets.narrow(0, first, count), {}, at::Reduction::Sum).to(at::kDouble);
+        const bool plain = plain_head(model.lm->lm_head, hidden);
+        const int64_t per_call = rows_per_loss_call(plain, n, loss_chunk_rows);
+        for (int64_t first = 0; first < n; first += per_call) {
+            const int64_t count = std::min(per_call, n - first);
+            sum += head_loss(*model.lm, plain, h.index_select(0, labeled.rows.narrow(0, first, count)), labeled.targets.narrow(0, first, count),
+                             1.0, loss_chunk_rows)
+                       .to(at::kDouble);
         }
         tokens += host.label_tokens;
     }

@@ -1,0 +1,364 @@
+// The fused training-step ops of kernels/ against their LibTorch composites (kernels/composite.h): the
+// output layer + cross-entropy (linear_cross_entropy.h) and the LoRA linear (lora_linear.h). Loss or
+// output and every gradient over a grid of shapes with odd sizes, ignore patterns, label smoothing and
+// dropout, on the CPU and, with a GPU, on CUDA; and the bytes each keeps for backward, counted by
+// kernels/allocation_probe.h.
+#include <ATen/Context.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/rand.h>
+#include <ATen/ops/randint.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/where.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "kernels/allocation_probe.h"
+#include "kernels/composite.h"
+#include "kernels/dispatch.h"
+#include "kernels/linear_cross_entropy.h"
+#include "kernels/lora_linear.h"
+
+namespace lathe::kernels {
+namespace {
+
+// Largest |a - b| over the largest |b| (float64); exact zeros on both sides are equal.
+double relative_error(const at::Tensor& a, const at::Tensor& b) {
+    at::Tensor a64 = a.to(at::kDouble).cpu(), b64 = b.to(at::kDouble).cpu();
+    const double scale = std::max(b64.abs().max().item<double>(), 1e-12);
+    return (a64 - b64).abs().max().item<double>() / scale;
+}
+
+at::Tensor rounded(const at::Tensor& t, at::ScalarType dtype) { return t.to(dtype).to(at::kFloat); }
+
+class TrainingKernelsTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() == "cuda" && !at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+        device_ = c10::Device(GetParam() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
+    }
+    at::TensorOptions options(at::ScalarType dtype) const { return at::TensorOptions().dtype(dtype).device(device_); }
+    c10::Device device_{c10::DeviceType::CPU};
+};
+
+// f on fresh leaf copies of `inputs` (those marked in `grad` require it), backpropagating dy; returns
+// the output followed by each input's gradient (undefined where none).
+std::vector<at::Tensor> run(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f, const std::vector<at::Tensor>& inputs,
+                            const std::vector<bool>& grad, const at::Tensor& dy) {
+    std::vector<at::Tensor> leaves;
+    for (size_t i = 0; i < inputs.size(); ++i) leaves.push_back(inputs[i].detach().clone().requires_grad_(grad[i]));
+    at::Tensor y = f(leaves);
+    y.backward(dy);
+    std::vector<at::Tensor> out{y.detach()};
+    for (auto& leaf : leaves) out.push_back(leaf.grad());
+    return out;
+}
+
+// Largest relative error of each result; every result must be defined alike and shaped alike.
+std::vector<double> errors(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b, const std::string& what) {
+    std::vector<double> out;
+    EXPECT_EQ(a.size(), b.size()) << what;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+        EXPECT_EQ(a[i].defined(), b[i].defined()) << what << " result " << i;
+        if (!a[i].defined() || !b[i].defined()) {
+            out.push_back(0);
+            continue;
+        }
+        EXPECT_EQ(a[i].sizes(), b[i].sizes()) << what << " result " << i;
+        EXPECT_EQ(a[i].scalar_type(), b[i].scalar_type()) << what << " result " << i;
+        out.push_back(relative_error(a[i], b[i]));
+    }
+    return out;
+}
+
+// Bytes f's graph keeps after its forward pass (what was allocated and not freed, less the output) and
+// the peak of the forward.
+std::pair<int64_t, int64_t> saved_and_peak(c10::Device device, const std::function<at::Tensor()>& f) {
+    AllocationProbe probe(device.type());
+    at::Tensor y = f();
+    return {probe.live_bytes() - static_cast<int64_t>(y.nbytes()), probe.peak_bytes()};
+}
+
+// ------------------------------------------------------------------- output layer + cross-entropy
+
+enum class Ignored { None, Some, FirstChunk, All };
+
+at::Tensor make_targets(int64_t n, int64_t vocab, Ignored ignored, int64_t chunk, const at::TensorOptions& opts) {
+    at::Tensor t = at::randint(vocab, {n}, opts.dtype(at::kLong));
+    at::Tensor index = at::arange(n, opts.dtype(at::kLong));
+    switch (ignored) {
+        case Ignored::None: break;
+        case Ignored::Some: t = at::where(index % 3 == 1, at::full({}, -100, t.options()), t); break;
+        case Ignored::FirstChunk: t = at::where(index < chunk, at::full({}, -100, t.options()), t); break;
+        case Ignored::All: t.fill_(-100); break;
+    }
+    return t;
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyMatchesCompositeInFloat32) {
+    struct Shape {
+        int64_t n, h, v;
+    };
+    const std::vector<Shape> shapes = {{1, 1, 1}, {7, 5, 3}, {33, 16, 1031}, {64, 32, 50}, {130, 24, 257}};
+    int cases = 0;
+    double worst = 0;
+    for (const Shape& s : shapes) {
+        for (int64_t chunk : {int64_t{1}, int64_t{5}, int64_t{1024}}) {
+            for (Ignored ignored : {Ignored::None, Ignored::Some, Ignored::FirstChunk, Ignored::All}) {
+                for (double smoothing : {0.0, 0.1}) {
+                    for (bool bias : {false, true}) {
+                        for (bool mean : {false, true}) {
+                            if (mean && ignored == Ignored::All) continue;  // 0 / 0: NaN either way
+                            if (mean && ignored == Ignored::FirstChunk && chunk >= s.n) continue;
+                            const std::string what = "n " + std::to_string(s.n) + " h " + std::to_string(s.h) + " v " + std::to_string(s.v) +
+                                                     " chunk " + std::to_string(chunk) + " ignored " + std::to_string(static_cast<int>(ignored)) +
+                                                     " smoothing " + std::to_string(smoothing) + (bias ? " bias" : "") + (mean ? " mean" : " sum");
+                            LinearCrossEntropyOptions o;
+                            o.label_smoothing = smoothing;
+                            o.mean = mean;
+                            o.divisor = mean ? 1.0 : 37.0;
+                            o.chunk_rows = chunk;
+                            at::Tensor hidden = at::randn({s.n, s.h}, options(at::kFloat)) * 2;
+                            at::Tensor weight = at::randn({s.v, s.h}, options(at::kFloat)) * 0.5;
+                            at::Tensor b = at::randn({s.v}, options(at::kFloat));
+                            at::Tensor targets = make_targets(s.n, s.v, ignored, chunk, options(at::kFloat));
+                            at::Tensor dy = at::full({}, 0.7, options(at::kFloat));  // a loss scale other than 1
+                            auto fused = [&](const std::vector<at::Tensor>& in) {
+                                return fused_linear_cross_entropy(in[0], in[1], bias ? in[2] : at::Tensor(), targets, o);
+                            };
+                            auto comp = [&](const std::vector<at::Tensor>& in) {
+                                return composite::linear_cross_entropy(in[0], in[1], bias ? in[2] : at::Tensor(), targets, o);
+                            };
+                            const std::vector<bool> grad{true, true, bias};
+                            auto e = errors(run(fused, {hidden, weight, b}, grad, dy), run(comp, {hidden, weight, b}, grad, dy), what);
+                            for (double err : e) {
+                                EXPECT_LE(err, 2e-5) << what;
+                                worst = std::max(worst, err);
+                            }
+                            ++cases;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    std::cout << "linear_cross_entropy float32: " << cases << " cases, largest relative error " << worst << "\n";
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyAllIgnoredGivesZero) {
+    at::Tensor hidden = at::randn({9, 8}, options(at::kFloat)).requires_grad_(), weight = at::randn({11, 8}, options(at::kFloat)).requires_grad_();
+    LinearCrossEntropyOptions o;
+    o.chunk_rows = 4;
+    at::Tensor loss = fused_linear_cross_entropy(hidden, weight, {}, at::full({9}, -100, options(at::kLong)), o);
+    loss.backward();
+    EXPECT_EQ(loss.item<float>(), 0.0f);
+    EXPECT_EQ(hidden.grad().abs().max().item<float>(), 0.0f);
+    EXPECT_EQ(weight.grad().abs().max().item<float>(), 0.0f);
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyInReducedPrecision) {
+    // The model's dtype rounds the logits and their gradient; the fused op rounds where the composite
+    // does, accumulates grad_weight over chunks in that dtype, and must stay within twice the composite's
+    // own error against a float64 run of the composite.
+    for (at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+        for (double smoothing : {0.0, 0.1}) {
+            for (int64_t chunk : {int64_t{16}, int64_t{1024}}) {
+                const int64_t n = 100, h = 64, v = 1000;
+                at::Tensor hidden = rounded(at::randn({n, h}, options(at::kFloat)), dtype);
+                at::Tensor weight = rounded(at::randn({v, h}, options(at::kFloat)) * 0.2, dtype);
+                at::Tensor targets = make_targets(n, v, Ignored::Some, chunk, options(at::kFloat));
+                LinearCrossEntropyOptions o;
+                o.label_smoothing = smoothing;
+                o.divisor = 70;
+                o.chunk_rows = chunk;
+                auto fused = [&](const std::vector<at::Tensor>& in) { return fused_linear_cross_entropy(in[0], in[1], {}, targets, o); };
+                auto comp = [&](const std::vector<at::Tensor>& in) { return composite::linear_cross_entropy(in[0], in[1], {}, targets, o); };
+                const at::Tensor dy = at::full({}, 1.0, options(at::kFloat));
+                auto exact = run(comp, {hidden.to(at::kDouble), weight.to(at::kDouble)}, {true, true}, dy.to(at::kDouble));
+                auto f = run(fused, {hidden.to(dtype), weight.to(dtype)}, {true, true}, dy);
+                auto c = run(comp, {hidden.to(dtype), weight.to(dtype)}, {true, true}, dy);
+                const std::string what = std::string(c10::toString(dtype)) + " smoothing " + std::to_string(smoothing) + " chunk " +
+                                         std::to_string(chunk);
+                auto vs_composite = errors(f, c, what);
+                const char* names[] = {"loss", "grad hidden", "grad weight"};
+                for (size_t i = 0; i < 3; ++i) {
+                    const double fe = relative_error(f[i], exact[i]), ce = relative_error(c[i], exact[i]);
+                    std::cout << "linear_cross_entropy " << what << " " << names[i] << ": fused vs composite " << vs_composite[i]
+                              << ", vs float64: fused " << fe << ", composite " << ce << "\n";
+                    EXPECT_LE(vs_composite[i], dtype == at::kBFloat16 ? 3e-2 : 4e-3) << what << " " << names[i];
+                    EXPECT_LE(fe, 2 * ce + 1e-3) << what << " " << names[i];
+                }
+            }
+        }
+    }
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyKeepsOnlyTheRowLogsumexp) {
+    const int64_t n = 256, h = 64, v = 4000;
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+        at::Tensor hidden = at::randn({n, h}, options(dtype)).requires_grad_();
+        at::Tensor weight = at::randn({v, h}, options(dtype)) * 0.1;  // frozen, as the LoRA head is
+        at::Tensor targets = make_targets(n, v, Ignored::Some, 0, options(dtype));
+        LinearCrossEntropyOptions o;
+        o.chunk_rows = 32;
+        const auto [fused_saved, fused_peak] = saved_and_peak(device_, [&] { return fused_linear_cross_entropy(hidden, weight, {}, targets, o); });
+        const auto [comp_saved, comp_peak] = saved_and_peak(device_, [&] { return composite::linear_cross_entropy(hidden, weight, {}, targets, o); });
+        std::cout << "linear_cross_entropy " << dtype << " [" << n << ", " << h << "] x [" << v << "]: saves " << fused_saved << " bytes (peak "
+                  << fused_peak << "), composite " << comp_saved << " (peak " << comp_peak << ")\n";
+        if (device_.is_cpu()) {
+            EXPECT_EQ(fused_saved, n * 4 + 8);  // logsumexp per row, and the float64 divisor
+        }
+        EXPECT_GE(comp_saved, n * v * 4);  // the float32 log-softmax
+        EXPECT_LT(fused_peak, comp_peak / 4);
+    }
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyBackwardPeakIsOneChunk) {
+    // Forward and backward together: the fused op holds one chunk's logits (and their gradient in place),
+    // the composite every row's.
+    const int64_t n = 256, h = 32, v = 4000, chunk = 32;
+    at::Tensor hidden = at::randn({n, h}, options(at::kFloat)).requires_grad_(), weight = at::randn({v, h}, options(at::kFloat)) * 0.1;
+    at::Tensor targets = make_targets(n, v, Ignored::None, 0, options(at::kFloat));
+    LinearCrossEntropyOptions o;
+    o.chunk_rows = chunk;
+    auto peak = [&](bool fused) {
+        AllocationProbe probe(device_.type());
+        at::Tensor loss = fused ? fused_linear_cross_entropy(hidden, weight, {}, targets, o) : composite::linear_cross_entropy(hidden, weight, {}, targets, o);
+        loss.backward();
+        hidden.mutable_grad() = at::Tensor();
+        return probe.peak_bytes();
+    };
+    const int64_t fused = peak(true), comp = peak(false);
+    std::cout << "linear_cross_entropy forward+backward peak: fused " << fused << ", composite " << comp << "\n";
+    if (device_.is_cpu()) {
+        // grad_hidden, the row logsumexp and a few chunk-sized temporaries.
+        EXPECT_LE(fused, n * h * 4 + n * 4 + 4 * chunk * v * 4);
+    }
+    EXPECT_LT(fused, comp / 4);
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyWithoutGradWorks) {
+    // Evaluation: no graph, the same loss.
+    at::Tensor hidden = at::randn({20, 8}, options(at::kFloat)), weight = at::randn({30, 8}, options(at::kFloat));
+    at::Tensor targets = make_targets(20, 30, Ignored::Some, 0, options(at::kFloat));
+    LinearCrossEntropyOptions o;
+    o.chunk_rows = 3;
+    at::NoGradGuard no_grad;
+    at::Tensor fused = fused_linear_cross_entropy(hidden, weight, {}, targets, o), comp = composite::linear_cross_entropy(hidden, weight, {}, targets, o);
+    EXPECT_FALSE(fused.requires_grad());
+    EXPECT_LE(relative_error(fused, comp), 2e-6);
+}
+
+TEST(TrainingKernelsChecks, LinearCrossEntropyRefusesBadShapes) {
+    at::Tensor h = at::randn({4, 8}), w = at::randn({10, 8}), t = at::zeros({4}, at::kLong);
+    LinearCrossEntropyOptions o;
+    EXPECT_THROW(fused_linear_cross_entropy(h, at::randn({10, 7}), {}, t, o), c10::Error);
+    EXPECT_THROW(fused_linear_cross_entropy(h, w, {}, at::zeros({3}, at::kLong), o), c10::Error);
+    EXPECT_THROW(fused_linear_cross_entropy(h, w, {}, at::zeros({4}, at::kInt), o), c10::Error);
+    EXPECT_THROW(fused_linear_cross_entropy(h, w.to(at::kBFloat16), {}, t, o), c10::Error);
+    o.chunk_rows = 0;
+    EXPECT_THROW(fused_linear_cross_entropy(h, w, {}, t, o), c10::Error);
+}
+
+// ------------------------------------------------------------------------------------ LoRA linear
+
+TEST_P(TrainingKernelsTest, LoraLinearMatchesComposite) {
+    const std::vector<std::vector<int64_t>> shapes = {{1, 1}, {3, 7}, {2, 5, 33}, {4, 1031}};
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+        for (const auto& shape : shapes) {
+            for (int64_t r : {int64_t{1}, int64_t{8}}) {
+                for (int64_t out : {int64_t{1}, int64_t{17}}) {
+                    for (double dropout : {0.0, 0.3}) {
+                        const std::string what = std::string(c10::toString(dtype)) + " x " + c10::str(at::IntArrayRef(shape)) + " r " +
+                                                 std::to_string(r) + " out " + std::to_string(out) + " dropout " + std::to_string(dropout);
+                        const int64_t in = shape.back();
+                        at::Tensor x = at::randn(shape, options(at::kFloat)).to(dtype);
+                        at::Tensor W = (at::randn({out, in}, options(at::kFloat)) * 0.2).to(dtype);  // the frozen base
+                        at::Tensor A = (at::randn({r, in}, options(at::kFloat)) * 0.3).to(dtype);
+                        at::Tensor B = (at::randn({out, r}, options(at::kFloat)) * 0.3).to(dtype);
+                        at::Tensor keep = at::rand(shape, options(at::kFloat)) >= dropout;
+                        std::vector<int64_t> out_shape = shape;
+                        out_shape.back() = out;
+                        at::Tensor dy = at::randn(out_shape, options(at::kFloat)).to(dtype);
+                        // x feeds both the base product and the adapter, as in a layer: its gradient sums both.
+                        auto fused = [&](const std::vector<at::Tensor>& t) {
+                            return fused_lora_linear(at::linear(t[0], W), t[0], t[1], t[2], 2.0, dropout, dropout > 0 ? keep : at::Tensor());
+                        };
+                        auto comp = [&](const std::vector<at::Tensor>& t) {
+                            return composite::lora_linear(at::linear(t[0], W), t[0], t[1], t[2], 2.0, dropout, dropout > 0 ? keep : at::Tensor());
+                        };
+                        auto f = run(fused, {x, A, B}, {true, true, true}, dy), c = run(comp, {x, A, B}, {true, true, true}, dy);
+                        auto e = errors(f, c, what);
+                        const double tol = dtype == at::kFloat ? 1e-6 : dtype == at::kBFloat16 ? 1e-2 : 2e-3;
+                        for (size_t i = 0; i < e.size(); ++i) EXPECT_LE(e[i], tol) << what << " result " << i;
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_P(TrainingKernelsTest, LoraLinearGradientsOfBaseAndFrozenInputs) {
+    // base's gradient passes through; an x that needs no gradient gets none.
+    at::Tensor base = at::randn({6, 5}, options(at::kFloat)), x = at::randn({6, 9}, options(at::kFloat));
+    at::Tensor A = at::randn({3, 9}, options(at::kFloat)), B = at::randn({5, 3}, options(at::kFloat)), dy = at::randn({6, 5}, options(at::kFloat));
+    auto fused = [&](const std::vector<at::Tensor>& t) { return fused_lora_linear(t[0], t[1], t[2], t[3], 0.5, 0.0); };
+    auto comp = [&](const std::vector<at::Tensor>& t) { return composite::lora_linear(t[0], t[1], t[2], t[3], 0.5, 0.0); };
+    auto e = errors(run(fused, {base, x, A, B}, {true, false, true, true}, dy), run(comp, {base, x, A, B}, {true, false, true, true}, dy), "frozen x");
+    for (double err : e) EXPECT_LE(err, 1e-6);
+}
+
+TEST_P(TrainingKernelsTest, LoraLinearDrawsTheCompositesDropoutMask) {
+    // Without a given mask both draw from the default generator; on the CPU the fused op draws as
+    // at::dropout does, so a seeded run gives the composite's result bit for bit.
+    if (device_.is_cuda()) GTEST_SKIP() << "on CUDA at::dropout draws with its own fused kernel";
+    at::Tensor x = at::randn({4, 7, 64}, options(at::kFloat)), base = at::randn({4, 7, 16}, options(at::kFloat));
+    at::Tensor A = at::randn({8, 64}, options(at::kFloat)), B = at::randn({16, 8}, options(at::kFloat)), dy = at::randn({4, 7, 16}, options(at::kFloat));
+    auto seeded = [&](auto f) {
+        at::manual_seed(1234);
+        return run(f, {base, x, A, B}, {true, true, true, true}, dy);
+    };
+    auto f = seeded([&](const std::vector<at::Tensor>& t) { return fused_lora_linear(t[0], t[1], t[2], t[3], 2.0, 0.1); });
+    auto c = seeded([&](const std::vector<at::Tensor>& t) { return composite::lora_linear(t[0], t[1], t[2], t[3], 2.0, 0.1); });
+    for (size_t i = 0; i < f.size(); ++i) EXPECT_TRUE(f[i].equal(c[i])) << "result " << i;
+    at::manual_seed(1235);
+    at::Tensor other = fused_lora_linear(base, x, A, B, 2.0, 0.1);
+    EXPECT_FALSE(other.equal(f[0]));  // the mask is drawn, not fixed
+}
+
+TEST_P(TrainingKernelsTest, LoraLinearSavesTheMaskAsBool) {
+    const int64_t n = 64, in = 512, out = 256, r = 16;
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+        for (double dropout : {0.0, 0.1}) {
+            at::Tensor x = at::randn({n, in}, options(dtype)).requires_grad_();
+            at::Tensor base = at::randn({n, out}, options(dtype));
+            at::Tensor A = (at::randn({r, in}, options(dtype)) * 0.1).requires_grad_(), B = at::randn({out, r}, options(dtype)).requires_grad_();
+            const auto [fused, fused_peak] = saved_and_peak(device_, [&] { return fused_lora_linear(base, x, A, B, 2.0, dropout); });
+            const auto [comp, comp_peak] = saved_and_peak(device_, [&] { return composite::lora_linear(base, x, A, B, 2.0, dropout); });
+            const int64_t element = dtype == at::kFloat ? 4 : 2;
+            std::cout << "lora_linear " << dtype << " dropout " << dropout << " x [" << n << ", " << in << "] r " << r << ": saves " << fused
+                      << " bytes (forward peak " << fused_peak << "), composite " << comp << " (peak " << comp_peak << ")\n";
+            if (device_.is_cpu()) {
+                // a = x_d A^T, and the keep mask at one byte an element of x.
+                EXPECT_EQ(fused, n * r * element + (dropout > 0 ? n * in : 0));
+                // The composite: a, plus the noise and x_d at x's element size.
+                EXPECT_EQ(comp, n * r * element + (dropout > 0 ? 2 * n * in * element : 0));
+            }
+            EXPECT_LE(fused, comp);
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, TrainingKernelsTest, ::testing::Values("cpu", "cuda"), [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace lathe::kernels
