@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/models/config.h"
 #include "core/models/model_summary.h"
@@ -54,6 +55,45 @@ TEST(Config, ReadsTheFixtureValues) {
     ModelConfig g = read_model_config(test::hf_model("gpt2"));
     EXPECT_EQ(g.intermediate_size, 256);  // n_inner null -> 4 * n_embd
     EXPECT_EQ(g.head_dim, 16);
+}
+
+// What differs between the families' config.json, as the architecture table says and transformers'
+// config classes read it: which key names the activation, which projections have biases, and whether
+// a sliding_window is applied.
+TEST(Config, ArchitectureRulesReadEachFamilysKeys) {
+    auto read = [](const std::string& model, const nlohmann::json& extra) {
+        test::TempDir dir;
+        nlohmann::json j = read_json_file(test::hf_model(model) + "/config.json");
+        for (const auto& [k, v] : extra.items()) {
+            if (v.is_null()) j.erase(k);
+            else j[k] = v;
+        }
+        return read_model_config(write_config(dir, j));
+    };
+    // LlamaConfig's attention_bias puts biases on q, k, v and o_proj; MistralConfig's only on q, k, v.
+    ModelConfig l = read("llama", {{"attention_bias", true}, {"mlp_bias", true}});
+    EXPECT_TRUE(l.attention_bias && l.o_bias && l.mlp_bias);
+    ModelConfig m = read("mistral", {{"attention_bias", true}});
+    EXPECT_TRUE(m.attention_bias);
+    EXPECT_FALSE(m.o_bias);
+    // Qwen2 always has q/k/v biases (no key), never o_proj's.
+    ModelConfig q = read("qwen2", {{"attention_bias", nullptr}});
+    EXPECT_TRUE(q.attention_bias);
+    EXPECT_FALSE(q.o_bias);
+    // GPT-2: every projection has a bias; its activation is activation_function.
+    ModelConfig g = read("gpt2", {{"activation_function", "gelu"}});
+    EXPECT_TRUE(g.attention_bias && g.o_bias && g.mlp_bias);
+    EXPECT_EQ(g.hidden_act, "gelu");
+    // Gemma reads hidden_activation (its hidden_act "gelu" was the tanh approximation), else gelu_pytorch_tanh.
+    EXPECT_EQ(read("gemma", {{"hidden_act", "gelu"}, {"hidden_activation", nullptr}}).hidden_act, "gelu_pytorch_tanh");
+    EXPECT_EQ(read("gemma", {{"hidden_act", "silu"}, {"hidden_activation", "gelu"}}).hidden_act, "gelu");
+    EXPECT_EQ(read("llama", {{"hidden_act", "gelu"}, {"hidden_activation", "relu"}}).hidden_act, "gelu");
+    // Mistral applies its window; Qwen2/Qwen3 only with use_sliding_window; Llama has none.
+    EXPECT_EQ(read("mistral", {{"sliding_window", 4}}).sliding_window, std::optional<int64_t>(4));
+    EXPECT_FALSE(read("qwen2", {{"sliding_window", 4}, {"use_sliding_window", false}}).sliding_window);
+    EXPECT_EQ(read("qwen2", {{"sliding_window", 4}, {"use_sliding_window", true}}).sliding_window, std::optional<int64_t>(4));
+    EXPECT_EQ(read("qwen3", {{"sliding_window", 4}, {"use_sliding_window", true}}).sliding_window, std::optional<int64_t>(4));
+    EXPECT_FALSE(read("llama", {{"sliding_window", 4}, {"use_sliding_window", true}}).sliding_window);
 }
 
 TEST(Config, OldRopeScalingTypeKeyIsRead) {

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <map>
 
 #include "core/export/gguf_export.h"
 #include "core/export/gguf_import.h"
@@ -119,6 +122,40 @@ TEST(GgufImport, InconsistentMetadataIsAClearError) {
     EXPECT_NE(e.find("already exists; pass --force"), std::string::npos) << e;
     import_gguf((dir / "good.gguf").string(), (dir / "out").string(), {.force = true});
     for (const auto& entry : fs::directory_iterator(dir.path())) EXPECT_EQ(entry.path().filename().string().find(".import-"), std::string::npos);
+}
+
+// With --force, an import that fails leaves the folder that was there as it was: the new one is built
+// beside it and replaces it only when complete (StagedOutput), and nothing is left beside it.
+TEST(GgufImport, FailedForcedImportKeepsTheOldOutput) {
+    TempDir dir;
+    test::make_model_with_tokenizer("llama", dir / "m");
+    export_gguf((dir / "m").string(), (dir / "good.gguf").string(), {.type = "f16"});
+    import_gguf((dir / "good.gguf").string(), (dir / "out").string(), {});
+    auto contents = [&] {
+        std::map<std::string, std::string> files;
+        for (const auto& entry : fs::recursive_directory_iterator(dir / "out")) {
+            std::ifstream in(entry.path(), std::ios::binary);
+            files[fs::relative(entry.path(), dir / "out").string()] = std::string(std::istreambuf_iterator<char>(in), {});
+        }
+        return files;
+    };
+    const auto before = contents();
+    ASSERT_TRUE(before.count("model.safetensors") && before.count("config.json"));
+
+    // A GGUF cut off in its tensor data (a download that stopped).
+    fs::copy_file(dir / "good.gguf", dir / "truncated.gguf");
+    fs::resize_file(dir / "truncated.gguf", fs::file_size(dir / "good.gguf") - 1000);
+    std::string e = test::error_of([&] { import_gguf((dir / "truncated.gguf").string(), (dir / "out").string(), {.force = true}); });
+    EXPECT_NE(e.find("truncated.gguf"), std::string::npos) << e;
+    EXPECT_EQ(contents(), before);
+    // One whose metadata does not fit its tensors.
+    test::rewrite_gguf(dir / "good.gguf", dir / "bad.gguf", [](auto& kv, auto&) {
+        for (auto& [k, x] : kv) if (k == "llama.block_count") { x.i = 3; x.u = 3; }
+    });
+    e = test::error_of([&] { import_gguf((dir / "bad.gguf").string(), (dir / "out").string(), {.force = true}); });
+    EXPECT_NE(e.find("llama.block_count"), std::string::npos) << e;
+    EXPECT_EQ(contents(), before);
+    for (const auto& entry : fs::directory_iterator(dir.path())) EXPECT_FALSE(entry.path().filename().string().ends_with(".tmp")) << entry.path();
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GgufRoundTrip,

@@ -18,6 +18,7 @@
 #include "ui/main_window.h"
 #include "ui/pages/chat_page.h"
 #include "ui/pages/runs_page.h"
+#include "ui/studio_run_store.h"
 
 namespace {
 
@@ -88,7 +89,8 @@ private slots:
         QTemporaryDir dir;
         QString model = uitest::makeModelWithTokenizer(dir.path());
         QTemporaryDir empty;  // not a model folder, not an adapter
-        ChatPage page;
+        StudioRunStore runs;  // the default store: no runs, so no checkpoints offered
+        ChatPage page(runs);
         page.show();
         page.setModel(model);
         page.setAdapter(empty.path());

@@ -25,6 +25,7 @@
 #include "ui/pages/dataset_table_model.h"
 #include "ui/pages/runs_page.h"
 #include "ui/pages/train_page.h"
+#include "ui/studio_run_store.h"
 #include "ui/training_session.h"
 
 namespace {
@@ -134,7 +135,7 @@ private slots:
 
         // Start → steps on the chart → a checkpoint → stop → resume.
         MonitorPage* monitor = window.monitorPage();
-        monitor->setStorePath(store());
+        QCOMPARE(window.runStore()->filePath(), store());  // the Monitor reads, and trains into, the window's store
         QTest::mouseClick(child<QPushButton>(train, "startButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(monitor->lossPointCount() >= 2, 60000);
         QTRY_VERIFY2_WITH_TIMEOUT(monitor->checkpointMarkerCount() >= 1, qPrintable(monitor->logText()), 60000);
@@ -201,7 +202,8 @@ private slots:
 
     void wizardRefusesAnExistingOutput() {
         QVERIFY(run_ > 0);
-        ExportWizard wizard(store(), run_);
+        auto runs = lathe::RunStore::open(store().toStdString());
+        ExportWizard wizard(*runs, run_);
         wizard.show();
         wizard.next();
         wizard.next();
@@ -218,7 +220,8 @@ private slots:
     }
 
     void ggufOfferedOnlyWhenTheCliListsIt() {
-        ExportWizard wizard(store(), run_);
+        auto runs = lathe::RunStore::open(store().toStdString());
+        ExportWizard wizard(*runs, run_);
         uitest::CliResult help = uitest::runLathe({"export", "--help"});
         QCOMPARE(help.code, 0);
         QTest::qWait(200);
@@ -236,7 +239,8 @@ private slots:
     }
 
     void cancelledExportLeavesNothing() {
-        ExportWizard wizard(store(), run_);
+        auto runs = lathe::RunStore::open(store().toStdString());
+        ExportWizard wizard(*runs, run_);
         wizard.show();
         wizard.next();
         wizard.next();

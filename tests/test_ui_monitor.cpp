@@ -55,11 +55,11 @@ private slots:
             store->set_status(run, lathe::RunStatus::completed);
         }
 
-        MonitorPage page;
+        auto runs = lathe::RunStore::open(db.toStdString());
+        MonitorPage page(*runs);
         page.resize(1280, 800);
         page.show();
         QVERIFY(QTest::qWaitForWindowExposed(&page));
-        page.setStorePath(db);
         const int before = page.chartRedraws();
         QVERIFY(page.loadHistory(run));
         QCOMPARE(page.lossPointCount(), static_cast<int>(kSteps));
@@ -180,9 +180,9 @@ private slots:
             store->add_metrics(run, points);
             store->set_status(run, lathe::RunStatus::completed);
         }
-        MonitorPage page;
+        auto runs = lathe::RunStore::open(db.toStdString());
+        MonitorPage page(*runs);
         page.show();
-        page.setStorePath(db);
         QVERIFY(!page.preferenceChartShown());
         QVERIFY(page.loadHistory(run));
         QCOMPARE(page.preferencePointCount(), 5);

@@ -20,6 +20,7 @@
 #include "ui/main_window.h"
 #include "ui/pages/runs_page.h"
 #include "ui/pages/runs_table_model.h"
+#include "ui/studio_run_store.h"
 
 namespace {
 
@@ -149,8 +150,9 @@ private slots:
             store->set_status(id, lathe::RunStatus::running);
             store->add_metrics(id, {{1, "loss", 2.5}, {1, "lr", 1e-4}, {2, "loss", 2.25}});
         }
-        RunsPage page;
-        page.setStorePath(db);
+        StudioRunStore store;
+        store.setPath(db);
+        RunsPage page(store);
         auto* table = page.findChild<QTableView*>();
         QCOMPARE(table->model()->rowCount(), 1);
         QCOMPARE(cell(table, 0, RunsTableModel::Status), QString("running"));
@@ -163,10 +165,48 @@ private slots:
 
     void missingStoreSaysSoAndCreatesNothing() {
         QTemporaryDir dir;
-        RunsPage page;
-        page.setStorePath(dir.filePath("none.db"));
+        StudioRunStore store;
+        store.setPath(dir.filePath("none.db"));
+        RunsPage page(store);
         QCOMPARE(page.findChild<QTableView*>()->model()->rowCount(), 0);
         QVERIFY(!QFileInfo::exists(dir.filePath("none.db")));
+    }
+
+    // The window's one store: it answers "no runs" until `lathe train` creates the database, then sees
+    // what is written there, and tells the pages when it changes or another database is chosen.
+    void studioStoreFollowsTheDatabase() {
+        QTemporaryDir dir;
+        StudioRunStore store;
+        QSignalSpy changed(&store, &StudioRunStore::changed);
+        QSignalSpy moved(&store, &StudioRunStore::pathChanged);
+        store.setPath(dir.filePath("lathe.db"));
+        QCOMPARE(moved.count(), 1);
+        QVERIFY(!store.exists());
+        QVERIFY(store.list_runs().empty());
+        QVERIFY(!store.find_run(1));
+        QVERIFY(!QFileInfo::exists(dir.filePath("lathe.db")));  // reading creates nothing
+
+        changed.clear();
+        int64_t id = 0;
+        {
+            auto writer = lathe::RunStore::open(dir.filePath("lathe.db").toStdString());  // as `lathe train` does
+            lathe::RunRecord r;
+            r.name = "written elsewhere";
+            id = writer->create_run(r);
+            writer->add_metrics(id, {{1, "loss", 2.5}});
+        }
+        QTRY_VERIFY(changed.count() >= 1);  // noticed by the poll
+        QCOMPARE(store.list_runs().size(), size_t(1));
+        QCOMPARE(store.find_run(id)->name, std::string("written elsewhere"));
+        QCOMPARE(store.metrics(id, "loss").size(), size_t(1));
+        QVERIFY(store.deleteRun(id));
+        QVERIFY(store.list_runs().empty());
+        QCOMPARE(lathe::RunStore::open(dir.filePath("lathe.db").toStdString())->list_runs().size(), size_t(0));
+
+        store.setPath(dir.filePath("other.db"));
+        QCOMPARE(moved.count(), 2);
+        QCOMPARE(store.path(), dir.filePath("other.db").toStdString());
+        QVERIFY(store.list_runs().empty());
     }
 };
 

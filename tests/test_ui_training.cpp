@@ -34,6 +34,7 @@
 #include "ui/pages/runs_page.h"
 #include "ui/pages/runs_table_model.h"
 #include "ui/pages/train_page.h"
+#include "ui/studio_run_store.h"
 
 namespace {
 
@@ -470,7 +471,8 @@ private slots:
         QVERIFY(resume->isEnabled());
 
         // The Runs page's "open run": the charts come back from the store; an earlier run overlays.
-        MonitorPage other;
+        StudioRunStore otherStore;  // the default store, as the window's
+        MonitorPage other(otherStore);
         other.openRun(run);
         QCOMPARE(other.lossPointCount(), monitor->lossPointCount());
         QCOMPARE(other.checkpointMarkerCount(), monitor->checkpointMarkerCount());
@@ -508,7 +510,8 @@ EOF
         f.close();
         f.setPermissions(f.permissions() | QFileDevice::ExeOwner);
         qputenv("LATHE_CLI", script.toUtf8());
-        MonitorPage monitor;
+        StudioRunStore runStore;
+        MonitorPage monitor(runStore);
         TrainingSession* session = monitor.session();
         std::optional<lathe::StepEvent> step;
         std::optional<lathe::ErrorKind> kind;
@@ -557,7 +560,8 @@ EOF
         QVERIFY(cfg.open(QIODevice::WriteOnly));
         cfg.write(QString("base_model: %1\ndatasets: [%2]\nstrict: true\ndevice: cpu\noutput_dir: %3\n").arg(kDemoModel, bad.fileName(), home_.filePath("bad-out")).toUtf8());
         cfg.close();
-        MonitorPage monitor;
+        StudioRunStore runStore;
+        MonitorPage monitor(runStore);
         monitor.show();
         monitor.startRun(cfg.fileName());
         QTRY_VERIFY_WITH_TIMEOUT(!monitor.session()->isRunning(), 60000);
@@ -574,7 +578,8 @@ EOF
     void killedTrainerIsReportedAndResumable() {
         TrainPage page;
         configureLora(&page, home_.filePath("killed-out"));
-        MonitorPage monitor;
+        StudioRunStore runStore;
+        MonitorPage monitor(runStore);
         monitor.show();
         connect(&page, &TrainPage::startRequested, &monitor, &MonitorPage::startRun);
         page.start();
@@ -591,8 +596,9 @@ EOF
         const auto checkpoints = s->checkpoints(monitor.currentRunId());
         QVERIFY(!checkpoints.empty());
         {
-            RunsPage runs;
-            runs.setStorePath(store());
+            StudioRunStore runStore;
+            runStore.setPath(store());
+            RunsPage runs(runStore);
             auto* table = runs.findChild<QTableView*>();
             QVERIFY(table->model()->rowCount() >= 1);
             runs.selectRun(monitor.currentRunId());
@@ -653,7 +659,8 @@ EOF
         QCOMPARE(::kill(static_cast<pid_t>(pid), 0), 0);  // the trainer outlived the window
 
         // A new window follows it from the run store.
-        MonitorPage reopened;
+        StudioRunStore reopenedStore;
+        MonitorPage reopened(reopenedStore);
         reopened.openRun(run);
         QVERIFY2(reopened.statusText().contains("running in another process"), qPrintable(reopened.statusText()));
         const int seen = reopened.lossPointCount();

@@ -27,7 +27,7 @@
 #include <functional>
 #include <optional>
 
-#include "core/runs/run_store.h"
+#include "core/runs/run_reader.h"
 #include "core/train/train_config.h"
 #include "core/train/training_method.h"
 #include "ui/lathe_cli.h"
@@ -68,7 +68,8 @@ std::optional<lathe::TrainingMethod> methodOf(const std::string& config_yaml) {
 
 }  // namespace
 
-ExportWizard::ExportWizard(const QString& storePath, qint64 selectRun, QWidget* parent) : QWizard(parent), store_path_(storePath) {
+ExportWizard::ExportWizard(const lathe::RunReader& store, qint64 selectRun, QWidget* parent)
+    : QWizard(parent), store_(store), store_path_(QString::fromStdString(store.path())) {
     setWindowTitle(tr("Export Model"));
     setWizardStyle(QWizard::ClassicStyle);
     setOption(QWizard::NoBackButtonOnLastPage);
@@ -283,8 +284,7 @@ ExportWizard::~ExportWizard() {
 void ExportWizard::fillRuns(qint64 select) {
     runs_->clear();
     try {
-        auto store = lathe::RunStore::open(store_path_.toStdString());
-        for (const lathe::RunRecord& r : store->list_runs()) {
+        for (const lathe::RunRecord& r : store_.list_runs()) {
             runs_->addItem(tr("#%1 %2 — %3 (%4)").arg(r.id).arg(q(r.name), QFileInfo(q(r.model)).fileName(), QString(lathe::to_string(r.status))), static_cast<qlonglong>(r.id));
             if (r.id == select) runs_->setCurrentIndex(runs_->count() - 1);
         }
@@ -300,10 +300,9 @@ void ExportWizard::fillCheckpoints() {
     const qint64 id = runId();
     if (id <= 0) return;
     try {
-        auto store = lathe::RunStore::open(store_path_.toStdString());
-        auto run = store->find_run(id);
+        auto run = store_.find_run(id);
         if (!run) return;
-        auto cps = store->checkpoints(id);
+        auto cps = store_.checkpoints(id);
         for (auto it = cps.rbegin(); it != cps.rend(); ++it) {
             if (!QFileInfo::exists(q(it->path))) continue;  // deleted from disk since
             checkpoints_->addItem(it == cps.rbegin() ? tr("step %1 (latest)").arg(it->step) : tr("step %1").arg(it->step), QString::number(it->step));

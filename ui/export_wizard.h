@@ -20,14 +20,17 @@ class QProcess;
 class QProgressBar;
 class QPushButton;
 class QRadioButton;
+namespace lathe {
+class RunReader;
+}
 
 class ExportWizard : public QWizard {
     Q_OBJECT
 public:
     enum PageId { RunPage, FormatPage, OptionsPage, ProgressPage, ResultPage };
 
-    // Runs from the store at `storePath`; `runId` (0: the newest) is preselected.
-    explicit ExportWizard(const QString& storePath, qint64 runId = 0, QWidget* parent = nullptr);
+    // Runs from `store` (which must outlive the wizard); `runId` (0: the newest) is preselected.
+    explicit ExportWizard(const lathe::RunReader& store, qint64 runId = 0, QWidget* parent = nullptr);
     ~ExportWizard() override;
 
     // The choices, as the pages hold them.
@@ -69,7 +72,8 @@ private:
     void exportFinished();
     QString checkSummary(const QJsonObject& e) const;
 
-    QString store_path_;
+    const lathe::RunReader& store_;
+    QString store_path_;  // its file, for `lathe export --store`
     QProcess* help_ = nullptr;
     QStringList quant_types_;
     QString quant_flag_;

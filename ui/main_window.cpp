@@ -12,6 +12,7 @@
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QWizard>
 
 #include "core/runs/run_store.h"
 #include "ui/export_wizard.h"
@@ -22,6 +23,7 @@
 #include "ui/pages/monitor_page.h"
 #include "ui/pages/runs_page.h"
 #include "ui/pages/train_page.h"
+#include "ui/studio_run_store.h"
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("Lathe Studio"));
@@ -62,11 +64,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
                                .arg(QApplication::applicationVersion()));
     });
 
+    // The run store, where the last session left it; every page reads this one.
+    store_ = new StudioRunStore(this);
+    store_->setPath(QSettings().value("runStore", QString::fromStdString(lathe::RunStore::default_path())).toString());
     models_ = new ModelsPage(this);
-    runs_ = new RunsPage(this);
-    chat_ = new ChatPage(this);
+    runs_ = new RunsPage(*store_, this);
+    chat_ = new ChatPage(*store_, this);
     train_ = new TrainPage(this);
-    monitor_ = new MonitorPage(this);
+    monitor_ = new MonitorPage(*store_, this);
     datasets_ = new DatasetsPage(this);
     evaluate_ = new EvaluatePage(this);
     // In the order of the work: pick a model, look at the data, train, watch, compare, try it.
@@ -132,27 +137,30 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             train_->setConfig(c);
         }
     });
-    connect(runs_, &RunsPage::storePathChanged, chat_, &ChatPage::setStorePath);
-    connect(runs_, &RunsPage::storePathChanged, monitor_, &MonitorPage::setStorePath);
-    connect(runs_, &RunsPage::storePathChanged, evaluate_, &EvaluatePage::setStorePath);
-    connect(runs_, &RunsPage::runsChanged, evaluate_, &EvaluatePage::refreshRuns);
+    connect(store_, &StudioRunStore::pathChanged, monitor_, &MonitorPage::refreshOverlayChoices);
+    connect(store_, &StudioRunStore::pathChanged, evaluate_, &EvaluatePage::setStorePath);
+    connect(store_, &StudioRunStore::changed, evaluate_, &EvaluatePage::refreshRuns);
     connect(evaluate_, &EvaluatePage::statusMessage, this, status);
     connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
-    connect(runs_, &RunsPage::storePathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
+    connect(store_, &StudioRunStore::pathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
 
     // Settings from the last session.
     QSettings settings;
     chat_->setRecentModels(models_->recentModels());
     datasets_->setRecentModels(models_->recentModels());
     if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
-    runs_->setStorePath(settings.value("runStore", QString::fromStdString(lathe::RunStore::default_path())).toString());
-    chat_->setStorePath(runs_->storePath());
-    monitor_->setStorePath(runs_->storePath());
-    evaluate_->setStorePath(runs_->storePath());
+    chat_->refreshCheckpoints();
+    evaluate_->setStorePath(QString::fromStdString(store_->path()));
     rebuildRecentMenu(models_->recentModels());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     sidebar_->setCurrentRow(std::clamp(settings.value("window/page", 0).toInt(), 0, stack_->count() - 1));
     statusBar()->showMessage(tr("Ready"));
+}
+
+MainWindow::~MainWindow() {
+    // Pages and wizards read the store: they go first (children are otherwise deleted in the order made).
+    for (QWizard* wizard : findChildren<QWizard*>(Qt::FindDirectChildrenOnly)) delete wizard;
+    delete takeCentralWidget();
 }
 
 int MainWindow::addPage(const QString& title, QWidget* page) {
@@ -173,7 +181,7 @@ void MainWindow::showPage(QWidget* page) {
 QWidget* MainWindow::currentPage() const { return stack_->currentWidget(); }
 
 ExportWizard* MainWindow::openExportWizard(qint64 runId) {
-    auto* wizard = new ExportWizard(runs_->storePath(), runId, this);
+    auto* wizard = new ExportWizard(*store_, runId, this);
     wizard->setAttribute(Qt::WA_DeleteOnClose);
     connect(wizard, &ExportWizard::exported, this, [this](const QString& path) { statusBar()->showMessage(tr("Exported to %1").arg(path), 10000); });
     wizard->show();

@@ -15,12 +15,14 @@ class QListWidget;
 class QMenu;
 class QStackedWidget;
 class RunsPage;
+class StudioRunStore;
 class TrainPage;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
 
     // The one place pages are registered: appends `page` to the stack (the window takes ownership)
     // and `title` to the page list and the View menu, where Ctrl+<position> shows it (first 9 pages).
@@ -39,8 +41,10 @@ public:
     MonitorPage* monitorPage() const { return monitor_; }
     DatasetsPage* datasetsPage() const { return datasets_; }
     EvaluatePage* evaluatePage() const { return evaluate_; }
+    // The one connection to the run store; the pages read through it.
+    StudioRunStore* runStore() const { return store_; }
 
-    // The export wizard for `runId` (0: the newest run), from the Runs page's store; non-modal, deleted
+    // The export wizard for `runId` (0: the newest run), from the run store; non-modal, deleted
     // when closed.
     ExportWizard* openExportWizard(qint64 runId = 0);
 
@@ -57,6 +61,7 @@ private:
     QStackedWidget* stack_;
     QMenu* view_menu_;
     QMenu* recent_menu_;
+    StudioRunStore* store_;  // read by the pages and wizards, so deleted after them
     ModelsPage* models_;
     RunsPage* runs_;
     ChatPage* chat_;

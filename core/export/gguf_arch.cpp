@@ -11,13 +11,27 @@ namespace {
 
 // Mistral converts as "llama" (convert_hf_to_gguf.py registers MistralForCausalLM with LlamaModel).
 const GgufArch kArches[] = {
-    {"llama", "llama", "LlamaForCausalLM", true, false, false},
-    {"mistral", "llama", "MistralForCausalLM", true, false, false},
-    {"qwen2", "qwen2", "Qwen2ForCausalLM", false, false, false},
-    {"qwen3", "qwen3", "Qwen3ForCausalLM", false, false, false},
-    {"gemma", "gemma", "GemmaForCausalLM", false, true, false},
-    {"phi3", "phi3", "Phi3ForCausalLM", false, false, false},
-    {"gpt2", "gpt2", "GPT2LMHeadModel", false, false, true},
+    {.model_type = "llama", .gguf_arch = "llama", .hf_class = "LlamaForCausalLM", .permute_qk = true, .norm_plus_one = false,
+     .transpose_conv1d = false, .ffn_activation = "silu", .partial_rotary = false, .always_head_dim_keys = false,
+     .original_context_key = false, .sliding_window_key = false, .llama_bias_keys = true},
+    {.model_type = "mistral", .gguf_arch = "llama", .hf_class = "MistralForCausalLM", .permute_qk = true, .norm_plus_one = false,
+     .transpose_conv1d = false, .ffn_activation = "silu", .partial_rotary = false, .always_head_dim_keys = false,
+     .original_context_key = false, .sliding_window_key = false, .llama_bias_keys = false},
+    {.model_type = "qwen2", .gguf_arch = "qwen2", .hf_class = "Qwen2ForCausalLM", .permute_qk = false, .norm_plus_one = false,
+     .transpose_conv1d = false, .ffn_activation = "silu", .partial_rotary = false, .always_head_dim_keys = false,
+     .original_context_key = false, .sliding_window_key = false, .llama_bias_keys = false},
+    {.model_type = "qwen3", .gguf_arch = "qwen3", .hf_class = "Qwen3ForCausalLM", .permute_qk = false, .norm_plus_one = false,
+     .transpose_conv1d = false, .ffn_activation = "silu", .partial_rotary = false, .always_head_dim_keys = false,
+     .original_context_key = false, .sliding_window_key = false, .llama_bias_keys = false},
+    {.model_type = "gemma", .gguf_arch = "gemma", .hf_class = "GemmaForCausalLM", .permute_qk = false, .norm_plus_one = true,
+     .transpose_conv1d = false, .ffn_activation = "gelu_pytorch_tanh", .partial_rotary = false, .always_head_dim_keys = true,
+     .original_context_key = false, .sliding_window_key = false, .llama_bias_keys = false},
+    {.model_type = "phi3", .gguf_arch = "phi3", .hf_class = "Phi3ForCausalLM", .permute_qk = false, .norm_plus_one = false,
+     .transpose_conv1d = false, .ffn_activation = "silu", .partial_rotary = true, .always_head_dim_keys = false,
+     .original_context_key = true, .sliding_window_key = true, .llama_bias_keys = false},
+    {.model_type = "gpt2", .gguf_arch = "gpt2", .hf_class = "GPT2LMHeadModel", .permute_qk = false, .norm_plus_one = false,
+     .transpose_conv1d = true, .ffn_activation = "gelu_new", .partial_rotary = false, .always_head_dim_keys = false,
+     .original_context_key = false, .sliding_window_key = false, .llama_bias_keys = false},
 };
 
 }  // namespace

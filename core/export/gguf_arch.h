@@ -21,6 +21,21 @@ struct GgufArch {
     bool norm_plus_one;
     // GPT-2's Conv1D stores [in, out]; GGUF stores the usual [out, in].
     bool transpose_conv1d;
+    // The MLP activation llama.cpp's graph for this architecture applies (a config.json hidden_act value).
+    const char* ffn_activation;
+    // rope.dimension_count may be less than the head size (Phi-3's partial_rotary_factor); elsewhere
+    // llama.cpp rotates whole heads.
+    bool partial_rotary;
+    // attention.key_length / value_length are written even when head_dim * heads == hidden (Gemma's
+    // converter always writes them); elsewhere only when they differ.
+    bool always_head_dim_keys;
+    // rope.scaling.original_context_length (Phi-3's original_max_position_embeddings).
+    bool original_context_key;
+    // attention.sliding_window: llama.cpp applies the window (Phi-3); elsewhere it attends to the whole
+    // context, so a model with a window cannot be exported.
+    bool sliding_window_key;
+    // config.json gets LlamaConfig's attention_bias and mlp_bias keys on import.
+    bool llama_bias_keys;
 };
 
 // By HF model_type; nullptr when GGUF export/import does not handle it.

@@ -6,18 +6,17 @@
 #include <iterator>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <set>
 
 #include "core/export/gguf_arch.h"
 #include "core/export/gguf_tokenizer.h"
+#include "core/io/checkpoint.h"
 #include "core/io/gguf_quants.h"
 #include "core/io/gguf_writer.h"
 #include "core/io/safetensors.h"
 #include "core/models/config.h"
 #include "core/util/error.h"
-#include "core/util/json_file.h"
 
 namespace lathe {
 
@@ -80,34 +79,7 @@ GgmlType tensor_type(const FileType& ft, const std::string& gguf_base, int layer
     return fallback(t, ncols);
 }
 
-// One source tensor in the checkpoint.
-struct Source {
-    std::shared_ptr<SafetensorsFile> file;
-    const TensorEntry* entry = nullptr;
-};
-
-std::map<std::string, Source> open_checkpoint(const std::string& model_dir) {
-    std::vector<std::string> files;
-    const fs::path index = fs::path(model_dir) / "model.safetensors.index.json";
-    if (fs::exists(index)) {
-        const auto j = read_json_file(index.string());
-        std::set<std::string> names;
-        for (const auto& [name, file] : j.at("weight_map").items()) names.insert(file.get<std::string>());
-        for (const auto& n : names) files.push_back((fs::path(model_dir) / n).string());
-    } else if (fs::exists(fs::path(model_dir) / "model.safetensors")) {
-        files.push_back((fs::path(model_dir) / "model.safetensors").string());
-    } else {
-        throw Error(model_dir + ": no model.safetensors or model.safetensors.index.json");
-    }
-    std::map<std::string, Source> out;
-    for (const auto& path : files) {
-        auto f = SafetensorsFile::open(path);
-        for (const auto& e : f->header().tensors) out[e.name] = {f, &e};
-    }
-    return out;
-}
-
-std::vector<float> to_float(const Source& s) {
+std::vector<float> to_float(const LocatedTensor& s) {
     const TensorEntry& e = *s.entry;
     const int64_t n = e.numel();
     std::vector<float> out(static_cast<size_t>(n));
@@ -166,12 +138,12 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
 
     // What GGUF cannot express, refused before anything is written.
     if (!gpt2) {
-        const std::string want_act = cfg.model_type == "gemma" ? "gelu_pytorch_tanh" : "silu";
+        const std::string want_act = ga->ffn_activation;
         if (cfg.hidden_act != want_act) {
             throw Error(where + ": hidden_act '" + cfg.hidden_act + "' — llama.cpp's " + arch + " uses " + want_act);
         }
         if (cfg.mlp_bias) throw Error(where + ": mlp_bias has no GGUF " + arch + " counterpart");
-        if (cfg.sliding_window && *cfg.sliding_window < cfg.max_position_embeddings && cfg.model_type != "phi3") {
+        if (cfg.sliding_window && *cfg.sliding_window < cfg.max_position_embeddings && !ga->sliding_window_key) {
             throw Error(where + ": sliding_window " + std::to_string(*cfg.sliding_window) + " — llama.cpp's " + arch +
                         " architecture attends to the whole context, so the exported model would differ");
         }
@@ -180,7 +152,7 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
             throw Error(where + ": rope type '" + rt + "' cannot be exported to GGUF " + arch + " by Lathe (supported: default, linear" +
                         std::string(ga->permute_qk ? ", llama3" : "") + ")");
         }
-        if (cfg.rope.partial_rotary_factor != 1.0 && cfg.model_type != "phi3") {
+        if (cfg.rope.partial_rotary_factor != 1.0 && !ga->partial_rotary) {
             throw Error(where + ": partial_rotary_factor has no GGUF " + arch + " counterpart");
         }
     } else if (cfg.hidden_act != "gelu_new" && cfg.hidden_act != "gelu_pytorch_tanh") {
@@ -207,7 +179,7 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
         w.set_f32(key("attention.layer_norm_rms_epsilon"), static_cast<float>(cfg.norm_eps));
         const int64_t rope_dims = static_cast<int64_t>(std::llround(cfg.head_dim * cfg.rope.partial_rotary_factor));
         w.set_u32(key("rope.dimension_count"), static_cast<uint32_t>(rope_dims));
-        if (cfg.head_dim * cfg.num_heads != cfg.hidden_size || cfg.model_type == "gemma") {
+        if (cfg.head_dim * cfg.num_heads != cfg.hidden_size || ga->always_head_dim_keys) {
             w.set_u32(key("attention.key_length"), static_cast<uint32_t>(cfg.head_dim));
             w.set_u32(key("attention.value_length"), static_cast<uint32_t>(cfg.head_dim));
         }
@@ -215,27 +187,31 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
             w.set_string(key("rope.scaling.type"), "linear");
             w.set_f32(key("rope.scaling.factor"), static_cast<float>(cfg.rope.factor));
         }
-        if (cfg.model_type == "phi3") {
+        if (ga->original_context_key) {
             w.set_u32(key("rope.scaling.original_context_length"),
                       static_cast<uint32_t>(cfg.rope.original_max_position_embeddings > 0
                                                 ? cfg.rope.original_max_position_embeddings
                                                 : cfg.max_position_embeddings));
-            if (cfg.sliding_window) w.set_u32(key("attention.sliding_window"), static_cast<uint32_t>(*cfg.sliding_window));
+        }
+        if (ga->sliding_window_key && cfg.sliding_window) {
+            w.set_u32(key("attention.sliding_window"), static_cast<uint32_t>(*cfg.sliding_window));
         }
     }
     w.set_u32(key("vocab_size"), static_cast<uint32_t>(cfg.vocab_size));
     add_gguf_tokenizer(w, model_dir, cfg.vocab_size);
 
-    // Weights: every checkpoint tensor must find its GGUF name, and every needed one must be there.
-    auto src = open_checkpoint(model_dir);
+    // Weights: every checkpoint tensor must find its GGUF name, and every needed one must be there. Read
+    // as the other exports read them (Checkpoint: one file or the shards an index names).
+    const Checkpoint src = Checkpoint::open_dir(model_dir);
     std::set<std::string> used;
-    for (const auto& [name, s] : src) {
+    for (const std::string& name : src.names()) {
+        const LocatedTensor s = src.at(name);
         if (s.entry->dtype != DType::F32 && s.entry->dtype != DType::F16 && s.entry->dtype != DType::BF16) {
             throw Error(s.file->path() + ": tensor '" + name + "' is " + dtype_display_name(s.entry->dtype) +
                         "; GGUF export reads float32, float16 and bfloat16 weights");
         }
     }
-    const bool tied = cfg.tie_word_embeddings || !src.count(std::string(find_architecture(cfg.model_type)->lm_head) + ".weight");
+    const bool tied = cfg.tie_word_embeddings || !src.contains(std::string(find_architecture(cfg.model_type)->lm_head) + ".weight");
     const int n_layers = static_cast<int>(cfg.num_layers);
     if (cfg.rope.type == "llama3" && ga->permute_qk) {
         auto factors = std::make_shared<std::vector<float>>(llama3_rope_factors(cfg));
@@ -249,13 +225,12 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
         }
         for (const char* suffix : {".weight", ".bias"}) {
             const std::string hf = n.hf + suffix;
-            auto it = src.find(hf);
-            if (it == src.end()) {
+            if (!src.contains(hf)) {
                 if (std::string(suffix) == ".weight") throw Error(model_dir + ": checkpoint has no tensor '" + hf + "'");
                 continue;
             }
             used.insert(hf);
-            const Source s = it->second;
+            const LocatedTensor s = src.at(hf);  // src outlives w.write(), which reads it
             std::vector<int64_t> shape = s.entry->shape;  // row-major, HF layout
             const bool is_weight = std::string(suffix) == ".weight";
             const bool conv1d = gpt2 && is_weight && shape.size() == 2 && n.gguf.find("norm") == std::string::npos &&
@@ -287,8 +262,9 @@ void export_gguf(const std::string& model_dir, const std::string& out_path, cons
             });
         }
     }
-    for (const auto& [name, s] : src) {
+    for (const std::string& name : src.names()) {
         if (used.count(name)) continue;
+        const LocatedTensor s = src.at(name);
         // Buffers some checkpoints carry that are not weights.
         if (name.ends_with(".rotary_emb.inv_freq") || name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")) continue;
         throw Error(s.file->path() + ": tensor '" + name + "' has no GGUF " + arch + " counterpart; exporting without it would "

@@ -126,24 +126,25 @@ ojson build_config(const GgufFile& g, const GgufArch& ga, const std::string& arc
         c["rms_norm_eps"] = h.eps;
         c["rope_theta"] = h.rope_theta;
         c["rope_scaling"] = rope_scaling_json(g, arch, h);
-        if (std::string(ga.model_type) == "gemma") c["hidden_activation"] = "gelu_pytorch_tanh";
-        c["hidden_act"] = std::string(ga.model_type) == "gemma" ? "gelu_pytorch_tanh" : "silu";
-        if (std::string(ga.model_type) == "llama") {
+        c["hidden_act"] = ga.ffn_activation;
+        // Where the config class reads its activation from another key (Gemma's hidden_activation), that too.
+        c[find_architecture(ga.model_type)->act_key] = ga.ffn_activation;
+        if (ga.llama_bias_keys) {
             c["attention_bias"] = attention_bias;
             c["mlp_bias"] = false;
         }
         if (h.rope_dims != h.head_dim) {
-            if (std::string(ga.model_type) != "phi3") {
+            if (!ga.partial_rotary) {
                 throw Error(g.path() + ": " + arch + ".rope.dimension_count (" + std::to_string(h.rope_dims) +
                             ") differs from the head size (" + std::to_string(h.head_dim) + "); a Hugging Face " +
                             ga.model_type + " model rotates whole heads");
             }
             c["partial_rotary_factor"] = static_cast<double>(h.rope_dims) / static_cast<double>(h.head_dim);
         }
-        if (std::string(ga.model_type) == "phi3") {
+        if (ga.original_context_key) {
             c["original_max_position_embeddings"] = h.rope_orig_context > 0 ? h.rope_orig_context : h.context;
-            if (h.sliding_window) c["sliding_window"] = *h.sliding_window;
         }
+        if (ga.sliding_window_key && h.sliding_window) c["sliding_window"] = *h.sliding_window;
     }
     c["tie_word_embeddings"] = tied;
     for (auto it = tok.special_ids.begin(); it != tok.special_ids.end(); ++it) c[it.key()] = it.value();
@@ -258,7 +259,8 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, const
         expect_rows(b + "attn_v.weight", h.n_kv_head * h.head_dim, "head_count_kv x head size");
         expect_rows(b + "attn_qkv.weight", (h.n_head + 2 * h.n_kv_head) * h.head_dim, "q, k and v heads");
         expect_rows(b + "ffn_gate.weight", h.ffn, "feed_forward_length");
-        expect_rows(b + "ffn_up.weight", std::string(ga->model_type) == "phi3" ? 2 * h.ffn : h.ffn,
+        // A fused gate_up (Phi-3's) is llama.cpp's ffn_up: twice the rows.
+        expect_rows(b + "ffn_up.weight", find_architecture(ga->model_type)->mlp == MlpKind::GatedFused ? 2 * h.ffn : h.ffn,
                     "feed_forward_length");
     }
 

@@ -13,6 +13,16 @@ enum class Family { DecoderLM, BertClassifier };
 enum class NormKind { RMS, RMSPlusOne, LayerNorm };  // RMSPlusOne: Gemma's x * (1 + w)
 enum class MlpKind { Gated, GatedFused, Plain };     // Gated: down(act(gate) * up); Plain: proj(act(fc))
 enum class Positions { Rope, Learned };
+// How config.json names the sizes: the usual keys (hidden_size, num_hidden_layers, num_attention_heads,
+// intermediate_size, max_position_embeddings, rms_norm_eps, rope_*), or GPT2Config's (n_embd, n_layer,
+// n_head, n_inner, n_positions, layer_norm_epsilon, scale_attn_weights, scale_attn_by_inverse_layer_idx).
+enum class ConfigKeys { Standard, Gpt2 };
+// Whether a projection has a bias. FromConfig: config.json's attention_bias (q/k/v/o) or mlp_bias, false
+// when absent.
+enum class BiasRule { Never, Always, FromConfig };
+// Whether config.json's sliding_window is applied. WhenEnabled: only with use_sliding_window: true (Qwen2
+// and Qwen3 configs carry a window their models do not use by default).
+enum class SlidingWindowRule { Ignored, Always, WhenEnabled };
 
 struct ArchSpec {
     const char* model_type;   // config.json "model_type"
@@ -47,6 +57,13 @@ struct ArchSpec {
     Dropout embedding_dropout = {};  // on the summed input embeddings (GPT-2's drop)
     Dropout attention_dropout = {};  // on the attention probabilities
     Dropout residual_dropout = {};   // on the attention output projection and on the MLP output, before each residual add
+
+    ConfigKeys config_keys = ConfigKeys::Standard;
+    const char* act_key = "hidden_act";  // the config.json key of the MLP activation (default_act when absent)
+    BiasRule qkv_bias = BiasRule::FromConfig;
+    BiasRule o_bias = BiasRule::Never;
+    BiasRule mlp_bias = BiasRule::FromConfig;
+    SlidingWindowRule sliding_window = SlidingWindowRule::Ignored;
 };
 
 // nullptr when Lathe does not know the model_type.

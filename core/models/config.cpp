@@ -150,7 +150,7 @@ RopeConfig read_rope(const json& root, const ConfigReader& r, int64_t max_positi
 
 void read_decoder(const json& root, const ConfigReader& r, ModelConfig& c) {
     const ArchSpec& arch = *c.arch;
-    if (c.model_type == "gpt2") {
+    if (arch.config_keys == ConfigKeys::Gpt2) {
         c.vocab_size = positive(r, "vocab_size", r.integer("vocab_size"));
         c.hidden_size = positive(r, "n_embd", r.integer("n_embd"));
         c.num_layers = positive(r, "n_layer", r.integer("n_layer"));
@@ -159,8 +159,6 @@ void read_decoder(const json& root, const ConfigReader& r, ModelConfig& c) {
         c.intermediate_size = r.integer_or("n_inner", 4 * c.hidden_size);  // GPT2MLP: n_inner or 4 * n_embd
         c.max_position_embeddings = positive(r, "n_positions", r.integer("n_positions"));
         c.norm_eps = r.number("layer_norm_epsilon");
-        c.hidden_act = r.string_or("activation_function", arch.default_act);
-        c.attention_bias = c.o_bias = c.mlp_bias = true;
         c.scale_attn_weights = r.boolean_or("scale_attn_weights", true);
         c.scale_attn_by_inverse_layer_idx = r.boolean_or("scale_attn_by_inverse_layer_idx", false);
     } else {
@@ -172,26 +170,23 @@ void read_decoder(const json& root, const ConfigReader& r, ModelConfig& c) {
         c.num_kv_heads = positive(r, "num_key_value_heads", r.integer_or("num_key_value_heads", c.num_heads));
         c.max_position_embeddings = positive(r, "max_position_embeddings", r.integer("max_position_embeddings"));
         c.norm_eps = r.number("rms_norm_eps");
-        // Gemma's first checkpoints say hidden_act "gelu" but were trained with the tanh approximation;
-        // transformers uses `hidden_activation`, else gelu_pytorch_tanh, and so do we.
-        if (c.model_type == "gemma") c.hidden_act = r.string_or("hidden_activation", arch.default_act);
-        else c.hidden_act = r.string_or("hidden_act", arch.default_act);
-        if (c.model_type == "qwen2") {
-            c.attention_bias = true;  // Qwen2 always has q/k/v biases; o_proj none
-        } else {
-            c.attention_bias = r.boolean_or("attention_bias", false);
-            c.o_bias = c.model_type == "llama" ? c.attention_bias : false;
-        }
-        c.mlp_bias = r.boolean_or("mlp_bias", false);
         c.rope = read_rope(root, r, c.max_position_embeddings);
         // Sliding windows only matter where the model applies them.
         if (r.has("sliding_window")) {
-            bool used = c.model_type == "mistral" ||
-                        (c.model_type == "qwen2" && r.boolean_or("use_sliding_window", false)) ||
-                        (c.model_type == "qwen3" && r.boolean_or("use_sliding_window", false));
+            const bool used = arch.sliding_window == SlidingWindowRule::Always ||
+                              (arch.sliding_window == SlidingWindowRule::WhenEnabled && r.boolean_or("use_sliding_window", false));
             if (used) c.sliding_window = positive(r, "sliding_window", r.integer("sliding_window"));
         }
     }
+    // Gemma's first checkpoints say hidden_act "gelu" but were trained with the tanh approximation;
+    // transformers reads `hidden_activation` (its act_key), else gelu_pytorch_tanh, and so do we.
+    c.hidden_act = r.string_or(arch.act_key, arch.default_act);
+    auto has_bias = [&](BiasRule rule, const char* key) {
+        return rule == BiasRule::Always || (rule == BiasRule::FromConfig && r.boolean_or(key, false));
+    };
+    c.attention_bias = has_bias(arch.qkv_bias, "attention_bias");
+    c.o_bias = has_bias(arch.o_bias, "attention_bias");
+    c.mlp_bias = has_bias(arch.mlp_bias, "mlp_bias");
     if (c.num_heads % c.num_kv_heads != 0)
         throw Error(r.path() + ": num_attention_heads (" + std::to_string(c.num_heads) +
                     ") must be a multiple of num_key_value_heads (" + std::to_string(c.num_kv_heads) + ")");

@@ -86,11 +86,9 @@ at::Tensor DecoderLM::attention_block(const DecoderLayer& layer, int64_t layer_i
         k = apply_rotary(k, cos, sin);
     }
 
-    double scale = 1.0 / std::sqrt(static_cast<double>(D));
-    if (config.model_type == "gpt2") {
-        if (!config.scale_attn_weights) scale = 1.0;
-        if (config.scale_attn_by_inverse_layer_idx) scale /= static_cast<double>(layer_index + 1);
-    }
+    // GPT-2's config can turn the 1/sqrt(D) off or add 1/(layer + 1); the other configs keep the defaults.
+    double scale = config.scale_attn_weights ? 1.0 / std::sqrt(static_cast<double>(D)) : 1.0;
+    if (config.scale_attn_by_inverse_layer_idx) scale /= static_cast<double>(layer_index + 1);
     if (plan.varlen) {
         // B = 1, T = all real tokens: [1, heads, total, D] -> [total, heads, D].
         at::Tensor attn = varlen_attention(q.squeeze(0).transpose(0, 1), k.squeeze(0).transpose(0, 1), v.squeeze(0).transpose(0, 1),

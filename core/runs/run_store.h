@@ -11,39 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "core/runs/run_owner.h"
-#include "core/runs/run_status.h"
+#include "core/runs/run_reader.h"
 
 struct sqlite3;
 
 namespace lathe {
-
-struct RunRecord {
-    int64_t id = 0;
-    std::string name;
-    RunStatus status = RunStatus::created;
-    std::string config_path;
-    std::string config_text;   // the YAML as it was when the run started
-    std::string model;
-    std::string datasets;      // JSON: [{path, fingerprint}]
-    std::string output_dir;
-    double created_at = 0, started_at = 0, finished_at = 0;  // Unix seconds
-    std::string error;
-    std::string final_metrics; // JSON object
-    RunOwner owner;            // the process that last set it running
-};
-
-struct MetricPoint {
-    int64_t step = 0;
-    std::string name;
-    double value = 0;
-};
-
-struct CheckpointRecord {
-    int64_t step = 0;
-    std::string path;
-    double created_at = 0;
-};
 
 // One score of `lathe eval` (an lm-evaluation-harness metric) recorded beside a run, so the base model,
 // the run's checkpoints and its exports can be compared on the same tasks.
@@ -60,13 +32,13 @@ struct EvalScore {
     double time = 0;          // Unix seconds (set when recorded)
 };
 
-class RunStore {
+class RunStore : public RunReader {
 public:
     // Opens (creating, or upgrading an older schema) the database at `path`.
     static std::unique_ptr<RunStore> open(const std::string& path);
     // $LATHE_HOME/lathe.db, else $XDG_DATA_HOME/lathe/lathe.db, else ~/.local/share/lathe/lathe.db.
     static std::string default_path();
-    ~RunStore();
+    ~RunStore() override;
     RunStore(const RunStore&) = delete;  // owns the database connection
     RunStore& operator=(const RunStore&) = delete;
 
@@ -81,11 +53,11 @@ public:
     void add_event(int64_t run, const std::string& json_line);
 
     // A "running" run whose owner process is gone is returned, and recorded, as "interrupted".
-    std::vector<RunRecord> list_runs() const;
-    std::optional<RunRecord> find_run(int64_t id) const;
-    std::vector<MetricPoint> metrics(int64_t run, const std::string& name = "") const;
-    std::vector<CheckpointRecord> checkpoints(int64_t run) const;
-    std::vector<std::string> events(int64_t run) const;
+    std::vector<RunRecord> list_runs() const override;
+    std::optional<RunRecord> find_run(int64_t id) const override;
+    std::vector<MetricPoint> metrics(int64_t run, const std::string& name = "") const override;
+    std::vector<CheckpointRecord> checkpoints(int64_t run) const override;
+    std::vector<std::string> events(int64_t run) const override;
     // Evaluation scores recorded beside the run (one transaction: all of them or none).
     void add_eval_scores(int64_t run, const std::vector<EvalScore>& scores);
     std::vector<EvalScore> eval_scores(int64_t run) const;
@@ -93,7 +65,7 @@ public:
     bool delete_run(int64_t run);
 
     static constexpr int kSchemaVersion = 3;
-    const std::string& path() const { return path_; }
+    std::string path() const override { return path_; }
 
 private:
     RunStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

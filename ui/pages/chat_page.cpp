@@ -19,7 +19,7 @@
 #include <QTextOption>
 #include <QVBoxLayout>
 
-#include "core/runs/run_store.h"
+#include "core/runs/run_reader.h"
 
 namespace {
 
@@ -44,7 +44,7 @@ QDoubleSpinBox* doubleSpin(double min, double max, double step, double value, QW
 
 }  // namespace
 
-ChatPage::ChatPage(QWidget* parent) : QWidget(parent) {
+ChatPage::ChatPage(const lathe::RunReader& runs, QWidget* parent) : QWidget(parent), runs_(runs) {
     // What to compare: a base model and a checkpoint of it.
     model_ = new QComboBox(this);
     model_->setObjectName("chatModel");
@@ -242,26 +242,20 @@ void ChatPage::setAdapter(const QString& dir) {
 
 QString ChatPage::adapter() const { return adapter_->currentData().toString(); }
 
-void ChatPage::setStorePath(const QString& path) {
-    store_path_ = path;
-    refreshCheckpoints();
-}
-
 void ChatPage::refreshCheckpoints() {
     QString keep = adapter();
     QSignalBlocker block(adapter_);
     adapter_->clear();
     adapter_->addItem(tr("None — the base model only"), QString());
     // The checkpoints of the runs that trained this model, newest first.
-    if (!store_path_.isEmpty() && QFileInfo::exists(store_path_) && !model().isEmpty()) {
+    if (!model().isEmpty()) {
         try {
-            auto store = lathe::RunStore::open(store_path_.toStdString());
-            auto runs = store->list_runs();
+            auto runs = runs_.list_runs();
             std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
             const QString base = canonical(model());
             for (const lathe::RunRecord& r : runs) {
                 if (canonical(q(r.model)) != base) continue;
-                auto checkpoints = store->checkpoints(r.id);
+                auto checkpoints = runs_.checkpoints(r.id);
                 for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
                     if (!QFileInfo::exists(q(it->path))) continue;  // removed by save_total_limit
                     adapter_->addItem(tr("run %1 (%2), step %3").arg(r.id).arg(q(r.name)).arg(it->step), q(it->path));

@@ -9,6 +9,10 @@
 
 #include "ui/generate_process.h"
 
+namespace lathe {
+class RunReader;
+}
+
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
@@ -20,7 +24,8 @@ class QSpinBox;
 class ChatPage : public QWidget {
     Q_OBJECT
 public:
-    explicit ChatPage(QWidget* parent = nullptr);
+    // Offers the checkpoints of the runs in `runs` that trained the chosen model.
+    explicit ChatPage(const lathe::RunReader& runs, QWidget* parent = nullptr);
 
     void setModel(const QString& dir);
     QString model() const;
@@ -28,8 +33,7 @@ public:
     void setAdapter(const QString& dir);
     QString adapter() const;
     void setRecentModels(const QStringList& dirs);
-    // The run store to offer checkpoints from; re-read by refreshCheckpoints().
-    void setStorePath(const QString& path);
+    // Re-reads the runs' checkpoints (call it when the run store changes).
     void refreshCheckpoints();
 
     GenerateRequest request() const;  // the prompt and sampling settings as set
@@ -52,7 +56,7 @@ private:
     void chooseModel();
     void chooseAdapter();
 
-    QString store_path_;
+    const lathe::RunReader& runs_;
     QStringList chosen_adapters_;  // adapter folders picked by hand (Browse, setAdapter)
     QComboBox* model_;
     QComboBox* adapter_;

@@ -18,7 +18,7 @@
 #include <cmath>
 #include <exception>
 
-#include "core/runs/run_store.h"
+#include "core/runs/run_reader.h"
 
 namespace {
 
@@ -79,7 +79,7 @@ QString duration(double seconds) {
 
 }  // namespace
 
-MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new TrainingSession(this)) {
+MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidget(parent), session_(new TrainingSession(this)), runs_(runs) {
     title_ = new QLabel(tr("No run yet — configure one on the Train page and press Start."), this);
     QFont big = title_->font();
     big.setPointSizeF(big.pointSizeF() * 1.25);
@@ -283,12 +283,6 @@ MonitorPage::MonitorPage(QWidget* parent) : QWidget(parent), session_(new Traini
     updateButtons();
 }
 
-void MonitorPage::setStorePath(const QString& path) {
-    store_path_ = path;
-    session_->setStorePath(path);
-    refreshOverlayChoices();
-}
-
 int MonitorPage::lossPointCount() const { return loss_raw_->dataCount(); }
 int MonitorPage::preferencePointCount() const { return pref_plot_->graph(0)->dataCount(); }
 bool MonitorPage::preferenceChartShown() const { return !pref_plot_->isHidden(); }
@@ -342,6 +336,7 @@ void MonitorPage::startRun(const QString& configPath) {
     status_->setText(tr("Loading the model and the dataset."));
     run_status_ = lathe::RunStatus::running;
     emit showRequested();
+    session_->setStorePath(QString::fromStdString(runs_.path()));
     session_->start(configPath);
     updateButtons();
 }
@@ -360,6 +355,7 @@ void MonitorPage::resumeRun(qint64 runId) {
     title_->setText(tr("Run #%1 — resuming").arg(runId));
     status_->setText(tr("Continuing from the latest checkpoint."));
     emit showRequested();
+    session_->setStorePath(QString::fromStdString(runs_.path()));
     session_->resume(runId);
     updateButtons();
 }
@@ -379,17 +375,16 @@ void MonitorPage::openRun(qint64 runId) {
 // Fills the charts from the run store: metrics, evaluations, checkpoints, status.
 bool MonitorPage::loadHistory(qint64 runId) {
     try {
-        auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
-        auto run = store->find_run(runId);
+        auto run = runs_.find_run(runId);
         if (!run) {
-            QMessageBox::warning(this, tr("No such run"), tr("Run #%1 is not in the run store %2.").arg(runId).arg(QString::fromStdString(store->path())));
+            QMessageBox::warning(this, tr("No such run"), tr("Run #%1 is not in the run store %2.").arg(runId).arg(QString::fromStdString(runs_.path())));
             return false;
         }
         clearCharts();
         log_->clear();
         run_id_ = runId;
         std::optional<lathe::ProjectedLoss> last_training, last_validation;  // drawn once the curves are in
-        for (const auto& line : store->events(runId)) {
+        for (const auto& line : runs_.events(runId)) {
             std::optional<lathe::EventLine> event;
             try {
                 event = lathe::parse_event_line(line);
@@ -406,7 +401,7 @@ bool MonitorPage::loadHistory(qint64 runId) {
         }
         QHash<qint64, lathe::StepEvent> steps;
         QList<qint64> order;
-        for (const auto& m : store->metrics(runId)) {
+        for (const auto& m : runs_.metrics(runId)) {
             if (m.name == "eval_loss") {
                 addEval(m.step, m.value);
                 continue;
@@ -436,7 +431,7 @@ bool MonitorPage::loadHistory(qint64 runId) {
             const auto last_eval = eval_->data()->constEnd() - 1;
             drawForecast(validation_forecast_, last_eval->key, last_eval->value, *last_validation);
         }
-        for (const auto& c : store->checkpoints(runId)) addCheckpoint(c.step);
+        for (const auto& c : runs_.checkpoints(runId)) addCheckpoint(c.step);
         run_status_ = run->status;
         paused_ = false;
         const bool elsewhere = run_status_ == lathe::RunStatus::running && !session_->isRunning();
@@ -675,8 +670,7 @@ void MonitorPage::refreshOverlayChoices() {
     compare_->clear();
     compare_->addItem(tr("an earlier run…"), 0);
     try {
-        auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
-        for (const auto& r : store->list_runs()) {
+        for (const auto& r : runs_.list_runs()) {
             if (r.id == run_id_ || overlays_.contains(r.id)) continue;
             compare_->addItem(tr("#%1 %2 (%3)").arg(r.id).arg(QString::fromStdString(r.name), QString(lathe::to_string(r.status))), QVariant::fromValue<qint64>(r.id));
         }
@@ -689,9 +683,8 @@ void MonitorPage::refreshOverlayChoices() {
 void MonitorPage::addOverlay(qint64 runId) {
     if (overlays_.contains(runId) || runId == run_id_) return;
     try {
-        auto store = lathe::RunStore::open(store_path_.isEmpty() ? lathe::RunStore::default_path() : store_path_.toStdString());
         QVector<double> steps, losses;
-        for (const auto& m : store->metrics(runId, "loss")) {
+        for (const auto& m : runs_.metrics(runId, "loss")) {
             steps << static_cast<double>(m.step);
             losses << m.value;
         }

@@ -12,6 +12,10 @@
 
 #include "ui/training_session.h"
 
+namespace lathe {
+class RunReader;
+}
+
 class QComboBox;
 class QCustomPlot;
 class QCPGraph;
@@ -37,11 +41,12 @@ struct DebiasedAverage {
 class MonitorPage : public QWidget {
     Q_OBJECT
 public:
-    explicit MonitorPage(QWidget* parent = nullptr);
+    // Earlier runs are read from `runs`; the trainer is given its path (`lathe train --store`).
+    explicit MonitorPage(const lathe::RunReader& runs, QWidget* parent = nullptr);
 
     TrainingSession* session() const { return session_; }
-    // Run store to read earlier runs from (and pass to the trainer); empty: the default store.
-    void setStorePath(const QString& path);
+    // Re-reads the earlier runs offered for comparison (when another run store was chosen).
+    void refreshOverlayChoices();
     // For the main window's close: with a run going, asks whether to stop it (with a checkpoint) or
     // leave it running. False when the user cancelled the close.
     bool confirmClose();
@@ -112,7 +117,6 @@ private:
     void onFailed(const QString& reason, const QString& advice);
     void log(const QString& line);
     void resmooth();
-    void refreshOverlayChoices();
     void updateButtons();
     void updateProgress(qint64 step, double elapsed);
     void replotAll();
@@ -121,7 +125,7 @@ private:
     void placeCheckpointMarkers();
 
     TrainingSession* session_;
-    QString store_path_;
+    const lathe::RunReader& runs_;
     qint64 run_id_ = 0;
     lathe::RunStatus run_status_ = lathe::RunStatus::created;
     bool pausing_ = false;  // Pause was pressed: the run stops with a checkpoint, shown as paused

@@ -14,21 +14,19 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
-#include <QTimer>
 #include <QVBoxLayout>
 
 #include <nlohmann/json.hpp>
 
 #include "core/util/error.h"
 #include "ui/pages/runs_table_model.h"
+#include "ui/studio_run_store.h"
 
 namespace {
-constexpr int kPollMs = 1000;  // a stat() of two files: cheap enough to do every second
-
 QString q(const std::string& s) { return QString::fromStdString(s); }
 }  // namespace
 
-RunsPage::RunsPage(QWidget* parent) : QWidget(parent), poll_(new QTimer(this)) {
+RunsPage::RunsPage(StudioRunStore& store, QWidget* parent) : QWidget(parent), store_(store) {
     store_label_ = new QLabel(this);
     store_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* change = new QPushButton(tr("Change…"), this);
@@ -127,59 +125,43 @@ RunsPage::RunsPage(QWidget* parent) : QWidget(parent), poll_(new QTimer(this)) {
     layout->addWidget(message_);
     layout->addWidget(split, 1);
 
-    connect(poll_, &QTimer::timeout, this, &RunsPage::pollStore);
-    poll_->start(kPollMs);
-    setStorePath(QString::fromStdString(lathe::RunStore::default_path()));
+    // The store is re-read whenever its database files change, or another database is chosen.
+    connect(&store_, &StudioRunStore::changed, this, &RunsPage::reload);
+    connect(&store_, &StudioRunStore::pathChanged, this, &RunsPage::showStorePath);
+    showStorePath();
+    reload();
 }
 
 RunsPage::~RunsPage() = default;
 
-void RunsPage::setStorePath(const QString& path) {
-    if (path == store_path_) return;
-    store_path_ = path;
-    store_.reset();
-    store_label_->setText(tr("Run store: %1").arg(path));
-    reload();
-    emit storePathChanged(path);
-}
+void RunsPage::setStorePath(const QString& path) { store_.setPath(path); }
+
+QString RunsPage::storePath() const { return store_.filePath(); }
+
+void RunsPage::showStorePath() { store_label_->setText(tr("Run store: %1").arg(store_.filePath())); }
 
 void RunsPage::chooseStorePath() {
-    QString path = QFileDialog::getSaveFileName(this, tr("Run Store Database"), store_path_, tr("SQLite databases (*.db);;All files (*)"),
+    QString path = QFileDialog::getSaveFileName(this, tr("Run Store Database"), storePath(), tr("SQLite databases (*.db);;All files (*)"),
                                                 nullptr, QFileDialog::DontConfirmOverwrite);
     if (!path.isEmpty()) setStorePath(path);
 }
 
-QString RunsPage::storeSignature() const {
-    // WAL mode: commits land in -wal first, so both files' sizes and times tell of a change.
-    QString s;
-    for (const QString& f : {store_path_, store_path_ + "-wal"}) {
-        QFileInfo info(f);
-        s += QString("%1:%2:%3;").arg(info.exists()).arg(info.size()).arg(info.lastModified().toMSecsSinceEpoch());
-    }
-    return s;
-}
-
-void RunsPage::pollStore() {
-    if (storeSignature() != signature_) reload();
-}
-
 void RunsPage::reload() {
-    signature_ = storeSignature();
     qint64 keep = selectedRun();
     QVector<RunRow> rows;
     message_->hide();
-    if (!QFileInfo::exists(store_path_)) {
+    readable_ = false;
+    if (!store_.exists()) {
         // Not created here: `lathe train` creates it with the first run.
-        store_.reset();
-        message_->setText(tr("No runs yet: `lathe train` (or the Train page) records runs in %1.").arg(store_path_));
+        message_->setText(tr("No runs yet: `lathe train` (or the Train page) records runs in %1.").arg(storePath()));
         message_->show();
     } else {
         try {
-            if (!store_) store_ = lathe::RunStore::open(store_path_.toStdString());
-            for (const lathe::RunRecord& r : store_->list_runs()) rows.push_back(describeRun(*store_, r));
+            for (const lathe::RunRecord& r : store_.list_runs()) rows.push_back(describeRun(store_, r));
             std::sort(rows.begin(), rows.end(), [](const RunRow& a, const RunRow& b) { return a.run.id > b.run.id; });
+            readable_ = true;
         } catch (const std::exception& e) {  // lathe::Error: a damaged or foreign database
-            store_.reset();
+            rows.clear();
             message_->setText(tr("Cannot read the run store: %1").arg(QString::fromUtf8(e.what())));
             message_->show();
         }
@@ -206,7 +188,7 @@ void RunsPage::selectRun(qint64 run_id) {
 void RunsPage::showDetails() {
     qint64 id = selectedRun();
     checkpoints_->clear();
-    if (!id || !store_) {
+    if (!id || !readable_) {
         details_title_->setText(model_->rowCount() ? tr("Select a run") : tr("No runs"));
         config_->clear();
         metrics_->clear();
@@ -237,7 +219,7 @@ void RunsPage::showDetails() {
 
     bool any_checkpoint = false;
     qint64 last_present = -1;
-    for (const lathe::CheckpointRecord& c : store_->checkpoints(id)) {
+    for (const lathe::CheckpointRecord& c : store_.checkpoints(id)) {
         bool present = QFileInfo::exists(q(c.path));
         any_checkpoint = any_checkpoint || present;
         if (present) last_present = c.step;
@@ -259,7 +241,7 @@ void RunsPage::showDetails() {
 
 void RunsPage::deleteSelectedRun() {
     qint64 id = selectedRun();
-    if (!id || !store_) return;
+    if (!id || !readable_) return;
     const lathe::RunRecord& r = model_->rowAt(model_->rowOf(id)).run;
     QString text = tr("Delete run %1 (%2, %3)?\n\nIts metrics, events and checkpoint list are removed from the run store. "
                       "Files in %4 stay on disk.")
@@ -268,7 +250,7 @@ void RunsPage::deleteSelectedRun() {
     if (QMessageBox::question(this, tr("Delete Run"), text, QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
         return;
     try {
-        store_->delete_run(id);
+        store_.deleteRun(id);
         emit statusMessage(tr("Deleted run %1").arg(id));
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot delete run"), QString::fromUtf8(e.what()));

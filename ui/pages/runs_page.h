@@ -5,27 +5,25 @@
 
 #include <QString>
 #include <QWidget>
-#include <memory>
-
-#include "core/runs/run_store.h"
 
 class QLabel;
 class QListWidget;
 class QPlainTextEdit;
 class QPushButton;
 class QTableView;
-class QTimer;
 class RunsTableModel;
+class StudioRunStore;
 
 class RunsPage : public QWidget {
     Q_OBJECT
 public:
-    explicit RunsPage(QWidget* parent = nullptr);
+    // Shows the runs in `store` (the main window's), and is where the Studio changes database.
+    explicit RunsPage(StudioRunStore& store, QWidget* parent = nullptr);
     ~RunsPage() override;
 
-    // The database `lathe train --store` writes; RunStore::default_path() unless set.
+    // The database `lathe train --store` writes (the store's path: every page follows it).
     void setStorePath(const QString& path);
-    QString storePath() const { return store_path_; }
+    QString storePath() const;
     void chooseStorePath();  // a file dialog
 
     // Re-reads the store now (it is also re-read whenever the database files change).
@@ -42,19 +40,15 @@ signals:
     void openRunRequested(qint64 runId);
     // The export wizard for this run (it has a checkpoint on disk).
     void exportRequested(qint64 runId);
-    void storePathChanged(const QString& path);
     void runsChanged();
     void statusMessage(const QString& text);
 
 private:
     void showDetails();
-    void pollStore();
-    QString storeSignature() const;
+    void showStorePath();
 
-    QString store_path_;
-    std::unique_ptr<lathe::RunStore> store_;
-    QString signature_;  // the database files' sizes and times at the last reload
-    QTimer* poll_;
+    StudioRunStore& store_;
+    bool readable_ = false;  // the last reload read the store
 
     QLabel* store_label_;
     QLabel* message_;

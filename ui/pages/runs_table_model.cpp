@@ -32,7 +32,7 @@ QString trainingMethod(const std::string& config_yaml) {
     return method;
 }
 
-RunRow describeRun(const lathe::RunStore& store, const lathe::RunRecord& run) {
+RunRow describeRun(const lathe::RunReader& store, const lathe::RunRecord& run) {
     RunRow row;
     row.run = run;
     row.method = trainingMethod(run.config_text);

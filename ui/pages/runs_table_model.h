@@ -7,7 +7,7 @@
 #include <QVector>
 #include <optional>
 
-#include "core/runs/run_store.h"
+#include "core/runs/run_reader.h"
 
 struct RunRow {
     lathe::RunRecord run;
@@ -17,7 +17,7 @@ struct RunRow {
 };
 
 // Reads what the table needs about `run` from `store` (the latest step and loss while it runs).
-RunRow describeRun(const lathe::RunStore& store, const lathe::RunRecord& run);
+RunRow describeRun(const lathe::RunReader& store, const lathe::RunRecord& run);
 // The finetuning method a run's YAML config asks for.
 QString trainingMethod(const std::string& config_yaml);
 
