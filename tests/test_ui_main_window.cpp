@@ -33,21 +33,21 @@ private slots:
         QStringList titles;
         for (int i = 0; i < list->count(); ++i) titles << list->item(i)->text();
         QCOMPARE(titles, (QStringList{"Models", "Datasets", "Train", "Monitor", "Runs", "Chat", "Evaluate"}));
-        QTest::keyClick(&window, Qt::Key_7, Qt::ControlModifier);
-        QCOMPARE(window.currentPage(), static_cast<QWidget*>(window.evaluatePage()));
         QCOMPARE(window.currentPage(), window.modelsPage());
         list->setCurrentRow(4);
         QCOMPARE(window.currentPage(), window.runsPage());
         QTest::keyClick(&window, Qt::Key_6, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), window.chatPage());
+        QTest::keyClick(&window, Qt::Key_7, Qt::ControlModifier);
+        QCOMPARE(window.currentPage(), static_cast<QWidget*>(window.evaluatePage()));
         QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), window.trainPage());
 
         // The one registration point every page uses.
         auto* extra = new QLabel("extra page");
-        QCOMPARE(window.addPage("Extra", extra), 6);
-        QCOMPARE(list->item(6)->text(), QString("Extra"));
-        QTest::keyClick(&window, Qt::Key_7, Qt::ControlModifier);
+        QCOMPARE(window.addPage("Extra", extra), 7);
+        QCOMPARE(list->item(7)->text(), QString("Extra"));
+        QTest::keyClick(&window, Qt::Key_8, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), extra);
     }
 

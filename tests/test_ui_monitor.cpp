@@ -125,11 +125,11 @@ private slots:
             store->add_metrics(plain, {{1, "loss", 2.0}, {1, "eval_loss", 2.1}});
             store->set_status(plain, lathe::RunStatus::completed);
         }
-        MonitorPage page;
+        auto runs = lathe::RunStore::open(db.toStdString());
+        MonitorPage page(*runs);
         page.resize(1280, 800);
         page.show();
         QVERIFY(QTest::qWaitForWindowExposed(&page));
-        page.setStorePath(db);
         QVERIFY(page.loadHistory(run));
         QVERIFY(page.probeChartShown());
         QStringList names = page.probeNames();
@@ -240,7 +240,7 @@ private slots:
                 points.push_back({s, "loss", e.loss});
                 points.push_back({s, "lr", e.lr});
                 if (s % 100 == 0) {
-                    lathe::EvalEvent ev{.step = s, .eval_loss = noisyLoss(s) + 0.2, .perplexity = 0, .projection = std::nullopt};
+                    lathe::EvalEvent ev{.step = s, .eval_loss = noisyLoss(s) + 0.2, .perplexity = 0, .projection = std::nullopt, .probe = ""};
                     projector.annotate(ev);
                     if (ev.projection) lastValidation = ev.projection;
                     store->add_event(run, lathe::to_line({run, ev}));
@@ -256,11 +256,11 @@ private slots:
         }
         QVERIFY(lastTraining && lastValidation);
 
-        MonitorPage page;
+        auto runs = lathe::RunStore::open(db.toStdString());
+        MonitorPage page(*runs);
         page.resize(1280, 800);
         page.show();
         QVERIFY(QTest::qWaitForWindowExposed(&page));
-        page.setStorePath(db);
         QVERIFY(!page.projectionShown());
         QVERIFY(page.loadHistory(run));
         QVERIFY(page.projectionShown());
