@@ -127,7 +127,7 @@ EvaluatePage::EvaluatePage(QWidget* parent) : QWidget(parent) {
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
-    rightLayout->addWidget(new QLabel(tr("<b>Scores</b> — mean ± standard error; the best of each row in bold"), right));
+    rightLayout->addWidget(new QLabel(tr("<b>Scores</b> — mean ± standard error; the best of each row in bold (none for a tie)"), right));
     rightLayout->addWidget(table_, 3);
     rightLayout->addWidget(log_, 1);
     auto* split = new QSplitter(Qt::Horizontal, this);
@@ -385,7 +385,7 @@ void EvaluatePage::reloadScores() {
     table_->setHorizontalHeaderLabels(columns);
     table_->setVerticalHeaderLabels(rows);
     for (int r = 0; r < rows.size(); ++r) {
-        int best = -1;
+        int best = -1, ties = 0;
         double bestValue = 0;
         for (int c = 0; c < columns.size(); ++c) {
             const lathe::EvalScore* s = latest.value({rows[r], columns[c]});
@@ -400,9 +400,12 @@ void EvaluatePage::reloadScores() {
             if (best < 0 || better) {
                 best = c;
                 bestValue = s->value;
+                ties = 0;
+            } else if (s->value == bestValue) {
+                ++ties;
             }
         }
-        if (best >= 0 && columns.size() > 1) {
+        if (best >= 0 && ties == 0 && columns.size() > 1) {  // a tie has no best
             QFont f = table_->item(r, best)->font();
             f.setBold(true);
             table_->item(r, best)->setFont(f);
