@@ -117,7 +117,7 @@ void run_eval(const EvalCommand& cmd, std::ostream& out) {
     int64_t checkpoint_step = -1;
     if (cmd.run_id > 0) {
         if (!cmd.adapter_dir.empty()) throw Error("--run " + std::to_string(cmd.run_id) + " and --adapter: give one (a run's checkpoint is its adapter)");
-        ExportSource source = resolve_export_source({.run_id = cmd.run_id, .checkpoint = cmd.checkpoint, .store = cmd.store, .base_model = cmd.model_dir});
+        ExportSource source = resolve_export_source({.run_id = cmd.run_id, .checkpoint = cmd.checkpoint, .store = cmd.store, .adapter_dir = "", .model_dir = "", .base_model = cmd.model_dir});
         checkpoint_step = source.provenance.step;
         model_dir = source.weights_dir;
         adapter_dir = source.adapter_dir;
