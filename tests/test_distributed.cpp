@@ -134,8 +134,8 @@ std::string last_checkpoint(const std::vector<json>& events) {
     return path;
 }
 
-// One rank with accumulation 2 against two ranks without, launched by `launcher`: step losses and
-// every saved tensor within 1e-5, and only rank 0 recorded the run.
+// One rank with accumulation 2 against two ranks without, launched by `launcher`: step losses within
+// 1e-5, every saved tensor within 5e-5, and only rank 0 recorded the run.
 void expect_two_ranks_equal_accumulation(const std::string& settings, const std::string& weights_file,
                                          const std::vector<std::string>& launcher) {
     DpDir d;
@@ -157,7 +157,10 @@ void expect_two_ranks_equal_accumulation(const std::string& settings, const std:
     ASSERT_EQ(saved_one.size(), saved_two.size());
     for (const auto& [name, t] : saved_one) {
         ASSERT_TRUE(saved_two.count(name)) << name;
-        EXPECT_LE(test::max_abs_diff(t, saved_two.at(name)), 1e-5) << name;
+        // 5e-5, not 1e-5: the fused output-layer loss (kernels/linear_cross_entropy.h) sums each rank's rows
+        // in its own chunks, so the lm_head gradient is rounded in another order than with accumulation,
+        // and AdamW's division by sqrt(v) carries float32 rounding of near-zero gradients into the weights.
+        EXPECT_LE(test::max_abs_diff(t, saved_two.at(name)), 5e-5) << name;
     }
     // The optimizer state, which the two ranks kept half each (ZeRO-1), gathered whole into the checkpoint.
     auto moments_one = load_safetensors(last_checkpoint(one) + "/optimizer.safetensors");

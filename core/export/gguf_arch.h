@@ -34,8 +34,11 @@ struct GgufArch {
     // attention.sliding_window: llama.cpp applies the window (Phi-3); elsewhere it attends to the whole
     // context, so a model with a window cannot be exported.
     bool sliding_window_key;
-    // config.json gets LlamaConfig's attention_bias and mlp_bias keys on import.
+    // config.json gets LlamaConfig's attention_bias and mlp_bias keys on import, and the GGUF may carry
+    // q, k, v and o biases (all four in every layer, or none).
     bool llama_bias_keys;
+    // q, k and v always carry biases and nothing else does (Qwen2): a GGUF without them is broken.
+    bool qkv_biases;
 };
 
 // By HF model_type; nullptr when GGUF export/import does not handle it.

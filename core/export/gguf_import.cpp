@@ -266,8 +266,8 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, const
 
     // Biases: llama's attention_bias puts them on q, k, v and o; qwen2 has q, k, v ones; gpt2 has all.
     const bool has_q_bias = g->find_tensor("blk.0.attn_q.bias") != nullptr;
-    if (std::string(ga->model_type) == "qwen2" && !has_q_bias) {
-        throw Error(gguf_path + ": a qwen2 model has q/k/v biases, but blk.0.attn_q.bias is missing");
+    if (ga->qkv_biases && !has_q_bias) {
+        throw Error(gguf_path + ": a " + ga->model_type + " model has q/k/v biases, but blk.0.attn_q.bias is missing");
     }
     for (const auto& t : g->header().tensors) {
         const bool is_bias = t.name.size() > 5 && t.name.compare(t.name.size() - 5, 5, ".bias") == 0;
@@ -275,13 +275,13 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, const
         const bool qkv = t.name.find("attn_q.") != std::string::npos || t.name.find("attn_k.") != std::string::npos ||
                          t.name.find("attn_v.") != std::string::npos;
         const bool o = t.name.find("attn_output.") != std::string::npos;
-        const bool ok = (std::string(ga->model_type) == "qwen2" && qkv) || (std::string(ga->model_type) == "llama" && (qkv || o));
+        const bool ok = (ga->qkv_biases && qkv) || (ga->llama_bias_keys && (qkv || o));
         if (!ok) {
             throw Error(gguf_path + ": tensor '" + t.name + "' is a bias a Hugging Face " + ga->model_type +
                         " model does not have");
         }
     }
-    const bool llama_bias = std::string(ga->model_type) == "llama" && has_q_bias;
+    const bool llama_bias = ga->llama_bias_keys && has_q_bias;
     if (llama_bias) {
         for (int64_t l = 0; l < h.n_layers; ++l) {
             for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"}) {
