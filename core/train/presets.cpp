@@ -20,6 +20,18 @@ const std::vector<TrainPreset>& train_presets() {
 namespace {
 constexpr double kReplayWeight = 0.25;  // Continued pretraining: rows per epoch of each replayed general dataset, as a share of its rows
 constexpr int64_t kProbeRows = 64;      // rows of each probe: an evaluation costs a few optimizer steps, not an epoch
+
+// Which layers a preset's adapter targets: the attention's query and value projections (the LoRA
+// paper's choice, the smallest adapter) or every linear layer but the output head.
+enum LoraTargets { kAttentionQV, kAllLinear };
+
+void set_lora(TrainConfig& c, int64_t r, double alpha, LoraTargets targets) {
+    c.lora_r = r;
+    c.lora_alpha = alpha;
+    c.lora_dropout = 0.05;
+    c.lora_target_linear = targets == kAllLinear;
+    c.lora_target_modules = targets == kAllLinear ? std::vector<std::string>{} : std::vector<std::string>{"q_proj", "v_proj"};
+}
 }  // namespace
 
 bool apply_train_preset(TrainConfig& config, std::string_view name) {
@@ -39,11 +51,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
     c.rl.clear();  // supervised unless the preset is a preference one
     if (name == "Quick LoRA") {
         c.adapter = "lora";
-        c.lora_r = 8;
-        c.lora_alpha = 16;
-        c.lora_dropout = 0.05;
-        c.lora_target_linear = false;
-        c.lora_target_modules = {"q_proj", "v_proj"};
+        set_lora(c, 8, 16, kAttentionQV);
         c.learning_rate = 2e-4;
         c.num_epochs = 1;
         c.micro_batch_size = 2;
@@ -54,11 +62,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
     } else if (name == "Quality LoRA") {
         c.adapter = "lora";
         c.peft_use_rslora = true;
-        c.lora_r = 32;
-        c.lora_alpha = 32;
-        c.lora_dropout = 0.05;
-        c.lora_target_linear = true;
-        c.lora_target_modules.clear();
+        set_lora(c, 32, 32, kAllLinear);
         c.learning_rate = 1e-4;
         c.num_epochs = 3;
         c.micro_batch_size = 4;
@@ -73,11 +77,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
     } else if (name == "QLoRA") {  // after Axolotl's examples/llama-3/qlora.yml (r 32, alpha 16, lr 2e-4, checkpointing); nf4 with double quantization
         c.adapter = "qlora";
         c.load_in_4bit = true;
-        c.lora_r = 32;
-        c.lora_alpha = 16;
-        c.lora_dropout = 0.05;
-        c.lora_target_linear = true;
-        c.lora_target_modules.clear();
+        set_lora(c, 32, 16, kAllLinear);
         c.learning_rate = 2e-4;
         c.num_epochs = 1;
         c.micro_batch_size = 2;
@@ -104,11 +104,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
         c.dpo_label_smoothing = 0;
         c.dpo_loss_type.clear();
         c.adapter = "lora";
-        c.lora_r = 32;
-        c.lora_alpha = 16;
-        c.lora_dropout = 0.05;
-        c.lora_target_linear = false;
-        c.lora_target_modules = {"q_proj", "v_proj"};
+        set_lora(c, 32, 16, kAttentionQV);
         c.learning_rate = 5e-6;
         c.num_epochs = 1;
         c.micro_batch_size = 2;
