@@ -217,10 +217,11 @@ int64_t peak_rss_bytes() {
 bool reset_peak_rss() { return static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5"); }
 
 TEST(QloraStep, KeepsTheFourBitWeightsNotADequantizedCopyPerLayer) {
-    // A Llama shape whose dequantized decoder linears (float32) are 16 x 37 MiB = 592 MiB: a step that kept
+    // A Llama shape whose dequantized decoder linears (float32) are 32 x 37 MiB = 1184 MiB: a step that kept
     // each layer's dequantized weight for backward would grow by at least that much; one that dequantizes
-    // again in backward grows by what one layer's dequantization and the (small) activations need
-    // (measured: 112 MiB, allocator slack included), independent of the number of layers.
+    // again in backward grows by what one layer's dequantization and the (small) activations need,
+    // independent of the number of layers (measured: 112 MiB alone, 211 MiB beside a -j2 test run, from
+    // the allocator's per-thread arenas), so the bound is a third of the hoarded size.
     test::TempDir dir;
     json config = read_json_file(test::hf_model("llama") + "/config.json");
     config["hidden_size"] = 1024;
@@ -228,7 +229,7 @@ TEST(QloraStep, KeepsTheFourBitWeightsNotADequantizedCopyPerLayer) {
     config["num_attention_heads"] = 8;
     config["num_key_value_heads"] = 8;
     config["head_dim"] = 128;
-    config["num_hidden_layers"] = 16;
+    config["num_hidden_layers"] = 32;
     config["vocab_size"] = 64;
     write_file(dir.path / "config.json", config.dump());
     LoadOptions options;
@@ -248,7 +249,7 @@ TEST(QloraStep, KeepsTheFourBitWeightsNotADequantizedCopyPerLayer) {
     const int64_t before = peak_rss_bytes();
     forward_backward(*model, {collate({row}, 0)});
     const int64_t growth = peak_rss_bytes() - before;
-    const double dequantized_model = 16 * (4.0 * 1024 * 1024 + 3.0 * 1024 * 1792) * 4;
+    const double dequantized_model = 32 * (4.0 * 1024 * 1024 + 3.0 * 1024 * 1792) * 4;
     EXPECT_LT(growth, dequantized_model / 3) << "peak grew by " << growth / 1048576.0 << " MiB over one step";
 }
 
