@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
     bench_train->add_option("--mask", bench.mask, "none, padded (random row lengths, right padding) or packed (random-length sequences packed into rows)")
         ->check(CLI::IsMember({"none", "padded", "packed"}))
         ->capture_default_str();
+    bench_train->add_flag("--load-in-4bit", bench.load_in_4bit, "QLoRA: quantize the base's decoder linear layers on load (NF4, double quantization)");
     lathe::BenchKernelsCommand bench_kern;
     auto* bench_kernels = bench_cmd->add_subcommand("kernels", "Each fused op of kernels/ against its LibTorch composite: time and memory");
     bench_kernels->add_option("--tokens", bench_kern.sizes.tokens, "rows of every op (batch x sequence)")->capture_default_str();

@@ -26,6 +26,8 @@
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
 #include "core/train/lora.h"
+#include "core/train/memory_estimate.h"
+#include "core/train/train_config.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
 
@@ -107,6 +109,39 @@ Batch bench_batch(const std::string& mask, int64_t rows, int64_t seq, int64_t vo
     return b;
 }
 
+// Every weight of the model as the checkpoint would hold it (4-bit weights at their logical size, a
+// tied lm_head once): what the memory estimate takes as ModelSummary::parameters.
+int64_t count_parameters(LoadedModel& model) {
+    const DecoderLM& lm = *model.lm;
+    int64_t n = lm.embed.numel() + (lm.pos_embed.defined() ? lm.pos_embed.numel() : 0);
+    auto norm = [](const Norm& x) { return (x.weight.defined() ? x.weight.numel() : 0) + (x.bias.defined() ? x.bias.numel() : 0); };
+    n += norm(lm.final_norm);
+    for (const DecoderLayer& layer : lm.layers) {
+        n += norm(layer.attn_norm) + norm(layer.mlp_norm);
+        n += (layer.q_norm.defined() ? layer.q_norm.numel() : 0) + (layer.k_norm.defined() ? layer.k_norm.numel() : 0);
+    }
+    for (Linear* l : model.linears()) {
+        if (l == &model.lm->lm_head && model.config.tie_word_embeddings) continue;
+        n += l->out_features() * l->in_features() + (l->bias.defined() ? l->bias.numel() : 0);
+    }
+    return n;
+}
+
+// The resident set size now (VmRSS), in bytes.
+double current_rss_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    while (status >> key) {
+        if (key == "VmRSS:") {
+            double kib = 0;
+            status >> kib;
+            return kib * 1024;
+        }
+        status.ignore(4096, '\n');
+    }
+    return 0;
+}
+
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
@@ -125,6 +160,19 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     LoadOptions options;
     options.device = parse_device(cmd.device);
     options.dtype = parse_dtype(cmd.dtype);
+    // The run this benchmark stands for, as `lathe train --dry-run` would estimate it.
+    TrainConfig run;
+    run.adapter = cmd.load_in_4bit ? "qlora" : "lora";
+    run.load_in_4bit = cmd.load_in_4bit;
+    run.lora_r = cmd.lora_r;
+    run.lora_alpha = 2.0 * static_cast<double>(cmd.lora_r);
+    run.lora_target_linear = true;
+    run.micro_batch_size = cmd.micro_batch;
+    run.sequence_len = cmd.seq;
+    run.gradient_checkpointing = cmd.gradient_checkpointing;
+    const bool bf16 = *options.dtype == at::kBFloat16;
+    if (cmd.load_in_4bit) options.load_in_4bit = qlora_quantization(run, bf16);
+    const double rss_before_model = options.device.is_cuda() ? 0 : current_rss_bytes();
     auto model = random_model((dir / "config.json").string(), options);
     model->lm->gradient_checkpointing = cmd.gradient_checkpointing;
     LoraOptions lora;
@@ -183,12 +231,17 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     }
     int64_t trainable = 0;
     for (auto& [_, p] : params) trainable += p.numel();
+    const MemoryEstimate estimate = estimate_training_memory(run, model->config, count_parameters(*model), bf16);
     nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
                         {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"gradient_checkpointing", cmd.gradient_checkpointing},
                         {"steps", cmd.steps}, {"trainable_parameters", trainable}, {"tokens_per_s", tokens_per_s},
                         {"mask", cmd.mask}, {"real_tokens_per_s", real_tokens_per_s},
                         {"attention", attention_path(*model->lm, cmd.mask != "none")},
-                        {"peak_gib", peak_gib}, {"peak_kind", peak_kind}, {"last_loss", loss}};
+                        {"load_in_4bit", cmd.load_in_4bit}, {"peak_gib", peak_gib}, {"peak_kind", peak_kind},
+                        {"estimate_gib", estimate.total / 1073741824.0}, {"last_loss", loss}};
+    // On the CPU the peak RSS also holds the process itself (LibTorch's code, the allocator's caches)
+    // before any weight exists: reported so the estimate can be compared with what the run added.
+    if (!options.device.is_cuda()) j["rss_before_model_gib"] = rss_before_model / 1073741824.0;
     out << j.dump() << "\n";
 }
 

@@ -139,8 +139,12 @@ struct BenchTrainCommand {
     // none: full rows; padded: random row lengths in [seq/4, seq], right padding; packed: random-length
     // sequences packed into full rows of seq tokens. Row lengths come from a fixed seed.
     std::string mask = "none";
+    // QLoRA: the decoder blocks' linear weights quantized on load to bitsandbytes NF4 with double
+    // quantization (a run's defaults for adapter: qlora), computed in --dtype.
+    bool load_in_4bit = false;
 };
-// Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps.
+// Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps, beside the
+// memory estimate `lathe train --dry-run` gives for the same run.
 void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out);
 
 struct DataInspectCommand {
