@@ -23,18 +23,14 @@
 #include "kernels/gated_activation.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
+#include "tests/kernel_test_util.h"
 
 namespace lathe::kernels {
 namespace {
 
-// Largest |a - b| over the largest |b| (both in float64): an error relative to the tensor's scale.
-// Largest difference over the largest reference value, or over `floor` where that is larger: a result that
-// cancels to near zero (RMSNorm's dx at D = 1) is judged against the size of the terms that cancelled.
-double relative_error(const at::Tensor& a, const at::Tensor& b, double floor = 0) {
-    at::Tensor a64 = a.to(at::kDouble).cpu(), b64 = b.to(at::kDouble).cpu();
-    const double scale = std::max({b64.abs().max().item<double>(), floor, 1e-12});
-    return (a64 - b64).abs().max().item<double>() / scale;
-}
+using test::relative_error;
+using test::rounded;
+using test::run;
 
 // How far the fused op may stray from the composite. float32: both compute in float32, the backward
 // formulas differ only in rounding order. bfloat16/float16: the fused backward keeps float32 where the
@@ -48,10 +44,6 @@ double tolerance(at::ScalarType dtype) {
         default: return 1e-12;
     }
 }
-
-// t's values rounded to dtype, kept in float32: the reduced-precision run and the float64 reference
-// then start from the same numbers.
-at::Tensor rounded(const at::Tensor& t, at::ScalarType dtype) { return t.to(dtype).to(at::kFloat); }
 
 class KernelsTest : public ::testing::TestWithParam<std::string> {
 protected:
@@ -67,19 +59,6 @@ protected:
 
     c10::Device device_{c10::DeviceType::CPU};
 };
-
-// Runs f on fresh leaf copies of `inputs` (those marked in `grad`), backpropagates `dy`, and returns the
-// output followed by the input gradients (undefined for inputs without grad).
-std::vector<at::Tensor> run(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f, const std::vector<at::Tensor>& inputs,
-                            const std::vector<bool>& grad, const at::Tensor& dy) {
-    std::vector<at::Tensor> leaves;
-    for (size_t i = 0; i < inputs.size(); ++i) leaves.push_back(inputs[i].detach().clone().requires_grad_(grad[i]));
-    at::Tensor y = f(leaves);
-    y.backward(dy);
-    std::vector<at::Tensor> out{y.detach()};
-    for (auto& leaf : leaves) out.push_back(leaf.grad());
-    return out;
-}
 
 // Compares the fused results with the composite's in `dtype`; for reduced precision, also checks that
 // the fused op is within twice the composite's own error against a float64 composite run.

