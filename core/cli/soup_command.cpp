@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/cli/cancel_signal.h"
 #include "core/cli/commands.h"
 #include "core/export/shards.h"
 #include "core/merge/greedy_soup.h"
@@ -27,8 +28,14 @@ void run_soup(const SoupCommand& cmd, std::ostream& out) {
         .force = cmd.force,
         .max_shard_bytes = parse_byte_size(cmd.max_shard_size),
         .resolve = [&runs](const std::string& reference) { return runs.resolve(reference); },
-        .report = [&out](const nlohmann::json& event) { out << event.dump() << "\n" << std::flush; },
+        .report =
+            [&out](const nlohmann::json& event) {
+                if (event.value("fraction", 0.0) < 1.0) throw_if_cancelled("greedy soup");  // 1.0: the soup is written
+                out << event.dump() << "\n" << std::flush;
+            },
+        .between_tensors = [] { throw_if_cancelled("greedy soup"); },
     };
+    install_cancel_handlers();
     const merge::SoupResult result = merge::greedy_soup(options);
 
     nlohmann::json ingredients = nlohmann::json::array();

@@ -134,7 +134,9 @@ SoupResult greedy_soup(const SoupOptions& o) {
     auto write_soup = [&](const std::vector<std::string>& members, const std::string& dir, bool force) {
         const std::string text = uniform_soup_recipe(members);
         MergeOptions mo{.output = dir, .force = force, .max_shard_bytes = o.max_shard_bytes, .seed = 0,
-                        .recipe_text = text, .resolve = resolve, .progress = {}};
+                        .recipe_text = text, .resolve = resolve, .progress = [&o](double fraction, const std::string&) {
+                            if (fraction < 1.0 && o.between_tensors) o.between_tensors();  // 1.0: already published
+                        }};
         merge_models(parse_merge_config(text, "soup"), mo);
     };
 

@@ -36,6 +36,7 @@ struct SoupOptions {
     uint64_t max_shard_bytes = 5'000'000'000;
     ResolveModel resolve{};              // reference -> folder (run inputs); default: the reference is a folder
     std::function<void(const nlohmann::json& event)> report{};  // the events docs/merge.md lists
+    std::function<void()> between_tensors{};  // called between tensors while a soup is written (it may throw to cancel)
 };
 
 struct SoupIngredient {
