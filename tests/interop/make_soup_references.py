@@ -79,7 +79,7 @@ def soup_loss(folders, ids):
     model = load(folders[0])
     states = [load_file(os.path.join(f, "model.safetensors")) for f in folders]
     averaged = {name: sum(s[name] for s in states) / len(states) for name in states[0]}
-    model.load_state_dict(averaged, strict=False)
+    model.load_state_dict(averaged, strict=True)
     return loss_of(model, ids)
 
 
