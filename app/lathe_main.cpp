@@ -225,6 +225,22 @@ int main(int argc, char** argv) {
     merge_cmd->add_flag("--force", merge.force, "replace OUTPUT if it exists");
     merge_cmd->add_option("--store", merge.store, "run store database for run:ID[:STEP] inputs (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
 
+    lathe::SoupCommand soup;
+    auto* soup_cmd = app.add_subcommand("soup", "Greedy soup: average finetunes of one base, best held-out loss first, keeping each that does not raise it (docs/merge.md); JSON lines on stdout");
+    soup_cmd->add_option("INPUT", soup.inputs, "model folders or run:ID[:STEP] (finetunes of one base)")->required();
+    soup_cmd->add_option("--held-out", soup.held_out, "held-out data (JSONL, ... as `datasets:` reads it)")->required();
+    soup_cmd->add_option("--type", soup.held_out_type, "row type of the held-out data (default: detected)");
+    soup_cmd->add_option("--max-rows", soup.max_rows, "use at most this many held-out rows (0: all)")->capture_default_str();
+    soup_cmd->add_option("--sequence-len", soup.sequence_len, "longest held-out row in tokens")->capture_default_str();
+    soup_cmd->add_option("--batch-size", soup.batch_size, "rows per evaluation batch")->capture_default_str();
+    soup_cmd->add_option("--output", soup.output, "the folder for the greedy soup")->required();
+    soup_cmd->add_option("--uniform-output", soup.uniform_output, "also keep the uniform soup of every input here");
+    soup_cmd->add_option("--max-shard-size", soup.max_shard_size, "largest safetensors shard, e.g. 5GB")->capture_default_str();
+    soup_cmd->add_option("--device", soup.device, "cpu, cuda or cuda:N")->capture_default_str();
+    soup_cmd->add_option("--dtype", soup.dtype, "evaluate in float32, bfloat16 or float16 (default: the checkpoint's)");
+    soup_cmd->add_flag("--force", soup.force, "replace the outputs if they exist");
+    soup_cmd->add_option("--store", soup.store, "run store database for run:ID[:STEP] inputs");
+
     try {
         app.parse(argc, argv);
         if (*runs_cmd && runs.action != "list" && runs.id <= 0) throw CLI::RequiredError("runs " + runs.action + ": ID");
@@ -250,6 +266,7 @@ int main(int argc, char** argv) {
         else if (*export_cmd) lathe::run_export_command(exp, std::cout);
         else if (*quant_cmd) lathe::run_quantize(quant, std::cout);
         else if (*merge_cmd) lathe::run_merge(merge, std::cout);
+        else if (*soup_cmd) lathe::run_soup(soup, std::cout);
         else if (*bench_train) lathe::run_bench_train(bench, std::cout);
         else if (*bench_kernels) lathe::run_bench_kernels(bench_kern, std::cout);
         else if (*inspect_cmd) lathe::run_data_inspect(data_inspect, std::cout);

@@ -24,5 +24,6 @@ int main(int argc, char** argv) {
     failed += runChatPageTests(argc, argv) != 0;
     failed += runMonitorPageTests(argc, argv) != 0;
     failed += runEvaluatePageTests(argc, argv) != 0;
+    failed += runMergePageTests(argc, argv) != 0;
     return failed;
 }

@@ -12,6 +12,7 @@
 
 #include "tests/ui_test_support.h"
 #include "ui/main_window.h"
+#include "ui/pages/merge_page.h"
 #include "ui/pages/evaluate_page.h"
 #include "ui/pages/chat_page.h"
 #include "ui/pages/models_page.h"
@@ -32,7 +33,7 @@ private slots:
         QVERIFY(list);
         QStringList titles;
         for (int i = 0; i < list->count(); ++i) titles << list->item(i)->text();
-        QCOMPARE(titles, (QStringList{"Models", "Datasets", "Train", "Monitor", "Runs", "Chat", "Evaluate"}));
+        QCOMPARE(titles, (QStringList{"Models", "Datasets", "Train", "Monitor", "Runs", "Chat", "Evaluate", "Merge"}));
         QCOMPARE(window.currentPage(), window.modelsPage());
         list->setCurrentRow(4);
         QCOMPARE(window.currentPage(), window.runsPage());
@@ -40,14 +41,16 @@ private slots:
         QCOMPARE(window.currentPage(), window.chatPage());
         QTest::keyClick(&window, Qt::Key_7, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), static_cast<QWidget*>(window.evaluatePage()));
+        QTest::keyClick(&window, Qt::Key_8, Qt::ControlModifier);
+        QCOMPARE(window.currentPage(), static_cast<QWidget*>(window.mergePage()));
         QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), window.trainPage());
 
         // The one registration point every page uses.
         auto* extra = new QLabel("extra page");
-        QCOMPARE(window.addPage("Extra", extra), 7);
-        QCOMPARE(list->item(7)->text(), QString("Extra"));
-        QTest::keyClick(&window, Qt::Key_8, Qt::ControlModifier);
+        QCOMPARE(window.addPage("Extra", extra), 8);
+        QCOMPARE(list->item(8)->text(), QString("Extra"));
+        QTest::keyClick(&window, Qt::Key_9, Qt::ControlModifier);
         QCOMPARE(window.currentPage(), extra);
     }
 

@@ -43,3 +43,4 @@ int runRunsPageTests(int argc, char** argv);
 int runChatPageTests(int argc, char** argv);
 int runMonitorPageTests(int argc, char** argv);
 int runEvaluatePageTests(int argc, char** argv);
+int runMergePageTests(int argc, char** argv);

@@ -19,6 +19,7 @@
 #include "ui/pages/chat_page.h"
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/evaluate_page.h"
+#include "ui/pages/merge_page.h"
 #include "ui/pages/models_page.h"
 #include "ui/pages/monitor_page.h"
 #include "ui/pages/runs_page.h"
@@ -74,7 +75,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     monitor_ = new MonitorPage(*store_, this);
     datasets_ = new DatasetsPage(this);
     evaluate_ = new EvaluatePage(this);
-    // In the order of the work: pick a model, look at the data, train, watch, compare, try it.
+    merge_ = new MergePage(*store_, this);
+    // In the order of the work: pick a model, look at the data, train, watch, compare, try it, score it, merge.
     addPage(tr("Models"), models_);
     addPage(tr("Datasets"), datasets_);
     addPage(tr("Train"), train_);
@@ -82,6 +84,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addPage(tr("Runs"), runs_);
     addPage(tr("Chat"), chat_);
     addPage(tr("Evaluate"), evaluate_);
+    addPage(tr("Merge"), merge_);
     // Train starts runs that the Monitor shows; the Runs page resumes runs and reopens their charts there.
     connect(train_, &TrainPage::startRequested, monitor_, &MonitorPage::startRun);
     connect(monitor_, &MonitorPage::showRequested, this, [this] { showPage(monitor_); });
@@ -142,12 +145,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(store_, &StudioRunStore::changed, evaluate_, &EvaluatePage::refreshRuns);
     connect(evaluate_, &EvaluatePage::statusMessage, this, status);
     connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
+    // Merge: models and runs to pick from; the merged folder opens on the Models page.
+    connect(models_, &ModelsPage::recentModelsChanged, merge_, &MergePage::setRecentModels);
+    connect(store_, &StudioRunStore::changed, merge_, &MergePage::refreshRuns);
+    connect(store_, &StudioRunStore::pathChanged, merge_, &MergePage::refreshRuns);
+    connect(merge_, &MergePage::statusMessage, this, status);
+    connect(merge_, &MergePage::merged, this, [this](const QString& dir) { openModel(dir); });
     connect(store_, &StudioRunStore::pathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
 
     // Settings from the last session.
     QSettings settings;
     chat_->setRecentModels(models_->recentModels());
     datasets_->setRecentModels(models_->recentModels());
+    merge_->setRecentModels(models_->recentModels());
     if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
     chat_->refreshCheckpoints();
     evaluate_->setStorePath(QString::fromStdString(store_->path()));

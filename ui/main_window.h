@@ -8,6 +8,7 @@
 class ChatPage;
 class DatasetsPage;
 class EvaluatePage;
+class MergePage;
 class ExportWizard;
 class ModelsPage;
 class MonitorPage;
@@ -41,6 +42,7 @@ public:
     MonitorPage* monitorPage() const { return monitor_; }
     DatasetsPage* datasetsPage() const { return datasets_; }
     EvaluatePage* evaluatePage() const { return evaluate_; }
+    MergePage* mergePage() const { return merge_; }
     // The one connection to the run store; the pages read through it.
     StudioRunStore* runStore() const { return store_; }
 
@@ -69,4 +71,5 @@ private:
     MonitorPage* monitor_;
     DatasetsPage* datasets_;
     EvaluatePage* evaluate_;
+    MergePage* merge_;
 };

@@ -183,6 +183,25 @@ struct MergeCommand {
 // Merges as the recipe says, one tensor at a time; JSON-lines progress on `out`, a summary on stderr.
 void run_merge(const MergeCommand& cmd, std::ostream& out);
 
+struct SoupCommand {
+    std::vector<std::string> inputs;   // model folders or run:ID[:STEP]
+    std::string held_out;              // the held-out dataset
+    std::string held_out_type;         // "" = detected per row
+    int64_t max_rows = 0;              // 0 = every held-out row
+    int64_t sequence_len = 2048;
+    int64_t batch_size = 8;
+    std::string output;
+    std::string uniform_output;        // "" = measured, not kept
+    std::string max_shard_size = "5GB";
+    std::string device = "cpu";
+    std::string dtype;                 // "" = the checkpoint's
+    bool force = false;
+    std::string store;                 // run store for run:ID[:STEP] inputs
+};
+// Greedy soup of finetunes of one base (docs/merge.md): JSON lines on `out` (each ingredient's loss, each
+// decision, then a `done` object with all of them and the uniform soup's loss), a summary on stderr.
+void run_soup(const SoupCommand& cmd, std::ostream& out);
+
 // "1 2, 3" -> {1, 2, 3}; errors name the bad piece.
 std::vector<int64_t> parse_token_ids(const std::string& text);
 

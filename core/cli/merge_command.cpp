@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/cli/cancel_signal.h"
 #include "core/cli/commands.h"
 #include "core/export/shards.h"
 #include "core/merge/merge_model.h"
@@ -28,7 +29,9 @@ void run_merge(const MergeCommand& cmd, std::ostream& out) {
     options.max_shard_bytes = parse_byte_size(cmd.max_shard_size);
     options.seed = cmd.seed;
     options.recipe_text = text.str();
+    install_cancel_handlers();
     options.progress = [&out](double fraction, const std::string& tensor) {
+        if (fraction < 1.0) throw_if_cancelled("merge");  // 1.0: the output is already in place
         out << nlohmann::json{{"event", "progress"}, {"fraction", fraction}, {"tensor", tensor}}.dump() << "\n" << std::flush;
     };
     auto result = merge::merge_models(config, options);

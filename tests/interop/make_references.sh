@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes every interop reference with the Hugging Face libraries themselves, in the test-only
-# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb, OUT/qlora and OUT/qlora_training (bitsandbytes), OUT/dropout, OUT/merge (mergekit), OUT/preference (TRL).
+# virtualenv (.venv-interop): OUT/models, OUT/sentencepiece, OUT/schedules.json, OUT/optimizer, OUT/tokenizers, OUT/render, OUT/bnb, OUT/qlora and OUT/qlora_training (bitsandbytes), OUT/dropout, OUT/merge (mergekit; OUT/merge/soup for greedy soup), OUT/preference (TRL).
 # ctest runs this once before the tests that read them (fixture "interop_refs").
 set -euo pipefail
 out="$1"
@@ -24,4 +24,5 @@ fi
 "$py" "$here/make_qlora_training_references.py" "$out/qlora_training"
 "$py" "$here/make_dropout_references.py" "$root/tests/fixtures/hf/models" "$out/dropout"
 "$py" "$here/make_merge_references.py" "$out/merge"
+"$py" "$here/make_soup_references.py" "$out/merge"
 "$py" "$here/make_preference_references.py" "$out/preference"
