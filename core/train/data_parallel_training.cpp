@@ -15,7 +15,8 @@ namespace lathe {
 std::unique_ptr<GradientSync> make_gradient_sync(DataParallel& group, const TrainConfig& c, const DecoderLM& lm, const std::vector<at::Tensor>& params,
                                                  const MasterWeights* masters) {
     GradientSyncOptions options{.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.ddp_bucket_cap_mb * 1024 * 1024)),
-                                .shard_gradients = c.zero_stage == 2 && c.optimizer != "sgd"};  // SGD keeps no state to shard by
+                                .shard_gradients = c.zero_stage == 2 && c.optimizer != "sgd",  // SGD keeps no state to shard by
+                                .reduce_scatter = true};
     return std::make_unique<GradientSync>(group, params, masters ? masters->model_tensors() : params, output_layer_tensors(lm), options);
 }
 

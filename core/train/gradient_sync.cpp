@@ -216,7 +216,7 @@ GradientSync::GradientSync(DataParallel& group, std::vector<at::Tensor> params, 
                            const std::vector<at::Tensor>& output_layer, GradientSyncOptions options)
     : impl_(std::make_unique<Impl>(group, std::move(params), std::move(accumulated), options)) {
     LATHE_ASSERT(impl_->params.size() == impl_->accumulated.size());
-    impl_->scatter = options.shard_gradients && group.reduce_scatter_available();
+    impl_->scatter = options.shard_gradients && options.reduce_scatter && group.reduce_scatter_available();
     impl_->build(output_layer);
     for (size_t i = 0; i < impl_->accumulated.size(); ++i)
         torch::autograd::impl::set_post_acc_grad_hooks(impl_->accumulated[i], std::make_unique<ReadyHook>(impl_.get(), i));
@@ -275,6 +275,10 @@ at::Tensor GradientSync::finish(const at::Tensor& loss) {
 const std::vector<int>& GradientSync::owners() const { return impl_->owner; }
 bool GradientSync::reduce_scatters() const { return impl_->scatter; }
 size_t GradientSync::bucket_count() const { return impl_->buckets.size(); }
+size_t GradientSync::buckets_sent() const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->next;
+}
 
 std::vector<at::Tensor> output_layer_tensors(const DecoderLM& lm) {
     std::vector<at::Tensor> out;

@@ -22,6 +22,9 @@ class DecoderLM;
 struct GradientSyncOptions {
     int64_t bucket_bytes = 25LL * 1024 * 1024;  // DDP's default bucket_cap_mb
     bool shard_gradients = false;               // ZeRO-2
+    // ZeRO-2 with reduce_scatter when the backend has it; false: all-reduce and keep the owned slices, as
+    // on a Gloo without reduce_scatter (the same results, more traffic).
+    bool reduce_scatter = true;
 };
 
 class GradientSync {
@@ -53,6 +56,8 @@ public:
     // (ZeRO-1, or ZeRO-2 on a Gloo without it: each rank then keeps its share of the all-reduced bucket).
     bool reduce_scatters() const;
     size_t bucket_count() const;
+    // Buckets sent so far this step (before finish(): those that went out while backward ran).
+    size_t buckets_sent() const;
 
     struct Impl;
 
