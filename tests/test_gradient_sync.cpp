@@ -88,7 +88,9 @@ void expect_summed_gradients(bool shard, bool reduce_scatter) {
         for (size_t i = 1; i < params.size(); ++i) {
             const bool mine = !shard || sync.owners()[i] == group.rank();
             ASSERT_EQ(params[i].grad().defined(), mine) << "tensor " << i << " on rank " << group.rank();
-            if (mine) EXPECT_TRUE(params[i].grad().eq(expected[i]).all().item<bool>()) << "tensor " << i << ": " << params[i].grad();
+            if (mine) {
+                EXPECT_TRUE(params[i].grad().eq(expected[i]).all().item<bool>()) << "tensor " << i << ": " << params[i].grad();
+            }
         }
         if (shard) {  // both ranks own something
             EXPECT_NE(std::count(sync.owners().begin(), sync.owners().end(), 0), 0);
