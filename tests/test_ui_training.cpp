@@ -528,6 +528,7 @@ private slots:
         configureLora(page, home_.filePath("ranks-out"));
         page->rankPicker()->chooseCpu(2);
         QCOMPARE(page->rankPicker()->launch().processes, 2);
+        QVERIFY2(page->memoryText().contains("(2 processes)"), qPrintable(page->memoryText()));  // both ranks share this machine's memory
         QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
         QTest::mouseClick(child<QPushButton>(page, "startButton"), Qt::LeftButton);
         QCOMPARE(monitor->session()->lastArguments().mid(0, 3), (QStringList{"launch", "--nproc-per-node", "2"}));

@@ -451,6 +451,7 @@ void TrainPage::buildForm() {
         device_->setCurrentIndex(device_->findData(dev));
     });
     connect(device_, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] { ranks_->followDevice(device_->currentData().toString()); });
+    connect(ranks_, &RankPicker::changed, this, &TrainPage::showMemory);
 }
 
 TrainPage::Method TrainPage::method() const { return static_cast<Method>(method_->currentData().toInt()); }
@@ -871,7 +872,8 @@ void TrainPage::showMemory() {
     const QString dev = device_->currentData().toString();
     QString where;
     double free = -1;
-    if (dev == "cpu" || (dev == "auto" && devices_->gpusKnown() && devices_->gpus().isEmpty())) {
+    const bool on_cpu = dev == "cpu" || (dev == "auto" && devices_->gpusKnown() && devices_->gpus().isEmpty());
+    if (on_cpu) {
         where = tr("free system memory (CPU)");
         free = DeviceMemory::cpuAvailableGiB();
     } else {
@@ -884,10 +886,14 @@ void TrainPage::showMemory() {
         if (free < 0) where = devices_->nvidiaSmiPresent() ? tr("GPU free memory unknown (nvidia-smi did not answer)")
                                                            : tr("GPU free memory unknown (nvidia-smi not found)");
     }
-    QString text = estimate_gib_ < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(estimate_gib_, 0, 'f', 2);
+    // CPU ranks share this machine's memory: each holds a whole model (ZeRO shards only the optimizer's part).
+    const int cpu_ranks = on_cpu ? ranks_->launch().processes : 1;
+    const double need = estimate_gib_ * cpu_ranks;
+    QString text = need < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(need, 0, 'f', 2);
+    if (cpu_ranks > 1) text += tr(" (%1 processes)").arg(cpu_ranks);
     if (free < 0) {
         text += tr(" · %1.").arg(where);
-    } else if ((fits_ = estimate_gib_ <= free ? 1 : 0)) {
+    } else if ((fits_ = need <= free ? 1 : 0)) {
         text += tr(" of %1 GiB %2 — <span style='color:#2e7d32'>fits</span>.").arg(free, 0, 'f', 1).arg(where);
     } else {
         text += tr(" of %1 GiB %2 — <span style='color:#c62828'><b>does not fit</b></span>: lower micro-batch size or sequence length, "

@@ -123,8 +123,9 @@ void RankPicker::followDevice(const QString& device) {
 void RankPicker::chooseCpu(int processes) {
     syncing_ = true;
     cpu_processes_->setValue(processes);
+    cpuItem()->setCheckState(Qt::Checked);  // unchecks the GPUs
     syncing_ = false;
-    cpuItem()->setCheckState(Qt::Checked);  // emits changed()
+    emit changed();
 }
 
 void RankPicker::chooseGpus(const QList<int>& indices) {
