@@ -57,15 +57,24 @@ void on_two_ranks(const std::function<void(DataParallel&)>& body) {
         if (f) std::rethrow_exception(f);
 }
 
-// Tensor 0 gets no gradient anywhere; tensor 1 only on rank 0; tensors 2 and 3 on both. Buckets of one
-// tensor each (1 byte at most), sent last registered first, in that order on both ranks: rank 1 sends
-// tensor 1's (zeros) only at finish(), and tensor 0's goes out at finish() everywhere.
-void expect_summed_gradients(bool shard, bool reduce_scatter) {
+// Tensor 0 (2 floats) gets no gradient anywhere; tensor 1 (3) only on rank 0; tensors 2 (4) and 3 (5) on
+// both. Buckets are filled last registered first and sent in that order on both ranks, each once all its
+// tensors have their gradient, the rest at finish(): `sent` is how many went out during the backward on
+// rank 0 and on rank 1.
+struct Case {
+    bool shard = false, reduce_scatter = false;
+    int64_t bucket_bytes = 1;
+    size_t buckets = 0;
+    size_t sent[2] = {0, 0};
+};
+
+void expect_summed_gradients(const Case& c) {
+    const bool shard = c.shard, reduce_scatter = c.reduce_scatter;
     on_two_ranks([&](DataParallel& group) {
         std::vector<at::Tensor> params = {at::zeros({2}).requires_grad_(), at::zeros({3}).requires_grad_(), at::zeros({4}).requires_grad_(),
                                           at::zeros({5}).requires_grad_()};
-        GradientSync sync(group, params, params, {}, GradientSyncOptions{.bucket_bytes = 1, .shard_gradients = shard, .reduce_scatter = reduce_scatter});
-        ASSERT_EQ(sync.bucket_count(), 4u);
+        GradientSync sync(group, params, params, {}, GradientSyncOptions{.bucket_bytes = c.bucket_bytes, .shard_gradients = shard, .reduce_scatter = reduce_scatter});
+        ASSERT_EQ(sync.bucket_count(), c.buckets);
         EXPECT_EQ(sync.reduce_scatters(), shard && reduce_scatter);
         const double r = group.rank() + 1;  // this rank's factor
         auto backward = [&](double scale) {
@@ -76,8 +85,8 @@ void expect_summed_gradients(bool shard, bool reduce_scatter) {
         backward(1);  // an earlier micro-batch: accumulates here, sends nothing
         EXPECT_EQ(sync.buckets_sent(), 0u);
         sync.arm();
-        backward(10);  // the last one: tensors 3, 2 (and on rank 0 1) go out as backward reaches them; the rest at finish()
-        const size_t during_backward = group.rank() == 0 ? 3 : 2;
+        backward(10);  // the last one
+        const size_t during_backward = c.sent[group.rank()];
         EXPECT_EQ(sync.buckets_sent(), during_backward);
         at::Tensor loss = sync.finish(at::scalar_tensor(r, at::TensorOptions().dtype(at::kDouble)));
         EXPECT_EQ(loss.item<double>(), 3.0);
@@ -105,9 +114,21 @@ void expect_summed_gradients(bool shard, bool reduce_scatter) {
     });
 }
 
-TEST(GradientSync, AllReduceOverlapsTheLastBackwardOnly) { expect_summed_gradients(false, false); }
-TEST(GradientSync, Zero2ReduceScattersToTheOwners) { expect_summed_gradients(true, true); }
-TEST(GradientSync, Zero2WithoutReduceScatterKeepsTheOwnersSlices) { expect_summed_gradients(true, false); }
+// One tensor a bucket: 3, 2 and (on rank 0, which has its gradient) 1 go out during the backward.
+TEST(GradientSync, AllReduceOverlapsTheLastBackwardOnly) {
+    expect_summed_gradients({.shard = false, .reduce_scatter = false, .bucket_bytes = 1, .buckets = 4, .sent = {3, 2}});
+}
+// Buckets {3, 2} and {1, 0} (36 bytes), each split between the ranks: reduce-scattered.
+TEST(GradientSync, Zero2ReduceScattersToTheOwners) {
+    expect_summed_gradients({.shard = true, .reduce_scatter = true, .bucket_bytes = 36, .buckets = 2, .sent = {1, 1}});
+}
+// One tensor a bucket, so each is owned whole by one rank: reduced to it.
+TEST(GradientSync, Zero2ReducesABucketOneRankOwnsToIt) {
+    expect_summed_gradients({.shard = true, .reduce_scatter = true, .bucket_bytes = 1, .buckets = 4, .sent = {3, 2}});
+}
+TEST(GradientSync, Zero2WithoutReduceScatterKeepsTheOwnersSlices) {
+    expect_summed_gradients({.shard = true, .reduce_scatter = false, .bucket_bytes = 36, .buckets = 2, .sent = {1, 1}});
+}
 
 }  // namespace
 }  // namespace lathe

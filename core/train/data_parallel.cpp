@@ -151,6 +151,14 @@ void DataParallel::start_sum_scatter(const at::Tensor& output, const std::vector
         impl_->collective("reduce-scatter of the gradients", [&] { return impl_->group->reduce_scatter(outputs, input_lists, options); }));
 }
 
+void DataParallel::start_sum_to(const at::Tensor& flat, int root) {
+    std::vector<at::Tensor> tensors = {flat};
+    c10d::ReduceOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    options.rootRank = root;
+    impl_->started.push_back(impl_->collective("reduce of the gradients", [&] { return impl_->group->reduce(tensors, options); }));
+}
+
 void DataParallel::wait_started() {
     std::vector<c10::intrusive_ptr<c10d::Work>> works = std::move(impl_->started);
     impl_->started.clear();

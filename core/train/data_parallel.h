@@ -36,6 +36,8 @@ public:
     // `inputs`: one equally sized slice per rank; `output` receives the sum of every rank's slice of this
     // rank (c10d's reduce_scatter). Call only when reduce_scatter_available().
     void start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs);
+    // `flat` summed over the ranks into `root`'s copy (c10d's reduce); the others' copies are left undefined.
+    void start_sum_to(const at::Tensor& flat, int root);
     void wait_started();
     // Whether this c10d backend has reduce_scatter (NCCL always; Gloo in newer LibTorch): a collective the
     // first time it is asked, so every rank must ask at the same point.

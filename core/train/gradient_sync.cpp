@@ -23,6 +23,7 @@ struct GradientSync::Impl {
         std::vector<int64_t> offsets;  // all-reduce: offset in the flat buffer; reduce-scatter: in the owner's segment
         int64_t numel = 0;             // all-reduce: the buffer's length
         int64_t segment = 0;           // reduce-scatter: each rank's share, padded to the largest
+        int root = -1;                 // ZeRO-2, a bucket one rank owns whole (a tensor over the cap): reduced to it
         at::TensorOptions options;
         size_t waiting = 0;            // members whose gradient is not final yet this step
         bool sent = false;
@@ -111,7 +112,11 @@ void GradientSync::Impl::build(const std::vector<at::Tensor>& output_layer_tenso
     if (options.shard_gradients) owner.assign(n, 0);
     for (Bucket& b : buckets) {
         if (options.shard_gradients) assign_owners(b, global_load);
-        if (scatter) {
+        // A bucket one rank owns whole is reduced to that rank: a reduce-scatter would pad every other
+        // rank's share to its size (N times the tensor, in memory and on the wire).
+        if (scatter && std::all_of(b.members.begin(), b.members.end(), [&](size_t m) { return owner[m] == owner[b.members[0]]; }))
+            b.root = owner[b.members[0]];
+        if (scatter && b.root < 0) {
             std::vector<int64_t> fill(static_cast<size_t>(group.world_size()), 0);
             for (size_t m : b.members) {
                 b.offsets.push_back(fill[static_cast<size_t>(owner[m])]);
@@ -177,14 +182,15 @@ at::Tensor GradientSync::Impl::take_gradient(size_t i) {
 void GradientSync::Impl::send(Bucket& b) {
     at::NoGradGuard no_grad;
     b.sent = true;
-    if (!scatter) {
+    if (!scatter || b.root >= 0) {
         std::vector<at::Tensor> pieces;
         for (size_t m : b.members) {
             at::Tensor g = take_gradient(m);
             pieces.push_back(g.defined() ? g.reshape({-1}) : at::zeros({params[m].numel()}, b.options));
         }
         b.buffer = at::cat(pieces);
-        group.start_sum(b.buffer);
+        if (b.root >= 0) group.start_sum_to(b.buffer, b.root);
+        else group.start_sum(b.buffer);
         return;
     }
     const int world = group.world_size();
@@ -263,7 +269,7 @@ at::Tensor GradientSync::finish(const at::Tensor& loss) {
                 p.mutable_grad() = at::Tensor();
                 continue;
             }
-            const at::Tensor& summed = s.scatter ? b.output : b.buffer;
+            const at::Tensor& summed = s.scatter && b.root < 0 ? b.output : b.buffer;
             p.mutable_grad() = summed.narrow(0, b.offsets[k], p.numel()).view(p.sizes());
         }
     }

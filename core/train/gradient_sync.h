@@ -4,8 +4,8 @@
 // the layers below. Only the step's last backward pass communicates (gradient accumulation stays local).
 //
 // ZeRO-1: each bucket is all-reduced, every rank keeps the whole summed gradient. ZeRO-2: each bucket is
-// reduce-scattered, every rank keeps only the summed gradients of the tensors it updates (owners()), and
-// drops the others' as soon as their bucket is sent.
+// reduce-scattered (or, owned whole by one rank, reduced to it), every rank keeps only the summed
+// gradients of the tensors it updates (owners()), and drops the others' as soon as their bucket is sent.
 #pragma once
 
 #include <ATen/core/Tensor.h>
