@@ -536,12 +536,12 @@ private slots:
         QCOMPARE(monitor->rankMemoryCurveCount(), 2);
         QVERIFY2(monitor->throughputTitle().contains("all 2 ranks"), qPrintable(monitor->throughputTitle()));
         QVERIFY2(monitor->statusText().contains("2 ranks"), qPrintable(monitor->statusText()));
-        QTest::qWait(100);
-        QVERIFY(window.grab().save(screenshot("monitor_data_parallel")));
         const qint64 run = monitor->currentRunId();
         QTest::mouseClick(child<QPushButton>(monitor, "stopButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(!monitor->session()->isRunning(), 60000);
         QVERIFY2(monitor->statusText().contains("Stopped"), qPrintable(monitor->statusText()));
+        QTest::qWait(200);  // the charts' last redraw
+        QVERIFY(window.grab().save(screenshot("monitor_data_parallel")));
         auto s = lathe::RunStore::open(store().toStdString());
         QVERIFY(s->find_run(run)->status == lathe::RunStatus::stopped);
         // The store keeps each rank's memory: the charts come back from it.

@@ -163,6 +163,11 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     rank_mem_plot_->legend->setVisible(true);
     rank_mem_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
     rank_mem_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
+    QFont small = font();
+    small.setPointSizeF(small.pointSizeF() * 0.8);
+    rank_mem_plot_->legend->setFont(small);
+    rank_mem_plot_->legend->setRowSpacing(0);
+    rank_mem_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
     rank_mem_plot_->hide();  // shown when step events carry rank_mem_gib (data parallel runs)
     pref_plot_ = makePlot(tr("Preference: reward margin and accuracy"), tr("value"), this);
     addLine(pref_plot_, QColor(44, 160, 44), 1.5, tr("rewards/margins"));
