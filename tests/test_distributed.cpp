@@ -136,14 +136,17 @@ std::string last_checkpoint(const std::vector<json>& events) {
 
 // One rank with accumulation 2 against two ranks without, launched by `launcher`: step losses within
 // 1e-5, every saved tensor within 5e-5, and only rank 0 recorded the run.
-void expect_two_ranks_equal_accumulation(const std::string& settings, const std::string& weights_file,
-                                         const std::vector<std::string>& launcher) {
+// `one_launcher` runs the reference (just the CLI for one process), `launcher` the run compared with it.
+void expect_same_training(const std::vector<std::string>& one_launcher, const std::string& one_settings, const std::vector<std::string>& launcher,
+                          const std::string& two_settings, const std::string& weights_file) {
     DpDir d;
     int code = -1;
-    auto one = test::run_to_end({LATHE_CLI, "train", d.config("one", settings + "gradient_accumulation_steps: 2\n"), "--store", d.store("one")}, &code);
+    std::vector<std::string> one_args = one_launcher;
+    for (const std::string& a : std::vector<std::string>{"train", d.config("one", one_settings), "--store", d.store("one")}) one_args.push_back(a);
+    auto one = test::run_to_end(one_args, &code);
     ASSERT_EQ(code, 0);
     std::vector<std::string> args = launcher;
-    for (const std::string& a : std::vector<std::string>{"train", d.config("two", settings), "--store", d.store("two")}) args.push_back(a);
+    for (const std::string& a : std::vector<std::string>{"train", d.config("two", two_settings), "--store", d.store("two")}) args.push_back(a);
     auto two = test::run_to_end(args, &code);
     ASSERT_EQ(code, 0);
     auto a = losses_of(one), b = losses_of(two);
@@ -151,6 +154,13 @@ void expect_two_ranks_equal_accumulation(const std::string& settings, const std:
     ASSERT_FALSE(a.empty());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << "step " << i + 1;
     EXPECT_EQ(two.back().value("status", ""), "completed");
+    // Rank 0's step events carry each rank's memory (here the CPU ranks' resident memory).
+    for (const auto& e : two)
+        if (e.value("event", "") == "step") {
+            ASSERT_TRUE(e.contains("rank_mem_gib")) << e.dump();
+            ASSERT_EQ(e.at("rank_mem_gib").size(), 2u);
+            for (const auto& gib : e.at("rank_mem_gib")) EXPECT_GT(gib.get<double>(), 0.0);
+        }
 
     auto saved_one = load_safetensors(last_checkpoint(one) + "/" + weights_file);
     auto saved_two = load_safetensors(last_checkpoint(two) + "/" + weights_file);
@@ -178,6 +188,11 @@ void expect_two_ranks_equal_accumulation(const std::string& settings, const std:
     EXPECT_EQ(store->metrics(store->list_runs()[0].id, "loss").size(), b.size());
 }
 
+void expect_two_ranks_equal_accumulation(const std::string& settings, const std::string& weights_file,
+                                         const std::vector<std::string>& launcher) {
+    expect_same_training({LATHE_CLI}, settings + "gradient_accumulation_steps: 2\n", launcher, settings, weights_file);
+}
+
 std::vector<std::string> lathe_launch(int nproc) {
     return {LATHE_CLI, "launch", "--nproc-per-node", std::to_string(nproc), "--master-port", std::to_string(free_port()), "--"};
 }
@@ -197,6 +212,27 @@ TEST(DataParallel, LoraWithARankLeftWithoutRowsAtTheEpochsEnd) {
 
 TEST(DataParallel, FullFinetuningTwoRanksEqualOneRankWithAccumulation) {
     expect_two_ranks_equal_accumulation("micro_batch_size: 2\nnum_epochs: 2\nweight_decay: 0.01\n", "model.safetensors", lathe_launch(2));
+}
+
+// Buckets of 2 KiB (most tensors in one of their own), so that many collectives go out while backward
+// runs; with gradient checkpointing each layer's adapter gradients arrive from its recomputation, and
+// with accumulation only the last micro-batch's backward communicates.
+TEST(DataParallel, OverlappedBucketsWithCheckpointingAndAccumulation) {
+    const std::string settings = kLoraModel + "micro_batch_size: 1\nnum_epochs: 2\ngradient_checkpointing: true\nddp_bucket_cap_mb: 0.002\n";
+    expect_same_training({LATHE_CLI}, settings + "gradient_accumulation_steps: 4\n", lathe_launch(2), settings + "gradient_accumulation_steps: 2\n",
+                         "adapter_model.safetensors");
+}
+
+// ZeRO-2: each bucket reduce-scattered, each rank keeps the gradients of the tensors it updates; the same
+// losses, weights and (gathered) optimizer state as one process with twice the accumulation.
+TEST(DataParallel, FullFinetuningZero2EqualsOneRankWithAccumulation) {
+    expect_two_ranks_equal_accumulation("micro_batch_size: 2\nnum_epochs: 2\nweight_decay: 0.01\nzero_stage: 2\nddp_bucket_cap_mb: 0.05\n",
+                                        "model.safetensors", lathe_launch(2));
+}
+
+TEST(DataParallel, Zero2EqualsZero1) {
+    const std::string settings = "micro_batch_size: 2\nnum_epochs: 2\nweight_decay: 0.01\nddp_bucket_cap_mb: 0.05\n";
+    expect_same_training(lathe_launch(2), settings + "zero_stage: 1\n", lathe_launch(2), settings + "zero_stage: 2\n", "model.safetensors");
 }
 
 TEST(DataParallel, TorchrunLaunchesIt) {
@@ -314,6 +350,35 @@ TEST(DataParallel, ResumeAfterARankDiedWithTwoRanksOrOne) {
     ASSERT_EQ(two_losses.size(), uninterrupted.size() - from);
     for (size_t i = 0; i < two_losses.size(); ++i) EXPECT_NEAR(two_losses[i], uninterrupted[from + i], 1e-5) << "2 ranks, step " << from + i + 1;
     EXPECT_EQ(RunStore::open(d.store("killed"))->find_run(run_id)->status, RunStatus::completed);
+}
+
+// A ZeRO-2 run resumed from its checkpoint (the whole optimizer state, gathered from the owners) with
+// 2 ranks and with 1 rank continues to the losses of the uninterrupted run.
+TEST(DataParallel, Zero2ResumesWithTwoRanksOrOne) {
+    DpDir d;
+    const std::string settings = "micro_batch_size: 2\nnum_epochs: 4\nsave_steps: 4\nweight_decay: 0.01\nzero_stage: 2\nddp_bucket_cap_mb: 0.05\n";
+    int code = -1;
+    auto args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", d.config("full", settings), "--store", d.store("full")}) args.push_back(a);
+    auto uninterrupted = losses_of(test::run_to_end(args, &code));
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(uninterrupted.size(), 8u);
+    const std::string checkpoint = (d.dir.path / "full" / "checkpoint-4").string();
+    ASSERT_TRUE(fs::exists(checkpoint + "/optimizer.safetensors"));
+
+    auto two_args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", "--resume", checkpoint, "--store", d.store("full")}) two_args.push_back(a);
+    auto two = losses_of(test::run_to_end(two_args, &code));
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(two.size(), 4u);
+    for (size_t i = 0; i < two.size(); ++i) EXPECT_NEAR(two[i], uninterrupted[4 + i], 1e-5) << "2 ranks, step " << 5 + i;
+
+    auto one = losses_of(test::run_to_end({LATHE_CLI, "train", d.config("one", settings + "gradient_accumulation_steps: 2\n"), "--resume", checkpoint,
+                                           "--store", d.store("full")},
+                                          &code));
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(one.size(), 4u);
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i], uninterrupted[4 + i], 1e-5) << "1 rank, step " << 5 + i;
 }
 
 // SIGTERM to `lathe launch` reaches every rank; they stop at the same step, rank 0 checkpoints it and

@@ -28,7 +28,7 @@ std::vector<EventLine> full_events() {
                       .elapsed_s = 2.25, .gpu_mem_gib = 1.125,
                       .preference = PreferenceMetrics{.rewards_chosen = 0.25, .rewards_rejected = -0.5, .rewards_margins = 0.75,
                                                       .rewards_accuracies = 1, .logps_chosen = -12.5, .logps_rejected = -20.25},
-                      .projection = ProjectedLoss{.final_loss = 1.25, .low = 1.125, .high = 1.5}}},
+                      .projection = ProjectedLoss{.final_loss = 1.25, .low = 1.125, .high = 1.5}, .rank_mem_gib = std::vector<double>{1.125, 1.25}}},
         {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573,
                       .projection = ProjectedLoss{.final_loss = 1.5, .low = 1.375, .high = 1.75}, .probe = ""}},
         {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573, .projection = std::nullopt, .probe = "general"}},
@@ -100,7 +100,7 @@ TEST(Events, EveryEventRoundTrips) {
 
 TEST(Events, OptionalKeysStayAbsentWhenUnset) {
     EventLine step{1, StepEvent{.step = 1, .total_steps = 2, .epoch = 0.5, .loss = 1, .lr = 1e-3, .grad_norm = 0.5, .tokens_per_s = 10, .elapsed_s = 1,
-                                .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt}};
+                                .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt, .rank_mem_gib = std::nullopt}};
     EXPECT_FALSE(to_json(step).contains("gpu_mem_gib"));
     EXPECT_FALSE(to_json(step).contains("projected_final_loss"));  // before 20% of the run
     EXPECT_EQ(*parse_event_line(to_line(step)), step);

@@ -123,7 +123,7 @@ TEST(LossForecast, ProjectorAnnotatesEventsFromTwentyPercentOn) {
     std::optional<ProjectedLoss> first;
     for (int64_t s = 1; s <= 300; ++s) {
         StepEvent e{.step = s, .total_steps = 500, .epoch = 0, .loss = truth.at(area[s]), .lr = m[s - 1], .grad_norm = 0, .tokens_per_s = 0,
-                    .elapsed_s = 0, .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt};
+                    .elapsed_s = 0, .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt, .rank_mem_gib = std::nullopt};
         projector.annotate(e);
         if (s < 100) {
             EXPECT_FALSE(e.projection) << s;
@@ -154,7 +154,7 @@ TEST(LossForecast, GainBelowFollowsTheBand) {
         FinalLossProjector projector(m, 100);
         for (int64_t s = 1; s <= upto; ++s) {
             StepEvent e{.step = s, .total_steps = 1000, .epoch = 0, .loss = law.at(area[s]), .lr = 1, .grad_norm = 0, .tokens_per_s = 0,
-                        .elapsed_s = 0, .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt};
+                        .elapsed_s = 0, .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt, .rank_mem_gib = std::nullopt};
             projector.annotate(e);
         }
         return projector;

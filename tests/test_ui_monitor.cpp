@@ -232,7 +232,7 @@ private slots:
             for (int64_t s = 1; s <= kDone; ++s) {
                 lathe::StepEvent e{.step = s, .total_steps = kTotal, .epoch = 0, .loss = noisyLoss(s), .lr = 1e-3 * lr[s - 1], .grad_norm = 1,
                                    .tokens_per_s = 1000, .elapsed_s = 0.1 * s, .gpu_mem_gib = std::nullopt, .preference = std::nullopt,
-                                   .projection = std::nullopt};
+                                   .projection = std::nullopt, .rank_mem_gib = std::nullopt};
                 projector.annotate(e);
                 QCOMPARE(e.projection.has_value(), s >= kTotal / 5);
                 if (e.projection) lastTraining = e.projection;

@@ -34,6 +34,7 @@
 #include "ui/pages/runs_page.h"
 #include "ui/pages/runs_table_model.h"
 #include "ui/pages/train_page.h"
+#include "ui/pages/train_ranks.h"
 #include "ui/studio_run_store.h"
 
 namespace {
@@ -486,6 +487,68 @@ private slots:
         monitor->addOverlay(run);  // its own run is not overlaid on itself
         QCOMPARE(monitor->overlayCount(), 0);
         other.clearOverlays();
+    }
+
+    // The "Train on" list holds the GPUs nvidia-smi reports (here its CSV as it prints it) and the CPU;
+    // several GPUs make one rank each (CUDA_VISIBLE_DEVICES for the chosen ones), the CPU and GPUs never mix.
+    void trainOnListsGpusAndCpu() {
+        TrainPage page;
+        RankPicker* ranks = page.rankPicker();
+        ranks->setGpus(DeviceMemory::parseNvidiaSmi("0, NVIDIA H100 80GB HBM3, 80000, 81559, 9.0\n1, NVIDIA H100 80GB HBM3, 79000, 81559, 9.0\n"
+                                                    "2, NVIDIA H100 80GB HBM3, 81000, 81559, 9.0\n"));
+        QCOMPARE(ranks->rows().size(), 4);
+        QVERIFY2(ranks->rows()[1].startsWith("GPU 1:") && ranks->rows()[1].contains("77.1 of 80 GiB free"), qPrintable(ranks->rows()[1]));
+        QCOMPARE(ranks->rows().back(), QString("CPU"));
+        ranks->chooseGpus({0, 2});
+        QCOMPARE(ranks->launch(), (RankLaunch{.processes = 2, .cuda_visible_devices = "0,2"}));
+        QCOMPARE(QString::fromStdString(page.config().device), QString("cuda"));
+        ranks->chooseGpus({1});
+        QCOMPARE(ranks->launch(), RankLaunch{});
+        QCOMPARE(QString::fromStdString(page.config().device), QString("cuda:1"));
+        ranks->chooseCpu(2);
+        QCOMPARE(ranks->launch(), (RankLaunch{.processes = 2, .cuda_visible_devices = ""}));
+        QCOMPARE(QString::fromStdString(page.config().device), QString("cpu"));
+        QVERIFY(page.yamlText().contains("device: cpu"));
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        page.validateNow();
+        QVERIFY(page.grab().save(screenshot("train_page_ranks")));
+    }
+
+    // Two CPU ranks (Gloo) through `lathe launch`, from the Train page's Start: the Monitor charts rank 0's
+    // events, the throughput of both ranks and each rank's memory; Stop reaches both ranks.
+    void dataParallelRunOnTwoCpuRanks() {
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        TrainPage* page = window.trainPage();
+        MonitorPage* monitor = window.monitorPage();
+        configureLora(page, home_.filePath("ranks-out"));
+        page->rankPicker()->chooseCpu(2);
+        QCOMPARE(page->rankPicker()->launch().processes, 2);
+        QVERIFY2(page->memoryText().contains("(2 processes)"), qPrintable(page->memoryText()));  // both ranks share this machine's memory
+        QVERIFY2(page->problems().isEmpty(), qPrintable(page->problems().join("\n")));
+        QTest::mouseClick(child<QPushButton>(page, "startButton"), Qt::LeftButton);
+        QCOMPARE(monitor->session()->lastArguments().mid(0, 3), (QStringList{"launch", "--nproc-per-node", "2"}));
+        QTRY_VERIFY2_WITH_TIMEOUT(monitor->lossPointCount() >= 6, qPrintable(monitor->logText()), 120000);
+        QCOMPARE(monitor->rankMemoryCurveCount(), 2);
+        QVERIFY2(monitor->throughputTitle().contains("all 2 ranks"), qPrintable(monitor->throughputTitle()));
+        QVERIFY2(monitor->statusText().contains("2 ranks"), qPrintable(monitor->statusText()));
+        const qint64 run = monitor->currentRunId();
+        QTest::mouseClick(child<QPushButton>(monitor, "stopButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!monitor->session()->isRunning(), 60000);
+        QVERIFY2(monitor->statusText().contains("Stopped"), qPrintable(monitor->statusText()));
+        QTest::qWait(200);  // the charts' last redraw
+        QVERIFY(window.grab().save(screenshot("monitor_data_parallel")));
+        auto s = lathe::RunStore::open(store().toStdString());
+        QVERIFY(s->find_run(run)->status == lathe::RunStatus::stopped);
+        // The store keeps each rank's memory: the charts come back from it.
+        StudioRunStore otherStore;
+        MonitorPage other(otherStore);
+        other.openRun(run);
+        QCOMPARE(other.rankMemoryCurveCount(), 2);
     }
 
     // The session reads the trainer's lines through core/train/events.h: typed steps, the advice chosen by

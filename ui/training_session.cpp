@@ -2,6 +2,10 @@
 
 #include <csignal>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
@@ -24,6 +28,21 @@ bool processAlive(qint64 pid) {
     QByteArray s = stat.readAll();
     int close = s.lastIndexOf(')');  // "pid (comm) S ...": comm may hold spaces and parentheses
     return close > 0 && close + 2 < s.size() && s[close + 2] != 'Z' && s[close + 2] != 'X';
+}
+
+// A TCP port nobody listens on now (the kernel's pick), for the ranks' rendezvous.
+int freePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 29500;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = 29500;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+        port = ntohs(addr.sin_port);
+    ::close(fd);
+    return port;
 }
 
 }  // namespace
@@ -52,11 +71,22 @@ TrainingSession::TrainingSession(QObject* parent) : QObject(parent), timer_(new 
 
 TrainingSession::~TrainingSession() = default;  // a running child is left running: it is detached
 
-bool TrainingSession::start(const QString& configPath) { return launch({"train", QFileInfo(configPath).absoluteFilePath()}); }
+bool TrainingSession::start(const QString& configPath, const RankLaunch& ranks) {
+    return start(QStringList{QFileInfo(configPath).absoluteFilePath()}, ranks);
+}
 
-bool TrainingSession::resume(qint64 runId) { return launch({"train", "--resume", QString::number(runId)}); }
+bool TrainingSession::start(const QStringList& trainArgs, const RankLaunch& ranks) {
+    if (isRunning()) return false;
+    ranks_ = ranks;
+    const QStringList train = QStringList{"train"} + trainArgs;
+    if (ranks.processes <= 1) return launch(train, ranks.cuda_visible_devices);
+    return launch(QStringList{"launch", "--nproc-per-node", QString::number(ranks.processes), "--master-port", QString::number(freePort()), "--"} + train,
+                  ranks.cuda_visible_devices);
+}
 
-bool TrainingSession::launch(const QStringList& trainArgs) {
+bool TrainingSession::resume(qint64 runId, const RankLaunch& ranks) { return start({"--resume", QString::number(runId)}, ranks); }
+
+bool TrainingSession::launch(const QStringList& trainArgs, const QString& cudaVisibleDevices) {
     if (isRunning()) return false;
     QString dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/sessions";
     QDir().mkpath(dir);
@@ -80,6 +110,12 @@ bool TrainingSession::launch(const QStringList& trainArgs) {
     p.setStandardInputFile(QProcess::nullDevice());
     p.setStandardOutputFile(events_path_);
     p.setStandardErrorFile(stderr_path_);
+    if (!cudaVisibleDevices.isEmpty()) {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("CUDA_VISIBLE_DEVICES", cudaVisibleDevices);
+        p.setProcessEnvironment(env);
+    }
+    last_args_ = args;
     qint64 pid = 0;
     if (!p.startDetached(&pid)) {
         state_ = State::Finished;

@@ -14,6 +14,14 @@
 
 class QTimer;
 
+// How many processes a run starts: one (`lathe train`), or one rank per chosen GPU or several CPU
+// processes, through `lathe launch --nproc-per-node N -- train` (docs/distributed.md).
+struct RankLaunch {
+    int processes = 1;
+    QString cuda_visible_devices;  // the chosen GPUs ("0,2"), given to the ranks as CUDA_VISIBLE_DEVICES; empty: unchanged
+    bool operator==(const RankLaunch&) const = default;
+};
+
 class TrainingSession : public QObject {
     Q_OBJECT
 public:
@@ -23,10 +31,16 @@ public:
     explicit TrainingSession(QObject* parent = nullptr);
     ~TrainingSession() override;
 
-    // Starts `lathe train CONFIG`; false (and failed() emitted) when it could not be started.
-    bool start(const QString& configPath);
+    // Starts `lathe train CONFIG`, or `lathe launch --nproc-per-node N --master-port P -- train CONFIG` for
+    // several ranks (rank 0 writes the events; stop reaches every rank through lathe launch); false (and
+    // failed() emitted) when it could not be started.
+    bool start(const QString& configPath, const RankLaunch& ranks = RankLaunch{});
+    // The command line of the last start or resume (after the program), for the log and tests.
+    QStringList lastArguments() const { return last_args_; }
     // Starts `lathe train --resume RUN_ID`: the run continues from its latest checkpoint.
-    bool resume(qint64 runId);
+    bool resume(qint64 runId, const RankLaunch& ranks = RankLaunch{});
+    // What the last start or resume launched.
+    RankLaunch ranks() const { return ranks_; }
     // SIGTERM: the trainer checkpoints and exits by itself (also after this GUI has gone).
     void stop();
     // Forgets the child without stopping it; it keeps running and keeps writing the run store.
@@ -61,7 +75,8 @@ signals:
     void finished(lathe::RunStatus status);
 
 private:
-    bool launch(const QStringList& args);
+    bool start(const QStringList& trainArgs, const RankLaunch& ranks);
+    bool launch(const QStringList& args, const QString& cudaVisibleDevices = QString());
     void poll();
     void handleEvent(const lathe::EventLine& line);
     void readNew(class QFile& file, qint64& offset, QByteArray& partial, bool events);
@@ -78,6 +93,8 @@ private:
     std::optional<lathe::RunStatus> end_status_;  // from the `end` event
     bool error_reported_ = false;
     QStringList stderr_tail_;
+    QStringList last_args_;
+    RankLaunch ranks_;
 };
 
 // What to change after a failure of this kind (the Monitor shows it under the error).

@@ -1,6 +1,5 @@
 #include "core/train/data_parallel.h"
 
-#include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
@@ -22,6 +21,7 @@
 #endif
 
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
 #include "core/util/error.h"
@@ -29,9 +29,6 @@
 namespace lathe {
 
 namespace {
-
-// What a bucket holds at most: DDP's default bucket_cap_mb.
-constexpr int64_t kBucketBytes = 25LL * 1024 * 1024;
 
 std::string seconds(std::chrono::seconds t) { return std::to_string(t.count()) + " s"; }
 
@@ -50,6 +47,8 @@ struct DataParallel::Impl {
     c10::Device device{at::kCPU};  // where the collectives' buffers live
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::Backend> group;
+    std::vector<c10::intrusive_ptr<c10d::Work>> started;  // start_sum / start_sum_scatter, not yet waited for
+    std::optional<bool> has_reduce_scatter;
 
     // Runs a collective (or its wait), turning c10d's errors into one that says what probably happened.
     template <typename F>
@@ -136,67 +135,56 @@ std::unique_ptr<DataParallel> DataParallel::join(const DistributedEnv& env, c10:
     return std::unique_ptr<DataParallel>(new DataParallel(std::move(impl)));
 }
 
-at::Tensor DataParallel::sum_gradients(const std::vector<at::Tensor>& params, const at::Tensor& loss) {
-    // The last buffer: the loss, then per parameter whether this rank has a gradient for it.
-    at::Tensor extras = at::empty({static_cast<int64_t>(params.size()) + 1}, at::TensorOptions().dtype(at::kDouble));
-    double* e = extras.data_ptr<double>();
-    e[0] = 0;
-    for (size_t i = 0; i < params.size(); ++i) e[i + 1] = params[i].grad().defined() ? 1.0 : 0.0;
-    extras = extras.to(loss.device());
-    extras.narrow(0, 0, 1).copy_(loss.reshape({1}));
+void DataParallel::start_sum(const at::Tensor& flat) {
+    std::vector<at::Tensor> tensors = {flat};
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    impl_->started.push_back(impl_->collective("all-reduce of the gradients", [&] { return impl_->group->allreduce(tensors, options); }));
+}
 
-    // Buckets of consecutive parameters of one dtype and device, each flattened into one buffer.
-    struct Bucket {
-        std::vector<size_t> members;
-        std::vector<at::Tensor> buffer;  // one flat tensor
-    };
-    std::vector<Bucket> buckets;
-    std::vector<at::Tensor> pieces;
-    int64_t bytes = 0;
-    auto close = [&] {
-        if (pieces.empty()) return;
-        buckets.back().buffer = {at::cat(pieces)};
-        pieces.clear();
-        bytes = 0;
-    };
-    for (size_t i = 0; i < params.size(); ++i) {
-        const at::Tensor& p = params[i];
-        const bool fits = !buckets.empty() && !pieces.empty() && bytes + p.numel() * p.element_size() <= kBucketBytes &&
-                          pieces.back().scalar_type() == p.scalar_type() && pieces.back().device() == p.device();
-        if (!fits) {
-            close();
-            buckets.emplace_back();
-        }
-        buckets.back().members.push_back(i);
-        pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}) : at::zeros({p.numel()}, p.options()));
-        bytes += p.numel() * p.element_size();
+void DataParallel::start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs) {
+    std::vector<at::Tensor> outputs = {output};
+    std::vector<std::vector<at::Tensor>> input_lists = {inputs};
+    c10d::ReduceScatterOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    impl_->started.push_back(
+        impl_->collective("reduce-scatter of the gradients", [&] { return impl_->group->reduce_scatter(outputs, input_lists, options); }));
+}
+
+void DataParallel::start_sum_to(const at::Tensor& flat, int root) {
+    std::vector<at::Tensor> tensors = {flat};
+    c10d::ReduceOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    options.rootRank = root;
+    impl_->started.push_back(impl_->collective("reduce of the gradients", [&] { return impl_->group->reduce(tensors, options); }));
+}
+
+void DataParallel::wait_started() {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works = std::move(impl_->started);
+    impl_->started.clear();
+    for (auto& w : works) impl_->collective("gradient collective", [&] { return w->wait(); });
+}
+
+bool DataParallel::reduce_scatter_available() {
+    if (impl_->has_reduce_scatter) return *impl_->has_reduce_scatter;
+    // A backend without it refuses the call itself, before anything is sent (c10d's Backend default), and
+    // every rank runs the same LibTorch, so all of them take the same branch.
+    at::Tensor out = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(impl_->device));
+    std::vector<at::Tensor> in;
+    for (int r = 0; r < world_size(); ++r) in.push_back(at::ones({1}, out.options()));
+    try {
+        std::vector<at::Tensor> outputs = {out};
+        std::vector<std::vector<at::Tensor>> inputs = {in};
+        c10d::ReduceScatterOptions options;
+        options.reduceOp = c10d::ReduceOp::SUM;
+        auto work = impl_->group->reduce_scatter(outputs, inputs, options);
+        impl_->collective("reduce-scatter check", [&] { return work->wait(); });
+        impl_->has_reduce_scatter = true;
+    } catch (const c10::Error& e) {
+        if (std::string(e.what_without_backtrace()).find("does not support reduce_scatter") == std::string::npos) throw;
+        impl_->has_reduce_scatter = false;
     }
-    close();
-
-    std::vector<std::vector<at::Tensor>> buffers;
-    for (auto& b : buckets) buffers.push_back(b.buffer);
-    buffers.push_back({extras});
-    impl_->all_reduce(buffers, c10d::ReduceOp::SUM, "all-reduce of the gradients");
-
-    at::Tensor have = buffers.back()[0].narrow(0, 1, static_cast<int64_t>(params.size())).cpu();
-    const double* counts = have.data_ptr<double>();
-    for (size_t b = 0; b < buckets.size(); ++b) {
-        const at::Tensor& flat = buffers[b][0];
-        int64_t offset = 0;
-        for (size_t i : buckets[b].members) {
-            at::Tensor p = params[i];
-            at::Tensor summed = flat.narrow(0, offset, p.numel()).view(p.sizes());
-            offset += p.numel();
-            if (counts[i] == 0) {
-                p.mutable_grad() = at::Tensor();
-            } else if (p.grad().defined()) {
-                p.mutable_grad().copy_(summed);
-            } else {
-                p.mutable_grad() = summed.clone();
-            }
-        }
-    }
-    return buffers.back()[0].select(0, 0);
+    return *impl_->has_reduce_scatter;
 }
 
 void DataParallel::broadcast(const std::vector<std::pair<at::Tensor, int>>& tensors_and_roots) {
@@ -210,6 +198,15 @@ void DataParallel::broadcast(const std::vector<std::pair<at::Tensor, int>>& tens
         works.push_back(impl_->collective("broadcast", [&] { return impl_->group->broadcast(buffers.back(), options); }));
     }
     for (auto& w : works) impl_->collective("broadcast", [&] { return w->wait(); });
+}
+
+std::vector<double> DataParallel::gather(double value) {
+    at::Tensor t = at::zeros({world_size()}, at::TensorOptions().dtype(at::kDouble));
+    t.select(0, rank()).fill_(value);
+    std::vector<std::vector<at::Tensor>> buffers = {{t.to(impl_->device)}};
+    impl_->all_reduce(buffers, c10d::ReduceOp::SUM, "gather");
+    at::Tensor summed = buffers[0][0].cpu();
+    return std::vector<double>(summed.data_ptr<double>(), summed.data_ptr<double>() + world_size());
 }
 
 bool DataParallel::any(bool flag) {

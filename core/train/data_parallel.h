@@ -30,15 +30,24 @@ public:
     bool writes_outputs() const { return rank() == 0; }  // events, the run store and checkpoints
     const std::string& backend() const;                  // "gloo" or "nccl"
 
-    // Sums every parameter's gradient over the ranks, in place, through bucketed all-reduces that are all
-    // in flight at once; the step's loss (a float64 device scalar: this rank's share of the global mean)
-    // rides in the last bucket and comes back summed. A gradient undefined on this rank counts as zeros;
-    // one undefined on every rank stays undefined (the optimizer skips it, as in a single process).
-    at::Tensor sum_gradients(const std::vector<at::Tensor>& params, const at::Tensor& loss);
+    // Collectives left in flight (GradientSync starts one per bucket while backward runs): each is started
+    // in the same order on every rank, and wait_started() waits for all of them, in that order.
+    void start_sum(const at::Tensor& flat);
+    // `inputs`: one equally sized slice per rank; `output` receives the sum of every rank's slice of this
+    // rank (c10d's reduce_scatter). Call only when reduce_scatter_available().
+    void start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs);
+    // `flat` summed over the ranks into `root`'s copy (c10d's reduce); the others' copies are left undefined.
+    void start_sum_to(const at::Tensor& flat, int root);
+    void wait_started();
+    // Whether this c10d backend has reduce_scatter (NCCL always; Gloo in newer LibTorch): a collective the
+    // first time it is asked, so every rank must ask at the same point.
+    bool reduce_scatter_available();
 
     // Broadcasts each tensor in place from the rank paired with it, all of them in flight at once.
     void broadcast(const std::vector<std::pair<at::Tensor, int>>& tensors_and_roots);
 
+    // Every rank's `value`, by rank (a small all-reduce).
+    std::vector<double> gather(double value);
     // Whether `flag` is true on any rank (a stop request seen by one rank stops all at the same step).
     bool any(bool flag);
     // Waits until every rank gets here.

@@ -114,6 +114,7 @@ struct Writer {
             j["logps/rejected"] = e.preference->logps_rejected;
         }
         write_projection(j, e.projection);
+        if (e.rank_mem_gib) j["rank_mem_gib"] = *e.rank_mem_gib;
     }
     void operator()(const EvalEvent& e) const {
         j["step"] = e.step;
@@ -220,7 +221,7 @@ std::optional<EventLine> event_from_json(const json& j) {
                                .loss = r.get<double>("loss"), .lr = r.get<double>("lr"), .grad_norm = r.get<double>("grad_norm"),
                                .tokens_per_s = r.get<double>("tokens_per_s"), .elapsed_s = r.get<double>("elapsed_s"),
                                .gpu_mem_gib = r.optional<double>("gpu_mem_gib"), .preference = std::nullopt,
-                               .projection = read_projection(r)};
+                               .projection = read_projection(r), .rank_mem_gib = r.optional<std::vector<double>>("rank_mem_gib")};
         if (r.has("rewards/chosen"))
             std::get<StepEvent>(line.event).preference =
                 PreferenceMetrics{.rewards_chosen = r.get<double>("rewards/chosen"), .rewards_rejected = r.get<double>("rewards/rejected"),

@@ -65,6 +65,9 @@ struct StepEvent {
     std::optional<double> gpu_mem_gib;  // CUDA devices only
     std::optional<PreferenceMetrics> preference;  // rl runs only
     std::optional<ProjectedLoss> projection;      // from 20% of the run on
+    // Data parallel runs: each rank's memory by rank, GiB (GPU memory its caching allocator holds on a CUDA
+    // device, its resident memory on the CPU), gathered by rank 0.
+    std::optional<std::vector<double>> rank_mem_gib;
     bool operator==(const StepEvent&) const = default;
 };
 

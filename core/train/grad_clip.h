@@ -12,4 +12,10 @@ namespace lathe {
 // device: the caller reads the norm when it logs it. Undefined when no parameter has a gradient.
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
 
+class DataParallel;
+// The same when each rank holds the gradients of its own tensors only (ZeRO-2): every tensor's norm,
+// computed by the rank that has its gradient, is summed across the ranks into one vector, and the total
+// is the norm of that vector, as above. Each rank scales the gradients it holds. A collective.
+at::Tensor clip_grad_norm_over_ranks(const std::vector<at::Tensor>& params, double max_norm, DataParallel& group);
+
 }  // namespace lathe

@@ -10,6 +10,12 @@ MasterWeights::MasterWeights(std::vector<std::pair<std::string, at::Tensor>> mod
     for (const auto& [name, p] : model_) masters_.emplace_back(name, p.detach().to(at::kFloat).clone());
 }
 
+std::vector<at::Tensor> MasterWeights::model_tensors() const {
+    std::vector<at::Tensor> out;
+    for (const auto& [_, p] : model_) out.push_back(p);
+    return out;
+}
+
 void MasterWeights::gather_gradients() {
     at::NoGradGuard no_grad;
     for (size_t i = 0; i < model_.size(); ++i) {

@@ -19,6 +19,8 @@ public:
 
     // The float32 copies, by name, in the order given: what the optimizer updates.
     const std::vector<std::pair<std::string, at::Tensor>>& masters() const { return masters_; }
+    // The model tensors autograd accumulates gradients into, in the order of masters().
+    std::vector<at::Tensor> model_tensors() const;
     // After backward: each master's gradient becomes its model tensor's gradient in float32.
     void gather_gradients();
     // After the optimizer step: the model tensors take the rounded masters.

@@ -50,7 +50,7 @@ std::string state_key(const std::string& group, size_t index, const char* which)
 
 }  // namespace
 
-ShardedAdamW::ShardedAdamW(std::vector<ParamGroup> groups, AdamWOptions options, DataParallel& group)
+ShardedAdamW::ShardedAdamW(std::vector<ParamGroup> groups, AdamWOptions options, DataParallel& group, const OwnerOf& owner_of)
     : groups_(std::move(groups)), options_(options), group_(group) {
     // Auto resolved over every tensor, not the share: all ranks then run the same kernel.
     if (options_.kernel == AdamWKernel::Auto) {
@@ -77,7 +77,7 @@ ShardedAdamW::ShardedAdamW(std::vector<ParamGroup> groups, AdamWOptions options,
         local_index_[g].assign(groups_[g].params.size(), 0);
     }
     for (auto [g, i] : order) {
-        const int r = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+        const int r = owner_of ? owner_of(groups_[g].params[i]) : static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
         owner_[g][i] = r;
         load[static_cast<size_t>(r)] += groups_[g].params[i].numel();
     }

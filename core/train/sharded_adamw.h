@@ -5,6 +5,7 @@
 // AdamW's own names, so they resume with any number of ranks.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,8 +18,11 @@ namespace lathe {
 
 class ShardedAdamW {
 public:
-    // `groups` are every rank's (identical) parameter groups.
-    ShardedAdamW(std::vector<ParamGroup> groups, AdamWOptions options, DataParallel& group);
+    // Which rank updates a tensor (ZeRO-2: the rank its gradient is reduce-scattered to).
+    using OwnerOf = std::function<int(const at::Tensor&)>;
+    // `groups` are every rank's (identical) parameter groups. Without `owner_of`, the tensors are dealt out
+    // largest first to the rank holding the fewest elements.
+    ShardedAdamW(std::vector<ParamGroup> groups, AdamWOptions options, DataParallel& group, const OwnerOf& owner_of = nullptr);
 
     // Updates this rank's share with learning rate `lr`, then every tensor from the rank that owns it.
     void step(double lr);

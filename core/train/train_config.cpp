@@ -424,6 +424,12 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"early_stopping_patience", integer(c.early_stopping_patience, 0)},
         {"early_stopping_projection", number(c.early_stopping_projection, 0, 1e6)},
         {"ddp_timeout", integer(c.ddp_timeout, 1)},
+        {"ddp_bucket_cap_mb", number(c.ddp_bucket_cap_mb, 1e-6, 1e6)},
+        {"zero_stage", [&](const YAML::Node& n, const std::string& k) {
+             if (read_scalar(n, k, c.zero_stage, p, "1 or 2") && c.zero_stage != 1 && c.zero_stage != 2)
+                 p.add(n, k, "must be 1 (optimizer state sharded) or 2 (optimizer state and gradients), got " + n.Scalar() +
+                                 "; stage 3 (parameter sharding) is not implemented (docs/distributed.md)");
+         }},
         {"seed", [&](const YAML::Node& n, const std::string& k) { read_scalar(n, k, seed, p, "a non-negative integer"); }},
     };
 

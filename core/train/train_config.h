@@ -128,6 +128,12 @@ struct TrainConfig {
     // Data parallel (torchrun / lathe launch, docs/distributed.md): seconds a rank waits for the others,
     // at the rendezvous and in every collective, before it fails. Axolotl's key; torch's default 1800.
     int64_t ddp_timeout = 1800;
+    // What data parallel AdamW shards (DeepSpeed's ZeRO stages): 1 = the optimizer state; 2 = the state and
+    // the gradients (reduce-scattered to the rank that updates each tensor). No effect in one process.
+    int64_t zero_stage = 1;
+    // Gradients are reduced in buckets of at most this many MiB (DDP's bucket_cap_mb), each sent as soon as
+    // backward has finished with every tensor in it.
+    double ddp_bucket_cap_mb = 25;
 };
 
 // adapter: lora or qlora: a LoRA-family adapter trains on a frozen base.

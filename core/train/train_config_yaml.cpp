@@ -156,6 +156,8 @@ std::string train_config_yaml(const TrainConfig& c) {
     integer("early_stopping_patience", c.early_stopping_patience, d.early_stopping_patience);
     num("early_stopping_projection", c.early_stopping_projection, d.early_stopping_projection);
     integer("ddp_timeout", c.ddp_timeout, d.ddp_timeout);
+    integer("zero_stage", c.zero_stage, d.zero_stage);
+    num("ddp_bucket_cap_mb", c.ddp_bucket_cap_mb, d.ddp_bucket_cap_mb);
     if (c.seed != d.seed) out << YAML::Key << "seed" << YAML::Value << c.seed;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

@@ -61,7 +61,7 @@ at::Tensor head_loss(const DecoderLM& lm, bool plain, const at::Tensor& rows, co
 // per loss call (rows_per_loss_call): each call's logits are made, differentiated into hidden.grad and
 // the output layer's gradients, and freed before the next. Returns the loss as a float64 device scalar.
 at::Tensor chunked_loss_backward(const DecoderLM& lm, const at::Tensor& hidden, const at::Tensor& labels, int64_t total_tokens,
-                                 int64_t chunk_rows) {
+                                 int64_t chunk_rows, const std::function<void()>& before_layers_backward) {
     const int64_t H = hidden.size(-1);
     at::Tensor h = hidden.detach().narrow(1, 0, hidden.size(1) - 1).reshape({-1, H}).requires_grad_(true);
     LabeledPositions labeled = labeled_positions(labels, hidden.device());
@@ -79,6 +79,7 @@ at::Tensor chunked_loss_backward(const DecoderLM& lm, const at::Tensor& hidden, 
     // Hand the gradient of the selected hidden states back to the rest of the network.
     at::Tensor grad = at::zeros_like(hidden);
     if (h.grad().defined()) grad.narrow(1, 0, hidden.size(1) - 1).copy_(h.grad().view({hidden.size(0), hidden.size(1) - 1, H}));
+    if (before_layers_backward) before_layers_backward();
     hidden.backward(grad);
     return loss_sum;
 }
@@ -96,7 +97,7 @@ Batch batch_to_device(const Batch& b, c10::Device device) {
 }
 
 at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows,
-                                      int64_t global_label_tokens) {
+                                      int64_t global_label_tokens, const std::function<void()>& before_last_backward) {
     // The default 1024 rows of float32 logits are 600 MB with a 150k vocabulary, where the whole
     // [batch, sequence, vocab] tensor at 8 x 2048 would be 9.8 GB.
     if (loss_chunk_rows <= 0) throw Error("loss chunk must be at least one row");
@@ -108,11 +109,16 @@ at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batc
 
     const c10::Device device = model.lm->device();
     at::Tensor loss = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
-    for (const auto& host : micro_batches) {
+    size_t last = micro_batches.size();  // the last micro-batch with a label: the one that runs backward last
+    for (size_t i = 0; i < micro_batches.size(); ++i)
+        if (micro_batches[i].label_tokens > 0) last = i;
+    for (size_t i = 0; i < micro_batches.size(); ++i) {
+        const Batch& host = micro_batches[i];
         if (host.label_tokens == 0) continue;
         Batch b = batch_to_device(host, device);
         at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask, b.position_ids, nullptr, /*training=*/true, b.sequence_ids);
-        loss = loss + chunked_loss_backward(*model.lm, hidden, host.labels, total_tokens, loss_chunk_rows);
+        loss = loss + chunked_loss_backward(*model.lm, hidden, host.labels, total_tokens, loss_chunk_rows,
+                                            i == last ? before_last_backward : std::function<void()>());
     }
     return loss;
 }

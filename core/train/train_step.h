@@ -4,6 +4,7 @@
 // caller asks.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "core/models/loader.h"
@@ -16,9 +17,11 @@ namespace lathe {
 // every trained token of the step, not a mean of per-batch means. Returns that loss as a float64
 // scalar on the model's device, without waiting for it. Data parallel: `global_label_tokens` > 0 divides
 // by the label tokens of every rank's micro-batches instead, so the ranks' summed gradients are those of
-// one process training them all; a rank with no micro-batch left returns 0.
+// one process training them all; a rank with no micro-batch left returns 0. `before_last_backward`, when
+// set, runs right before the backward pass through the layers of the last micro-batch (after its output
+// layer's): data parallel runs start reducing gradients from there (GradientSync::arm).
 at::Tensor forward_backward_on_device(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows = 1024,
-                                      int64_t global_label_tokens = 0);
+                                      int64_t global_label_tokens = 0, const std::function<void()>& before_last_backward = {});
 // The same, with the loss read back.
 double forward_backward(LoadedModel& model, const std::vector<Batch>& micro_batches, int64_t loss_chunk_rows = 1024);
 

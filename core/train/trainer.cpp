@@ -31,6 +31,7 @@
 #include "core/train/early_stopping.h"
 #include "core/train/events.h"
 #include "core/train/grad_clip.h"
+#include "core/train/data_parallel_training.h"
 #include "core/train/lora.h"
 #include "core/train/loss_forecast.h"
 #include "core/train/lr_schedule.h"
@@ -355,8 +356,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         std::optional<ShardedAdamW> sharded_adamw;
         const AdamWOptions adamw_options{.beta1 = c.adam_beta1, .beta2 = c.adam_beta2, .eps = c.adam_epsilon,
                                          .kernel = c.optimizer == "adamw_torch_fused" ? AdamWKernel::Fused : AdamWKernel::Auto};
+        // Data parallel: gradients reduced in buckets while backward runs (ZeRO-2: each to the rank updating it).
+        const std::unique_ptr<GradientSync> gradient_sync = dp ? make_gradient_sync(*dp, c, *model->lm, all_params, masters ? &*masters : nullptr) : nullptr;
         if (c.optimizer == "sgd") sgd.emplace(groups);
-        else if (dp) sharded_adamw.emplace(groups, adamw_options, *dp);
+        else if (dp) sharded_adamw.emplace(groups, adamw_options, *dp, owner_lookup(*gradient_sync, all_params));
         else adamw.emplace(groups, adamw_options);
 
         // Steps per epoch (packing makes them differ by epoch), and what follows each step.
@@ -465,10 +468,12 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             }
             // Everything up to the read-back below is queued on the device without waiting for it.
             at::Tensor loss_on_device = data.preference ? data.preference->forward_backward(*model, micro, pair_groups)
-                                                       : forward_backward_on_device(*model, micro, 1024, label_tokens);
+                                                       : forward_backward_on_device(*model, micro, 1024, label_tokens, arm_hook(gradient_sync.get()));
             if (masters) masters->gather_gradients();
-            if (dp) loss_on_device = dp->sum_gradients(all_params, loss_on_device);
-            at::Tensor grad_norm_on_device = clip_grad_norm(all_params, c.max_grad_norm);
+            if (gradient_sync) loss_on_device = gradient_sync->finish(loss_on_device);
+            at::Tensor grad_norm_on_device = gradient_sync && !gradient_sync->owners().empty()
+                                                 ? clip_grad_norm_over_ranks(all_params, c.max_grad_norm, *dp)
+                                                 : clip_grad_norm(all_params, c.max_grad_norm);
             const double lr = c.learning_rate * lr_multiplier(schedule, step);
             if (adamw) adamw->step(lr);
             else if (sharded_adamw) sharded_adamw->step(lr);
@@ -490,7 +495,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             StepEvent step_event{.step = step, .total_steps = total_steps,
                                  .epoch = epoch + static_cast<double>(in_epoch + 1) / steps.steps_in_epoch(epoch),
                                  .loss = loss, .lr = lr, .grad_norm = grad_norm, .tokens_per_s = tokens_per_s, .elapsed_s = t - start,
-                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt};
+                                 .gpu_mem_gib = std::nullopt, .preference = std::nullopt, .projection = std::nullopt, .rank_mem_gib = std::nullopt};
             projector.annotate(step_event);
             if (data.preference) {
                 step_event.preference = data.preference->read_metrics();
@@ -504,6 +509,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 metrics.push_back({step, "gpu_mem_gib", gib});
                 step_event.gpu_mem_gib = gib;
             }
+            if (dp) gather_rank_memory(*dp, step_event, metrics);
             store.add_metrics(run_id, metrics);
             events.emit(step_event);
             if (!std::isfinite(loss))

@@ -51,6 +51,10 @@ QCustomPlot* makePlot(const QString& title, const QString& yLabel, QWidget* pare
     return plot;
 }
 
+void setPlotTitle(QCustomPlot* plot, const QString& title) {
+    if (auto* heading = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) heading->setText(title);
+}
+
 QCPGraph* addLine(QCustomPlot* plot, const QColor& color, double width, const QString& name) {
     QCPGraph* g = plot->addGraph();
     g->setPen(QPen(color, width));
@@ -155,6 +159,16 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     mem_plot_ = makePlot(tr("GPU memory"), tr("GiB"), this);
     addLine(mem_plot_, QColor(140, 86, 75), 1.5, "GiB");
     mem_plot_->hide();  // shown when step events carry gpu_mem_gib (CUDA runs)
+    rank_mem_plot_ = makePlot(tr("Memory per rank"), tr("GiB"), this);
+    rank_mem_plot_->legend->setVisible(true);
+    rank_mem_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
+    rank_mem_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
+    QFont small = font();
+    small.setPointSizeF(small.pointSizeF() * 0.8);
+    rank_mem_plot_->legend->setFont(small);
+    rank_mem_plot_->legend->setRowSpacing(0);
+    rank_mem_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    rank_mem_plot_->hide();  // shown when step events carry rank_mem_gib (data parallel runs)
     pref_plot_ = makePlot(tr("Preference: reward margin and accuracy"), tr("value"), this);
     addLine(pref_plot_, QColor(44, 160, 44), 1.5, tr("rewards/margins"));
     addLine(pref_plot_, QColor(31, 119, 180), 1.5, tr("rewards/accuracies"));
@@ -171,7 +185,7 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     probe_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     probe_plot_->hide();  // shown when eval events name a probe
 
-    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
         // Wheel and drag take over the view; a double click goes back to following the data.
         connect(plot, &QCustomPlot::mouseWheel, this, [this] { follow_ = false; });
         connect(plot, &QCustomPlot::mousePress, this, [this] { follow_ = false; });
@@ -211,7 +225,7 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
-    for (QCustomPlot* p : {lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) rightLayout->addWidget(p, 1);
+    for (QCustomPlot* p : {lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) rightLayout->addWidget(p, 1);
 
     auto* charts = new QSplitter(Qt::Horizontal, this);
     charts->addWidget(left);
@@ -305,6 +319,9 @@ void MonitorPage::clearCharts() {
             if (!overlays_.values().contains(plot->graph(i))) plot->graph(i)->data()->clear();
     mem_plot_->hide();
     pref_plot_->hide();
+    rank_mem_plot_->clearGraphs();  // another run may have another number of ranks
+    rank_mem_plot_->hide();
+    setPlotTitle(tps_plot_, tr("Throughput"));
     // Another run has other probes: their curves go, not only their points.
     probe_plot_->clearGraphs();
     probe_graphs_.clear();
@@ -322,7 +339,7 @@ void MonitorPage::clearCharts() {
     follow_ = true;
 }
 
-void MonitorPage::startRun(const QString& configPath) {
+void MonitorPage::startRun(const QString& configPath, const RankLaunch& ranks) {
     if (session_->isRunning()) {
         QMessageBox::information(this, tr("A run is in progress"), tr("Stop or pause the current run before starting another."));
         return;
@@ -337,7 +354,7 @@ void MonitorPage::startRun(const QString& configPath) {
     run_status_ = lathe::RunStatus::running;
     emit showRequested();
     session_->setStorePath(QString::fromStdString(runs_.path()));
-    session_->start(configPath);
+    session_->start(configPath, ranks);
     updateButtons();
 }
 
@@ -356,7 +373,7 @@ void MonitorPage::resumeRun(qint64 runId) {
     status_->setText(tr("Continuing from the latest checkpoint."));
     emit showRequested();
     session_->setStorePath(QString::fromStdString(runs_.path()));
-    session_->resume(runId);
+    session_->resume(runId, ranks_of_run_.value(runId));
     updateButtons();
 }
 
@@ -419,6 +436,12 @@ bool MonitorPage::loadHistory(qint64 runId) {
             else if (m.name == "grad_norm") p.grad_norm = m.value;
             else if (m.name == "tokens_per_s") p.tokens_per_s = m.value;
             else if (m.name == "gpu_mem_gib") p.gpu_mem_gib = m.value;
+            else if (m.name.rfind("rank_mem_gib/", 0) == 0) {
+                const size_t rank = std::stoul(m.name.substr(13));
+                if (!p.rank_mem_gib) p.rank_mem_gib.emplace();
+                if (p.rank_mem_gib->size() <= rank) p.rank_mem_gib->resize(rank + 1, 0.0);
+                (*p.rank_mem_gib)[rank] = m.value;
+            }
             else if (m.name == "rewards/margins" || m.name == "rewards/accuracies") {
                 if (!p.preference) p.preference.emplace();
                 (m.name == "rewards/margins" ? p.preference->rewards_margins : p.preference->rewards_accuracies) = m.value;
@@ -459,6 +482,28 @@ bool MonitorPage::loadHistory(qint64 runId) {
     }
 }
 
+int MonitorPage::rankMemoryCurveCount() const { return rank_mem_plot_->isHidden() ? 0 : rank_mem_plot_->graphCount(); }
+
+QString MonitorPage::throughputTitle() const {
+    auto* heading = qobject_cast<QCPTextElement*>(tps_plot_->plotLayout()->element(0, 0));
+    return heading ? heading->text() : QString();
+}
+
+// One curve per rank; the throughput chart says that it counts every rank's tokens.
+void MonitorPage::addRankMemory(double step, const std::vector<double>& gib) {
+    static const QColor colors[] = {QColor(140, 86, 75), QColor(31, 119, 180), QColor(44, 160, 44), QColor(214, 39, 40),
+                                    QColor(148, 103, 189), QColor(255, 127, 14), QColor(227, 119, 194), QColor(127, 127, 127)};
+    while (rank_mem_plot_->graphCount() < static_cast<int>(gib.size())) {
+        const int r = rank_mem_plot_->graphCount();
+        addLine(rank_mem_plot_, colors[r % 8], 1.5, tr("rank %1").arg(r));
+    }
+    for (size_t r = 0; r < gib.size(); ++r) rank_mem_plot_->graph(static_cast<int>(r))->addData(step, gib[r]);
+    if (rank_mem_plot_->isHidden()) {
+        setPlotTitle(tps_plot_, tr("Throughput (all %1 ranks)").arg(gib.size()));
+        rank_mem_plot_->show();
+    }
+}
+
 void MonitorPage::addStep(const lathe::StepEvent& p) {
     const double x = static_cast<double>(p.step);
     loss_raw_->addData(x, p.loss);
@@ -469,6 +514,7 @@ void MonitorPage::addStep(const lathe::StepEvent& p) {
         mem_plot_->graph(0)->addData(x, *p.gpu_mem_gib);
         mem_plot_->show();
     }
+    if (p.rank_mem_gib) addRankMemory(x, *p.rank_mem_gib);
     if (p.preference) {
         pref_plot_->graph(0)->addData(x, p.preference->rewards_margins);
         pref_plot_->graph(1)->addData(x, p.preference->rewards_accuracies);
@@ -598,8 +644,11 @@ void MonitorPage::updateProgress(qint64 step, double elapsed) {
 
 void MonitorPage::onStarted(qint64 runId, qint64 startStep, qint64 totalSteps, const QString& device) {
     run_id_ = runId;
+    ranks_of_run_[runId] = session_->ranks();
     total_steps_ = totalSteps;
-    title_->setText(tr("Run #%1 — training on %2").arg(runId).arg(device));
+    const int ranks = session_->ranks().processes;
+    title_->setText(ranks > 1 ? tr("Run #%1 — training on %2 ranks (rank 0 on %3, lathe launch)").arg(runId).arg(ranks).arg(device)
+                              : tr("Run #%1 — training on %2").arg(runId).arg(device));
     status_->setText(startStep > 0 ? tr("Resumed at step %1 of %2.").arg(startStep).arg(totalSteps) : tr("Started: %1 steps.").arg(totalSteps));
     progress_->setRange(0, static_cast<int>(std::max<qint64>(1, totalSteps)));
     progress_->setValue(static_cast<int>(startStep));
@@ -714,7 +763,7 @@ void MonitorPage::clearOverlays() {
 void MonitorPage::replotAll() {
     replot_timer_->stop();
     ++redraws_;
-    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, pref_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
         if (follow_) {
             plot->rescaleAxes();
             // A little headroom so the newest point and the markers are not on the frame.

@@ -76,6 +76,10 @@ public:
     QPair<double, double> trainingForecastSpan() const;
     // How often the charts were redrawn: at most about 30 times a second however fast steps arrive.
     int chartRedraws() const { return redraws_; }
+    // Data parallel runs: the memory chart's curves, one per rank (0 when not shown), and the throughput
+    // chart's title (it counts every rank's tokens).
+    int rankMemoryCurveCount() const;
+    QString throughputTitle() const;
     // Opens a run from the store (metrics, evaluations, checkpoints); false, with a message, when it cannot.
     bool loadHistory(qint64 runId);
     QString statusText() const;
@@ -84,7 +88,8 @@ public:
 
 public slots:
     // Starts `lathe train CONFIG` and shows it live.
-    void startRun(const QString& configPath);
+    // With ranks.processes > 1: `lathe launch --nproc-per-node N -- train CONFIG` (data parallel).
+    void startRun(const QString& configPath, const RankLaunch& ranks = RankLaunch{});
     // Runs page: continue a stopped, paused or crashed run from its latest checkpoint.
     void resumeRun(qint64 runId);
     // Runs page: show a run's charts from the run store.
@@ -103,6 +108,7 @@ signals:
 private:
     void clearCharts();
     void addStep(const lathe::StepEvent& p);
+    void addRankMemory(double step, const std::vector<double>& gib);
     void addEval(qint64 step, double loss);
     void addProbe(qint64 step, const QString& probe, double loss);
     void addCheckpoint(qint64 step);
@@ -159,6 +165,7 @@ private:
     QCustomPlot* grad_plot_;
     QCustomPlot* tps_plot_;
     QCustomPlot* mem_plot_;
+    QCustomPlot* rank_mem_plot_;  // data parallel runs: each rank's memory
     QCustomPlot* pref_plot_;
     QCustomPlot* probe_plot_;  // one curve per probe: the forgetting (and learning) of continued pretraining
     QStringList probe_names_;
@@ -166,6 +173,7 @@ private:
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
+    QHash<qint64, RankLaunch> ranks_of_run_;  // runs started here: Resume starts the same ranks again
     QTimer* watch_timer_;  // re-reads a run that another process is training (left running earlier)
     QVector<qint64> checkpoint_steps_;  // markers are re-placed on the smoothed curve when it changes
     bool follow_ = true;  // rescale to the data until the user zooms or pans

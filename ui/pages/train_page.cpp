@@ -41,6 +41,7 @@
 #include "core/train/training_method.h"
 #include "core/util/error.h"
 #include "ui/device_memory.h"
+#include "ui/pages/train_ranks.h"
 #include "ui/lathe_cli.h"
 #include "ui/training_session.h"
 
@@ -107,6 +108,8 @@ TrainPage::TrainPage(QWidget* parent) : QWidget(parent), devices_(new DeviceMemo
             device_->addItem(tr("cuda:%1 — %2 (%3 GiB free)").arg(g.index).arg(g.name).arg(g.free_gib, 0, 'f', 1), QString("cuda:%1").arg(g.index));
         int i = device_->findData(current);
         device_->setCurrentIndex(i >= 0 ? i : 0);
+        ranks_->setGpus(devices_->gpus());
+        ranks_->followDevice(device_->currentData().toString());
         syncing_ = false;
         validateNow();  // bf16: auto and the free memory depend on the GPUs found
     });
@@ -300,6 +303,7 @@ void TrainPage::buildForm() {
     device_->addItem(tr("auto (a GPU when there is one)"), "auto");
     device_->addItem(tr("cpu"), "cpu");
     device_->addItem(tr("cuda"), "cuda");
+    ranks_ = new RankPicker(trainBox);
     trainForm->addRow(tr("Epochs"), epochs_);
     trainForm->addRow(tr("Max steps"), max_steps_);
     trainForm->addRow(tr("Micro-batch size"), micro_batch_);
@@ -314,6 +318,7 @@ void TrainPage::buildForm() {
     trainForm->addRow(tr("Precision"), bf16_);
     trainForm->addRow(tr("Checkpointing"), grad_ckpt_);
     trainForm->addRow(tr("Device"), device_);
+    trainForm->addRow(tr("Train on"), ranks_);
 
     // Two columns, so that the whole form fits a 1280×800 window without scrolling.
     auto* columns = new QHBoxLayout;
@@ -438,6 +443,15 @@ void TrainPage::buildForm() {
     for (QComboBox* c : {objective_, method_, dataset_type_, scheduler_, bf16_, device_})
         connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TrainPage::formChanged);
     connect(yaml_, &QPlainTextEdit::textChanged, this, &TrainPage::yamlEdited);
+    // "Train on" and Device follow each other: the list's choice is the YAML's device.
+    connect(ranks_, &RankPicker::changed, this, [this] {
+        const QString dev = ranks_->device();
+        if (dev.isEmpty() || dev == device_->currentData().toString()) return;
+        if (device_->findData(dev) < 0) device_->addItem(dev, dev);
+        device_->setCurrentIndex(device_->findData(dev));
+    });
+    connect(device_, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] { ranks_->followDevice(device_->currentData().toString()); });
+    connect(ranks_, &RankPicker::changed, this, &TrainPage::showMemory);
 }
 
 TrainPage::Method TrainPage::method() const { return static_cast<Method>(method_->currentData().toInt()); }
@@ -858,7 +872,8 @@ void TrainPage::showMemory() {
     const QString dev = device_->currentData().toString();
     QString where;
     double free = -1;
-    if (dev == "cpu" || (dev == "auto" && devices_->gpusKnown() && devices_->gpus().isEmpty())) {
+    const bool on_cpu = dev == "cpu" || (dev == "auto" && devices_->gpusKnown() && devices_->gpus().isEmpty());
+    if (on_cpu) {
         where = tr("free system memory (CPU)");
         free = DeviceMemory::cpuAvailableGiB();
     } else {
@@ -871,10 +886,14 @@ void TrainPage::showMemory() {
         if (free < 0) where = devices_->nvidiaSmiPresent() ? tr("GPU free memory unknown (nvidia-smi did not answer)")
                                                            : tr("GPU free memory unknown (nvidia-smi not found)");
     }
-    QString text = estimate_gib_ < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(estimate_gib_, 0, 'f', 2);
+    // CPU ranks share this machine's memory: each holds a whole model (ZeRO shards only the optimizer's part).
+    const int cpu_ranks = on_cpu ? ranks_->launch().processes : 1;
+    const double need = estimate_gib_ * cpu_ranks;
+    QString text = need < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(need, 0, 'f', 2);
+    if (cpu_ranks > 1) text += tr(" (%1 processes)").arg(cpu_ranks);
     if (free < 0) {
         text += tr(" · %1.").arg(where);
-    } else if ((fits_ = estimate_gib_ <= free ? 1 : 0)) {
+    } else if ((fits_ = need <= free ? 1 : 0)) {
         text += tr(" of %1 GiB %2 — <span style='color:#2e7d32'>fits</span>.").arg(free, 0, 'f', 1).arg(where);
     } else {
         text += tr(" of %1 GiB %2 — <span style='color:#c62828'><b>does not fit</b></span>: lower micro-batch size or sequence length, "
@@ -954,5 +973,5 @@ void TrainPage::start() {
         return;
     }
     QSettings().setValue("train/lastConfig", yaml_->toPlainText());
-    emit startRequested(path);
+    emit startRequested(path, ranks_->launch());
 }

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/train/train_config.h"
+#include "ui/training_session.h"
 
 class QCheckBox;
 class QComboBox;
@@ -24,6 +25,7 @@ class QPushButton;
 class QSpinBox;
 class QTimer;
 class DeviceMemory;
+class RankPicker;
 
 class TrainPage : public QWidget {
     Q_OBJECT
@@ -49,6 +51,8 @@ public:
     QString memoryText() const;
     double estimatedGiB() const { return estimate_gib_; }
     QString configPath() const { return path_; }
+    // The "Train on" list (local GPUs and the CPU): several ranks start through `lathe launch`.
+    RankPicker* rankPicker() const { return ranks_; }
 
     // Reads a YAML run file into the form; on errors shows them and keeps the form as it was.
     bool loadConfig(const QString& path);
@@ -72,7 +76,8 @@ public slots:
     void validateNow();
 
 signals:
-    void startRequested(const QString& configPath);
+    // `ranks`: one process, or data parallel ranks through `lathe launch` (the "Train on" list).
+    void startRequested(const QString& configPath, const RankLaunch& ranks);
 
 private:
     void buildForm();
@@ -131,6 +136,7 @@ private:
     QComboBox* bf16_;  // bf16: auto / true / false
     QCheckBox* grad_ckpt_;
     QComboBox* device_;
+    RankPicker* ranks_;
     QPlainTextEdit* yaml_;
     QLabel* problems_label_;
     QLabel* memory_;
