@@ -11,6 +11,8 @@ import sys
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # bitsandbytes wraps its dequantize in torch.compile: eager is the same math
 import torch
 import bitsandbytes as bnb
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bnb_generic_kernels  # noqa: F401,E402  (before any 4-bit op: the generic kernels on every CPU)
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 

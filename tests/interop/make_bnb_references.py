@@ -16,6 +16,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import bitsandbytes.functional as F
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bnb_generic_kernels  # noqa: F401,E402  (before any 4-bit op: the generic kernels on every CPU)
 
 FIXTURES = os.environ.get("LATHE_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures")

@@ -22,6 +22,8 @@ import sys
 
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # bitsandbytes wraps its dequantize in torch.compile: eager is the same math
 import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bnb_generic_kernels  # noqa: F401,E402  (before any 4-bit op: the generic kernels on every CPU)
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 

@@ -3,9 +3,12 @@ saved is one peft loads and computes the same with.
 
 usage: peft_logits.py BASE_MODEL_DIR ADAPTER_DIR INPUT.safetensors OUT.safetensors
 """
+import os
 import sys
 
 import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bnb_generic_kernels  # noqa: F401,E402  (a 4-bit base computes as on every CPU)
 from peft import PeftModel
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM

@@ -6,9 +6,12 @@ Writes OUT with float32 `logits`, and OUT.json with the dtype transformers loade
 parameter count and, when the folder has a tokenizer, its chat template rendering of a conversation.
 """
 import json
+import os
 import sys
 
 import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bnb_generic_kernels  # noqa: F401,E402  (a 4-bit base computes as on every CPU)
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
