@@ -13,8 +13,14 @@ venv="$root/.venv-interop"
 stamp="$venv/.requirements-gguf"
 # llama-cpp-python compiles llama.cpp: use both cores unless told otherwise.
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
+# llama.cpp's default native build (-march=native) compiles its AMX kernels where the CPU reports AMX,
+# and on the VMs these tests run on the kernel grants no AMX tile state: the first `tilezero` raises
+# SIGILL. So a portable build (AVX2, no AMX), and never a wheel from pip's cache, which another machine's
+# native build may have left there.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 if ! cmp -s "$here/requirements-gguf.txt" "$stamp"; then
-  "$venv/bin/pip" install -q --progress-bar off -r "$here/requirements-gguf.txt"
+  "$venv/bin/pip" uninstall -q -y llama-cpp-python 2>/dev/null || true
+  "$venv/bin/pip" install -q --progress-bar off --no-cache-dir -r "$here/requirements-gguf.txt"
   cp "$here/requirements-gguf.txt" "$stamp"
 fi
 mkdir -p "$out"
