@@ -306,6 +306,9 @@ private slots:
         auto* objective = child<QComboBox>(&page, "objective");
         auto* options = child<QGroupBox>(&page, "preferenceOptions");
         QVERIFY(!options->isVisibleTo(&page));
+        page.validateNow();
+        QTRY_VERIFY2(page.estimatedGiB() >= 0, qPrintable(page.memoryText()));
+        const double supervised = page.estimatedGiB();
 
         objective->setCurrentIndex(objective->findData("dpo"));
         page.validateNow();
@@ -313,9 +316,17 @@ private slots:
         QVERIFY(child<QDoubleSpinBox>(&page, "dpoBeta")->isVisibleTo(&page));
         QVERIFY(!child<QDoubleSpinBox>(&page, "orpoAlpha")->isVisibleTo(&page));
         QVERIFY(!child<QDoubleSpinBox>(&page, "simpoGamma")->isVisibleTo(&page));
-        QVERIFY(!child<QDoubleSpinBox>(&page, "validationShare")->isEnabled());  // no preference evaluation yet
+        // The shown estimate follows the objective: each pair's chosen and rejected rows share the batch.
+        QTRY_VERIFY2(page.estimatedGiB() > supervised, qPrintable(QString("%1 vs %2 (supervised)").arg(page.estimatedGiB()).arg(supervised)));
         QVERIFY(page.yamlText().contains("rl: dpo"));
         QVERIFY(!page.yamlText().contains("val_set_size"));
+        // Held-out pairs are evaluated as TRL evaluates them.
+        auto* share = child<QDoubleSpinBox>(&page, "validationShare");
+        QVERIFY(share->isEnabled());
+        share->setValue(0.1);
+        page.validateNow();
+        QVERIFY(page.yamlText().contains("val_set_size: 0.1"));
+        share->setValue(0);
         // The demo data is token ids, not pairs.
         QVERIFY2(page.problems().join("\n").contains("holds no preference pairs"), qPrintable(page.problems().join("\n")));
 

@@ -137,13 +137,13 @@ std::unique_ptr<DataParallel> DataParallel::join(const DistributedEnv& env, c10:
 }
 
 at::Tensor DataParallel::sum_gradients(const std::vector<at::Tensor>& params, const at::Tensor& loss) {
-    // The last buffer: the loss, then per parameter whether this rank has a gradient for it.
-    at::Tensor extras = at::empty({static_cast<int64_t>(params.size()) + 1}, at::TensorOptions().dtype(at::kDouble));
+    // The last buffer: the loss (one value or several), then per parameter whether this rank has a gradient for it.
+    const int64_t sums = loss.numel();
+    at::Tensor extras = at::empty({static_cast<int64_t>(params.size()) + sums}, at::TensorOptions().dtype(at::kDouble));
     double* e = extras.data_ptr<double>();
-    e[0] = 0;
-    for (size_t i = 0; i < params.size(); ++i) e[i + 1] = params[i].grad().defined() ? 1.0 : 0.0;
+    for (size_t i = 0; i < params.size(); ++i) e[sums + static_cast<int64_t>(i)] = params[i].grad().defined() ? 1.0 : 0.0;
     extras = extras.to(loss.device());
-    extras.narrow(0, 0, 1).copy_(loss.reshape({1}));
+    extras.narrow(0, 0, sums).copy_(loss.reshape({-1}));
 
     // Buckets of consecutive parameters of one dtype and device, each flattened into one buffer.
     struct Bucket {
@@ -178,7 +178,7 @@ at::Tensor DataParallel::sum_gradients(const std::vector<at::Tensor>& params, co
     buffers.push_back({extras});
     impl_->all_reduce(buffers, c10d::ReduceOp::SUM, "all-reduce of the gradients");
 
-    at::Tensor have = buffers.back()[0].narrow(0, 1, static_cast<int64_t>(params.size())).cpu();
+    at::Tensor have = buffers.back()[0].narrow(0, sums, static_cast<int64_t>(params.size())).cpu();
     const double* counts = have.data_ptr<double>();
     for (size_t b = 0; b < buckets.size(); ++b) {
         const at::Tensor& flat = buffers[b][0];
@@ -196,7 +196,7 @@ at::Tensor DataParallel::sum_gradients(const std::vector<at::Tensor>& params, co
             }
         }
     }
-    return buffers.back()[0].select(0, 0);
+    return buffers.back()[0].narrow(0, 0, sums).view(loss.sizes());
 }
 
 void DataParallel::broadcast(const std::vector<std::pair<at::Tensor, int>>& tensors_and_roots) {

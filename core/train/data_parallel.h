@@ -31,8 +31,9 @@ public:
     const std::string& backend() const;                  // "gloo" or "nccl"
 
     // Sums every parameter's gradient over the ranks, in place, through bucketed all-reduces that are all
-    // in flight at once; the step's loss (a float64 device scalar: this rank's share of the global mean)
-    // rides in the last bucket and comes back summed. A gradient undefined on this rank counts as zeros;
+    // in flight at once; the step's loss (float64 on the device: this rank's share of the global mean, a
+    // scalar, or a vector with the step's other per-rank sums after it) rides in the last bucket and comes
+    // back summed, in its shape. A gradient undefined on this rank counts as zeros;
     // one undefined on every rank stays undefined (the optimizer skips it, as in a single process).
     at::Tensor sum_gradients(const std::vector<at::Tensor>& params, const at::Tensor& loss);
 
