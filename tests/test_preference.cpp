@@ -371,7 +371,7 @@ TEST(PreferenceTrain, ValSetSizeEvaluatesTheHeldOutPairs) {
         for (const char* k : {"eval_rewards/chosen", "eval_rewards/rejected", "eval_rewards/margins", "eval_rewards/accuracies", "eval_logps/chosen",
                               "eval_logps/rejected"})
             EXPECT_TRUE(e.contains(k)) << k << " " << e.dump();
-        EXPECT_NEAR(e["eval_rewards/margins"].get<double>(), e["eval_rewards/chosen"].get<double>() - e["eval_rewards/rejected"].get<double>(), 1e-9);
+        EXPECT_NEAR(e["eval_rewards/margins"].get<double>(), e["eval_rewards/chosen"].get<double>() - e["eval_rewards/rejected"].get<double>(), 1e-5);  // float32 rewards
         EXPECT_NE(e["eval_loss"].get<double>(), std::log(2.0));  // the adapter has moved the policy
     }
     auto run = RunStore::open(store);
@@ -522,7 +522,10 @@ TEST_P(PreferenceInterop, EveryStepsLossAndMetricsMatchTrl) {
     std::vector<json> evals;
     for (const auto& e : events)
         if (e["event"] == "eval") evals.push_back(e);
-    if (!ref.contains("evals")) return EXPECT_TRUE(evals.empty());
+    if (!ref.contains("evals")) {
+        EXPECT_TRUE(evals.empty());
+        return;
+    }
     ASSERT_EQ(evals.size(), ref["evals"].size());
     for (size_t i = 0; i < evals.size(); ++i) {
         EXPECT_EQ(evals[i]["step"], ref["evals"][i]["step"]);
