@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -239,6 +241,55 @@ TEST(DataParallel, TorchrunLaunchesIt) {
     if (!fs::exists(LATHE_TORCHRUN)) GTEST_SKIP() << "no torchrun beside this LibTorch (" << LATHE_TORCHRUN << "): a LibTorch zip, not a wheel";
     expect_two_ranks_equal_accumulation(kLora, "adapter_model.safetensors",
                                         {LATHE_TORCHRUN, "--no-python", "--nproc-per-node", "2", "--master-port", std::to_string(free_port()), LATHE_CLI});
+}
+
+// Preference tuning (rl: dpo, LoRA) on two ranks: the pairs sharded by rank, the loss and TRL's metrics
+// averaged over every rank's micro-batches (as transformers' Trainer averages under DDP), so each step equals
+// one rank's with twice the accumulation. Seven pairs: the last step of each epoch leaves rank 1 without any.
+TEST(DataParallel, LoraDpoTwoRanksEqualOneRankWithAccumulation) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream pairs(dir.path / "pairs.jsonl");
+    for (int i = 0; i < 7; ++i)
+        pairs << json{{"prompt", {{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 1?"}}}},
+                      {"chosen", {{{"role", "assistant"}, {"content", std::to_string(i + 1)}}}},
+                      {"rejected", {{{"role", "assistant"}, {"content", "No idea, " + std::to_string(i * 7)}}}}}
+                     .dump()
+              << "\n";
+    pairs.close();
+    auto config = [&](const std::string& name, const std::string& extra) {
+        std::ofstream(dir.path / (name + ".yaml")) << "base_model: " << model << "\ndatasets:\n  - path: " << dir.str() << "/pairs.jsonl\nrl: dpo\n"
+                                                   << kLoraModel << "micro_batch_size: 1\nnum_epochs: 2\nlearning_rate: 0.01\ndevice: cpu\nseed: 3\n"
+                                                   << "output_dir: " << dir.str() << "/" << name << "\n" << extra;
+        return (dir.path / (name + ".yaml")).string();
+    };
+    int code = -1;
+    auto one = test::run_to_end({LATHE_CLI, "train", config("one", "gradient_accumulation_steps: 2\n"), "--store", dir.str() + "/one.db"}, &code);
+    ASSERT_EQ(code, 0) << (one.empty() ? "" : one.back().dump());
+    std::vector<std::string> args = lathe_launch(2);
+    for (const std::string& a : std::vector<std::string>{"train", config("two", ""), "--store", dir.str() + "/two.db"}) args.push_back(a);
+    auto two = test::run_to_end(args, &code);
+    ASSERT_EQ(code, 0) << (two.empty() ? "" : two.back().dump());
+    auto steps_of = [](const std::vector<json>& events) {
+        std::vector<json> out;
+        for (const auto& e : events)
+            if (e.value("event", "") == "step") out.push_back(e);
+        return out;
+    };
+    auto a = steps_of(one), b = steps_of(two);
+    ASSERT_EQ(a.size(), 8u);
+    ASSERT_EQ(b.size(), a.size());
+    for (size_t i = 0; i < a.size(); ++i)
+        for (const char* key : {"loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
+                                "logps/rejected"})
+            // 1e-5, relative above 1: logps/* are float32 sums of some -380, where one float32 step is 3e-5.
+            EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), 1e-5 * std::max(1.0, std::abs(a[i][key].get<double>())))
+                << "step " << i + 1 << " " << key;
+    EXPECT_NE(a.back()["rewards/margins"].get<double>(), 0.0);  // the adapter moved
+    auto saved_one = load_safetensors(last_checkpoint(one) + "/adapter_model.safetensors");
+    auto saved_two = load_safetensors(last_checkpoint(two) + "/adapter_model.safetensors");
+    ASSERT_EQ(saved_one.size(), saved_two.size());
+    for (const auto& [name, t] : saved_one) EXPECT_LE(test::max_abs_diff(t, saved_two.at(name)), 5e-5) << name;
 }
 
 // The ranks `lathe launch` started, by RANK.

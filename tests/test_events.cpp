@@ -30,8 +30,11 @@ std::vector<EventLine> full_events() {
                                                       .rewards_accuracies = 1, .logps_chosen = -12.5, .logps_rejected = -20.25},
                       .projection = ProjectedLoss{.final_loss = 1.25, .low = 1.125, .high = 1.5}, .rank_mem_gib = std::vector<double>{1.125, 1.25}}},
         {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573,
-                      .projection = ProjectedLoss{.final_loss = 1.5, .low = 1.375, .high = 1.75}, .probe = ""}},
-        {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573, .projection = std::nullopt, .probe = "general"}},
+                      .projection = ProjectedLoss{.final_loss = 1.5, .low = 1.375, .high = 1.75}, .probe = "",
+                      .preference = PreferenceMetrics{.rewards_chosen = 0.5, .rewards_rejected = -0.25, .rewards_margins = 0.75,
+                                                      .rewards_accuracies = 0.5, .logps_chosen = -10.5, .logps_rejected = -18.25}}},
+        {7, EvalEvent{.step = 10, .eval_loss = 1.75, .perplexity = 5.75460267600573, .projection = std::nullopt, .probe = "general",
+                      .preference = std::nullopt}},
         {7, CheckpointEvent{.step = 10, .path = "/runs/a/checkpoint-10"}},
         {7, WarningEvent{.step = 0, .message = "d.jsonl: 1 row skipped",
                          .skipped = SkippedRows{.dataset = "d.jsonl", .skipped_rows = 1, .problems = {"d.jsonl:2: messages: not a list"}}}},
@@ -108,7 +111,8 @@ TEST(Events, OptionalKeysStayAbsentWhenUnset) {
     EXPECT_EQ(keys_of(to_json(warning)), (std::set<std::string>{"event", "run_id", "step", "message"}));
     EXPECT_EQ(*parse_event_line(to_line(warning)), warning);
     // The validation set's evaluation keeps the form it had before probes existed.
-    EventLine eval{1, EvalEvent{.step = 5, .eval_loss = 2.5, .perplexity = 12.182493960703473, .projection = std::nullopt, .probe = ""}};
+    EventLine eval{1, EvalEvent{.step = 5, .eval_loss = 2.5, .perplexity = 12.182493960703473, .projection = std::nullopt, .probe = "",
+                                .preference = std::nullopt}};
     EXPECT_EQ(keys_of(to_json(eval)), (std::set<std::string>{"event", "run_id", "step", "eval_loss", "perplexity"}));
     EXPECT_EQ(*parse_event_line(to_line(eval)), eval);
     EventLine failed{1, EndEvent{.status = RunStatus::failed, .step = std::nullopt, .metrics = std::nullopt}};

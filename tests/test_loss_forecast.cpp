@@ -137,7 +137,7 @@ TEST(LossForecast, ProjectorAnnotatesEventsFromTwentyPercentOn) {
         }
         if (s % 50 == 0) {
             // The validation loss runs 0.25 above the training loss: the projection follows it there.
-            EvalEvent ev{.step = s, .eval_loss = truth.at(area[s]) + 0.25, .perplexity = 0, .projection = std::nullopt, .probe = ""};
+            EvalEvent ev{.step = s, .eval_loss = truth.at(area[s]) + 0.25, .perplexity = 0, .projection = std::nullopt, .probe = "", .preference = std::nullopt};
             projector.annotate(ev);
             EXPECT_EQ(ev.projection.has_value(), s >= 100) << s;
             if (ev.projection) {

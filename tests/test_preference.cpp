@@ -14,6 +14,7 @@
 
 #include "core/data/inspect.h"
 #include "core/data/preference.h"
+#include "core/runs/run_store.h"
 #include "core/train/train_config.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
@@ -160,7 +161,8 @@ TEST(PreferenceConfig, KeysAndTheirChecks) {
     EXPECT_NE(config_error("rl: kto\n").find("rl: 'kto' is not supported"), std::string::npos);
     EXPECT_NE(config_error("rl: dpo\ndpo_label_smoothing: 0.1\n").find("dpo_loss_type: robust"), std::string::npos);
     EXPECT_NE(config_error("rl: dpo\nsample_packing: true\n").find("sample_packing"), std::string::npos);
-    EXPECT_NE(config_error("rl: orpo\nval_set_size: 0.1\n").find("val_set_size"), std::string::npos);
+    EXPECT_EQ(config_error("rl: orpo\nval_set_size: 0.1\n"), "");  // preference runs evaluate their held-out pairs
+    EXPECT_NE(config_error("rl: dpo\ntest_datasets:\n  - path: v.jsonl\n    type: alpaca\n").find("test_datasets[0].type"), std::string::npos);
     EXPECT_NE(config_error("dpo_beta: 0.2\n").find("applies with rl"), std::string::npos);
     // Axolotl's preference dataset types.
     test::TempDir d2;
@@ -341,6 +343,146 @@ TEST(PreferenceTrain, DryRunEstimatesTheDoubledBatch) {
     EXPECT_EQ(line_of(dpo, "  activations"), line_of(sft, "  activations"));
 }
 
+// val_set_size holds pairs out and evaluates them as TRL's evaluate() reports: eval_loss and the eval_ metrics
+// in the eval events and the run store. At step 0 of a fresh LoRA-DPO adapter the policy is the reference, so
+// an evaluation there would be ln 2; after training it is not.
+TEST(PreferenceTrain, ValSetSizeEvaluatesTheHeldOutPairs) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream pairs(dir.path / "pairs.jsonl");
+    for (int i = 0; i < 8; ++i)
+        pairs << json{{"prompt", "Question " + std::to_string(i) + ":"}, {"chosen", " yes " + std::to_string(i)}, {"rejected", " no"}}.dump() << "\n";
+    pairs.close();
+    const std::string store = dir.str() + "/lathe.db";
+    const std::string cfg = write_file(dir.path / "dpo.yaml", "base_model: " + model + "\ndatasets:\n  - path: " + (dir.path / "pairs.jsonl").string() +
+                                                                  "\nrl: dpo\nadapter: lora\nlora_r: 4\nlora_target_linear: true\nval_set_size: 0.25\n"
+                                                                  "eval_steps: 1\nmicro_batch_size: 2\nmax_steps: 3\nlearning_rate: 0.05\ndevice: cpu\n"
+                                                                  "output_dir: " + dir.str() + "/out\n");
+    int code = -1;
+    auto events = test::run_to_end({LATHE_CLI, "train", cfg, "--store", store}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? "" : events.back().dump());
+    EXPECT_EQ(events.front()["train_rows"], 6);
+    EXPECT_EQ(events.front()["validation_rows"], 2);
+    std::vector<json> evals;
+    for (const auto& e : events)
+        if (e["event"] == "eval") evals.push_back(e);
+    ASSERT_EQ(evals.size(), 3u);  // after steps 1 and 2, and at the end
+    for (const auto& e : evals) {
+        for (const char* k : {"eval_rewards/chosen", "eval_rewards/rejected", "eval_rewards/margins", "eval_rewards/accuracies", "eval_logps/chosen",
+                              "eval_logps/rejected"})
+            EXPECT_TRUE(e.contains(k)) << k << " " << e.dump();
+        EXPECT_NEAR(e["eval_rewards/margins"].get<double>(), e["eval_rewards/chosen"].get<double>() - e["eval_rewards/rejected"].get<double>(), 1e-5);  // float32 rewards
+        EXPECT_NE(e["eval_loss"].get<double>(), std::log(2.0));  // the adapter has moved the policy
+    }
+    auto run = RunStore::open(store);
+    const int64_t id = events.front()["run_id"];
+    EXPECT_EQ(run->metrics(id, "eval_loss").size(), 3u);
+    EXPECT_EQ(run->metrics(id, "eval_rewards/accuracies").size(), 3u);
+    EXPECT_TRUE(run->metrics(id, "eval_perplexity").empty());  // a preference loss has no perplexity
+}
+
+// Early stopping watches the preference eval_loss: validated on the training pairs with chosen and rejected
+// swapped, every step that learns the training preference makes the validation loss worse, so patience 1
+// stops the run at its second evaluation.
+TEST(PreferenceTrain, EarlyStoppingWatchesThePreferenceEvalLoss) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream train(dir.path / "train.jsonl"), swapped(dir.path / "swapped.jsonl");
+    for (int i = 0; i < 4; ++i) {
+        const std::string prompt = "Question " + std::to_string(i) + ":", good = " yes " + std::to_string(i), bad = " no";
+        train << json{{"prompt", prompt}, {"chosen", good}, {"rejected", bad}}.dump() << "\n";
+        swapped << json{{"prompt", prompt}, {"chosen", bad}, {"rejected", good}}.dump() << "\n";
+    }
+    train.close();
+    swapped.close();
+    const std::string cfg = write_file(dir.path / "dpo.yaml", "base_model: " + model + "\ndatasets:\n  - path: " + dir.str() + "/train.jsonl\n"
+                                                              "test_datasets:\n  - path: " + dir.str() + "/swapped.jsonl\nrl: dpo\nadapter: lora\n"
+                                                              "lora_r: 4\nlora_target_linear: true\nmicro_batch_size: 4\nmax_steps: 10\neval_steps: 1\n"
+                                                              "early_stopping_patience: 1\nlearning_rate: 0.02\ndevice: cpu\noutput_dir: " + dir.str() + "/out\n");
+    int code = -1;
+    auto events = test::run_to_end({LATHE_CLI, "train", cfg, "--store", dir.str() + "/lathe.db"}, &code);
+    ASSERT_EQ(code, 0) << (events.empty() ? "" : events.back().dump());
+    std::vector<double> eval_losses;
+    bool warned = false;
+    for (const auto& e : events) {
+        if (e["event"] == "eval") eval_losses.push_back(e["eval_loss"].get<double>());
+        if (e["event"] == "warning") warned = warned || e["message"].get<std::string>().find("early stopping") != std::string::npos;
+    }
+    ASSERT_EQ(eval_losses.size(), 2u);
+    EXPECT_GT(eval_losses[1], eval_losses[0]);
+    EXPECT_TRUE(warned);
+    EXPECT_EQ(events.back()["step"], 2);
+}
+
+// Pairs and precomputed reference log-probabilities come from the dataset cache on the second run (same
+// data, tokenizer and settings), which then trains exactly as the first; another max_length or tokenizer
+// misses it.
+TEST(PreferenceTrain, PairsAndReferenceLogProbsAreCached) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    std::ofstream pairs(dir.path / "pairs.jsonl");
+    for (int i = 0; i < 6; ++i)
+        pairs << json{{"prompt", {{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 1?"}}}},
+                      {"chosen", {{{"role", "assistant"}, {"content", std::to_string(i + 1)}}}},
+                      {"rejected", {{{"role", "assistant"}, {"content", "No idea, " + std::to_string(i)}}}}}
+                     .dump()
+              << "\n";
+    pairs.close();
+    const std::string store = dir.str() + "/lathe.db";
+    auto run = [&](const std::string& name, const std::string& base_model, const std::string& extra) {
+        const std::string cfg = write_file(dir.path / (name + ".yaml"), "base_model: " + base_model + "\ndatasets:\n  - path: " + dir.str() +
+                                                                            "/pairs.jsonl\nrl: dpo\nmicro_batch_size: 2\nmax_steps: 3\nlearning_rate: 0.001\n"
+                                                                            "device: cpu\ndataset_prepared_path: " + dir.str() + "/prepared\n" + extra +
+                                                                            "output_dir: " + dir.str() + "/" + name + "\n");
+        int code = -1;
+        auto events = test::run_to_end({LATHE_CLI, "train", cfg, "--store", store}, &code);
+        EXPECT_EQ(code, 0) << (events.empty() ? "" : events.back().dump());
+        std::vector<double> losses;
+        for (const auto& e : events)
+            if (e["event"] == "step") losses.push_back(e["loss"].get<double>());
+        json datasets;
+        for (const auto& line : RunStore::open(store)->events(events.front()["run_id"])) {
+            json e = json::parse(line);
+            if (e["event"] == "datasets") datasets = e["datasets"];
+        }
+        return std::pair{losses, datasets};
+    };
+    auto [losses, first] = run("first", model, "");
+    ASSERT_EQ(first.size(), 2u);  // the dataset, then the reference log-probabilities (full finetuning precomputes them)
+    EXPECT_EQ(first[0]["cache_reused"], false);
+    EXPECT_EQ(first[0]["rows"], 6);
+    EXPECT_TRUE(fs::exists(first[0]["cache"].get<std::string>()));
+    EXPECT_EQ(first[1]["cache_reused"], false);
+    EXPECT_TRUE(fs::exists(first[1]["reference_log_probs"].get<std::string>()));
+
+    auto [again_losses, again] = run("again", model, "");
+    ASSERT_EQ(again.size(), 2u);
+    EXPECT_EQ(again[0]["cache_reused"], true);
+    EXPECT_EQ(again[0]["cache"], first[0]["cache"]);
+    EXPECT_EQ(again[1]["cache_reused"], true);
+    EXPECT_EQ(again[1]["reference_log_probs"], first[1]["reference_log_probs"]);
+    ASSERT_EQ(losses.size(), 3u);
+    EXPECT_EQ(again_losses, losses);
+
+    auto [shorter_losses, shorter] = run("shorter", model, "max_length: 1000\n");
+    EXPECT_EQ(shorter[0]["cache_reused"], false);
+    EXPECT_NE(shorter[0]["cache"], first[0]["cache"]);
+    EXPECT_EQ(shorter[1]["cache_reused"], false);
+
+    // The same model with another tokenizer (one more added token in tokenizer_config.json).
+    test::TempDir other;
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"})
+        fs::copy_file(fs::path(model) / f, other.path / f);
+    json tok_config = json::parse(std::ifstream(other.path / "tokenizer_config.json"));
+    tok_config["model_max_length"] = 4096;
+    std::ofstream(other.path / "tokenizer_config.json") << tok_config.dump();
+    auto [retok_losses, retok] = run("retok", other.str(), "");
+    EXPECT_EQ(retok[0]["cache_reused"], false);
+    EXPECT_NE(retok[0]["cache"], first[0]["cache"]);
+    EXPECT_EQ(retok[1]["cache_reused"], false);  // the pairs' keys are part of the reference's
+    EXPECT_EQ(retok_losses, losses);  // the same tokens (the change does not alter them), computed again
+}
+
 // --- against TRL itself -------------------------------------------------------------------------------
 
 std::string preference_refs() {
@@ -357,6 +499,7 @@ TEST_P(PreferenceInterop, EveryStepsLossAndMetricsMatchTrl) {
     test::TempDir dir;
     std::string yaml = "base_model: " + refs + "/model\ndatasets:\n  - path: " + refs + "/" + ref["dataset"].get<std::string>() + "\n";
     if (!ref["adapter_init"].is_null()) yaml += "adapter: lora\nlora_model_dir: " + refs + "/" + ref["adapter_init"].get<std::string>() + "\n";
+    if (ref.contains("test_dataset")) yaml += "test_datasets:\n  - path: " + refs + "/" + ref["test_dataset"].get<std::string>() + "\n";
     for (const auto& [key, value] : ref["config"].items())
         yaml += key + ": " + (value.is_string() ? value.get<std::string>() : value.dump()) + "\n";
     yaml += "device: cpu\nbf16: false\noutput_dir: " + dir.str() + "/out\n";
@@ -374,6 +517,24 @@ TEST_P(PreferenceInterop, EveryStepsLossAndMetricsMatchTrl) {
             ASSERT_TRUE(steps[i].contains(key)) << key;
             EXPECT_NEAR(steps[i][key].get<double>(), value.get<double>(), 1e-4) << GetParam() << " step " << i + 1 << " " << key;
         }
+    // Cases with a validation set: each evaluation equals what trainer.evaluate() logged after the same step
+    // (eval_loss and TRL's eval_rewards/..., eval_logps/... under TRL's names).
+    std::vector<json> evals;
+    for (const auto& e : events)
+        if (e["event"] == "eval") evals.push_back(e);
+    if (!ref.contains("evals")) {
+        EXPECT_TRUE(evals.empty());
+        return;
+    }
+    ASSERT_EQ(evals.size(), ref["evals"].size());
+    for (size_t i = 0; i < evals.size(); ++i) {
+        EXPECT_EQ(evals[i]["step"], ref["evals"][i]["step"]);
+        for (const auto& [key, value] : ref["evals"][i].items()) {
+            if (key == "step") continue;
+            ASSERT_TRUE(evals[i].contains(key)) << key;
+            EXPECT_NEAR(evals[i][key].get<double>(), value.get<double>(), 1e-4) << GetParam() << " eval at step " << evals[i]["step"] << " " << key;
+        }
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Trl, PreferenceInterop,

@@ -135,7 +135,7 @@ TEST(Presets, DpoTrainsOnPairsAndOthersGoBackToSupervised) {
     apply_train_preset(c, "DPO LoRA");
     EXPECT_EQ(c.rl, "dpo");
     EXPECT_EQ(training_method(c), TrainingMethod::lora);
-    EXPECT_EQ(c.val_set_size, 0);              // no preference evaluation yet: the parser refuses it
+    EXPECT_EQ(c.val_set_size, 0.1);            // kept: the held-out pairs are evaluated as TRL evaluates them
     EXPECT_EQ(c.datasets[0].type, "");         // TRL's prompt/chosen/rejected rows
     EXPECT_EQ(method_label(c), "DPO · LoRA");
     apply_train_preset(c, "Quick LoRA");

@@ -179,6 +179,46 @@ private slots:
         QVERIFY(window.grab().save(screenshotPath("datasets_page")));
     }
 
+    // A preference pair: chosen and rejected side by side as DPOTrainer tokenizes them, the prompt shaded and
+    // each completion (with the template's end of turn) trained.
+    void preferencePairShownSideBySide() {
+        const QString path = dir_.filePath("pairs.jsonl");
+        writeFile(path, R"({"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": "Hello."}], )"
+                        R"("rejected": [{"role": "assistant", "content": "Go away."}]})" "\n"
+                        R"({"prompt": "The sky is", "chosen": " blue.", "rejected": " green."})" "\n");
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        DatasetsPage* page = window.datasetsPage();
+        QVERIFY(window.openModel(model_));
+        window.showPage(page);
+        QVERIFY(page->openFile(path));
+        QTRY_VERIFY_WITH_TIMEOUT(!page->report().isEmpty() && !page->isIndexing(), 60000);
+        QCOMPARE(page->report()["type"].toString(), QString("preference"));
+        page->selectRow(0);
+        QTRY_VERIFY(!page->rejectedSpans().isEmpty());
+        auto split = [](const QList<QPair<QString, bool>>& spans) {
+            QString trained, masked;
+            for (const auto& [text, t] : spans) (t ? trained : masked) += text;
+            return std::pair{trained, masked};
+        };
+        const auto [chosen, chosen_prompt] = split(page->renderedSpans());
+        const auto [rejected, rejected_prompt] = split(page->rejectedSpans());
+        QCOMPARE(chosen, QString("Hello.<|im_end|>\n"));
+        QCOMPARE(rejected, QString("Go away.<|im_end|>\n"));
+        QCOMPARE(chosen_prompt, QString("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        QCOMPARE(rejected_prompt, chosen_prompt);
+        QVERIFY2(page->renderMessage().contains("preference pair"), qPrintable(page->renderMessage()));
+        QTest::qWait(100);
+        QVERIFY(window.grab().save(screenshotPath("datasets_page_pair")));
+        // A text pair: the EOS text appended to each completion, as DPOTrainer does.
+        page->selectRow(1);
+        QTRY_VERIFY(!page->rejectedSpans().isEmpty());
+        QCOMPARE(split(page->renderedSpans()).first, QString(" blue.<|im_end|>"));
+        QCOMPARE(split(page->rejectedSpans()).second, QString("The sky is"));
+    }
+
     void compressedFileIsInspectedThoughNotListed() {
         // The row index needs an uncompressed file; the inspection reads .gz as it goes.
         QProcess gzip;

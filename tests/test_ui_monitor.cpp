@@ -240,7 +240,7 @@ private slots:
                 points.push_back({s, "loss", e.loss});
                 points.push_back({s, "lr", e.lr});
                 if (s % 100 == 0) {
-                    lathe::EvalEvent ev{.step = s, .eval_loss = noisyLoss(s) + 0.2, .perplexity = 0, .projection = std::nullopt, .probe = ""};
+                    lathe::EvalEvent ev{.step = s, .eval_loss = noisyLoss(s) + 0.2, .perplexity = 0, .projection = std::nullopt, .probe = "", .preference = std::nullopt};
                     projector.annotate(ev);
                     if (ev.projection) lastValidation = ev.projection;
                     store->add_event(run, lathe::to_line({run, ev}));

@@ -307,6 +307,9 @@ private slots:
         auto* objective = child<QComboBox>(&page, "objective");
         auto* options = child<QGroupBox>(&page, "preferenceOptions");
         QVERIFY(!options->isVisibleTo(&page));
+        page.validateNow();
+        QTRY_VERIFY2(page.estimatedGiB() >= 0, qPrintable(page.memoryText()));
+        const double supervised = page.estimatedGiB();
 
         objective->setCurrentIndex(objective->findData("dpo"));
         page.validateNow();
@@ -314,8 +317,15 @@ private slots:
         QVERIFY(child<QDoubleSpinBox>(&page, "dpoBeta")->isVisibleTo(&page));
         QVERIFY(!child<QDoubleSpinBox>(&page, "orpoAlpha")->isVisibleTo(&page));
         QVERIFY(!child<QDoubleSpinBox>(&page, "simpoGamma")->isVisibleTo(&page));
-        QVERIFY(!child<QDoubleSpinBox>(&page, "validationShare")->isEnabled());  // no preference evaluation yet
         QVERIFY(page.yamlText().contains("rl: dpo"));
+        // Held-out pairs are evaluated as TRL evaluates them.
+        auto* share = child<QDoubleSpinBox>(&page, "validationShare");
+        QVERIFY(share->isEnabled());
+        share->setValue(0.1);
+        page.validateNow();
+        QVERIFY(page.yamlText().contains("val_set_size: 0.1"));
+        share->setValue(0);
+        page.validateNow();
         QVERIFY(!page.yamlText().contains("val_set_size"));
         // The demo data is token ids, not pairs.
         QVERIFY2(page.problems().join("\n").contains("holds no preference pairs"), qPrintable(page.problems().join("\n")));
@@ -333,6 +343,8 @@ private slots:
         // The estimate is core's, which counts chosen and rejected rows of each pair.
         const double want = lathe::estimate_training_memory(page.config(), false).total / (1024.0 * 1024 * 1024);
         QVERIFY2(std::abs(page.estimatedGiB() - want) < 1e-12, qPrintable(QString("%1 vs %2").arg(page.estimatedGiB()).arg(want)));
+        // The shown estimate followed the objective: each pair's chosen and rejected rows share the batch.
+        QVERIFY2(page.estimatedGiB() > supervised, qPrintable(QString("%1 vs %2 (supervised)").arg(page.estimatedGiB()).arg(supervised)));
         lathe::TrainConfig sft = page.config();
         sft.rl.clear();
         QVERIFY(lathe::estimate_training_memory(sft, false).activations < lathe::estimate_training_memory(page.config(), false).activations);

@@ -76,6 +76,22 @@ void write_projection(json& j, const std::optional<ProjectedLoss>& p) {
     j["projected_high"] = p->high;
 }
 
+// TRL's preference metric names; evaluations prefix them with "eval_" as TRL's evaluate() does.
+void write_preference(json& j, const PreferenceMetrics& p, const std::string& prefix) {
+    j[prefix + "rewards/chosen"] = p.rewards_chosen;
+    j[prefix + "rewards/rejected"] = p.rewards_rejected;
+    j[prefix + "rewards/margins"] = p.rewards_margins;
+    j[prefix + "rewards/accuracies"] = p.rewards_accuracies;
+    j[prefix + "logps/chosen"] = p.logps_chosen;
+    j[prefix + "logps/rejected"] = p.logps_rejected;
+}
+std::optional<PreferenceMetrics> read_preference(const Reader& r, const std::string& prefix) {
+    auto get = [&](const char* name) { return r.get<double>((prefix + name).c_str()); };
+    if (!r.has((prefix + "rewards/chosen").c_str())) return std::nullopt;
+    return PreferenceMetrics{.rewards_chosen = get("rewards/chosen"), .rewards_rejected = get("rewards/rejected"),
+                             .rewards_margins = get("rewards/margins"), .rewards_accuracies = get("rewards/accuracies"),
+                             .logps_chosen = get("logps/chosen"), .logps_rejected = get("logps/rejected")};
+}
 std::optional<ProjectedLoss> read_projection(const Reader& r) {
     if (!r.has("projected_final_loss")) return std::nullopt;
     return ProjectedLoss{.final_loss = r.get<double>("projected_final_loss"), .low = r.get<double>("projected_low"),
@@ -105,14 +121,7 @@ struct Writer {
         j["tokens_per_s"] = e.tokens_per_s;
         j["elapsed_s"] = e.elapsed_s;
         if (e.gpu_mem_gib) j["gpu_mem_gib"] = *e.gpu_mem_gib;
-        if (e.preference) {
-            j["rewards/chosen"] = e.preference->rewards_chosen;
-            j["rewards/rejected"] = e.preference->rewards_rejected;
-            j["rewards/margins"] = e.preference->rewards_margins;
-            j["rewards/accuracies"] = e.preference->rewards_accuracies;
-            j["logps/chosen"] = e.preference->logps_chosen;
-            j["logps/rejected"] = e.preference->logps_rejected;
-        }
+        if (e.preference) write_preference(j, *e.preference, "");
         write_projection(j, e.projection);
         if (e.rank_mem_gib) j["rank_mem_gib"] = *e.rank_mem_gib;
     }
@@ -122,6 +131,7 @@ struct Writer {
         j["perplexity"] = e.perplexity;
         write_projection(j, e.projection);
         if (!e.probe.empty()) j["probe"] = e.probe;
+        if (e.preference) write_preference(j, *e.preference, "eval_");
     }
     void operator()(const CheckpointEvent& e) const {
         j["step"] = e.step;
@@ -222,15 +232,11 @@ std::optional<EventLine> event_from_json(const json& j) {
                                .tokens_per_s = r.get<double>("tokens_per_s"), .elapsed_s = r.get<double>("elapsed_s"),
                                .gpu_mem_gib = r.optional<double>("gpu_mem_gib"), .preference = std::nullopt,
                                .projection = read_projection(r), .rank_mem_gib = r.optional<std::vector<double>>("rank_mem_gib")};
-        if (r.has("rewards/chosen"))
-            std::get<StepEvent>(line.event).preference =
-                PreferenceMetrics{.rewards_chosen = r.get<double>("rewards/chosen"), .rewards_rejected = r.get<double>("rewards/rejected"),
-                                  .rewards_margins = r.get<double>("rewards/margins"), .rewards_accuracies = r.get<double>("rewards/accuracies"),
-                                  .logps_chosen = r.get<double>("logps/chosen"), .logps_rejected = r.get<double>("logps/rejected")};
+        std::get<StepEvent>(line.event).preference = read_preference(r, "");
     } else if (name == "eval") {
         line.event = EvalEvent{.step = r.get<int64_t>("step"), .eval_loss = r.get<double>("eval_loss"), .perplexity = r.get<double>("perplexity"),
                                .projection = read_projection(r),
-                               .probe = r.optional<std::string>("probe").value_or("")};
+                               .probe = r.optional<std::string>("probe").value_or(""), .preference = read_preference(r, "eval_")};
     } else if (name == "checkpoint") {
         line.event = CheckpointEvent{.step = r.get<int64_t>("step"), .path = r.get<std::string>("path")};
     } else if (name == "warning") {

@@ -78,6 +78,9 @@ struct EvalEvent {
     double eval_loss = 0, perplexity = 0;
     std::optional<ProjectedLoss> projection;  // from 20% of the run on
     std::string probe;  // the probe_datasets entry's name; "" for the validation set (and then not written)
+    // rl runs' validation set: TRL's metrics over it, written under the names TRL's evaluate() logs
+    // (eval_rewards/chosen, ..., eval_logps/rejected: each the mean of the evaluation batches' means).
+    std::optional<PreferenceMetrics> preference;
     bool operator==(const EvalEvent&) const = default;
 };
 

@@ -247,17 +247,17 @@ at::Tensor GradientSync::finish(const at::Tensor& loss) {
         if (!s.ready[i]) s.ready_locked(i);
     s.send_ready();
 
-    // The loss, then per param whether this rank had a gradient for it: summed last.
-    at::Tensor extras = at::empty({static_cast<int64_t>(s.params.size()) + 1}, at::TensorOptions().dtype(at::kDouble));
+    // The loss (one value or several), then per param whether this rank had a gradient for it: summed last.
+    const int64_t sums = loss.numel();
+    at::Tensor extras = at::empty({static_cast<int64_t>(s.params.size()) + sums}, at::TensorOptions().dtype(at::kDouble));
     double* e = extras.data_ptr<double>();
-    e[0] = 0;
-    for (size_t i = 0; i < s.params.size(); ++i) e[i + 1] = s.has_gradient[i];
+    for (size_t i = 0; i < s.params.size(); ++i) e[sums + static_cast<int64_t>(i)] = s.has_gradient[i];
     extras = extras.to(loss.device());
-    extras.narrow(0, 0, 1).copy_(loss.reshape({1}));
+    extras.narrow(0, 0, sums).copy_(loss.reshape({-1}));
     s.group.start_sum(extras);
     s.group.wait_started();
 
-    at::Tensor counts_host = extras.narrow(0, 1, static_cast<int64_t>(s.params.size())).cpu();
+    at::Tensor counts_host = extras.narrow(0, sums, static_cast<int64_t>(s.params.size())).cpu();
     const double* counts = counts_host.data_ptr<double>();
     const int rank = s.group.rank();
     for (Impl::Bucket& b : s.buckets) {
@@ -273,7 +273,7 @@ at::Tensor GradientSync::finish(const at::Tensor& loss) {
             p.mutable_grad() = summed.narrow(0, b.offsets[k], p.numel()).view(p.sizes());
         }
     }
-    at::Tensor total = extras.select(0, 0);
+    at::Tensor total = extras.narrow(0, 0, sums).view(loss.sizes());
     s.reset();
     return total;
 }

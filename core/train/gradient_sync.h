@@ -45,7 +45,8 @@ public:
     void arm();
     // After the step's backward passes: sends what is left, waits for every bucket, and leaves the summed
     // gradients in params' grad (ZeRO-2: only for the tensors this rank owns; the others' are undefined).
-    // The loss (a float64 device scalar, this rank's share) comes back summed over the ranks. A gradient
+    // The loss (float64 on the device, this rank's share: a scalar, or a vector with the step's other
+    // per-rank sums after it) comes back summed over the ranks, in its shape. A gradient
     // undefined on this rank counts as zeros; one undefined on every rank stays undefined.
     at::Tensor finish(const at::Tensor& loss);
 

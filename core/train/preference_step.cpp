@@ -90,6 +90,29 @@ at::Tensor completion_sums(const at::Tensor& token_logps, const ScoredPositions&
     return at::zeros({rows}, token_logps.options()).index_add(0, s.rows, token_logps * s.completion);
 }
 
+// The method's loss and metrics from every scored token's log-probability (differentiable in token_logps).
+PreferenceLoss loss_of_tokens(const at::Tensor& token_logps, const ScoredPositions& s, int64_t rows, const at::Tensor& reference,
+                              const PreferenceOptions& options, c10::Device device) {
+    const int64_t pairs = rows / 2;
+    at::Tensor sums = completion_sums(token_logps, s, rows);
+    PairLogProbs p;
+    p.chosen_sum = sums.narrow(0, 0, pairs);
+    p.rejected_sum = sums.narrow(0, pairs, pairs);
+    p.chosen_tokens = s.completion_tokens.narrow(0, 0, pairs);
+    p.rejected_tokens = s.completion_tokens.narrow(0, pairs, pairs);
+    if (reference.defined()) {
+        p.ref_chosen_sum = reference.narrow(0, 0, pairs).to(device);
+        p.ref_rejected_sum = reference.narrow(0, pairs, pairs).to(device);
+    }
+    if (options.method == PreferenceMethod::orpo) {
+        p.nll = -(token_logps * s.chosen_everything).sum() / s.chosen_tokens;
+    } else if (options.method == PreferenceMethod::simpo) {
+        at::Tensor chosen_rows = s.rows.lt(pairs).to(at::kFloat);
+        p.nll = -(token_logps * s.completion * chosen_rows).sum() / s.chosen_completion_tokens;
+    }
+    return preference_loss(p, options);
+}
+
 }  // namespace
 
 Batch collate_pairs(const std::vector<const data::PreferencePair*>& pairs, int64_t pad_id) {
@@ -148,7 +171,7 @@ PreferenceLoss preference_forward_backward(LoadedModel& model, const Batch& host
     if (!model.lm) throw Error("preference tuning supports causal language models");
     if (chunk_rows <= 0) throw Error("loss chunk must be at least one row");
     const c10::Device device = model.lm->device();
-    const int64_t rows = host.input_ids.size(0), pairs = rows / 2;
+    const int64_t rows = host.input_ids.size(0);
     Batch b = batch_to_device(host, device);
     at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask, b.position_ids, nullptr, /*training=*/true, b.sequence_ids);
     const int64_t H = hidden.size(-1);
@@ -163,23 +186,7 @@ PreferenceLoss preference_forward_backward(LoadedModel& model, const Batch& host
         token_logps = all_token_log_probs(*model.lm, h, s, chunk_rows);
     }
     token_logps.requires_grad_(true);
-    at::Tensor sums = completion_sums(token_logps, s, rows);
-    PairLogProbs p;
-    p.chosen_sum = sums.narrow(0, 0, pairs);
-    p.rejected_sum = sums.narrow(0, pairs, pairs);
-    p.chosen_tokens = s.completion_tokens.narrow(0, 0, pairs);
-    p.rejected_tokens = s.completion_tokens.narrow(0, pairs, pairs);
-    if (reference.defined()) {
-        p.ref_chosen_sum = reference.narrow(0, 0, pairs).to(device);
-        p.ref_rejected_sum = reference.narrow(0, pairs, pairs).to(device);
-    }
-    if (options.method == PreferenceMethod::orpo) {
-        p.nll = -(token_logps * s.chosen_everything).sum() / s.chosen_tokens;
-    } else if (options.method == PreferenceMethod::simpo) {
-        at::Tensor chosen_rows = s.rows.lt(pairs).to(at::kFloat);
-        p.nll = -(token_logps * s.completion * chosen_rows).sum() / s.chosen_completion_tokens;
-    }
-    PreferenceLoss result = preference_loss(p, options);
+    PreferenceLoss result = loss_of_tokens(token_logps, s, rows, reference, options, device);
     (result.loss / static_cast<double>(accumulation)).backward();
 
     at::Tensor weights = token_logps.grad();
@@ -192,6 +199,20 @@ PreferenceLoss preference_forward_backward(LoadedModel& model, const Batch& host
     if (h.grad().defined()) grad.narrow(1, 0, hidden.size(1) - 1).copy_(h.grad().view({hidden.size(0), hidden.size(1) - 1, H}));
     hidden.backward(grad);
     result.loss = result.loss.detach().to(at::kDouble);
+    return result;
+}
+
+PreferenceLoss preference_evaluate(LoadedModel& model, const Batch& host, const at::Tensor& reference, const PreferenceOptions& options,
+                                   int64_t chunk_rows) {
+    if (!model.lm) throw Error("preference tuning supports causal language models");
+    at::NoGradGuard no_grad;
+    const c10::Device device = model.lm->device();
+    Batch b = batch_to_device(host, device);
+    at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask);
+    at::Tensor h = hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, hidden.size(-1)});
+    ScoredPositions s = scored_positions(host, options.method == PreferenceMethod::orpo, device);
+    PreferenceLoss result = loss_of_tokens(all_token_log_probs(*model.lm, h, s, chunk_rows), s, host.input_ids.size(0), reference, options, device);
+    result.loss = result.loss.to(at::kDouble);
     return result;
 }
 

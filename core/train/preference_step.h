@@ -41,4 +41,8 @@ at::Tensor completion_log_probs(LoadedModel& model, const Batch& pairs, int64_t 
 PreferenceLoss preference_forward_backward(LoadedModel& model, const Batch& pairs, const at::Tensor& reference,
                                            const PreferenceOptions& options, int64_t accumulation, int64_t chunk_rows = 1024);
 
+// The same loss and metrics without gradients (evaluation): the model as it is, dropout off.
+PreferenceLoss preference_evaluate(LoadedModel& model, const Batch& pairs, const at::Tensor& reference, const PreferenceOptions& options,
+                                   int64_t chunk_rows = 1024);
+
 }  // namespace lathe

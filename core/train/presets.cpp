@@ -110,8 +110,7 @@ bool apply_train_preset(TrainConfig& config, std::string_view name) {
         c.micro_batch_size = 2;
         c.gradient_accumulation_steps = 8;
         c.sequence_len = 1024;
-        c.val_set_size = 0;  // no preference evaluation yet
-        c.probe_datasets.clear();  // nor probes
+        c.probe_datasets.clear();  // no probes with rl (val_set_size is kept: held-out pairs are evaluated)
         for (auto& ds : c.datasets)
             if (ds.type != "chat_template.default" && ds.type != "chatml.intel") ds.type.clear();  // TRL's prompt/chosen/rejected rows
         c.save_steps = 100;

@@ -244,16 +244,17 @@ void check_preference_keys(const YAML::Node& root, const TrainConfig& c, Problem
     const char* why = "is not supported with rl yet";
     if (c.sample_packing) p.add(root["sample_packing"], "sample_packing", std::string(why) + " (pairs run unpacked, chosen and rejected in one batch)");
     if (c.train_on_inputs) p.add(root["train_on_inputs"], "train_on_inputs", std::string(why) + " (preference losses score the completions)");
-    if (c.val_set_size > 0) p.add(root["val_set_size"], "val_set_size", std::string(why) + " (no preference evaluation yet)");
-    if (!c.test_datasets.empty()) p.add(root["test_datasets"], "test_datasets", std::string(why) + " (no preference evaluation yet)");
-    if (!c.probe_datasets.empty()) p.add(root["probe_datasets"], "probe_datasets", std::string(why) + " (no preference evaluation yet)");
+    if (!c.probe_datasets.empty()) p.add(root["probe_datasets"], "probe_datasets", std::string(why) + " (a preference run evaluates its pairs: val_set_size or test_datasets)");
     if (!c.lora_modules_to_save.empty()) p.add(root["lora_modules_to_save"], "lora_modules_to_save", std::string(why) + " (the reference switches only the adapter off)");
-    for (size_t i = 0; i < c.datasets.size(); ++i) {
-        const std::string& type = c.datasets[i].type;
-        if (!type.empty() && type != "chat_template.default" && type != "chatml.intel")
-            p.list.push_back(c.source + ":" + std::to_string(c.datasets[i].line) + ": datasets[" + std::to_string(i) + "].type: with rl every "
-                             "dataset holds preference pairs: leave type out (TRL's prompt/chosen/rejected rows), or chat_template.default or "
-                             "chatml.intel (Axolotl's)");
+    for (const auto* list : {&c.datasets, &c.test_datasets}) {
+        const char* name = list == &c.datasets ? "datasets" : "test_datasets";
+        for (size_t i = 0; i < list->size(); ++i) {
+            const std::string& type = (*list)[i].type;
+            if (!type.empty() && type != "chat_template.default" && type != "chatml.intel")
+                p.list.push_back(c.source + ":" + std::to_string((*list)[i].line) + ": " + name + "[" + std::to_string(i) + "].type: with rl every "
+                                 "dataset holds preference pairs: leave type out (TRL's prompt/chosen/rejected rows), or chat_template.default or "
+                                 "chatml.intel (Axolotl's)");
+        }
     }
     if (c.max_length > 0 && c.max_prompt_length >= c.max_length)
         p.add(root["max_prompt_length"], "max_prompt_length", "must be below max_length");

@@ -288,10 +288,6 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
     enum class Phase { loading_data, loading_model, training } phase = Phase::loading_data;
     try {
         at::manual_seed(c.seed);
-        // A preference loss is a mean over pairs, not over label tokens: summing it across ranks would
-        // not equal one rank's step. Until that is normalised, preference runs train in one process.
-        if (!c.rl.empty() && world > 1)
-            throw Error("rl: " + c.rl + " runs in one process for now; start it with `lathe train`, not torchrun or lathe launch");
         if (rank > 0) dp->barrier();  // rank 0 renders (and caches) the datasets first; the others read its cache
         Data data = load_data(c);
         const std::vector<ProbeSet> probes = load_probes(c);
@@ -312,7 +308,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (!c.base_model_dropout) model->lm->config.dropout = {};
 
         // Before an adapter or resumed weights: the model is the base, the preference reference.
-        if (data.preference) data.preference->prepare(*model, c.micro_batch_size, pad_id);
+        if (data.preference) data.preference->prepare(*model, c.micro_batch_size, pad_id, data.fingerprints);
 
         // Trainable parameters: the adapter (float32 master weights), or every weight.
         std::vector<std::pair<std::string, at::Tensor>> params;
@@ -392,7 +388,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         int64_t trainable = 0;
         for (auto& p : all_params) trainable += p.numel();
         events.emit(StartEvent{.resumed = resumed.has_value(), .step = step, .total_steps = total_steps,
-                               .train_rows = static_cast<int64_t>(train_rows(data)), .validation_rows = static_cast<int64_t>(data.validation.size()),
+                               .train_rows = static_cast<int64_t>(train_rows(data)), .validation_rows = static_cast<int64_t>(data.preference ? data.preference->validation_pairs() : data.validation.size()),
                                .trainable_parameters = trainable, .device = lo.device.str(), .output_dir = c.output_dir,
                                .attention = attention_path(*model->lm), .precision = compute.bf16 ? "bfloat16" : "float32"});
         if (compute.no_gpu_found)
@@ -418,15 +414,27 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         auto run_probes = [&](int64_t at_step) {  // beside the validation set; they never stop a run early
             for (const ProbeLoss& p : evaluate_probes(*model, probes, c.micro_batch_size, pad_id)) {
                 store.add_metrics(run_id, {{at_step, probe_loss_metric(p.name), p.loss}, {at_step, probe_perplexity_metric(p.name), std::exp(p.loss)}});
-                events.emit(EvalEvent{.step = at_step, .eval_loss = p.loss, .perplexity = std::exp(p.loss), .projection = std::nullopt, .probe = p.name});
+                events.emit(EvalEvent{.step = at_step, .eval_loss = p.loss, .perplexity = std::exp(p.loss), .projection = std::nullopt, .probe = p.name,
+                                      .preference = std::nullopt});
             }
         };
         auto run_eval = [&](int64_t at_step) -> bool {  // true: early stopping says stop
             run_probes(at_step);
-            if (data.validation.empty()) return false;
-            double loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
-            store.add_metrics(run_id, {{at_step, "eval_loss", loss}, {at_step, "eval_perplexity", std::exp(loss)}});
-            EvalEvent eval{.step = at_step, .eval_loss = loss, .perplexity = std::exp(loss), .projection = std::nullopt, .probe = ""};
+            if (data.preference ? data.preference->validation_pairs() == 0 : data.validation.empty()) return false;
+            EvalEvent eval{.step = at_step, .eval_loss = 0, .perplexity = 0, .projection = std::nullopt, .probe = "", .preference = std::nullopt};
+            if (data.preference) {  // TRL's evaluate(): the preference loss and metrics (no perplexity to store)
+                const PreferenceEvaluation e = data.preference->evaluate(*model, c.micro_batch_size, pad_id);
+                eval.eval_loss = e.loss;
+                eval.preference = e.metrics;
+                std::vector<MetricPoint> points = preference_metric_points(at_step, e.metrics, "eval_");
+                points.insert(points.begin(), MetricPoint{at_step, "eval_loss", e.loss});
+                store.add_metrics(run_id, points);
+            } else {
+                eval.eval_loss = evaluation_loss(*model, data.validation, c.micro_batch_size, pad_id);
+                store.add_metrics(run_id, {{at_step, "eval_loss", eval.eval_loss}, {at_step, "eval_perplexity", std::exp(eval.eval_loss)}});
+            }
+            const double loss = eval.eval_loss;
+            eval.perplexity = std::exp(loss);
             projector.annotate(eval);
             events.emit(eval);
             return early_stopping.observe(loss);
@@ -446,7 +454,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             // each rank counts itself (they all hold the same order), and the throughput counts them all.
             std::vector<Batch> micro;
             std::vector<std::vector<size_t>> pair_groups;  // preference runs: this rank's pairs of each micro-batch
-            int64_t label_tokens = 0, step_tokens = 0;
+            int64_t label_tokens = 0, step_tokens = 0, micro_batches = 0;
             for (int r = 0; r < world; ++r)
                 for (UnitRange u : micro_batches_of_rank(plan.size(), in_epoch, c.micro_batch_size, c.gradient_accumulation_steps, r, world)) {
                     Batch b;
@@ -459,6 +467,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                     }
                     label_tokens += b.label_tokens;
                     step_tokens += b.attention_mask.sum().item<int64_t>();
+                    ++micro_batches;
                     if (r == rank) micro.push_back(std::move(b));
                 }
             if (label_tokens == 0) {
@@ -467,10 +476,11 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                 continue;
             }
             // Everything up to the read-back below is queued on the device without waiting for it.
-            at::Tensor loss_on_device = data.preference ? data.preference->forward_backward(*model, micro, pair_groups)
+            at::Tensor loss_on_device = data.preference ? data.preference->forward_backward(*model, micro, pair_groups, micro_batches)
                                                        : forward_backward_on_device(*model, micro, 1024, label_tokens, arm_hook(gradient_sync.get()));
             if (masters) masters->gather_gradients();
-            if (gradient_sync) loss_on_device = gradient_sync->finish(loss_on_device);
+            if (gradient_sync)
+                loss_on_device = data.preference ? data.preference->sum_over_ranks(*gradient_sync, loss_on_device) : gradient_sync->finish(loss_on_device);
             at::Tensor grad_norm_on_device = gradient_sync && !gradient_sync->owners().empty()
                                                  ? clip_grad_norm_over_ranks(all_params, c.max_grad_norm, *dp)
                                                  : clip_grad_norm(all_params, c.max_grad_norm);
@@ -499,11 +509,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
             projector.annotate(step_event);
             if (data.preference) {
                 step_event.preference = data.preference->read_metrics();
-                const PreferenceMetrics& p = *step_event.preference;
-                for (auto [name, value] : {std::pair{"rewards/chosen", p.rewards_chosen}, {"rewards/rejected", p.rewards_rejected},
-                                           {"rewards/margins", p.rewards_margins}, {"rewards/accuracies", p.rewards_accuracies},
-                                           {"logps/chosen", p.logps_chosen}, {"logps/rejected", p.logps_rejected}})
-                    metrics.push_back({step, name, value});
+                for (MetricPoint& m : preference_metric_points(step, *step_event.preference, "")) metrics.push_back(std::move(m));
             }
             if (double gib = gpu_memory_gib(lo.device); gib >= 0) {  // CUDA runs only
                 metrics.push_back({step, "gpu_mem_gib", gib});

@@ -9,10 +9,14 @@ OUT_DIR gets:
   conversational.jsonl, text.jsonl, implicit.jsonl
                      preference rows: prompt/chosen/rejected as message lists, as strings, and chosen/rejected as
                      whole conversations sharing their prompt
+  eval_conversational.jsonl, eval_text.jsonl, eval_implicit.jsonl
+                     three more pairs of each form: the validation set of the cases that evaluate
   CASE/reference.json
                      the settings of the run (dataset, method keys as Lathe's YAML spells them, optimizer) and per
                      step: loss, rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies,
-                     logps/chosen, logps/rejected, as TRL computed them; plus the tokenized rows of the first batch
+                     logps/chosen, logps/rejected, as TRL computed them; plus the tokenized rows of the first batch;
+                     cases that evaluate: `evals`, what trainer.evaluate() logged at every eval_steps (eval_loss and
+                     TRL's eval_rewards/..., eval_logps/...), with the step it ran after
 
 usage: make_preference_references.py OUT_DIR
 """
@@ -49,11 +53,19 @@ QUESTIONS = [
     ("Is ice cold?", "Yes, ice is cold.", "No."),
     ("What is the capital of France?", "Paris.", "Lyon is the capital of France."),
 ]
+# The validation pairs: three, so that evaluation batches of two end with a short one.
+EVAL_QUESTIONS = [
+    ("What is 3 + 3?", "Six.", "It is eight, I think."),
+    ("Which animal barks?", "A dog barks.", "The fish."),
+    ("What colour is snow?", "White.", "Snow is red."),
+]
+EVAL_STEPS = 2
+EVAL_METRICS = ["eval_loss"] + ["eval_" + k for k in METRICS]
 
 
-def write_datasets(out):
+def write_datasets(out, questions=QUESTIONS, prefix=""):
     conv, text, implicit = [], [], []
-    for i, (q, good, bad) in enumerate(QUESTIONS):
+    for i, (q, good, bad) in enumerate(questions):
         prompt = [{"role": "user", "content": q}]
         if i % 3 == 0:
             prompt = [{"role": "system", "content": "Answer briefly."}] + prompt
@@ -63,10 +75,10 @@ def write_datasets(out):
         implicit.append({"chosen": prompt + [{"role": "assistant", "content": good}],
                          "rejected": prompt + [{"role": "assistant", "content": bad}]})
     for name, rows in [("conversational", conv), ("text", text), ("implicit", implicit)]:
-        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
+        with open(out / f"{prefix}{name}.jsonl", "w", encoding="utf-8") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    return {"conversational": conv, "text": text, "implicit": implicit}
+    return {f"{prefix}conversational": conv, f"{prefix}text": text, f"{prefix}implicit": implicit}
 
 
 def make_model(out):
@@ -123,17 +135,21 @@ def recording(base):
     return Recording
 
 
-def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, accumulation=1, **extra):
+def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, accumulation=1, evaluate=False, **extra):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = load(folder, out, lora)
     args = common_args(out / name / "trainer", accumulation)
     train = Dataset.from_list(datasets[dataset])
+    kwargs = dict(train_dataset=train, processing_class=tokenizer)
+    if evaluate:  # trainer.evaluate() on the validation pairs after every EVAL_STEPS steps, in batches of BATCH
+        args.update(eval_strategy="steps", eval_steps=EVAL_STEPS, per_device_eval_batch_size=BATCH)
+        kwargs["eval_dataset"] = Dataset.from_list(datasets["eval_" + dataset])
     if trainer_kind == "dpo":
-        trainer = recording(DPOTrainer)(model=model, args=DPOConfig(**args, **extra), train_dataset=train, processing_class=tokenizer)
+        trainer = recording(DPOTrainer)(model=model, args=DPOConfig(**args, **extra), **kwargs)
     elif trainer_kind == "orpo":
-        trainer = recording(ORPOTrainer)(model=model, args=ORPOConfig(**args, **extra), train_dataset=train, processing_class=tokenizer)
+        trainer = recording(ORPOTrainer)(model=model, args=ORPOConfig(**args, **extra), **kwargs)
     else:
-        trainer = recording(CPOTrainer)(model=model, args=CPOConfig(**args, **extra), train_dataset=train, processing_class=tokenizer)
+        trainer = recording(CPOTrainer)(model=model, args=CPOConfig(**args, **extra), **kwargs)
     trainer.recorded = []
     trainer.train()
     # A step's loss and metrics are the mean over its micro-batches (the Trainer divides each micro-batch's
@@ -141,6 +157,8 @@ def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, acc
     calls = trainer.recorded
     assert len(calls) == STEPS * accumulation, calls
     steps = [{k: sum(c[k] for c in calls[i:i + accumulation]) / accumulation for k in calls[i]} for i in range(0, len(calls), accumulation)]
+    evals = [{"step": e["step"], **{k: e[k] for k in EVAL_METRICS}} for e in trainer.state.log_history if "eval_loss" in e]
+    assert not evaluate or len(evals) == STEPS // EVAL_STEPS, trainer.state.log_history
     shutil.rmtree(out / name / "trainer", ignore_errors=True)
     reference = {
         "dataset": f"{dataset}.jsonl",
@@ -151,6 +169,10 @@ def run_case(out, folder, datasets, name, trainer_kind, dataset, keys, lora, acc
         "steps": steps,
         "first_batch": trainer.first_batch,
     }
+    if evaluate:
+        reference["test_dataset"] = f"eval_{dataset}.jsonl"
+        reference["config"]["eval_steps"] = EVAL_STEPS
+        reference["evals"] = evals
     (out / name).mkdir(parents=True, exist_ok=True)
     (out / name / "reference.json").write_text(json.dumps(reference, indent=1))
 
@@ -159,10 +181,11 @@ def main():
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     datasets = write_datasets(out)
+    datasets.update(write_datasets(out, EVAL_QUESTIONS, "eval_"))
     folder = make_model(out)
     max_length = 64
     run_case(out, folder, datasets, "dpo_lora", "dpo", "conversational", {"rl": "dpo", "dpo_beta": 0.1, "max_length": max_length},
-             lora=True, beta=0.1, loss_type=["sigmoid"], max_length=max_length)
+             lora=True, evaluate=True, beta=0.1, loss_type=["sigmoid"], max_length=max_length)
     run_case(out, folder, datasets, "ipo_lora", "dpo", "text", {"rl": "ipo", "dpo_beta": 0.5, "max_length": max_length},
              lora=True, beta=0.5, loss_type=["ipo"], max_length=max_length)
     run_case(out, folder, datasets, "robust_lora_truncated", "dpo", "conversational",
@@ -170,14 +193,14 @@ def main():
              lora=True, beta=0.2, loss_type=["robust"], label_smoothing=0.1, max_length=28)
     run_case(out, folder, datasets, "dpo_full", "dpo", "implicit",
              {"rl": "dpo", "dpo_beta": 0.1, "precompute_ref_log_probs": True, "max_length": max_length},
-             lora=False, beta=0.1, loss_type=["sigmoid"], precompute_ref_log_probs=True, max_length=max_length)
+             lora=False, evaluate=True, beta=0.1, loss_type=["sigmoid"], precompute_ref_log_probs=True, max_length=max_length)
     run_case(out, folder, datasets, "dpo_lora_accumulated", "dpo", "conversational", {"rl": "dpo", "dpo_beta": 0.1, "max_length": max_length},
              lora=True, accumulation=2, beta=0.1, loss_type=["sigmoid"], max_length=max_length)
     run_case(out, folder, datasets, "orpo_lora", "orpo", "conversational", {"rl": "orpo", "orpo_alpha": 0.2, "max_length": max_length},
-             lora=True, beta=0.2, max_length=max_length)
+             lora=True, evaluate=True, beta=0.2, max_length=max_length)
     run_case(out, folder, datasets, "simpo_lora", "cpo", "text",
              {"rl": "simpo", "dpo_beta": 2.0, "simpo_gamma": 0.5, "cpo_alpha": 0.5, "max_length": max_length},
-             lora=True, loss_type="simpo", beta=2.0, simpo_gamma=0.5, cpo_alpha=0.5, max_length=max_length)
+             lora=True, evaluate=True, loss_type="simpo", beta=2.0, simpo_gamma=0.5, cpo_alpha=0.5, max_length=max_length)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "core/data/dataset_file.h"
+#include "core/data/preference.h"
 #include "core/data/render.h"
 #include "core/data/samples.h"
 #include "core/text/text_tokenizer.h"
@@ -472,6 +473,7 @@ int DatasetsPage::rowForLine(qint64 line) const { return table_model_->rowForLin
 
 void DatasetsPage::renderSelected() {
     spans_.clear();
+    rejected_spans_.clear();
     rendered_->clear();
     auto file = table_model_->file();
     const QModelIndex current = table_->currentIndex();
@@ -490,6 +492,7 @@ void DatasetsPage::renderSelected() {
     if (report_.value("type").isString()) type = lathe::data::parse_row_type(report_.value("type").toString().toStdString());
     if (!type) type = lathe::data::detect_row_type(raw.value);
     const QString json = q(raw.value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (report_.value("type").toString() == "preference" || lathe::data::is_preference_row(raw.value)) return renderPair(raw, json);
     if (!type) {
         render_info_->setText(tr("Line %1: no known row type in its fields (docs/data.md lists them).").arg(raw.line));
         rendered_->setPlainText(json);
@@ -545,21 +548,69 @@ void DatasetsPage::renderSelected() {
     }
     flush();
 
-    const QColor masked = palette().color(QPalette::Window).lightness() > 128 ? QColor(215, 215, 215) : QColor(70, 70, 70);
-    const QColor maskedText = palette().color(QPalette::PlaceholderText);
-    QString html = "<pre style=\"white-space: pre-wrap\">";
-    for (const auto& [text, t] : spans_) {
-        const QString escaped = text.toHtmlEscaped();
-        if (t) html += escaped;
-        else html += QStringLiteral("<span style=\"background-color:%1; color:%2\">%3</span>").arg(masked.name(), maskedText.name(), escaped);
-    }
-    html += "</pre>";
-    rendered_->setHtml(html);
+    rendered_->setHtml(shadedHtml(spans_));
     render_info_->setText(tr("Line %1 (%2): %3 tokens, %4 trained. Shaded text is not trained (label −100).")
                               .arg(raw.line)
                               .arg(lathe::data::row_type_name(s.type))
                               .arg(r.input_ids.size())
                               .arg(trained));
+}
+
+QString DatasetsPage::shadedHtml(const QList<QPair<QString, bool>>& spans) const {
+    const QColor masked = palette().color(QPalette::Window).lightness() > 128 ? QColor(215, 215, 215) : QColor(70, 70, 70);
+    const QColor maskedText = palette().color(QPalette::PlaceholderText);
+    QString html = "<pre style=\"white-space: pre-wrap\">";
+    for (const auto& [text, t] : spans) {
+        const QString escaped = text.toHtmlEscaped();
+        if (t) html += escaped;
+        else html += QStringLiteral("<span style=\"background-color:%1; color:%2\">%3</span>").arg(masked.name(), maskedText.name(), escaped);
+    }
+    return html + "</pre>";
+}
+
+// A preference pair as TRL's DPOTrainer tokenizes it (the prompt through the chat template with the generation
+// prompt, each completion after it), chosen and rejected side by side, the prompt shaded: only the completions
+// are trained.
+void DatasetsPage::renderPair(const lathe::data::RawRow& raw, const QString& json) {
+    auto row = lathe::data::to_preference_row(raw);
+    if (auto* problem = std::get_if<lathe::data::Problem>(&row)) {
+        render_info_->setText(tr("Line %1 cannot be used: %2").arg(raw.line).arg(q(problem->to_string())));
+        rendered_->setPlainText(json);
+        return;
+    }
+    if (!tokenizer_) {
+        render_info_->setText(model_dir_.isEmpty() || tokenizer_watcher_.isRunning()
+                                  ? tr("Line %1 as written. Choose a model (above) to see the pair as it is trained, chosen and rejected side by side.").arg(raw.line)
+                                  : tr("Line %1 as written: %2 has no tokenizer to render it with.").arg(raw.line).arg(QFileInfo(model_dir_).fileName()));
+        rendered_->setPlainText(json);
+        return;
+    }
+    auto pair = lathe::data::tokenize_preference_row(std::get<lathe::data::PreferenceRow>(row), *tokenizer_, {});
+    if (auto* problem = std::get_if<lathe::data::Problem>(&pair)) {
+        render_info_->setText(tr("Line %1 cannot be used: %2").arg(raw.line).arg(q(problem->to_string())));
+        rendered_->setPlainText(json);
+        return;
+    }
+    const auto& p = std::get<lathe::data::PreferencePair>(pair);
+    auto spansOf = [&](const lathe::data::PreferenceSequence& s) {
+        const std::vector<int64_t> prompt(s.ids.begin(), s.ids.begin() + s.prompt_tokens), completion(s.ids.begin() + s.prompt_tokens, s.ids.end());
+        QList<QPair<QString, bool>> spans;
+        if (!prompt.empty()) spans.append({q(tokenizer_->decode(prompt, false)), false});
+        if (!completion.empty()) spans.append({q(tokenizer_->decode(completion, false)), true});
+        return spans;
+    };
+    spans_ = spansOf(p.chosen);
+    rejected_spans_ = spansOf(p.rejected);
+    rendered_->setHtml(QStringLiteral("<table width=\"100%\" cellspacing=\"4\"><tr><th align=\"left\">%1</th><th align=\"left\">%2</th></tr>"
+                                      "<tr><td width=\"50%\" valign=\"top\">%3</td><td width=\"50%\" valign=\"top\">%4</td></tr></table>")
+                           .arg(tr("Chosen"), tr("Rejected"), shadedHtml(spans_), shadedHtml(rejected_spans_)));
+    render_info_->setText(tr("Line %1 (preference pair): chosen %2 tokens, %3 trained; rejected %4 tokens, %5 trained. Shaded text (the prompt) "
+                             "is not trained.")
+                              .arg(raw.line)
+                              .arg(p.chosen.ids.size())
+                              .arg(p.chosen.completion_tokens())
+                              .arg(p.rejected.ids.size())
+                              .arg(p.rejected.completion_tokens()));
 }
 
 void DatasetsPage::dragEnterEvent(QDragEnterEvent* event) {

@@ -1,6 +1,7 @@
 // The Datasets page: open a dataset file (dialog or drag-and-drop) and look inside before training on
 // it — its rows in a table that pages through a million rows, the selected row rendered through the
-// chosen model's chat template with the tokens that are not trained shaded, the token-length
+// chosen model's chat template with the tokens that are not trained shaded (a preference pair's chosen and
+// rejected sides next to each other, their prompts shaded), the token-length
 // histogram, duplicates, and every unusable row with its line (click one to jump to the row).
 //
 // Indexing the file runs on a worker thread (lathe_data); the inspection (types, duplicates, token
@@ -20,6 +21,7 @@ class TextTokenizer;
 }
 namespace lathe::data {
 class DatasetFile;
+struct RawRow;
 }
 
 class DatasetTableModel;
@@ -65,8 +67,10 @@ public:
     // What the inspection reported (the JSON `lathe data inspect --json` printed; empty until done).
     QJsonObject report() const { return report_; }
     QString statusText() const;
-    // The selected row as rendered: (text, trained) in order. Empty when nothing is rendered.
+    // The selected row as rendered: (text, trained) in order. Empty when nothing is rendered. For a
+    // preference pair, its chosen side; rejectedSpans() is the other (empty for any other row).
     QList<QPair<QString, bool>> renderedSpans() const { return spans_; }
+    QList<QPair<QString, bool>> rejectedSpans() const { return rejected_spans_; }
     QString renderMessage() const;
     int histogramBars() const;
 
@@ -92,12 +96,14 @@ private:
     void inspectionFinished();
     void showReport();
     void renderSelected();
+    void renderPair(const lathe::data::RawRow& raw, const QString& json);
+    QString shadedHtml(const QList<QPair<QString, bool>>& spans) const;
     void setBusy(const QString& what);
 
     QString path_;
     QString model_dir_;
     QJsonObject report_;
-    QList<QPair<QString, bool>> spans_;
+    QList<QPair<QString, bool>> spans_, rejected_spans_;
     std::shared_ptr<const lathe::TextTokenizer> tokenizer_;
     QFutureWatcher<Indexed> index_watcher_;
     QFutureWatcher<LoadedTokenizer> tokenizer_watcher_;

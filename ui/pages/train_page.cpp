@@ -518,9 +518,8 @@ lathe::TrainConfig TrainPage::config() const {
         c.max_length = d.max_length;
         c.max_prompt_length = d.max_prompt_length;
     } else {
-        // Not supported with pairs yet (the parser says so): pairs run unpacked and are not evaluated.
+        // Not supported with pairs (the parser says so): pairs run unpacked.
         c.sample_packing = false;
-        c.val_set_size = 0;
     }
     c.output_dir = output_->text().trimmed().toStdString();
     c.num_epochs = epochs_->value();
@@ -612,7 +611,8 @@ void TrainPage::updateMethodOptions() {
     }
     targets_->setEnabled(!all_linear_->isChecked());
 
-    // Preference tuning: its options, the dataset types that hold pairs, no packing or validation share.
+    // Preference tuning: its options, the dataset types that hold pairs, no packing; the validation share holds
+    // pairs out for TRL's evaluation (eval_loss, eval_rewards/...).
     const QString rl = objective_->currentData().toString();
     const bool preference = !rl.isEmpty();
     pref_box_->setVisible(preference);
@@ -623,10 +623,9 @@ void TrainPage::updateMethodOptions() {
     pref_form_->setRowVisible(simpo_gamma_, rl == "simpo");
     pref_form_->setRowVisible(cpo_alpha_, rl == "simpo");
     packing_->setEnabled(!preference);
-    val_size_->setEnabled(!preference);
     if (preference) {
         packing_->setToolTip(tr("pairs run unpacked: chosen and rejected of a pair share a batch"));
-        val_size_->setToolTip(tr("no held-out loss for preference pairs yet"));
+        val_size_->setToolTip(tr("share of pairs held out for the validation loss and reward accuracy"));
     } else {
         packing_->setToolTip(tr("several rows share each sequence_len row, each with its own positions and attention"));
         val_size_->setToolTip(tr("share of rows held out for the validation loss"));
