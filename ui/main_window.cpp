@@ -73,7 +73,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     train_ = new TrainPage(this);
     monitor_ = new MonitorPage(*store_, this);
     datasets_ = new DatasetsPage(this);
-    evaluate_ = new EvaluatePage(this);
+    evaluate_ = new EvaluatePage(*store_, this);
     // In the order of the work: pick a model, look at the data, train, watch, compare, try it.
     addPage(tr("Models"), models_);
     addPage(tr("Datasets"), datasets_);
@@ -138,8 +138,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         }
     });
     connect(store_, &StudioRunStore::pathChanged, monitor_, &MonitorPage::refreshOverlayChoices);
-    connect(store_, &StudioRunStore::pathChanged, evaluate_, &EvaluatePage::setStorePath);
-    connect(store_, &StudioRunStore::changed, evaluate_, &EvaluatePage::refreshRuns);
+    connect(store_, &StudioRunStore::pathChanged, evaluate_, &EvaluatePage::refreshRuns);
+    connect(store_, &StudioRunStore::changed, evaluate_, &EvaluatePage::storeChanged);
     connect(evaluate_, &EvaluatePage::statusMessage, this, status);
     connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
     connect(store_, &StudioRunStore::pathChanged, this, [](const QString& path) { QSettings().setValue("runStore", path); });
@@ -150,7 +150,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     datasets_->setRecentModels(models_->recentModels());
     if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
     chat_->refreshCheckpoints();
-    evaluate_->setStorePath(QString::fromStdString(store_->path()));
     rebuildRecentMenu(models_->recentModels());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     sidebar_->setCurrentRow(std::clamp(settings.value("window/page", 0).toInt(), 0, stack_->count() - 1));
