@@ -11,6 +11,7 @@
 #include "core/runs/run_store.h"
 #include "tests/ui_test_support.h"
 #include "ui/main_window.h"
+#include "ui/studio_run_store.h"
 #include "ui/pages/evaluate_page.h"
 
 namespace {

@@ -221,6 +221,20 @@ QString EvaluatePage::scoresSignature() const {
     return signature;
 }
 
+void EvaluatePage::selectRun(qint64 id) {
+    if (id == 0) {
+        runs_->setCurrentIndex(0);
+    } else {
+        const int i = runs_->findData(QVariant::fromValue<qint64>(id));
+        if (i >= 0) runs_->setCurrentIndex(i);
+    }
+}
+
+qint64 EvaluatePage::runId() const { return runs_->currentIndex() >= 0 ? runs_->currentData().toLongLong() : 0; }
+
+void EvaluatePage::setTasks(const QStringList& files) { tasks_->setText(files.join(',')); }
+void EvaluatePage::setLimit(int documents) { limit_->setValue(documents); }
+
 // The run's base model, each checkpoint still on disk, and the folders added by hand.
 void EvaluatePage::fillTargets() {
     QMap<QString, bool> checked;
