@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include "core/runs/run_store.h"
+#include "core/train/train_config.h"
+#include "core/util/error.h"
 #include "tests/child_process.h"
 #include "tests/fixtures.h"
 
@@ -26,13 +29,15 @@ struct TinyRun {
     std::string base;
     int64_t id = 0;
     std::string checkpoint;  // the last one (step 3)
+    std::vector<Json> events;
     TinyRun(const std::string& base_model, const std::string& settings) : base(base_model) {
         std::ofstream(dir.path / "run.yaml") << "base_model: " << base << "\ndatasets:\n  - path: " << test::fixtures()
                                              << "/hf/training/llama/train.jsonl\n    type: pretokenized\noutput_dir: " << dir.str()
                                              << "/out\nmicro_batch_size: 4\nsequence_len: 64\nmax_steps: 3\nsave_steps: 2\nlearning_rate: 0.05\n"
                                              << settings;
         int code = -1;
-        for (const auto& e : test::run_to_end({LATHE_CLI, "train", dir.str() + "/run.yaml", "--store", store()}, &code)) {
+        events = test::run_to_end({LATHE_CLI, "train", dir.str() + "/run.yaml", "--store", store()}, &code);
+        for (const auto& e : events) {
             if (e.contains("run_id")) id = e["run_id"];
             if (e["event"] == "checkpoint") checkpoint = e["path"];
         }
@@ -56,6 +61,16 @@ std::string write_tasks(const test::TempDir& dir) {
     std::ofstream(d + "/ll.yaml") << "task: tiny_ll\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: " << d
                                   << "/ll.jsonl\ntest_split: test\noutput_type: loglikelihood\ndoc_to_text: prefix\ndoc_to_target: suffix\n";
     return d + "/mc.yaml," + d + "/ll.yaml";
+}
+
+std::vector<std::string> split_commas(const std::string& list) {
+    std::vector<std::string> out;
+    for (size_t start = 0, comma; start <= list.size(); start = comma + 1) {
+        comma = list.find(',', start);
+        if (comma == std::string::npos) comma = list.size();
+        out.push_back(list.substr(start, comma - start));
+    }
+    return out;
 }
 
 struct Scores {
@@ -175,6 +190,121 @@ TEST(EvalRun, RecordRunKeepsScoresBesideTheRun) {
     EXPECT_EQ(unknown.code, 1);
     EXPECT_NE(unknown.err.find("--record-run 99"), std::string::npos) << unknown.err;
     EXPECT_EQ(RunStore::open(run.store())->eval_scores(run.id).size(), 2 * printed);
+}
+
+// eval_tasks in the run YAML: the scores before step 1, at the evaluation of step 2 and at the end (step 3)
+// are those `lathe eval` gives the base model and the checkpoints of steps 2 and 3 (same limit and batch
+// size), as events and as run metrics.
+TEST(EvalRun, EvalTasksInTrainingScoreAsLatheEvalOnTheCheckpoints) {
+    test::TempDir model_dir, work;
+    const std::string base = test::model_with_tokenizer(model_dir), tasks = write_tasks(work);
+    std::string task_list;
+    for (const auto& file : split_commas(tasks)) task_list += "  - " + file + "\n";
+    TinyRun run(base, "adapter: lora\nlora_r: 4\nlora_alpha: 16\nlora_target_linear: true\neval_steps: 2\neval_tasks_limit: 3\n"
+                      "eval_tasks_batch_size: 2\neval_tasks:\n" + task_list);
+    ASSERT_GT(run.id, 0);
+    const std::string id = std::to_string(run.id);
+
+    // Step -> task -> "metric,filter" -> value (and "metric_stderr,filter"), as the events said.
+    std::map<int64_t, Json> by_step;
+    for (const Json& e : run.events) {
+        if (e["event"] != "task_score") continue;
+        Json& task = by_step[e["step"].get<int64_t>()][e["task"].get<std::string>()];
+        task[e["metric"].get<std::string>() + "," + e["filter"].get<std::string>()] = e["value"];
+        if (e.contains("stderr")) task[e["metric"].get<std::string>() + "_stderr," + e["filter"].get<std::string>()] = e["stderr"];
+    }
+    ASSERT_EQ(by_step.size(), 3u) << "scores before step 1, at the evaluation of step 2 and at the end";
+    ASSERT_TRUE(by_step.count(0) && by_step.count(2) && by_step.count(3));
+    // The events came before the first step's and after the second step's.
+    auto index_of = [&](const std::string& event, int64_t step) {
+        for (size_t i = 0; i < run.events.size(); ++i)
+            if (run.events[i]["event"] == event && run.events[i]["step"] == step) return static_cast<int64_t>(i);
+        return int64_t{-1};
+    };
+    EXPECT_LT(index_of("task_score", 0), index_of("step", 1));
+    EXPECT_GT(index_of("task_score", 2), index_of("step", 2));
+    EXPECT_LT(index_of("task_score", 2), index_of("step", 3));
+
+    const std::vector<std::string> common = {"eval", "--tasks", tasks, "--json", "--limit", "3", "--batch-size", "2"};
+    auto lathe_eval = [&](std::vector<std::string> more) {
+        std::vector<std::string> args = common;
+        args.insert(args.end(), more.begin(), more.end());
+        Scores s = run_eval_cli(args, work);
+        EXPECT_EQ(s.code, 0) << s.err;
+        return s.result["results"];
+    };
+    const std::map<int64_t, Json> expected = {
+        {0, lathe_eval({"--model", base})},
+        {2, lathe_eval({"--run", id, "--store", run.store(), "--checkpoint", "2"})},
+        {3, lathe_eval({"--run", id, "--store", run.store(), "--checkpoint", "3"})},
+    };
+    EXPECT_NE(expected.at(0), expected.at(3)) << "training moved the scores (else the comparison shows little)";
+    auto store = RunStore::open(run.store());
+    for (const auto& [step, results] : expected) {
+        size_t compared = 0;
+        for (const auto& [task, metrics] : results.items())
+            for (const auto& [key, value] : metrics.items()) {
+                if (key == "alias" || !value.is_number()) continue;
+                ASSERT_TRUE(by_step[step].contains(task) && by_step[step][task].contains(key)) << "step " << step << ": no " << task << " " << key;
+                EXPECT_EQ(by_step[step][task][key].get<double>(), value.get<double>()) << "step " << step << ": " << task << " " << key;
+                ++compared;
+            }
+        EXPECT_GE(compared, 6u) << "tiny_mc: acc, acc_norm and their standard errors; tiny_ll: perplexity, acc, ...";
+        // The run store holds each as eval_tasks/TASK/METRIC,FILTER at the step.
+        for (const auto& [task, metrics] : by_step[step].items())
+            for (const auto& [key, value] : metrics.items()) {
+                const std::string name = "eval_tasks/" + task + "/" + key;
+                std::optional<double> stored;
+                for (const MetricPoint& m : store->metrics(run.id, name))
+                    if (m.step == step) stored = m.value;
+                ASSERT_TRUE(stored) << name << " at step " << step;
+                EXPECT_EQ(*stored, value.get<double>()) << name;
+            }
+    }
+}
+
+// eval_tasks are checked when the configuration is read: a missing file, a task `lathe eval` cannot
+// read, missing task data and a task given twice each name the entry and the file.
+TEST(TrainConfig, EvalTasksThatCannotBeScoredNameTheEntryAndFile) {
+    test::TempDir work;
+    const std::vector<std::string> good = split_commas(write_tasks(work));
+    const std::string d = work.str();
+    std::ofstream(d + "/bad_key.yaml") << "task: odd\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: " << d
+                                       << "/mc.jsonl\ntest_split: test\noutput_type: multiple_choice\ndoc_to_text: q\ndoc_to_target: 0\n"
+                                          "doc_to_choice: choices\nprocess_docs: !function utils.process\n";
+    std::ofstream(d + "/no_data.yaml") << "task: gone\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: " << d
+                                       << "/absent.jsonl\ntest_split: test\noutput_type: loglikelihood\ndoc_to_text: prefix\ndoc_to_target: suffix\n";
+    const std::string head = "base_model: m\ndatasets:\n  - d.jsonl\n";
+    auto problems = [&](const std::string& yaml) {
+        try {
+            parse_train_config(head + yaml, "run.yaml");
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    const std::string err = problems("eval_tasks:\n  - " + good[0] + "\n  - " + d + "/missing.yaml\n  - " + d + "/bad_key.yaml\n  - " + d +
+                                     "/no_data.yaml\n  - " + good[0] + "\n");
+    EXPECT_NE(err.find("run.yaml:6: eval_tasks[1]: " + d + "/missing.yaml does not exist"), std::string::npos) << err;
+    EXPECT_NE(err.find("run.yaml:7: eval_tasks[2]: "), std::string::npos) << err;
+    EXPECT_NE(err.find(d + "/bad_key.yaml:"), std::string::npos) << err;
+    EXPECT_NE(err.find("process_docs"), std::string::npos) << err;
+    EXPECT_NE(err.find("run.yaml:8: eval_tasks[3]: " + d + "/no_data.yaml: dataset_kwargs.data_files: split 'test': " + d + "/absent.jsonl does not exist"),
+              std::string::npos) << err;
+    EXPECT_NE(err.find("run.yaml:9: eval_tasks[4]: " + good[0] + ": task 'tiny_mc' is given twice (also in " + good[0] + ")"), std::string::npos) << err;
+    EXPECT_EQ(err.find("eval_tasks[0]"), std::string::npos) << err;
+    // The options apply with tasks only; with them, a config round-trips through the YAML the Studio saves.
+    EXPECT_NE(problems("eval_tasks_limit: 5\n").find("eval_tasks_limit: applies with eval_tasks"), std::string::npos);
+    EXPECT_NE(problems("eval_tasks: " + good[1] + "\neval_tasks_batch_size: 0\n").find("eval_tasks_batch_size: must be >= 1"), std::string::npos);
+    TrainConfig c = parse_train_config(head + "eval_tasks: [" + good[0] + ", " + good[1] + "]\neval_tasks_limit: 5\neval_tasks_num_fewshot: 0\n", "run.yaml");
+    EXPECT_EQ(c.eval_tasks, good);
+    EXPECT_EQ(c.eval_tasks_limit, 5);
+    EXPECT_EQ(c.eval_tasks_num_fewshot, 0);
+    const TrainConfig back = parse_train_config(train_config_yaml(c), "saved.yaml");
+    EXPECT_EQ(back.eval_tasks, good);
+    EXPECT_EQ(back.eval_tasks_limit, 5);
+    EXPECT_EQ(back.eval_tasks_num_fewshot, 0);
+    EXPECT_EQ(back.eval_tasks_batch_size, 16);
 }
 
 TEST(EvalRun, FullFinetuneRunScoresItsWeights) {

@@ -41,6 +41,7 @@ std::vector<EventLine> full_events() {
         {7, ErrorEvent{.kind = ErrorKind::out_of_memory, .message = "out of GPU memory"}},
         {7, EndEvent{.status = RunStatus::completed, .step = 120, .metrics = FinalMetrics{.step = 120, .loss = 1.5, .eval_loss = 1.625}}},
         {7, DatasetsEvent{.datasets = json::array({{{"path", "d.jsonl"}, {"rows", 400}}})}},
+        {7, TaskScoreEvent{.step = 10, .task = "arc_easy", .metric = "acc_norm", .filter = "none", .value = 0.625, .stderr_value = 0.125}},
     };
 }
 
@@ -245,6 +246,25 @@ TEST(Events, ProbeEvaluationsNameTheirProbe) {
     EXPECT_FALSE(probe_of_loss_metric("eval_loss/"));
     EXPECT_FALSE(probe_of_loss_metric("eval_perplexity/code"));
     EXPECT_FALSE(probe_of_loss_metric("loss"));
+}
+
+// An eval_tasks score: the standard error only when the harness gives one; its run-store metrics carry the
+// harness's result key after the task's name, and only a score (not its standard error) reads back as one.
+TEST(Events, TaskScoresNameTaskMetricAndFilter) {
+    EventLine no_stderr{3, TaskScoreEvent{.step = 0, .task = "tiny_gen", .metric = "exact_match", .filter = "strict-match", .value = 0.5,
+                                          .stderr_value = std::nullopt}};
+    EXPECT_EQ(to_line(no_stderr), R"({"event":"task_score","filter":"strict-match","metric":"exact_match","run_id":3,"step":0,"task":"tiny_gen","value":0.5})");
+    EXPECT_EQ(*parse_event_line(to_line(no_stderr)), no_stderr);
+    EXPECT_EQ(task_score_metric("arc_easy", "acc", "none"), "eval_tasks/arc_easy/acc,none");
+    EXPECT_EQ(task_stderr_metric("arc_easy", "acc", "none"), "eval_tasks/arc_easy/acc_stderr,none");
+    EXPECT_EQ(task_score_of_metric("eval_tasks/arc_easy/acc,none"), (TaskScoreName{.task = "arc_easy", .metric = "acc", .filter = "none"}));
+    EXPECT_EQ(task_score_of_metric(task_score_metric("mmlu/law", "acc_norm", "none")),
+              (TaskScoreName{.task = "mmlu/law", .metric = "acc_norm", .filter = "none"}));
+    EXPECT_FALSE(task_score_of_metric(task_stderr_metric("arc_easy", "acc", "none")));
+    EXPECT_FALSE(task_score_of_metric("eval_tasks/arc_easy"));
+    EXPECT_FALSE(task_score_of_metric("eval_tasks/arc_easy/acc"));
+    EXPECT_FALSE(task_score_of_metric("eval_loss/arc_easy"));
+    EXPECT_FALSE(task_score_of_metric("loss"));
 }
 
 TEST(FinalMetrics, RoundTripAndRequireStep) {

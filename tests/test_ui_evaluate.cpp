@@ -11,6 +11,7 @@
 #include "core/runs/run_store.h"
 #include "tests/ui_test_support.h"
 #include "ui/main_window.h"
+#include "ui/studio_run_store.h"
 #include "ui/pages/evaluate_page.h"
 
 namespace {
@@ -66,7 +67,7 @@ private slots:
         window.resize(1280, 800);
         window.show();
         EvaluatePage* page = window.evaluatePage();
-        page->setStorePath(db);
+        window.runStore()->setPath(db);
         page->selectRun(run);
         window.showPage(page);
         QCOMPARE(page->runId(), run);
@@ -99,8 +100,8 @@ private slots:
 
         // Kept in the run store: a new page shows them without scoring again.
         QVERIFY(!lathe::RunStore::open(db.toStdString())->eval_scores(run).empty());
-        EvaluatePage again;
-        again.setStorePath(db);
+        const auto reader = lathe::RunStore::open(db.toStdString());
+        EvaluatePage again(*reader);
         again.selectRun(run);
         QCOMPARE(again.resultColumns(), (QStringList{"base", last}));
         QCOMPARE(again.resultCell("tiny_mc", "acc", "base"), page->resultCell("tiny_mc", "acc", "base"));
@@ -110,6 +111,56 @@ private slots:
         again.start();
         QVERIFY(!again.isRunning());
         QVERIFY2(again.errorText().contains("missing.yaml"), qPrintable(again.errorText()));
+    }
+
+    // The page reads through the RunReader it is given; a change of the store rebuilds the table only when
+    // the shown run's scores changed (not for another run's, nor for a write that added none), and the
+    // models offered only when its checkpoints changed.
+    void storeChangesReloadOnlyTheShownRun() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath("lathe.db");
+        auto writer = lathe::RunStore::open(db.toStdString());
+        lathe::RunRecord r;
+        r.name = "shown";
+        r.model = dir.filePath("base").toStdString();
+        const int64_t shown = writer->create_run(r);
+        r.name = "other";
+        const int64_t other = writer->create_run(r);
+        auto score = [](const std::string& model, int64_t step, double value) {
+            return lathe::EvalScore{.model = model, .step = step, .task = "tiny_mc", .metric = "acc", .filter = "none", .value = value,
+                                    .stderr_value = 0.25, .num_fewshot = 0, .limit = -1, .time = 0};
+        };
+        writer->add_eval_scores(shown, {score("base", -1, 0.25)});
+
+        const auto reader = lathe::RunStore::open(db.toStdString());
+        EvaluatePage page(*reader);
+        page.selectRun(shown);
+        QCOMPARE(page.runId(), shown);
+        QCOMPARE(page.resultCell("tiny_mc", "acc", "base"), QString::fromUtf8("0.2500 ± 0.2500"));
+        const int reloads = page.scoreReloads();
+
+        page.storeChanged();  // nothing new
+        QCOMPARE(page.scoreReloads(), reloads);
+        writer->add_eval_scores(other, {score("base", -1, 0.75)});
+        writer->add_metrics(shown, {{1, "loss", 2.0}});
+        page.storeChanged();  // another run's scores, and a write that adds none
+        QCOMPARE(page.scoreReloads(), reloads);
+        QCOMPARE(page.resultColumns(), QStringList{"base"});
+
+        writer->add_checkpoint(shown, {2, dir.filePath("checkpoint-2").toStdString(), 0});
+        QDir().mkpath(dir.filePath("checkpoint-2"));
+        page.storeChanged();  // a checkpoint: offered, the table left alone
+        QVERIFY2(page.targetNames().contains("checkpoint 2"), qPrintable(page.targetNames().join(", ")));
+        QCOMPARE(page.scoreReloads(), reloads);
+
+        writer->add_eval_scores(shown, {score("checkpoint 2", 2, 0.5)});
+        page.storeChanged();  // the shown run's new scores
+        QCOMPARE(page.scoreReloads(), reloads + 1);
+        QCOMPARE(page.resultColumns(), (QStringList{"base", "checkpoint 2"}));
+        QCOMPARE(page.resultCell("tiny_mc", "acc", "checkpoint 2"), QString::fromUtf8("0.5000 ± 0.2500"));
+
+        page.selectRun(other);  // choosing another run shows its scores
+        QCOMPARE(page.resultCell("tiny_mc", "acc", "base"), QString::fromUtf8("0.7500 ± 0.2500"));
     }
 
     // A model that cannot be scored (no tokenizer) stops the queue with lathe eval's reason.
@@ -122,8 +173,8 @@ private slots:
         QDir().mkpath(dir.filePath("no-tokenizer"));
         QFile::copy(model + "/config.json", dir.filePath("no-tokenizer/config.json"));
         QFile::copy(model + "/model.safetensors", dir.filePath("no-tokenizer/model.safetensors"));
-        EvaluatePage page;
-        page.setStorePath(db);
+        const auto reader = lathe::RunStore::open(db.toStdString());
+        EvaluatePage page(*reader);
         page.setTasks({writeTask(dir.path())});
         page.addModelFolder(dir.filePath("no-tokenizer"));
         for (const QString& name : page.targetNames()) page.setTargetChecked(name, name.contains("no-tokenizer"));

@@ -159,6 +159,71 @@ private slots:
         QCOMPARE(page.evalPointCount(), 1);
     }
 
+    // eval_tasks: one curve per task and metric (the filter named when there is one), from the run store's
+    // eval_tasks/TASK/METRIC,FILTER metrics (step 0 included, without a train-loss point there; standard
+    // errors not charted) and live from task_score events; a run without tasks shows no task chart.
+    void taskScoresAreChartedOneCurveEach() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath("lathe.db");
+        int64_t run = 0, plain = 0;
+        {
+            auto store = lathe::RunStore::open(db.toStdString());
+            lathe::RunRecord r;
+            r.name = "finetune with eval_tasks";
+            r.output_dir = dir.filePath("out").toStdString();
+            run = store->create_run(r);
+            std::vector<lathe::MetricPoint> points;
+            for (int64_t s = 1; s <= 300; ++s) {
+                points.push_back({s, "loss", 0.9 + 1.6 * std::exp(-static_cast<double>(s) / 50.0) + 0.06 * std::sin(s * 0.8)});
+                points.push_back({s, "lr", 2e-4});
+            }
+            for (int64_t s = 0; s <= 300; s += 50) {
+                const double x = static_cast<double>(s);
+                // The domain task improves; a general benchmark dips a little (forgetting), then holds.
+                points.push_back({s, lathe::task_score_metric("domain_qa", "acc", "none"), 0.31 + 0.45 * (1 - std::exp(-x / 80.0))});
+                points.push_back({s, lathe::task_stderr_metric("domain_qa", "acc", "none"), 0.02});
+                points.push_back({s, lathe::task_score_metric("domain_qa", "acc_norm", "none"), 0.35 + 0.4 * (1 - std::exp(-x / 90.0))});
+                points.push_back({s, lathe::task_score_metric("arc_easy", "acc", "none"), 0.58 - 0.05 * (x / 300.0)});
+                points.push_back({s, lathe::task_score_metric("gsm8k", "exact_match", "strict-match"), 0.12 + 0.02 * (x / 300.0)});
+                if (s > 0) points.push_back({s, "eval_loss", 1.0 + 1.5 * std::exp(-x / 55.0)});
+            }
+            store->add_metrics(run, points);
+            store->set_status(run, lathe::RunStatus::completed);
+            lathe::RunRecord p;
+            p.name = "no tasks";
+            p.output_dir = dir.filePath("plain").toStdString();
+            plain = store->create_run(p);
+            store->add_metrics(plain, {{1, "loss", 2.0}});
+            store->set_status(plain, lathe::RunStatus::completed);
+        }
+        auto runs = lathe::RunStore::open(db.toStdString());
+        MonitorPage page(*runs);
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        QVERIFY(page.loadHistory(run));
+        QVERIFY(page.taskChartShown());
+        QVERIFY(!page.probeChartShown());
+        QCOMPARE(page.taskCurveNames(), (QStringList{"domain_qa acc", "domain_qa acc_norm", "arc_easy acc", "gsm8k exact_match (strict-match)"}));
+        for (const QString& curve : page.taskCurveNames()) QCOMPARE(page.taskPointCount(curve), 7);
+        QCOMPARE(page.lossPointCount(), 300);  // the scores' step 0 adds no train-loss point
+        QCOMPARE(page.evalPointCount(), 6);
+        QTest::qWait(100);  // the charts redraw on the next event loop turn (queued replot)
+        QVERIFY(uitest::saveScreenshot(&page, "monitor_eval_tasks"));
+
+        emit page.session()->taskScored(350, "arc_easy", "acc", "none", 0.57);
+        QTRY_COMPARE(page.taskPointCount("arc_easy acc"), 8);
+        QCOMPARE(page.taskPointCount("domain_qa acc"), 7);
+        emit page.session()->taskScored(350, "hellaswag", "acc_norm", "none", 0.4);  // a task first seen live gets its own curve
+        QTRY_COMPARE(page.taskPointCount("hellaswag acc_norm"), 1);
+        QCOMPARE(page.taskCurveNames().size(), 5);
+
+        QVERIFY(page.loadHistory(plain));
+        QVERIFY(!page.taskChartShown());
+        QVERIFY(page.taskCurveNames().isEmpty());
+        QCOMPARE(page.taskPointCount("arc_easy acc"), 0);
+    }
+
     // Preference runs (rl): the step events' reward margin and accuracy get a chart of their own, live and
     // from the run store's metrics; supervised runs never show it.
     void preferenceMetricsAreCharted() {

@@ -576,6 +576,7 @@ cat <<'EOF'
 {"elapsed_s":0.5,"epoch":0.125,"event":"step","gpu_mem_gib":0.75,"grad_norm":1.5,"loss":2.25,"lr":0.001,"run_id":42,"step":1,"tokens_per_s":100.0,"total_steps":8}
 {"eval_loss":2.5,"event":"eval","perplexity":12.182493960703473,"run_id":42,"step":1}
 {"eval_loss":3.25,"event":"eval","perplexity":25.790339917193062,"probe":"general","run_id":42,"step":1}
+{"event":"task_score","filter":"none","metric":"acc","run_id":42,"stderr":0.25,"step":1,"task":"tiny_mc","value":0.5}
 this line is not an event
 {"event":"gradient_histogram","run_id":42,"step":1}
 {"event":"error","kind":"out_of_memory","message":"CUDA refused 2.00 GiB","run_id":42}
@@ -612,6 +613,10 @@ EOF
         QCOMPARE(monitor.probeNames(), QStringList{"general"});
         QCOMPARE(monitor.probePointCount("general"), 1);
         QVERIFY(monitor.probeChartShown());
+        // An eval_tasks score on the task chart, under its task and metric.
+        QCOMPARE(monitor.taskCurveNames(), QStringList{"tiny_mc acc"});
+        QCOMPARE(monitor.taskPointCount("tiny_mc acc"), 1);
+        QVERIFY(monitor.taskChartShown());
         QVERIFY(kind == lathe::ErrorKind::out_of_memory);
         QCOMPARE(advice, adviceFor(lathe::ErrorKind::out_of_memory));
         QVERIFY2(monitor.failureText().contains("micro_batch_size"), qPrintable(monitor.failureText()));

@@ -74,7 +74,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     train_ = new TrainPage(this);
     monitor_ = new MonitorPage(*store_, this);
     datasets_ = new DatasetsPage(this);
-    evaluate_ = new EvaluatePage(this);
+    evaluate_ = new EvaluatePage(*store_, this);
     merge_ = new MergePage(*store_, this);
     // In the order of the work: pick a model, look at the data, train, watch, compare, try it, score it, merge.
     addPage(tr("Models"), models_);
@@ -141,8 +141,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         }
     });
     connect(store_, &StudioRunStore::pathChanged, monitor_, &MonitorPage::refreshOverlayChoices);
-    connect(store_, &StudioRunStore::pathChanged, evaluate_, &EvaluatePage::setStorePath);
-    connect(store_, &StudioRunStore::changed, evaluate_, &EvaluatePage::refreshRuns);
+    connect(store_, &StudioRunStore::pathChanged, evaluate_, &EvaluatePage::refreshRuns);
+    connect(store_, &StudioRunStore::changed, evaluate_, &EvaluatePage::storeChanged);
     connect(evaluate_, &EvaluatePage::statusMessage, this, status);
     connect(runs_, &RunsPage::runsChanged, chat_, &ChatPage::refreshCheckpoints);
     // Merge: models and runs to pick from; the merged folder opens on the Models page.
@@ -160,7 +160,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     merge_->setRecentModels(models_->recentModels());
     if (!models_->recentModels().isEmpty()) chat_->setModel(models_->recentModels().first());
     chat_->refreshCheckpoints();
-    evaluate_->setStorePath(QString::fromStdString(store_->path()));
     rebuildRecentMenu(models_->recentModels());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     sidebar_->setCurrentRow(std::clamp(settings.value("window/page", 0).toInt(), 0, stack_->count() - 1));

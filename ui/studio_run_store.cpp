@@ -82,6 +82,11 @@ std::vector<std::string> StudioRunStore::events(int64_t run) const {
     return s ? s->events(run) : std::vector<std::string>{};
 }
 
+std::vector<lathe::EvalScore> StudioRunStore::eval_scores(int64_t run) const {
+    const lathe::RunStore* s = store();
+    return s ? s->eval_scores(run) : std::vector<lathe::EvalScore>{};
+}
+
 bool StudioRunStore::deleteRun(qint64 id) {
     // The one write the Studio makes itself; `lathe train` writes everything else.
     if (!store()) return false;

@@ -34,6 +34,7 @@ public:
     std::vector<lathe::MetricPoint> metrics(int64_t run, const std::string& name = "") const override;
     std::vector<lathe::CheckpointRecord> checkpoints(int64_t run) const override;
     std::vector<std::string> events(int64_t run) const override;
+    std::vector<lathe::EvalScore> eval_scores(int64_t run) const override;
     std::string path() const override { return path_.toStdString(); }
 
     // Removes the run's records (its files stay on disk); false when there was no such run.

@@ -214,6 +214,8 @@ void TrainingSession::handleEvent(const lathe::EventLine& line) {
                 } else {
                     emit probeEvaluated(e.step, QString::fromStdString(e.probe), e.eval_loss);
                 }
+            } else if constexpr (std::is_same_v<E, lathe::TaskScoreEvent>) {
+                emit taskScored(e.step, QString::fromStdString(e.task), QString::fromStdString(e.metric), QString::fromStdString(e.filter), e.value);
             } else if constexpr (std::is_same_v<E, lathe::CheckpointEvent>) {
                 emit checkpointSaved(e.step, QString::fromStdString(e.path));
             } else if constexpr (std::is_same_v<E, lathe::WarningEvent>) {

@@ -64,6 +64,8 @@ signals:
     void validationProjected(qint64 step, const lathe::ProjectedLoss& projection);
     // A probe's loss (probe_datasets: general text, the new domain, ...), named by the probe.
     void probeEvaluated(qint64 step, const QString& probe, double loss);
+    // One score of one of the run's eval_tasks (lm-evaluation-harness tasks): the harness's METRIC,FILTER.
+    void taskScored(qint64 step, const QString& task, const QString& metric, const QString& filter, double value);
     void checkpointSaved(qint64 step, const QString& path);
     void warning(qint64 step, const QString& message);
     void stderrLine(const QString& line);

@@ -39,6 +39,21 @@ struct CheckpointRecord {
     double created_at = 0;
 };
 
+// One score of `lathe eval` (an lm-evaluation-harness metric) recorded beside a run, so the base model,
+// the run's checkpoints and its exports can be compared on the same tasks.
+struct EvalScore {
+    std::string model;        // what was scored: "base", "checkpoint 120", "model /path/to/export", ...
+    int64_t step = -1;        // the run's checkpoint step; -1 for anything else
+    std::string task;
+    std::string metric;       // acc, acc_norm, exact_match, word_perplexity, ...
+    std::string filter;       // the harness's filter name ("none" when there is none)
+    double value = 0;
+    std::optional<double> stderr_value;  // the harness's standard error; none for metrics without one
+    int64_t num_fewshot = 0;
+    int64_t limit = -1;       // documents scored per task (-1: all)
+    double time = 0;          // Unix seconds (set when recorded)
+};
+
 class RunReader {
 public:
     virtual ~RunReader() = default;
@@ -49,6 +64,8 @@ public:
     virtual std::vector<MetricPoint> metrics(int64_t run, const std::string& name = "") const = 0;
     virtual std::vector<CheckpointRecord> checkpoints(int64_t run) const = 0;  // by step
     virtual std::vector<std::string> events(int64_t run) const = 0;            // JSON lines, in order
+    // `lathe eval --record-run` scores kept beside the run, in the order recorded.
+    virtual std::vector<EvalScore> eval_scores(int64_t run) const = 0;
     // The database file (what `lathe train --store` and `lathe export --store` are given).
     virtual std::string path() const = 0;
 

@@ -17,21 +17,6 @@ struct sqlite3;
 
 namespace lathe {
 
-// One score of `lathe eval` (an lm-evaluation-harness metric) recorded beside a run, so the base model,
-// the run's checkpoints and its exports can be compared on the same tasks.
-struct EvalScore {
-    std::string model;        // what was scored: "base", "checkpoint 120", "model /path/to/export", ...
-    int64_t step = -1;        // the run's checkpoint step; -1 for anything else
-    std::string task;
-    std::string metric;       // acc, acc_norm, exact_match, word_perplexity, ...
-    std::string filter;       // the harness's filter name ("none" when there is none)
-    double value = 0;
-    std::optional<double> stderr_value;  // the harness's standard error; none for metrics without one
-    int64_t num_fewshot = 0;
-    int64_t limit = -1;       // documents scored per task (-1: all)
-    double time = 0;          // Unix seconds (set when recorded)
-};
-
 class RunStore : public RunReader {
 public:
     // Opens (creating, or upgrading an older schema) the database at `path`.
@@ -60,7 +45,7 @@ public:
     std::vector<std::string> events(int64_t run) const override;
     // Evaluation scores recorded beside the run (one transaction: all of them or none).
     void add_eval_scores(int64_t run, const std::vector<EvalScore>& scores);
-    std::vector<EvalScore> eval_scores(int64_t run) const;
+    std::vector<EvalScore> eval_scores(int64_t run) const override;
     // Removes the run and everything recorded about it (not its files on disk).
     bool delete_run(int64_t run);
 

@@ -158,6 +158,14 @@ struct Writer {
     void operator()(const DatasetsEvent& e) const {
         j["datasets"] = e.datasets;
     }
+    void operator()(const TaskScoreEvent& e) const {
+        j["step"] = e.step;
+        j["task"] = e.task;
+        j["metric"] = e.metric;
+        j["filter"] = e.filter;
+        j["value"] = e.value;
+        if (e.stderr_value) j["stderr"] = *e.stderr_value;
+    }
 };
 
 }  // namespace
@@ -172,12 +180,13 @@ const char* event_name(const TrainEvent& event) {
         const char* operator()(const ErrorEvent&) const { return "error"; }
         const char* operator()(const EndEvent&) const { return "end"; }
         const char* operator()(const DatasetsEvent&) const { return "datasets"; }
+        const char* operator()(const TaskScoreEvent&) const { return "task_score"; }
     };
     return std::visit(Namer{}, event);
 }
 
 const std::vector<std::string>& event_names() {
-    static const std::vector<std::string> names = {"start", "resume", "step", "eval", "checkpoint", "warning", "error", "end", "datasets"};
+    static const std::vector<std::string> names = {"start", "resume", "step", "eval", "checkpoint", "warning", "error", "end", "datasets", "task_score"};
     return names;
 }
 
@@ -204,6 +213,33 @@ std::optional<std::string> probe_of_loss_metric(std::string_view metric) {
     constexpr std::string_view prefix = "eval_loss/";
     if (metric.size() <= prefix.size() || metric.substr(0, prefix.size()) != prefix) return std::nullopt;
     return std::string(metric.substr(prefix.size()));
+}
+
+namespace {
+constexpr std::string_view kTaskScorePrefix = "eval_tasks/";
+}
+
+std::string task_score_metric(std::string_view task, std::string_view metric, std::string_view filter) {
+    return std::string(kTaskScorePrefix) + std::string(task) + "/" + std::string(metric) + "," + std::string(filter);
+}
+
+std::string task_stderr_metric(std::string_view task, std::string_view metric, std::string_view filter) {
+    return task_score_metric(task, std::string(metric) + "_stderr", filter);
+}
+
+std::optional<TaskScoreName> task_score_of_metric(std::string_view name) {
+    if (name.size() <= kTaskScorePrefix.size() || name.substr(0, kTaskScorePrefix.size()) != kTaskScorePrefix) return std::nullopt;
+    name.remove_prefix(kTaskScorePrefix.size());
+    // A task's name may hold a slash; a metric's and a filter's (acc, exact_match, strict-match) do not.
+    const size_t slash = name.rfind('/');
+    if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+    const std::string_view key = name.substr(slash + 1);
+    const size_t comma = key.find(',');
+    if (comma == std::string_view::npos || comma == 0 || comma + 1 == key.size()) return std::nullopt;
+    const std::string_view metric = key.substr(0, comma);
+    constexpr std::string_view stderr_suffix = "_stderr";
+    if (metric.size() > stderr_suffix.size() && metric.substr(metric.size() - stderr_suffix.size()) == stderr_suffix) return std::nullopt;
+    return TaskScoreName{.task = std::string(name.substr(0, slash)), .metric = std::string(metric), .filter = std::string(key.substr(comma + 1))};
 }
 
 FinalMetrics final_metrics_from_json(const json& object) {
@@ -257,6 +293,10 @@ std::optional<EventLine> event_from_json(const json& j) {
         EndEvent end{.status = *parsed, .step = r.optional<int64_t>("step"), .metrics = std::nullopt};
         if (r.has("metrics")) end.metrics = final_metrics_from_json(j["metrics"]);
         line.event = end;
+    } else if (name == "task_score") {
+        line.event = TaskScoreEvent{.step = r.get<int64_t>("step"), .task = r.get<std::string>("task"), .metric = r.get<std::string>("metric"),
+                                    .filter = r.get<std::string>("filter"), .value = r.get<double>("value"),
+                                    .stderr_value = r.optional<double>("stderr")};
     } else if (name == "datasets") {
         auto it = j.find("datasets");
         if (it == j.end() || !it->is_array()) throw Error("`datasets` event: no `datasets` list");

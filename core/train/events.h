@@ -126,6 +126,16 @@ struct EndEvent {
     bool operator==(const EndEvent&) const = default;
 };
 
+// One score of one of the run's eval_tasks (lm-evaluation-harness task YAMLs, core/eval) with the model as
+// trained so far: a metric under a filter, as the harness reports "acc,none" and "acc_stderr,none".
+struct TaskScoreEvent {
+    int64_t step = 0;  // 0: before the first step
+    std::string task, metric, filter;
+    double value = 0;
+    std::optional<double> stderr_value;  // written as `stderr`; none for a metric without one
+    bool operator==(const TaskScoreEvent&) const = default;
+};
+
 // Stored in the run store only, not printed: each dataset's fingerprint (path, type, weight, rows,
 // content hash, cache file...), as core/data's prepare_dataset describes it.
 struct DatasetsEvent {
@@ -133,7 +143,7 @@ struct DatasetsEvent {
     bool operator==(const DatasetsEvent&) const = default;
 };
 
-using TrainEvent = std::variant<StartEvent, StepEvent, EvalEvent, CheckpointEvent, WarningEvent, ErrorEvent, EndEvent, DatasetsEvent>;
+using TrainEvent = std::variant<StartEvent, StepEvent, EvalEvent, CheckpointEvent, WarningEvent, ErrorEvent, EndEvent, DatasetsEvent, TaskScoreEvent>;
 
 // One line of the stream: the event and the run it belongs to.
 struct EventLine {
@@ -142,7 +152,7 @@ struct EventLine {
     bool operator==(const EventLine&) const = default;
 };
 
-// The `event` value: start, resume, step, eval, checkpoint, warning, error, end, datasets.
+// The `event` value: start, resume, step, eval, checkpoint, warning, error, end, datasets, task_score.
 const char* event_name(const TrainEvent& event);
 // Every name event_name can return (what docs/events.md must describe).
 const std::vector<std::string>& event_names();
@@ -163,6 +173,16 @@ std::string probe_loss_metric(std::string_view probe);
 std::string probe_perplexity_metric(std::string_view probe);
 // The probe a metric name belongs to (NAME of eval_loss/NAME); nullopt for any other metric.
 std::optional<std::string> probe_of_loss_metric(std::string_view metric);
+// The run-store metrics of an eval_tasks score: eval_tasks/TASK/METRIC,FILTER and its standard error
+// eval_tasks/TASK/METRIC_stderr,FILTER (the harness's result keys after the task's name).
+std::string task_score_metric(std::string_view task, std::string_view metric, std::string_view filter);
+std::string task_stderr_metric(std::string_view task, std::string_view metric, std::string_view filter);
+struct TaskScoreName {
+    std::string task, metric, filter;
+    bool operator==(const TaskScoreName&) const = default;
+};
+// What a task_score_metric name holds; nullopt for any other metric (a standard error's included).
+std::optional<TaskScoreName> task_score_of_metric(std::string_view metric);
 // Throws lathe::Error when `step` is missing.
 FinalMetrics final_metrics_from_json(const nlohmann::json& object);
 

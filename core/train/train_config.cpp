@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "core/eval/task_config.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -179,6 +181,41 @@ void read_probe_datasets(const YAML::Node& n, const std::string& k, Problems& p,
             p.add(item["name"], k + ".name", "'" + probe.name + "' names another probe already; each probe needs a name of its own");
         if (item["weight"]) p.add(item["weight"], k + ".weight", "applies to datasets (a probe is evaluated, not trained on)");
         out.push_back(probe);
+    }
+}
+
+// eval_tasks: each a task file that `lathe eval` can read, with its local data there, and no task twice. The
+// run would otherwise fail at its first evaluation, after the model is loaded.
+void check_eval_tasks(const YAML::Node& root, const TrainConfig& c, Problems& p) {
+    if (c.eval_tasks.empty()) {
+        for (const char* key : {"eval_tasks_limit", "eval_tasks_num_fewshot", "eval_tasks_batch_size"})
+            if (root[key] && !root[key].IsNull()) p.add(root[key], key, "applies with eval_tasks (lm-evaluation-harness task files)");
+        return;
+    }
+    const YAML::Node& n = root["eval_tasks"];
+    std::map<std::string, std::string> tasks;  // task name -> file
+    for (size_t i = 0; i < c.eval_tasks.size(); ++i) {
+        const std::string& file = c.eval_tasks[i];
+        const YAML::Node& at = n.IsSequence() && i < n.size() ? n[i] : n;
+        const std::string key = "eval_tasks[" + std::to_string(i) + "]";
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec)) {
+            p.add(at, key, file + (std::filesystem::exists(file, ec) ? " is not a file" : " does not exist") + " (a task YAML, as `lathe eval --tasks` takes)");
+            continue;
+        }
+        try {
+            const eval::TaskConfig task = eval::load_task_config(file);
+            for (const auto& [split, files] : task.data_files)
+                for (const auto& data : files)
+                    if (!std::filesystem::exists(data, ec))
+                        p.add(at, key, file + ": dataset_kwargs.data_files: split '" + split + "': " + data + " does not exist");
+            if (auto [it, fresh] = tasks.emplace(task.task, file); !fresh)
+                p.add(at, key, file + ": task '" + task.task + "' is given twice (also in " + it->second + ")");
+        } catch (const std::exception& e) {
+            std::string why = e.what();  // a task's own list of problems, indented under this one
+            for (size_t nl = why.find('\n'); nl != std::string::npos; nl = why.find('\n', nl + 1)) why.insert(nl + 1, "  ");
+            p.add(at, key, why);
+        }
     }
 }
 
@@ -373,6 +410,10 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
         {"datasets", [&](const YAML::Node& n, const std::string& k) { read_datasets(n, k, p, c.datasets); }},
         {"test_datasets", [&](const YAML::Node& n, const std::string& k) { read_datasets(n, k, p, c.test_datasets); }},
         {"probe_datasets", [&](const YAML::Node& n, const std::string& k) { read_probe_datasets(n, k, p, c.probe_datasets); }},
+        {"eval_tasks", [&](const YAML::Node& n, const std::string& k) { c.eval_tasks = read_strings(n, k, p); }},
+        {"eval_tasks_limit", integer(c.eval_tasks_limit, 1)},
+        {"eval_tasks_num_fewshot", integer(c.eval_tasks_num_fewshot, 0)},
+        {"eval_tasks_batch_size", integer(c.eval_tasks_batch_size, 1)},
         {"train_on_inputs", flag(c.train_on_inputs)},
         {"dataset_prepared_path", str(c.dataset_prepared_path)},
         {"strict", flag(c.strict)},
@@ -461,6 +502,7 @@ TrainConfig config_from_yaml(const YAML::Node& root, const std::string& path) {
     check_schedule_keys(root, c, p);
     check_quantization_keys(root, c, p);
     check_preference_keys(root, c, p);
+    check_eval_tasks(root, c, p);
     if (uses_lora(c) && c.lora_target_modules.empty() && !c.lora_target_linear && c.lora_model_dir.empty())
         p.list.push_back(path + ": lora_target_modules: name the modules to adapt (e.g. [q_proj, v_proj]) or set lora_target_linear: true");
     if (c.optimizer != "adamw_torch" && c.optimizer != "adamw" && c.optimizer != "adamw_torch_fused" && c.optimizer != "sgd")

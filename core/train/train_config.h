@@ -69,6 +69,12 @@ struct TrainConfig {
     std::vector<DatasetSpec> datasets;
     std::vector<DatasetSpec> test_datasets;   // a separate validation set (instead of val_set_size)
     std::vector<ProbeSpec> probe_datasets;    // named evaluation sets, each scored at every evaluation (Lathe's key)
+    // lm-evaluation-harness task YAMLs (as `lathe eval --tasks` reads them) scored with the model being
+    // trained before step 1, at every evaluation and at the end (Lathe's keys; core/train/task_evaluation.h).
+    std::vector<std::string> eval_tasks;
+    int64_t eval_tasks_limit = 0;             // > 0: the first N documents of each task (the harness's --limit)
+    int64_t eval_tasks_num_fewshot = -1;      // >= 0: overrides the tasks' num_fewshot (--num_fewshot)
+    int64_t eval_tasks_batch_size = 16;       // requests scored at once (`lathe eval --batch-size`)
     bool train_on_inputs = false;             // also train on prompt/user tokens
     std::string dataset_prepared_path;        // tokenized-dataset cache ("" = ~/.cache/lathe/datasets)
     bool strict = false;                      // a row that cannot be used stops the run (default: skipped, counted)

@@ -107,6 +107,10 @@ std::string train_config_yaml(const TrainConfig& c) {
     if (c.bnb_4bit_use_double_quant) out << YAML::Key << "bnb_4bit_use_double_quant" << YAML::Value << (*c.bnb_4bit_use_double_quant ? "true" : "false");
     str("bnb_4bit_compute_dtype", c.bnb_4bit_compute_dtype, d.bnb_4bit_compute_dtype);
     list("unfrozen_parameters", c.unfrozen_parameters);
+    list("eval_tasks", c.eval_tasks);
+    integer("eval_tasks_limit", c.eval_tasks_limit, d.eval_tasks_limit);
+    integer("eval_tasks_num_fewshot", c.eval_tasks_num_fewshot, d.eval_tasks_num_fewshot);
+    integer("eval_tasks_batch_size", c.eval_tasks_batch_size, d.eval_tasks_batch_size);
     flag("train_on_inputs", c.train_on_inputs, d.train_on_inputs);
     str("dataset_prepared_path", c.dataset_prepared_path, d.dataset_prepared_path);
     flag("strict", c.strict, d.strict);

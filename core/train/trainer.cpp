@@ -43,6 +43,7 @@
 #include "core/train/sgd.h"
 #include "core/train/sharded_adamw.h"
 #include "core/train/step_plan.h"
+#include "core/train/task_evaluation.h"
 #include "core/train/train_checkpoint.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
@@ -291,6 +292,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         if (rank > 0) dp->barrier();  // rank 0 renders (and caches) the datasets first; the others read its cache
         Data data = load_data(c);
         const std::vector<ProbeSet> probes = load_probes(c);
+        const TaskEvaluation task_evaluation(c, rank == 0);  // eval_tasks, scored by rank 0 alone
         if (rank == 0 && dp) dp->barrier();
         phase = Phase::loading_model;
         const ComputePlan compute = plan_compute(c);
@@ -418,8 +420,10 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
                                       .preference = std::nullopt});
             }
         };
+        auto run_tasks = [&](int64_t at_step) { task_evaluation.run(*model->lm, at_step, store, run_id, [&](TrainEvent e) { events.emit(std::move(e)); }); };
         auto run_eval = [&](int64_t at_step) -> bool {  // true: early stopping says stop
             run_probes(at_step);
+            run_tasks(at_step);
             if (data.preference ? data.preference->validation_pairs() == 0 : data.validation.empty()) return false;
             EvalEvent eval{.step = at_step, .eval_loss = 0, .perplexity = 0, .projection = std::nullopt, .probe = "", .preference = std::nullopt};
             if (data.preference) {  // TRL's evaluate(): the preference loss and metrics (no perplexity to store)
@@ -441,6 +445,7 @@ TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ost
         };
 
         if (!resumed) run_probes(step);  // the probes' losses before any training: where a rise is measured from
+        if (!resumed) run_tasks(step);   // the eval_tasks scores before any training
         const double start = now_s();
         int64_t tokens_since = 0;
         double window_start = start;

@@ -26,7 +26,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/runs/run_store.h"
+#include "core/runs/run_reader.h"
 #include "core/train/train_config.h"
 #include "core/train/training_method.h"
 #include "ui/lathe_cli.h"
@@ -44,7 +44,7 @@ QString rowName(const lathe::EvalScore& s) {
 
 }  // namespace
 
-EvaluatePage::EvaluatePage(QWidget* parent) : QWidget(parent) {
+EvaluatePage::EvaluatePage(const lathe::RunReader& runs, QWidget* parent) : QWidget(parent), store_(runs) {
     runs_ = new QComboBox(this);
     runs_->setObjectName("evalRun");
     runs_->setToolTip(tr("The run whose base model and checkpoints are offered, and beside which the scores are kept"));
@@ -142,6 +142,7 @@ EvaluatePage::EvaluatePage(QWidget* parent) : QWidget(parent) {
         fillTargets();
         reloadScores();
     });
+    refreshRuns();
 }
 
 EvaluatePage::~EvaluatePage() {
@@ -152,37 +153,72 @@ EvaluatePage::~EvaluatePage() {
     }
 }
 
-void EvaluatePage::setStorePath(const QString& path) {
-    store_path_ = path;
-    refreshRuns();
-}
+QString EvaluatePage::storePath() const { return q(store_.path()); }
 
 void EvaluatePage::refreshRuns() {
+    fillRunList(true);
+    fillTargets();
+    reloadScores();
+}
+
+void EvaluatePage::storeChanged() {
+    fillRunList(false);
+    if (checkpointsSignature() != shown_checkpoints_) fillTargets();
+    if (scoresSignature() != shown_scores_) reloadScores();
+}
+
+// The runs, newest first, each with its training method (read from its YAML, so only when the list of runs
+// differs from the one shown, or `always`).
+void EvaluatePage::fillRunList(bool always) {
+    std::vector<lathe::RunRecord> runs;
+    try {
+        runs = store_.list_runs();
+    } catch (const std::exception& e) {
+        emit statusMessage(tr("Cannot read the run store: %1").arg(QString::fromUtf8(e.what())));
+    }
+    std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
+    QString listed = q(store_.path());
+    for (const lathe::RunRecord& r : runs) listed += QString("\n%1 %2 %3").arg(r.id).arg(q(r.name), q(r.model));
+    if (!always && listed == listed_runs_) return;
+    listed_runs_ = listed;
     const qint64 keep = runId();
     QSignalBlocker block(runs_);
     runs_->clear();
-    if (!store_path_.isEmpty() && QFileInfo::exists(store_path_)) {
+    for (const lathe::RunRecord& r : runs) {
+        QString method;
         try {
-            auto store = lathe::RunStore::open(store_path_.toStdString());
-            auto runs = store->list_runs();
-            std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
-            for (const lathe::RunRecord& r : runs) {
-                QString method;
-                try {
-                    method = q(lathe::method_label(lathe::parse_train_config(r.config_text, "run.yaml")));
-                } catch (const std::exception&) {
-                }
-                runs_->addItem(tr("#%1 %2 — %3").arg(r.id).arg(q(r.name), method.isEmpty() ? q(r.model) : method), QVariant::fromValue<qint64>(r.id));
-            }
-        } catch (const std::exception& e) {
-            emit statusMessage(tr("Cannot read the run store: %1").arg(QString::fromUtf8(e.what())));
+            method = q(lathe::method_label(lathe::parse_train_config(r.config_text, "run.yaml")));
+        } catch (const std::exception&) {
         }
+        runs_->addItem(tr("#%1 %2 — %3").arg(r.id).arg(q(r.name), method.isEmpty() ? q(r.model) : method), QVariant::fromValue<qint64>(r.id));
     }
     const int i = runs_->findData(QVariant::fromValue<qint64>(keep));
     runs_->setCurrentIndex(i >= 0 ? i : 0);
-    block.unblock();
-    fillTargets();
-    reloadScores();
+}
+
+QString EvaluatePage::checkpointsSignature() const {
+    const qint64 id = runId();
+    QString signature = QString("%1 %2").arg(q(store_.path())).arg(id);
+    try {
+        if (id > 0)
+            for (const lathe::CheckpointRecord& c : store_.checkpoints(id)) signature += QString(" %1:%2").arg(c.step).arg(q(c.path));
+    } catch (const std::exception&) {
+        signature += " unreadable";
+    }
+    return signature;
+}
+
+QString EvaluatePage::scoresSignature() const {
+    const qint64 id = runId();
+    QString signature = QString("%1 %2").arg(q(store_.path())).arg(id);
+    try {
+        const std::vector<lathe::EvalScore> scores = id > 0 ? store_.eval_scores(id) : std::vector<lathe::EvalScore>{};
+        signature += QString(" %1").arg(scores.size());
+        if (!scores.empty()) signature += QString(" %1").arg(scores.back().time, 0, 'f', 6);
+    } catch (const std::exception&) {
+        signature += " unreadable";
+    }
+    return signature;
 }
 
 void EvaluatePage::selectRun(qint64 id) {
@@ -211,13 +247,13 @@ void EvaluatePage::fillTargets() {
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
         item->setCheckState(checked.value(name, on) ? Qt::Checked : Qt::Unchecked);
     };
+    shown_checkpoints_ = checkpointsSignature();
     const qint64 id = runId();
-    if (id > 0 && !store_path_.isEmpty()) {
+    if (id > 0) {
         try {
-            auto store = lathe::RunStore::open(store_path_.toStdString());
-            if (auto run = store->find_run(id)) {
+            if (auto run = store_.find_run(id)) {
                 add(tr("base"), {"--model", q(run->model)}, q(run->model), true);
-                const auto checkpoints = store->checkpoints(id);
+                const auto checkpoints = store_.checkpoints(id);
                 for (size_t k = 0; k < checkpoints.size(); ++k) {
                     if (!QFileInfo::exists(q(checkpoints[k].path))) continue;  // removed by save_total_limit
                     const QString step = QString::number(checkpoints[k].step);
@@ -296,7 +332,7 @@ void EvaluatePage::startNext() {
     }
     const Target t = queue_.takeFirst();
     current_ = t.name;
-    QStringList args{"eval", "--tasks", tasks_->text(), "--json", "--store", store_path_, "--record-run", QString::number(runId())};
+    QStringList args{"eval", "--tasks", tasks_->text(), "--json", "--store", storePath(), "--record-run", QString::number(runId())};
     if (limit_->value() > 0) args << "--limit" << QString::number(limit_->value());
     if (fewshot_->value() >= 0) args << "--num-fewshot" << QString::number(fewshot_->value());
     args << t.args;
@@ -356,11 +392,13 @@ void EvaluatePage::reloadScores() {
     table_->clear();
     table_->setRowCount(0);
     table_->setColumnCount(0);
+    shown_scores_ = scoresSignature();
+    ++score_reloads_;
     const qint64 id = runId();
-    if (id <= 0 || store_path_.isEmpty()) return;
+    if (id <= 0) return;
     std::vector<lathe::EvalScore> scores;
     try {
-        scores = lathe::RunStore::open(store_path_.toStdString())->eval_scores(id);
+        scores = store_.eval_scores(id);
     } catch (const std::exception& e) {
         emit statusMessage(tr("Cannot read the run store: %1").arg(QString::fromUtf8(e.what())));
         return;

@@ -1,12 +1,18 @@
 // The Evaluate page: scores a run's base model, its checkpoints and its exports on the same
 // lm-evaluation-harness tasks and shows them side by side. Each model is scored by a `lathe eval --json
 // --record-run ID` child process (one after another), which keeps the scores in the run store beside the
-// run; the table is read back from the store, so scores from earlier sessions (or from the CLI) show too.
+// run; the table is read back from the store through the Studio's RunReader, so scores from earlier
+// sessions (or from the CLI) show too. A change of the store rebuilds the run list, the models offered and
+// the table only when what they show changed.
 #pragma once
 
 #include <QList>
 #include <QStringList>
 #include <QWidget>
+
+namespace lathe {
+class RunReader;
+}
 
 class QComboBox;
 class QLabel;
@@ -22,11 +28,11 @@ class QTableWidget;
 class EvaluatePage : public QWidget {
     Q_OBJECT
 public:
-    explicit EvaluatePage(QWidget* parent = nullptr);
+    // Runs and scores are read from `runs`; `lathe eval --store` is given its path.
+    explicit EvaluatePage(const lathe::RunReader& runs, QWidget* parent = nullptr);
     ~EvaluatePage() override;
 
-    void setStorePath(const QString& path);
-    QString storePath() const { return store_path_; }
+    QString storePath() const;
     // Chooses the run whose models are offered and whose scores are shown (0: the newest).
     void selectRun(qint64 runId);
     qint64 runId() const;
@@ -43,9 +49,14 @@ public:
     QStringList resultColumns() const;
     QString resultCell(const QString& task, const QString& metric, const QString& model) const;
     QString errorText() const { return error_; }
+    // How often the score table was rebuilt (a change of the store that leaves the shown run alone does not).
+    int scoreReloads() const { return score_reloads_; }
 
 public slots:
+    // Reads the run list, the shown run's models and its scores again (another store was chosen).
     void refreshRuns();
+    // The store was written (StudioRunStore::changed): each part is rebuilt only when what it shows changed.
+    void storeChanged();
     // Scores every checked model on the tasks, one after another.
     void start();
     void stop();
@@ -64,8 +75,17 @@ private:
     void readOutput();
     void processFinished();
     void reloadScores();
+    void fillRunList(bool always);
+    // What the shown run's models (its checkpoints) and its scores (their count and the newest one's
+    // time: scores are only ever added) are read from, to tell whether they changed.
+    QString checkpointsSignature() const;
+    QString scoresSignature() const;
 
-    QString store_path_;
+    const lathe::RunReader& store_;
+    QString listed_runs_;       // the run list as last shown (ids and names)
+    QString shown_checkpoints_; // checkpointsSignature() when the models offered were last read
+    QString shown_scores_;      // scoresSignature() when the table was last read
+    int score_reloads_ = 0;
     QString error_;
     QList<Target> queue_;
     QProcess* process_ = nullptr;

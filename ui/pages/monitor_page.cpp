@@ -184,8 +184,16 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     probe_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
     probe_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     probe_plot_->hide();  // shown when eval events name a probe
+    task_plot_ = makePlot(tr("Tasks: eval_tasks scores"), tr("score"), this);
+    task_plot_->setToolTip(tr("eval_tasks (lm-evaluation-harness tasks), scored with the model being trained before training, "
+                              "every eval_steps and at the end: the same scores lathe eval gives each checkpoint"));
+    task_plot_->legend->setVisible(true);
+    task_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
+    task_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
+    task_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    task_plot_->hide();  // shown when task_score events come
 
-    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, probe_plot_, task_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
         // Wheel and drag take over the view; a double click goes back to following the data.
         connect(plot, &QCustomPlot::mouseWheel, this, [this] { follow_ = false; });
         connect(plot, &QCustomPlot::mousePress, this, [this] { follow_ = false; });
@@ -221,6 +229,7 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     leftLayout->addWidget(loss_plot_, 2);
     leftLayout->addLayout(lossControls);
     leftLayout->addWidget(probe_plot_, 1);
+    leftLayout->addWidget(task_plot_, 1);
 
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
@@ -271,6 +280,11 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
         log(tr("step %1: probe %2 loss %3").arg(step).arg(probe).arg(loss, 0, 'f', 4));
         scheduleReplot();
     });
+    connect(session_, &TrainingSession::taskScored, this, [this](qint64 step, const QString& task, const QString& metric, const QString& filter, double value) {
+        addTaskScore(step, task, metric, filter, value);
+        log(tr("step %1: %2 %3 (%4) %5").arg(step).arg(task, metric, filter).arg(value, 0, 'f', 4));
+        scheduleReplot();
+    });
     connect(session_, &TrainingSession::checkpointSaved, this, [this](qint64 step, const QString& path) {
         addCheckpoint(step);
         log(tr("step %1: checkpoint %2").arg(step).arg(path));
@@ -308,6 +322,8 @@ QPair<double, double> MonitorPage::trainingForecastSpan() const {
 bool MonitorPage::projectionShown() const { return training_forecast_.line->dataCount() > 0 || validation_forecast_.line->dataCount() > 0; }
 int MonitorPage::probePointCount(const QString& probe) const { return probe_graphs_.contains(probe) ? probe_graphs_[probe]->dataCount() : 0; }
 bool MonitorPage::probeChartShown() const { return !probe_plot_->isHidden(); }
+int MonitorPage::taskPointCount(const QString& curve) const { return task_graphs_.contains(curve) ? task_graphs_[curve]->dataCount() : 0; }
+bool MonitorPage::taskChartShown() const { return !task_plot_->isHidden(); }
 int MonitorPage::checkpointMarkerCount() const { return checkpoints_->dataCount(); }
 QString MonitorPage::statusText() const { return title_->text() + "\n" + status_->text(); }
 QString MonitorPage::logText() const { return log_->toPlainText(); }
@@ -327,6 +343,10 @@ void MonitorPage::clearCharts() {
     probe_graphs_.clear();
     probe_names_.clear();
     probe_plot_->hide();
+    task_plot_->clearGraphs();
+    task_graphs_.clear();
+    task_curve_names_.clear();
+    task_plot_->hide();
     checkpoint_steps_.clear();
     smoothed_loss_ = {};
     training_projection_.reset();
@@ -427,6 +447,11 @@ bool MonitorPage::loadHistory(qint64 runId) {
                 addProbe(m.step, QString::fromStdString(*probe), m.value);
                 continue;
             }
+            if (auto score = lathe::task_score_of_metric(m.name)) {
+                addTaskScore(m.step, QString::fromStdString(score->task), QString::fromStdString(score->metric), QString::fromStdString(score->filter), m.value);
+                continue;
+            }
+            if (m.name.rfind("eval_tasks/", 0) == 0) continue;  // the task scores' standard errors: not charted
             if (m.name.rfind("eval_perplexity", 0) == 0) continue;  // the validation set's and the probes' perplexities: not charted
             if (!steps.contains(m.step)) order << m.step;
             lathe::StepEvent& p = steps[m.step];
@@ -574,6 +599,23 @@ void MonitorPage::addProbe(qint64 step, const QString& probe, double loss) {
     }
     g->addData(static_cast<double>(step), loss);
     probe_plot_->show();
+}
+
+// A task score's point, as a probe's: its curve (task and metric, the filter when there is one) is made
+// when it first reports.
+void MonitorPage::addTaskScore(qint64 step, const QString& task, const QString& metric, const QString& filter, double value) {
+    const QString curve = filter == "none" ? task + " " + metric : QString("%1 %2 (%3)").arg(task, metric, filter);
+    QCPGraph*& g = task_graphs_[curve];
+    if (!g) {
+        static const QColor colors[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
+                                        QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(23, 190, 207)};
+        const QColor color = colors[task_curve_names_.size() % 8];
+        g = addLine(task_plot_, color, 2, curve);
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, color, color, 7));
+        task_curve_names_ << curve;
+    }
+    g->addData(static_cast<double>(step), value);
+    task_plot_->show();
 }
 
 void MonitorPage::addCheckpoint(qint64 step) {
@@ -763,7 +805,7 @@ void MonitorPage::clearOverlays() {
 void MonitorPage::replotAll() {
     replot_timer_->stop();
     ++redraws_;
-    for (QCustomPlot* plot : {loss_plot_, probe_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
+    for (QCustomPlot* plot : {loss_plot_, probe_plot_, task_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
         if (follow_) {
             plot->rescaleAxes();
             // A little headroom so the newest point and the markers are not on the frame.

@@ -1,5 +1,5 @@
 // The Monitor page: a training run's live charts (loss with smoothing, validation loss, checkpoints,
-// one curve per probe dataset, learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
+// one curve per probe dataset, one per eval_tasks score, learning rate, grad norm, tokens/s, GPU memory), progress with ETA, stop / pause / resume, earlier
 // runs overlaid for comparison, and the trainer's warnings and errors. It owns the TrainingSession.
 #pragma once
 
@@ -65,6 +65,11 @@ public:
     QStringList probeNames() const { return probe_names_; }
     int probePointCount(const QString& probe) const;
     bool probeChartShown() const;
+    // eval_tasks: one curve per task and metric ("tiny_mc acc", "gsm8k exact_match (strict-match)"), in
+    // the order they first reported; the points of one, and whether the task chart is shown.
+    QStringList taskCurveNames() const { return task_curve_names_; }
+    int taskPointCount(const QString& curve) const;
+    bool taskChartShown() const;
     // The smoothed train loss as charted (after each point was added one at a time).
     QVector<double> smoothedLoss() const;
     // The forecast of the final loss drawn ahead of the curve (from the latest step / eval event that
@@ -111,6 +116,7 @@ private:
     void addRankMemory(double step, const std::vector<double>& gib);
     void addEval(qint64 step, double loss);
     void addProbe(qint64 step, const QString& probe, double loss);
+    void addTaskScore(qint64 step, const QString& task, const QString& metric, const QString& filter, double value);
     void addCheckpoint(qint64 step);
     // A dashed line from the curve's newest point to the projection at the last step, in its 80% band.
     struct ForecastGraphs {
@@ -170,6 +176,9 @@ private:
     QCustomPlot* probe_plot_;  // one curve per probe: the forgetting (and learning) of continued pretraining
     QStringList probe_names_;
     QHash<QString, QCPGraph*> probe_graphs_;
+    QCustomPlot* task_plot_;  // one curve per eval_tasks score: what the finetune does to the benchmarks
+    QStringList task_curve_names_;
+    QHash<QString, QCPGraph*> task_graphs_;
     QPlainTextEdit* log_;
     QHash<qint64, QCPGraph*> overlays_;
     QHash<qint64, QPair<QVector<double>, QVector<double>>> overlay_data_;  // steps, raw losses: re-smoothed with the slider
