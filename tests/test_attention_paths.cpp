@@ -116,7 +116,9 @@ protected:
         TrainResult varlen = train_step(*model, b);
 
         EXPECT_LT(max_abs_diff(varlen_logits, dense_logits), 1e-5);
-        EXPECT_NEAR(varlen.loss, dense.loss, 1e-6);
+        // Relative, as the logits and gradients: the two paths' matmuls have other shapes, and under load
+        // the BLAS picks other blockings run to run (seen: 1.5e-5 on gpt2's 6.29, one run in six).
+        EXPECT_NEAR(varlen.loss, dense.loss, 1e-5 * std::abs(dense.loss));
         ASSERT_EQ(varlen.grads.size(), dense.grads.size());
         for (size_t i = 0; i < dense.grads.size(); ++i)
             EXPECT_LT(relative_diff(varlen.grads[i], dense.grads[i]), 1e-5) << "layer weight " << i;
