@@ -5,6 +5,7 @@
 #include "core/data/mix.h"
 #include "core/data/prepare.h"
 #include "core/data/token_cache.h"
+#include "core/train/dataset_rows.h"
 #include "core/text/text_tokenizer.h"
 #include "core/train/text_dataset.h"
 #include "core/train/train_step.h"
@@ -21,21 +22,7 @@ std::vector<Example> render_probe(const DatasetSpec& spec, const TrainConfig& c,
         if (!tokenizer) tokenizer = TextTokenizer::load(c.base_model);
         return read_text_dataset(spec.path, *tokenizer, c.sequence_len);
     }
-    data::PrepareOptions po;
-    po.tokenizer_dir = c.base_model;
-    po.sequence_len = c.sequence_len;
-    po.train_on_inputs = c.train_on_inputs;
-    po.strict = c.strict;
-    po.truncation = c.truncation == "left" ? data::Truncation::left : c.truncation == "drop" ? data::Truncation::drop : data::Truncation::right;
-    po.cache_dir = data::default_token_cache_dir(c.dataset_prepared_path);
-    data::PreparedDataset prepared = data::prepare_dataset(spec, po);
-    std::vector<Example> rows(prepared.rows->size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-        auto ids = prepared.rows->input_ids(i), labels = prepared.rows->labels(i);
-        rows[i].input_ids.assign(ids.begin(), ids.end());
-        rows[i].labels.assign(labels.begin(), labels.end());
-    }
-    return rows;
+    return examples_of(*data::prepare_dataset(spec, prepare_options(c)).rows);
 }
 
 bool has_label(const Example& e) {

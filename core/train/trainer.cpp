@@ -24,6 +24,7 @@
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
+#include "core/train/dataset_rows.h"
 #include "core/train/checkpointer.h"
 #include "core/train/compute_plan.h"
 #include "core/train/data_parallel.h"
@@ -121,25 +122,9 @@ struct Data {
     std::vector<WarningEvent> warnings;  // rows skipped per dataset: emitted as warning events once the run starts
 };
 
-std::vector<Example> examples_of(const data::TokenRows& rows) {
-    std::vector<Example> out(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-        auto ids = rows.input_ids(i), labels = rows.labels(i);
-        out[i].input_ids.assign(ids.begin(), ids.end());
-        out[i].labels.assign(labels.begin(), labels.end());
-    }
-    return out;
-}
-
 // Every entry of a dataset list, each rendered (or read from the cache), mixed by weight.
 std::vector<Example> load_dataset_list(const std::vector<DatasetSpec>& specs, const TrainConfig& c, Data& d) {
-    data::PrepareOptions po;
-    po.tokenizer_dir = c.base_model;
-    po.sequence_len = c.sequence_len;
-    po.train_on_inputs = c.train_on_inputs;
-    po.strict = c.strict;
-    po.truncation = c.truncation == "left" ? data::Truncation::left : c.truncation == "drop" ? data::Truncation::drop : data::Truncation::right;
-    po.cache_dir = data::default_token_cache_dir(c.dataset_prepared_path);
+    const data::PrepareOptions po = prepare_options(c);
     std::optional<TextTokenizer> tokenizer;  // raw text is tokenized with the model's own tokenizer
     std::vector<std::vector<Example>> sources;
     std::vector<data::MixSource> mix;
