@@ -3,9 +3,7 @@
 // finetuning, through `lathe launch` and torchrun), a rank killed with -9, a rank that cannot connect.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +23,7 @@
 #include "core/util/error.h"
 #include "tests/child_process.h"
 #include "tests/fixtures.h"
+#include "tests/free_port.h"
 
 namespace lathe {
 namespace {
@@ -96,18 +95,7 @@ TEST(DistributedEnv, RanksShareEachStepsRowsAsOneProcessWithMoreAccumulation) {
     }
 }
 
-// A TCP port nobody listens on now (the kernel's pick), for one group's store.
-int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
-}
+using test::free_port;
 
 struct DpDir {
     test::TempDir dir;

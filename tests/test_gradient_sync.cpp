@@ -5,10 +5,6 @@
 // reduce_scatter and with the all-reduce that stands in for it.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <exception>
 #include <functional>
 #include <thread>
@@ -18,25 +14,14 @@
 
 #include "core/train/data_parallel.h"
 #include "core/train/gradient_sync.h"
+#include "tests/free_port.h"
 
 namespace lathe {
 namespace {
 
-int unused_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
 // Runs `body` as rank 0 and rank 1 of one group, each in its own thread.
 void on_two_ranks(const std::function<void(DataParallel&)>& body) {
-    const int port = unused_port();
+    const int port = test::free_port();
     std::exception_ptr failure[2];
     std::thread ranks[2];
     for (int r = 0; r < 2; ++r)
