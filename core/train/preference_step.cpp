@@ -12,6 +12,7 @@
 #include <ATen/ops/zeros_like.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/models/decoder_lm.h"
 #include "core/train/train_step.h"
@@ -155,15 +156,27 @@ AdaptersOff::~AdaptersOff() {
     for (auto& [layer, lora] : stashed_) layer->lora = std::move(lora);
 }
 
-at::Tensor completion_log_probs(LoadedModel& model, const Batch& host, int64_t chunk_rows) {
+namespace {
+
+// The batch's scored positions and every scored token's log-probability, without gradients: the
+// reference's log-probabilities and evaluation.
+std::pair<ScoredPositions, at::Tensor> scored_log_probs(LoadedModel& model, const Batch& host, bool whole_chosen_rows, int64_t chunk_rows) {
     if (!model.lm) throw Error("preference tuning supports causal language models");
     at::NoGradGuard no_grad;
     const c10::Device device = model.lm->device();
     Batch b = batch_to_device(host, device);
     at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask);
     at::Tensor h = hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, hidden.size(-1)});
-    ScoredPositions s = scored_positions(host, false, device);
-    return completion_sums(all_token_log_probs(*model.lm, h, s, chunk_rows), s, host.input_ids.size(0));
+    ScoredPositions s = scored_positions(host, whole_chosen_rows, device);
+    at::Tensor token_logps = all_token_log_probs(*model.lm, h, s, chunk_rows);
+    return {std::move(s), std::move(token_logps)};
+}
+
+}  // namespace
+
+at::Tensor completion_log_probs(LoadedModel& model, const Batch& host, int64_t chunk_rows) {
+    auto [s, token_logps] = scored_log_probs(model, host, false, chunk_rows);
+    return completion_sums(token_logps, s, host.input_ids.size(0));
 }
 
 PreferenceLoss preference_forward_backward(LoadedModel& model, const Batch& host, const at::Tensor& reference,
@@ -204,14 +217,9 @@ PreferenceLoss preference_forward_backward(LoadedModel& model, const Batch& host
 
 PreferenceLoss preference_evaluate(LoadedModel& model, const Batch& host, const at::Tensor& reference, const PreferenceOptions& options,
                                    int64_t chunk_rows) {
-    if (!model.lm) throw Error("preference tuning supports causal language models");
+    auto [s, token_logps] = scored_log_probs(model, host, options.method == PreferenceMethod::orpo, chunk_rows);
     at::NoGradGuard no_grad;
-    const c10::Device device = model.lm->device();
-    Batch b = batch_to_device(host, device);
-    at::Tensor hidden = model.lm->hidden_states(b.input_ids, b.attention_mask);
-    at::Tensor h = hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, hidden.size(-1)});
-    ScoredPositions s = scored_positions(host, options.method == PreferenceMethod::orpo, device);
-    PreferenceLoss result = loss_of_tokens(all_token_log_probs(*model.lm, h, s, chunk_rows), s, host.input_ids.size(0), reference, options, device);
+    PreferenceLoss result = loss_of_tokens(token_logps, s, host.input_ids.size(0), reference, options, model.lm->device());
     result.loss = result.loss.to(at::kDouble);
     return result;
 }
