@@ -182,19 +182,23 @@ TEST(PreferenceConfig, KeysAndTheirChecks) {
     EXPECT_NE(error_of("base_model: /m\nrl: dpo\ndatasets:\n  - path: p.jsonl\n    type: alpaca\n").find("leave type out"), std::string::npos);
 }
 
-// LoRA-DPO with a fresh adapter (B = 0): at the first step the policy is the reference, so the loss is
-// ln 2 and every reward 0.
-TEST(PreferenceTrain, FreshLoraDpoStartsAtLn2WithZeroRewards) {
-    test::TempDir dir;
-    const std::string model = test::model_with_tokenizer(dir);
-    std::ofstream pairs(dir.path / "pairs.jsonl");
-    for (int i = 0; i < 4; ++i)
+// `n` conversational pairs "What is i + 1?": chosen the answer, rejected "No idea, i".
+void write_arithmetic_pairs(const fs::path& path, int n) {
+    std::ofstream pairs(path);
+    for (int i = 0; i < n; ++i)
         pairs << json{{"prompt", {{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 1?"}}}},
                       {"chosen", {{{"role", "assistant"}, {"content", std::to_string(i + 1)}}}},
                       {"rejected", {{{"role", "assistant"}, {"content", "No idea, " + std::to_string(i)}}}}}
                      .dump()
               << "\n";
-    pairs.close();
+}
+
+// LoRA-DPO with a fresh adapter (B = 0): at the first step the policy is the reference, so the loss is
+// ln 2 and every reward 0.
+TEST(PreferenceTrain, FreshLoraDpoStartsAtLn2WithZeroRewards) {
+    test::TempDir dir;
+    const std::string model = test::model_with_tokenizer(dir);
+    write_arithmetic_pairs(dir.path / "pairs.jsonl", 4);
     const std::string cfg = write_file(dir.path / "dpo.yaml", "base_model: " + model + "\ndatasets:\n  - path: " + (dir.path / "pairs.jsonl").string() +
                                                                   "\nrl: dpo\nadapter: lora\nlora_r: 4\nlora_target_linear: true\n"
                                                                   "micro_batch_size: 2\nmax_steps: 2\nlearning_rate: 0.01\ndevice: cpu\n"
@@ -420,14 +424,7 @@ TEST(PreferenceTrain, EarlyStoppingWatchesThePreferenceEvalLoss) {
 TEST(PreferenceTrain, PairsAndReferenceLogProbsAreCached) {
     test::TempDir dir;
     const std::string model = test::model_with_tokenizer(dir);
-    std::ofstream pairs(dir.path / "pairs.jsonl");
-    for (int i = 0; i < 6; ++i)
-        pairs << json{{"prompt", {{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 1?"}}}},
-                      {"chosen", {{{"role", "assistant"}, {"content", std::to_string(i + 1)}}}},
-                      {"rejected", {{{"role", "assistant"}, {"content", "No idea, " + std::to_string(i)}}}}}
-                     .dump()
-              << "\n";
-    pairs.close();
+    write_arithmetic_pairs(dir.path / "pairs.jsonl", 6);
     const std::string store = dir.str() + "/lathe.db";
     auto run = [&](const std::string& name, const std::string& base_model, const std::string& extra) {
         const std::string cfg = write_file(dir.path / (name + ".yaml"), "base_model: " + base_model + "\ndatasets:\n  - path: " + dir.str() +
