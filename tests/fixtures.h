@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,12 @@ struct TempDir {
     ~TempDir();
     std::string str() const { return path.string(); }
 };
+
+// Writes `text` to `path` and returns the path as a string (for building configs and data files inline).
+inline std::string write_file(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path.string();
+}
 
 inline std::string tokenizer_fixture(const std::string& name) { return fixtures() + "/hf/tokenizers/" + name; }
 

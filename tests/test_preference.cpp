@@ -25,13 +25,9 @@ namespace lathe {
 namespace {
 
 namespace fs = std::filesystem;
+using test::write_file;
 using nlohmann::json;
 using ojson = nlohmann::ordered_json;
-
-std::string write_file(const fs::path& path, const std::string& text) {
-    std::ofstream(path) << text;
-    return path.string();
-}
 
 data::PreferenceRow row_of(const std::string& line) {
     auto r = data::to_preference_row({"pairs.jsonl", 3, ojson::parse(line)});

@@ -21,12 +21,8 @@ namespace lathe {
 namespace {
 
 namespace fs = std::filesystem;
+using test::write_file;
 using nlohmann::json;
-
-std::string write_file(const fs::path& path, const std::string& text) {
-    std::ofstream(path) << text;
-    return path.string();
-}
 
 std::string config_error(const std::string& yaml) {
     try {

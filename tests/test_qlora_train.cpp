@@ -32,12 +32,8 @@ namespace lathe {
 namespace {
 
 namespace fs = std::filesystem;
+using test::write_file;
 using nlohmann::json;
-
-std::string write_file(const fs::path& path, const std::string& text) {
-    std::ofstream(path) << text;
-    return path.string();
-}
 
 const std::string kData = "datasets:\n  - path: data.jsonl\n    type: pretokenized\n";
 
