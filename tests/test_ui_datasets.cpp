@@ -465,6 +465,43 @@ private slots:
         QVERIFY2(view->statusText().contains(dir_.filePath("no_such_eval.jsonl") + ": cannot open"), qPrintable(view->statusText()));
         page.cancelInspection();
     }
+
+    // Cancel while the clean data is being written (a 40 MB file, so the CLI is caught mid-way): neither the
+    // clean file nor the temporary it was written into is left.
+    void cancelledCleanWriteLeavesNothing() {
+        QRandomGenerator rng(181818);
+        const QString item = words(rng, 20);
+        const QString evalFile = dir_.filePath("eval_big.jsonl");
+        writeFile(evalFile, QJsonDocument(QJsonObject{{"question", item}}).toJson(QJsonDocument::Compact) + "\n");
+        const QString trainFile = dir_.filePath("big_train.jsonl");
+        {
+            QFile f(trainFile);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            const QByteArray row = alpacaRow(words(rng, 40), words(rng, 60));  // one row repeated: writing 40 MB of new words takes long
+            f.write(alpacaRow("Planted: " + item, "first"));
+            for (qint64 written = 0; written < (40 << 20); written += row.size()) f.write(row);
+        }
+        const QString out = QDir(dir_.filePath("clean_out")).filePath("big.clean.jsonl");
+        QDir().mkpath(QFileInfo(out).path());
+        DatasetsPage page;
+        page.show();
+        QVERIFY(page.openFile(trainFile));
+        page.cancelInspection();
+        ContaminationView* view = page.contaminationView();
+        view->setEvalSources({evalFile});
+        view->writeClean(out);
+        QVERIFY(view->isRunning());
+        // The CLI writes into OUT.tmp-PID until it ends well.
+        auto leftovers = [&] { return QDir(QFileInfo(out).path()).entryList(QDir::Files); };
+        QTRY_VERIFY_WITH_TIMEOUT(!leftovers().isEmpty() || !view->isRunning(), 60000);
+        if (!view->isRunning()) QSKIP("the CLI wrote 40 MB before the test saw its temporary file");
+        QVERIFY2(leftovers().first().startsWith("big.clean.jsonl.tmp-"), qPrintable(leftovers().join(", ")));
+        QTest::mouseClick(child<QPushButton>(view, "cancelContamination"), Qt::LeftButton);
+        QVERIFY(!view->isRunning());
+        QVERIFY(!view->result().has_value());
+        QVERIFY2(leftovers().isEmpty(), qPrintable(leftovers().join(", ")));
+        QVERIFY2(view->statusText().contains("cancelled; nothing was written"), qPrintable(view->statusText()));
+    }
 };
 
 int runDatasetsPageTests(int argc, char** argv) {

@@ -194,7 +194,7 @@ void ContaminationView::check() {
 void ContaminationView::writeClean(const QString& out) {
     QString path = out;
     if (!path.endsWith(".jsonl")) path += ".jsonl";  // the CLI writes JSON Lines and wants the name to say so
-    start(DecontaminateRequest{.train_files = finished_.train_files, .eval_sources = finished_.eval_sources, .ngram = finished_.ngram, .write_clean = path});
+    start(DecontaminateRequest{.train_files = {train_file_}, .eval_sources = evalSources(), .ngram = ngram_->value(), .write_clean = path});
 }
 
 void ContaminationView::chooseCleanFile() {

@@ -35,7 +35,7 @@ public:
 
     // Runs the check for the training file against the eval sources (a running one is cancelled).
     void check();
-    // Runs it again with --write-clean `out` (a .jsonl file): the rows without eval items.
+    // Runs it with --write-clean `out` (a .jsonl file): the rows without eval items.
     void writeClean(const QString& out);
     void chooseCleanFile();  // the save dialog, then writeClean
     void cancel();
