@@ -1,7 +1,9 @@
 // The Datasets page offscreen: a million-row file paged lazily (the table parses only the rows it
 // shows), the inspection in a `lathe data inspect` child process (cancellable), a chat row rendered
 // through the model's chat template with the untrained tokens shaded, the token-length histogram,
-// duplicates and problems that jump to their rows, drag-and-drop, and "Train on This".
+// duplicates and problems that jump to their rows, drag-and-drop, "Train on This", and the Contamination
+// tab (`lathe data decontaminate` against eval files and task YAMLs: the rows that hold planted eval
+// items, the empty state, errors, Cancel, and the clean data written without them).
 #include <QDropEvent>
 #include <QLabel>
 #include <QProcess>
@@ -9,6 +11,8 @@
 #include <QListWidget>
 #include <QMimeData>
 #include <QPushButton>
+#include <QRandomGenerator>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -16,6 +20,8 @@
 #include "core/data/dataset_file.h"
 #include "tests/ui_test_support.h"
 #include "ui/main_window.h"
+#include "ui/pages/contamination_table_model.h"
+#include "ui/pages/contamination_view.h"
 #include "ui/pages/dataset_table_model.h"
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/train_page.h"
@@ -42,6 +48,37 @@ void writeFile(const QString& path, const QByteArray& text) {
 
 QString chatRow(const QString& user, const QString& assistant) {
     return QString(R"({"messages": [{"role": "user", "content": "%1"}, {"role": "assistant", "content": "%2"}]})").arg(user, assistant) + "\n";
+}
+
+// `count` made-up lowercase words (two or three syllables), drawn by `rng`: text that shares no 13 words in a
+// row with any other text made this way, unless planted.
+QString words(QRandomGenerator& rng, int count) {
+    static const char* syllables[] = {"ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "da", "fe", "gu", "hi", "jo", "be"};
+    QStringList out;
+    for (int i = 0; i < count; ++i) {
+        QString w;
+        for (int k = 0, n = 2 + rng.bounded(2); k < n; ++k) w += syllables[rng.bounded(16)];
+        out << w;
+    }
+    return out.join(' ');
+}
+
+QByteArray alpacaRow(const QString& instruction, const QString& output) {
+    return QJsonDocument(QJsonObject{{"instruction", instruction}, {"input", ""}, {"output", output}}).toJson(QJsonDocument::Compact) + "\n";
+}
+
+// The same words with each capitalised and punctuation put between them: what the harness's normalisation
+// folds away (case, punctuation, whitespace).
+QString edited(const QString& text) {
+    QStringList out;
+    const QStringList w = text.split(' ');
+    for (int i = 0; i < w.size(); ++i) out << w[i].left(1).toUpper() + w[i].mid(1) + (i % 4 == 3 ? "," : "");
+    return out.join("  ") + "?!";
+}
+
+QByteArray readAll(const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
 }  // namespace
@@ -261,6 +298,209 @@ private slots:
         QCOMPARE(QString::fromStdString(datasets[0].path), QFileInfo(chat_file_).absoluteFilePath());
         QCOMPARE(child<QLineEdit>(window.trainPage(), "datasets")->text(), QFileInfo(chat_file_).absoluteFilePath());
         page->cancelInspection();
+    }
+
+    // Two eval items planted in a generated 40-row training file (one verbatim at line 7, one with its case
+    // and punctuation changed at line 23), a third not planted: the Contamination tab lists exactly lines 7
+    // and 23 with their items and overlaps, a click shows the row, and Write Clean Data writes the other 38
+    // lines as they were. A task YAML over the same items finds the same rows.
+    void plantedEvalItemsListedAndCleanDataWritten() {
+        QRandomGenerator rng(18);
+        const QStringList items = {words(rng, 20), words(rng, 24), words(rng, 18)};
+        const QString evalFile = dir_.filePath("eval_items.jsonl");
+        QByteArray evalText;
+        for (const QString& item : items) evalText += QJsonDocument(QJsonObject{{"question", item}, {"answer", 1}}).toJson(QJsonDocument::Compact) + "\n";
+        writeFile(evalFile, evalText);
+        const QString trainFile = dir_.filePath("planted.jsonl");
+        QList<QByteArray> lines;
+        for (int line = 1; line <= 40; ++line) {
+            if (line == 7) lines << alpacaRow(words(rng, 12), words(rng, 15) + " " + items[0] + " " + words(rng, 10));
+            else if (line == 23) lines << alpacaRow("Answer this: " + edited(items[1]), words(rng, 30));
+            else lines << alpacaRow(words(rng, 10 + rng.bounded(10)), words(rng, 20 + rng.bounded(30)));
+        }
+        writeFile(trainFile, lines.join());
+
+        MainWindow window;
+        window.resize(1280, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        DatasetsPage* page = window.datasetsPage();
+        window.showPage(page);
+        QVERIFY(page->openFile(trainFile));
+        QTRY_VERIFY_WITH_TIMEOUT(!page->report().isEmpty() && !page->isIndexing(), 60000);
+        ContaminationView* view = page->contaminationView();
+        child<QTabWidget>(page, "datasetTabs")->setCurrentWidget(view);
+        auto* check = child<QPushButton>(view, "checkContamination");
+        QVERIFY(!check->isEnabled());  // nothing to look for yet
+        QVERIFY(!child<QPushButton>(view, "writeCleanData")->isEnabled());
+        view->setEvalSources({evalFile});
+        QVERIFY(check->isEnabled());
+        QTest::mouseClick(check, Qt::LeftButton);
+        QVERIFY(view->isRunning());
+        QTRY_VERIFY_WITH_TIMEOUT(view->result().has_value(), 60000);
+
+        const DecontaminationResult r = *view->result();
+        QCOMPARE(r.rows, 40);
+        QCOMPARE(r.contaminated_rows, 2);
+        QCOMPARE(r.eval_items, 3);
+        QCOMPARE(r.eval_items_found, 2);
+        QCOMPARE(r.ngram, 13);
+        ContaminationTableModel* model = view->resultModel();
+        QCOMPARE(model->rowCount(), 2);
+        auto cell = [&](int row, int column) { return model->data(model->index(row, column)).toString(); };
+        QCOMPARE(cell(0, ContaminationTableModel::FileColumn), QString("planted.jsonl"));
+        QCOMPARE(cell(0, ContaminationTableModel::LineColumn), QString("7"));
+        QCOMPARE(cell(1, ContaminationTableModel::LineColumn), QString("23"));
+        QCOMPARE(cell(0, ContaminationTableModel::EvalItemColumn), "eval_items.jsonl:1  " + items[0]);
+        QCOMPARE(cell(1, ContaminationTableModel::EvalItemColumn), "eval_items.jsonl:2  " + items[1]);
+        // Every n-gram of each item is in its row (20 words: 8 13-grams; 24 words: 12), and the longest
+        // overlap is the whole item, normalised.
+        QCOMPARE(cell(0, ContaminationTableModel::SharedColumn), QString("8 (item: 8)"));
+        QCOMPARE(cell(1, ContaminationTableModel::SharedColumn), QString("12 (item: 12)"));
+        QCOMPARE(cell(0, ContaminationTableModel::OverlapColumn), "20 words: " + items[0]);
+        QCOMPARE(cell(1, ContaminationTableModel::OverlapColumn), "24 words: " + items[1]);
+        QVERIFY2(view->statusText().contains("<b>2</b> of 40 rows of planted.jsonl contain eval items (2 of the 3 items found)"), qPrintable(view->statusText()));
+        QVERIFY(view->resultTable()->isVisible());
+        QVERIFY(!child<QLabel>(view, "contaminationEmpty")->isVisible());
+
+        // A click on a result shows that row of the dataset.
+        QTableView* results = view->resultTable();
+        QTest::mouseClick(results->viewport(), Qt::LeftButton, {}, results->visualRect(model->index(1, 2)).center());
+        QCOMPARE(page->table()->currentIndex().row(), 22);
+        QTRY_VERIFY(page->renderMessage().contains("Line 23"));
+
+        // The clean data: the 38 other lines, byte for byte as they were.
+        QVERIFY(child<QPushButton>(view, "writeCleanData")->isEnabled());
+        const QString cleanFile = dir_.filePath("planted.clean.jsonl");
+        view->writeClean(cleanFile);
+        QVERIFY(view->isRunning());
+        QTRY_VERIFY_WITH_TIMEOUT(view->result().has_value(), 60000);
+        QCOMPARE(view->result()->clean_file, cleanFile);
+        QCOMPARE(view->result()->clean_rows, 38);
+        QList<QByteArray> expected = lines;
+        expected.removeAt(22);
+        expected.removeAt(6);
+        QCOMPARE(readAll(cleanFile), expected.join());
+        QVERIFY2(view->cleanText().contains("Wrote 38 clean rows to " + cleanFile), qPrintable(view->cleanText()));
+        QCOMPARE(model->rowCount(), 2);  // the writing run reports the same rows
+        results->selectRow(1);
+        QTest::qWait(100);
+        QVERIFY(window.grab().save(screenshotPath("datasets_page_contamination")));
+
+        // A task YAML whose test split is the same items: the same rows, each item named by its doc_id.
+        const QString task = dir_.filePath("planted_task.yaml");
+        writeFile(task, QString("task: planted\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: %1\ntest_split: test\n"
+                                "output_type: generate_until\ndoc_to_text: \"{{question}}\"\ndoc_to_target: \"{{answer}}\"\n")
+                            .arg(evalFile)
+                            .toUtf8());
+        view->setEvalSources({task});
+        QVERIFY(!child<QPushButton>(view, "writeCleanData")->isEnabled());  // the result was for other sources
+        QTest::mouseClick(check, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(view->result().has_value(), 60000);
+        QCOMPARE(view->result()->contaminated_rows, 2);
+        QCOMPARE(model->rowCount(), 2);
+        QCOMPARE(cell(0, ContaminationTableModel::LineColumn), QString("7"));
+        QCOMPARE(cell(1, ContaminationTableModel::LineColumn), QString("23"));
+        QCOMPARE(cell(0, ContaminationTableModel::EvalItemColumn), "planted_task.yaml: test doc 0  " + items[0]);
+        QCOMPARE(cell(1, ContaminationTableModel::EvalItemColumn), "planted_task.yaml: test doc 1  " + items[1]);
+    }
+
+    // A file without eval items: "no overlap found" in place of the table, nothing to write. Cancel stops a
+    // check; a training row the CLI cannot read and a missing eval file are errors that name the file.
+    void cleanFileEmptyStateCancelAndErrors() {
+        QRandomGenerator rng(1818);
+        const QString evalFile = dir_.filePath("eval_clean_test.jsonl");
+        writeFile(evalFile, QJsonDocument(QJsonObject{{"question", words(rng, 20)}}).toJson(QJsonDocument::Compact) + "\n");
+        const QString trainFile = dir_.filePath("clean_train.jsonl");
+        QByteArray text;
+        for (int i = 0; i < 40; ++i) text += alpacaRow(words(rng, 12), words(rng, 30));
+        writeFile(trainFile, text);
+
+        DatasetsPage page;
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        QVERIFY(page.openFile(trainFile));
+        ContaminationView* view = page.contaminationView();
+        child<QTabWidget>(&page, "datasetTabs")->setCurrentWidget(view);
+        view->setEvalSources({evalFile});
+
+        // Cancel: the CLI is still starting when it is pressed.
+        view->check();
+        auto* cancel = child<QPushButton>(view, "cancelContamination");
+        QVERIFY(cancel->isVisible());
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QVERIFY(!view->isRunning());
+        QVERIFY(!view->result().has_value());
+        QVERIFY2(view->statusText().contains("cancelled"), qPrintable(view->statusText()));
+        QVERIFY(!cancel->isVisible());
+
+        view->check();
+        QTRY_VERIFY_WITH_TIMEOUT(view->result().has_value(), 60000);
+        QCOMPARE(view->result()->rows, 40);
+        QCOMPARE(view->result()->contaminated_rows, 0);
+        QCOMPARE(view->resultModel()->rowCount(), 0);
+        auto* empty = child<QLabel>(view, "contaminationEmpty");
+        QVERIFY(empty->isVisible());
+        QVERIFY(!view->resultTable()->isVisible());
+        QCOMPARE(empty->text(), QString("No overlap found in 40 rows of clean_train.jsonl."));
+        QVERIFY(!child<QPushButton>(view, "writeCleanData")->isEnabled());
+        QTest::qWait(100);
+        QVERIFY(page.grab().save(screenshotPath("datasets_page_contamination_clean")));
+
+        // A row the CLI cannot read: its error, with the file and line, in place of a result.
+        const QString badFile = dir_.filePath("bad_train.jsonl");
+        writeFile(badFile, alpacaRow("fine", "fine") + "{\"instruction\": \"unterminated}\n");
+        QVERIFY(page.openFile(badFile));
+        QVERIFY(!view->result().has_value());  // a new file clears the old result
+        view->check();
+        QTRY_VERIFY_WITH_TIMEOUT(!view->isRunning(), 60000);
+        QVERIFY(!view->result().has_value());
+        QVERIFY2(view->statusText().startsWith("Checking bad_train.jsonl for contamination failed: ") && view->statusText().contains(badFile + ":2"),
+                 qPrintable(view->statusText()));
+
+        view->setEvalSources({dir_.filePath("no_such_eval.jsonl")});
+        view->check();
+        QTRY_VERIFY_WITH_TIMEOUT(!view->isRunning(), 60000);
+        QVERIFY2(view->statusText().contains(dir_.filePath("no_such_eval.jsonl") + ": cannot open"), qPrintable(view->statusText()));
+        page.cancelInspection();
+    }
+
+    // Cancel while the clean data is being written (a 40 MB file, so the CLI is caught mid-way): neither the
+    // clean file nor the temporary it was written into is left.
+    void cancelledCleanWriteLeavesNothing() {
+        QRandomGenerator rng(181818);
+        const QString item = words(rng, 20);
+        const QString evalFile = dir_.filePath("eval_big.jsonl");
+        writeFile(evalFile, QJsonDocument(QJsonObject{{"question", item}}).toJson(QJsonDocument::Compact) + "\n");
+        const QString trainFile = dir_.filePath("big_train.jsonl");
+        {
+            QFile f(trainFile);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            const QByteArray row = alpacaRow(words(rng, 40), words(rng, 60));  // one row repeated: writing 40 MB of new words takes long
+            f.write(alpacaRow("Planted: " + item, "first"));
+            for (qint64 written = 0; written < (40 << 20); written += row.size()) f.write(row);
+        }
+        const QString out = QDir(dir_.filePath("clean_out")).filePath("big.clean.jsonl");
+        QDir().mkpath(QFileInfo(out).path());
+        DatasetsPage page;
+        page.show();
+        QVERIFY(page.openFile(trainFile));
+        page.cancelInspection();
+        ContaminationView* view = page.contaminationView();
+        view->setEvalSources({evalFile});
+        view->writeClean(out);
+        QVERIFY(view->isRunning());
+        // The CLI writes into OUT.tmp-PID until it ends well.
+        auto leftovers = [&] { return QDir(QFileInfo(out).path()).entryList(QDir::Files); };
+        QTRY_VERIFY_WITH_TIMEOUT(!leftovers().isEmpty() || !view->isRunning(), 60000);
+        if (!view->isRunning()) QSKIP("the CLI wrote 40 MB before the test saw its temporary file");
+        QVERIFY2(leftovers().first().startsWith("big.clean.jsonl.tmp-"), qPrintable(leftovers().join(", ")));
+        QTest::mouseClick(child<QPushButton>(view, "cancelContamination"), Qt::LeftButton);
+        QVERIFY(!view->isRunning());
+        QVERIFY(!view->result().has_value());
+        QVERIFY2(leftovers().isEmpty(), qPrintable(leftovers().join(", ")));
+        QVERIFY2(view->statusText().contains("cancelled; nothing was written"), qPrintable(view->statusText()));
     }
 };
 

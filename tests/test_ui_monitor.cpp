@@ -1,6 +1,8 @@
 // The Monitor page on a long run: a 100,000-step history opens with one redraw, its smoothed loss equals
 // TensorBoard's debiased moving average computed here point by point, and live steps arriving faster than
 // the screen refreshes are charted at most about 30 times a second, each costing one point, not the series.
+#include <qcustomplot.h>
+
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -210,6 +212,18 @@ private slots:
         QCOMPARE(page.evalPointCount(), 6);
         QTest::qWait(100);  // the charts redraw on the next event loop turn (queued replot)
         QVERIFY(uitest::saveScreenshot(&page, "monitor_eval_tasks"));
+        // The legend sits under the plot, so it covers no curve's end; every entry within the chart's width.
+        auto* plot = page.findChild<QCustomPlot*>("taskPlot");
+        QVERIFY(plot);
+        auto legendClearOfThePlot = [plot] {
+            plot->replot();
+            const QRect legend = plot->legend->outerRect(), data = plot->axisRect()->outerRect();
+            bool inside = true;
+            for (int i = 0; i < plot->legend->itemCount(); ++i)
+                if (QCPAbstractLegendItem* item = plot->legend->item(i)) inside = inside && plot->rect().contains(item->outerRect());
+            return plot->legend->visible() && !legend.intersects(data) && inside;
+        };
+        QVERIFY(legendClearOfThePlot());
 
         emit page.session()->taskScored(350, "arc_easy", "acc", "none", 0.57);
         QTRY_COMPARE(page.taskPointCount("arc_easy acc"), 8);
@@ -217,6 +231,12 @@ private slots:
         emit page.session()->taskScored(350, "hellaswag", "acc_norm", "none", 0.4);  // a task first seen live gets its own curve
         QTRY_COMPARE(page.taskPointCount("hellaswag acc_norm"), 1);
         QCOMPARE(page.taskCurveNames().size(), 5);
+        page.resize(700, 800);  // five entries on a narrow chart: they wrap to a second row
+        QTest::qWait(50);
+        QVERIFY(legendClearOfThePlot());
+        QVERIFY(plot->legend->rowCount() > 1);
+        QVERIFY(uitest::saveScreenshot(&page, "monitor_eval_tasks_narrow"));
+        page.resize(1280, 800);
 
         QVERIFY(page.loadHistory(plain));
         QVERIFY(!page.taskChartShown());

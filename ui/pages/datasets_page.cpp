@@ -33,6 +33,7 @@
 #include "core/data/samples.h"
 #include "core/text/text_tokenizer.h"
 #include "ui/lathe_cli.h"
+#include "ui/pages/contamination_view.h"
 #include "ui/pages/dataset_table_model.h"
 
 namespace {
@@ -184,6 +185,12 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
     tabs->addTab(histBox, tr("Token Lengths"));
     tabs->addTab(duplicates_, tr("Duplicates"));
     tabs->addTab(problems_, tr("Problems"));
+    contamination_ = new ContaminationView(this);
+    contamination_->setObjectName("contamination");
+    connect(contamination_, &ContaminationView::rowActivated, this, [this](const QString& file, qint64 line) {
+        if (QFileInfo(file) == QFileInfo(path_)) selectRow(rowForLine(line));
+    });
+    tabs->addTab(contamination_, tr("Contamination"));
 
     auto* right = new QSplitter(Qt::Vertical, this);
     right->addWidget(renderBox);
@@ -238,6 +245,7 @@ bool DatasetsPage::openFile(const QString& path) {
     file_label_->setText(path_);
     file_label_->setToolTip(path_);
     train_->setEnabled(true);
+    contamination_->setTrainingFile(path_);
     report_ = {};
     spans_.clear();
     rendered_->clear();

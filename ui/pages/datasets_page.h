@@ -2,7 +2,8 @@
 // it — its rows in a table that pages through a million rows, the selected row rendered through the
 // chosen model's chat template with the tokens that are not trained shaded (a preference pair's chosen and
 // rejected sides next to each other, their prompts shaded), the token-length
-// histogram, duplicates, and every unusable row with its line (click one to jump to the row).
+// histogram, duplicates, every unusable row with its line (click one to jump to the row), and, when eval
+// sets or lm-evaluation-harness tasks are given, the rows that contain their items (ContaminationView).
 //
 // Indexing the file runs on a worker thread (lathe_data); the inspection (types, duplicates, token
 // lengths, problems) runs in a `lathe data inspect --json` child process, which Cancel kills.
@@ -24,6 +25,7 @@ class DatasetFile;
 struct RawRow;
 }
 
+class ContaminationView;
 class DatasetTableModel;
 class QComboBox;
 class QCustomPlot;
@@ -60,6 +62,7 @@ public:
 
     DatasetTableModel* tableModel() const { return table_model_; }
     QTableView* table() const { return table_; }
+    ContaminationView* contaminationView() const { return contamination_; }
     void selectRow(int row);
     // The row (table index) showing file line `line`; -1 when none.
     int rowForLine(qint64 line) const;
@@ -128,4 +131,5 @@ private:
     QLabel* histogram_message_;
     QListWidget* duplicates_;
     QListWidget* problems_;
+    ContaminationView* contamination_;
 };

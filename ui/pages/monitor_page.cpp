@@ -55,6 +55,42 @@ void setPlotTitle(QCustomPlot* plot, const QString& title) {
     if (auto* heading = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) heading->setText(title);
 }
 
+// Moves `plot`'s legend from inside the axis rect to a row under it, its entries side by side and wrapped
+// to the plot's width: score curves end high or low at the right, where a corner legend covers them,
+// and with several tasks every corner holds a curve. The x axis keeps the width of the charts above it.
+void placeLegendBelow(QCustomPlot* plot) {
+    QCPLegend* legend = plot->legend;
+    plot->axisRect()->insetLayout()->take(legend);
+    plot->plotLayout()->addElement(plot->plotLayout()->rowCount(), 0, legend);
+    plot->plotLayout()->setRowStretchFactor(plot->plotLayout()->rowCount() - 1, 0.001);  // only the height it needs
+    plot->plotLayout()->setRowSpacing(0);
+    legend->setBorderPen(Qt::NoPen);
+    legend->setBrush(Qt::NoBrush);
+    legend->setMargins(QMargins(6, 0, 6, 4));
+    legend->setColumnSpacing(16);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    // As many entries to a row as fit, recounted before each replot (a resize replots; new curves add entries).
+    QObject::connect(plot, &QCustomPlot::beforeReplot, legend, [plot, legend] {
+        // itemCount() counts the grid's cells, the empty ones after the last entry too (item() is null there).
+        const int n = legend->itemCount(), room = plot->width() - legend->margins().left() - legend->margins().right();
+        int columns = std::max(1, n);
+        for (; columns > 1; --columns) {  // the most columns whose widest entries fit side by side
+            int width = (columns - 1) * legend->columnSpacing();
+            for (int c = 0; c < columns; ++c) {
+                int widest = 0;
+                for (int i = c; i < n; i += columns)
+                    if (QCPAbstractLegendItem* item = legend->item(i)) widest = std::max(widest, item->minimumOuterSizeHint().width());
+                width += widest;
+            }
+            if (width <= room) break;
+        }
+        if (columns != legend->wrap()) {
+            legend->setWrap(columns);
+            legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);  // re-places the entries for the new wrap
+        }
+    });
+}
+
 QCPGraph* addLine(QCustomPlot* plot, const QColor& color, double width, const QString& name) {
     QCPGraph* g = plot->addGraph();
     g->setPen(QPen(color, width));
@@ -185,12 +221,12 @@ MonitorPage::MonitorPage(const lathe::RunReader& runs, QWidget* parent) : QWidge
     probe_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     probe_plot_->hide();  // shown when eval events name a probe
     task_plot_ = makePlot(tr("Tasks: eval_tasks scores"), tr("score"), this);
+    task_plot_->setObjectName("taskPlot");
     task_plot_->setToolTip(tr("eval_tasks (lm-evaluation-harness tasks), scored with the model being trained before training, "
                               "every eval_steps and at the end: the same scores lathe eval gives each checkpoint"));
     task_plot_->legend->setVisible(true);
-    task_plot_->legend->setBrush(QBrush(palette().color(QPalette::Base)));
     task_plot_->legend->setTextColor(palette().color(QPalette::WindowText));
-    task_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    placeLegendBelow(task_plot_);
     task_plot_->hide();  // shown when task_score events come
 
     for (QCustomPlot* plot : {loss_plot_, probe_plot_, task_plot_, lr_plot_, grad_plot_, tps_plot_, mem_plot_, rank_mem_plot_, pref_plot_}) {
