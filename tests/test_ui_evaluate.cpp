@@ -3,6 +3,7 @@
 // `lathe eval` prints for the same model.
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPlainTextEdit>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -96,6 +97,9 @@ private slots:
             QCOMPARE(page->resultCell("tiny_mc", metric, "base"), wantBase);
             QCOMPARE(page->resultCell("tiny_mc", metric, last), wantTrained);
         }
+        // `lathe eval` writes its "recorded" line in several pieces; the log shows it whole.
+        const QStringList logLines = page->findChild<QPlainTextEdit*>("evalLog")->toPlainText().split('\n');
+        QVERIFY2(logLines.contains(QString("lathe: recorded 2 scores of %1 beside run %2").arg(last).arg(run)), qPrintable(logLines.join(" | ")));
         QVERIFY(uitest::saveScreenshot(&window, "evaluate_page"));
 
         // Kept in the run store: a new page shows them without scoring again.

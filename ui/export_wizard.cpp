@@ -1,5 +1,7 @@
 #include "ui/export_wizard.h"
 
+#include "ui/process_log.h"
+
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QComboBox>
@@ -398,11 +400,11 @@ void ExportWizard::startExport() {
         return;
     }
     const QStringList args = exportArguments();
-    log_->appendPlainText("$ lathe " + args.join(' '));
+    log_->appendPlainText("$ lathe " + args.join(' ') + "\n");  // the output goes on the next line
     process_ = new QProcess(this);
     connect(process_, &QProcess::readyReadStandardOutput, this, &ExportWizard::readProgress);
     connect(process_, &QProcess::readyReadStandardError, this, [this] {
-        log_->appendPlainText(QString::fromUtf8(process_->readAllStandardError()).trimmed());
+        appendProcessOutput(log_, process_->readAllStandardError());
     });
     connect(process_, &QProcess::finished, this, &ExportWizard::exportFinished);
     connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {

@@ -1,5 +1,7 @@
 #include "ui/pages/evaluate_page.h"
 
+#include "ui/process_log.h"
+
 #include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
@@ -336,13 +338,13 @@ void EvaluatePage::startNext() {
     if (limit_->value() > 0) args << "--limit" << QString::number(limit_->value());
     if (fewshot_->value() >= 0) args << "--num-fewshot" << QString::number(fewshot_->value());
     args << t.args;
-    log_->appendPlainText("$ lathe " + args.join(' '));
+    log_->appendPlainText("$ lathe " + args.join(' ') + "\n");  // the output goes on the next line
     progress_->setText(tr("Scoring %1…").arg(current_));
     pending_.clear();
     process_ = new QProcess(this);
     connect(process_, &QProcess::readyReadStandardOutput, this, &EvaluatePage::readOutput);
     connect(process_, &QProcess::readyReadStandardError, this, [this] {
-        log_->appendPlainText(QString::fromUtf8(process_->readAllStandardError()).trimmed());
+        appendProcessOutput(log_, process_->readAllStandardError());
     });
     connect(process_, &QProcess::finished, this, &EvaluatePage::processFinished);
     connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {

@@ -1,5 +1,7 @@
 #include "ui/pages/merge_page.h"
 
+#include "ui/process_log.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -620,8 +622,7 @@ void MergePage::readErrors() {
     const QByteArray chunk = process_->readAllStandardError();
     if (chunk.isEmpty()) return;
     stderr_ += chunk;
-    log_->moveCursor(QTextCursor::End);
-    log_->insertPlainText(QString::fromUtf8(chunk));
+    appendProcessOutput(log_, chunk);
     // The error and the lines that explain it (a refused merge lists every problem); it may come in pieces.
     const QString text = QString::fromUtf8(stderr_);
     const qsizetype at = text.indexOf("lathe: error: ");
