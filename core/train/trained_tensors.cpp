@@ -149,6 +149,7 @@ std::vector<TrainedTensor> lora(const TrainConfig& c, const ModelConfig& m, bool
 }  // namespace
 
 std::vector<TrainedTensor> trained_tensors(const TrainConfig& c, const ModelConfig& m, bool bf16) {
+    if (m.arch->family != Family::DecoderLM) throw Error(m.path + ": training supports causal language models");
     return uses_lora(c) ? lora(c, m, bf16) : full_finetuning(c, m);
 }
 
