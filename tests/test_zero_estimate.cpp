@@ -18,6 +18,7 @@
 
 #include "core/models/decoder_lm.h"
 #include "core/models/loader.h"
+#include "core/train/batch.h"
 #include "core/train/data_parallel.h"
 #include "core/train/data_parallel_training.h"
 #include "core/train/gradient_sync.h"
@@ -26,6 +27,7 @@
 #include "core/train/param_groups.h"
 #include "core/train/sharded_adamw.h"
 #include "core/train/train_checkpoint.h"
+#include "core/train/train_step.h"
 #include "core/train/trained_tensors.h"
 #include "kernels/allocation_probe.h"
 #include "tests/child_process.h"
@@ -79,9 +81,11 @@ struct Held {
     int64_t peak = 0;       // the most the backward and the reduction had allocated at once
 };
 
-// One step as the trainer takes it: the output layer's backward first, then arm(), then the backward
-// through the rest, finish(), the update. The backward is a weighted sum of the trained tensors, so that
-// autograd allocates nothing but their gradients and the probe counts what the reduction adds.
+// Two steps. The first as the trainer takes it (forward_backward_on_device on the fixture's rows, each
+// rank its own, with GradientSync::arm before the last backward through the layers; finish(); the
+// update), after which the rank's AdamW state and kept gradients are summed. The second with a weighted
+// sum of the trained tensors as its loss (the output layer's backward first, then arm(), then the rest),
+// so that autograd allocates nothing but their gradients and the probe counts what the reduction adds.
 Held one_step(DataParallel& group, const TrainConfig& c) {
     auto model = load_model(c.base_model);
     const auto params = trainable(*model, c);
@@ -101,6 +105,16 @@ Held one_step(DataParallel& group, const TrainConfig& c) {
         return loss;
     };
     Held held;
+    const std::vector<Example> rows = read_pretokenized_jsonl(test::fixtures() + "/hf/training/llama/train.jsonl");
+    const Batch batch = collate({rows.at(static_cast<size_t>(group.rank()))}, 0);
+    sync->finish(forward_backward_on_device(*model, {batch}, 1024, 0, arm_hook(sync.get())));
+    adamw.step(1e-3);
+    std::set<const void*> storages;
+    for (const at::Tensor& p : all)
+        if (p.grad().defined() && storages.insert(p.grad().storage().data()).second) held.gradients += static_cast<int64_t>(p.grad().storage().nbytes());
+    for (const auto& [name, t] : adamw.local_state()) held.moments += bytes_of(t);
+    for (const at::Tensor& p : all) p.mutable_grad() = at::Tensor();
+
     const at::Tensor step_loss = at::scalar_tensor(1.0, at::TensorOptions().dtype(at::kDouble));
     {
         at::Tensor head_loss = loss_of(true), rest = loss_of(false);
@@ -111,11 +125,6 @@ Held one_step(DataParallel& group, const TrainConfig& c) {
         sync->finish(step_loss);
         held.peak = probe.peak_bytes();
     }
-    std::set<const void*> storages;
-    for (const at::Tensor& p : all)
-        if (p.grad().defined() && storages.insert(p.grad().storage().data()).second) held.gradients += static_cast<int64_t>(p.grad().storage().nbytes());
-    adamw.step(1e-3);
-    for (const auto& [name, t] : adamw.local_state()) held.moments += bytes_of(t);
     return held;
 }
 
