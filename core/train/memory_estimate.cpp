@@ -90,7 +90,7 @@ void add_rank_shares(MemoryEstimate& e, const TrainConfig& c, const ModelConfig&
     for (int r = 0; r < world; ++r) {
         RankMemory& m = e.ranks[static_cast<size_t>(r)];
         for (size_t i = 0; i < tensors.size(); ++i) {
-            if (owner[i] != r) continue;
+            if (adamw && owner[i] != r) continue;  // SGD is not sharded: every rank updates every tensor
             m.updated_parameters += tensors[i].numel();
             if (adamw) m.optimizer_states += 2.0 * static_cast<double>(tensors[i].numel() * tensors[i].element_size);  // exp_avg, exp_avg_sq
         }
