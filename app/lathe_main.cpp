@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
     train_cmd->add_option("CONFIG", train.config_path, "run configuration (YAML, Axolotl's keys; see docs/config.md)");
     train_cmd->add_option("--resume", train.resume, "continue a run: its id (from `lathe runs list`) or a checkpoint folder");
     train_cmd->add_flag("--dry-run", train.dry_run, "print the resolved config and a memory estimate, then stop");
+    train_cmd->add_option("--world-size", train.world_size, "with --dry-run: estimate each of N data parallel ranks (default: WORLD_SIZE, else 1)")
+        ->check(CLI::PositiveNumber);
     train_cmd->add_option("--store", train.store, "run store database (default: $LATHE_HOME/lathe.db or ~/.local/share/lathe/lathe.db)");
 
     lathe::LaunchCommand launch;

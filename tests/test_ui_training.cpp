@@ -528,6 +528,49 @@ private slots:
         QVERIFY(page.grab().save(screenshot("train_page_ranks")));
     }
 
+    // The memory estimate follows "Train on": with GPUs 0 and 2 checked it is each rank's (`lathe train
+    // --dry-run --world-size 2`: AdamW's moments divided between the ranks, zero_stage 1), the largest
+    // rank's against the least free of the two; one GPU again, one process's.
+    void memoryEstimateIsPerRankOfTheChosenGpus() {
+        TrainPage page;
+        configureLora(&page, home_.filePath("rank-estimate"));
+        page.setMethod(TrainPage::Method::Full);
+        lathe::TrainConfig c = page.config();
+        c.zero_stage = 1;
+        c.ddp_bucket_cap_mb = 0.05;  // buckets smaller than the model, as a real model's 25 MiB are
+        c.device = "cuda:1";
+        page.setConfig(c);
+        RankPicker* ranks = page.rankPicker();
+        page.deviceMemory()->setGpus(DeviceMemory::parseNvidiaSmi("0, NVIDIA H100 80GB HBM3, 80000, 81559, 9.0\n1, NVIDIA H100 80GB HBM3, 79000, 81559, 9.0\n"
+                                                                  "2, NVIDIA H100 80GB HBM3, 40000, 81559, 9.0\n"));
+        page.setConfig(c);  // cuda:1, now that the page knows the GPU
+        page.validateNow();
+        QVERIFY2(page.problems().isEmpty(), qPrintable(page.problems().join("\n")));
+        constexpr double kGiB = 1024.0 * 1024 * 1024;
+        const bool bf16 = lathe::resolve_bf16(page.config().bf16, true, 9);
+        const double one = lathe::estimate_training_memory(page.config(), bf16).total / kGiB;
+        QTRY_VERIFY2(std::abs(page.estimatedGiB() - one) < 1e-12, qPrintable(page.memoryText()));
+
+        ranks->chooseGpus({0, 2});
+        QCOMPARE(QString::fromStdString(page.config().device), QString("cuda"));
+        const lathe::MemoryEstimate two = lathe::estimate_training_memory(page.config(), bf16, 2);
+        QCOMPARE(two.ranks.size(), size_t{2});
+        QTRY_VERIFY2(std::abs(page.estimatedGiB() - two.device_total() / kGiB) < 1e-12,
+                     qPrintable(QString("%1 vs %2: %3").arg(page.estimatedGiB()).arg(two.device_total() / kGiB).arg(page.memoryText())));
+        QVERIFY(page.estimatedGiB() < one);  // the sharded optimizer state outweighs the buckets
+        QVERIFY2(page.memoryText().contains("per rank (2 ranks, zero_stage 1; largest, rank") && page.memoryText().contains("least free of GPUs 0,2 (GPU 2"),
+                 qPrintable(page.memoryText()));
+        QVERIFY2(child<QLabel>(&page, "memoryEstimate")->toolTip().contains("rank 1: optimizer"), qPrintable(child<QLabel>(&page, "memoryEstimate")->toolTip()));
+        page.resize(1280, 800);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        QVERIFY(page.grab().save(screenshot("train_page_estimate_per_rank")));
+
+        ranks->chooseGpus({1});
+        QTRY_VERIFY2(std::abs(page.estimatedGiB() - one) < 1e-12, qPrintable(page.memoryText()));
+        QVERIFY2(!page.memoryText().contains("per rank"), qPrintable(page.memoryText()));
+    }
+
     // Two CPU ranks (Gloo) through `lathe launch`, from the Train page's Start: the Monitor charts rank 0's
     // events, the throughput of both ranks and each rank's memory; Stop reaches both ranks.
     void dataParallelRunOnTwoCpuRanks() {

@@ -47,6 +47,12 @@ void DeviceMemory::refresh() {
     query(true);
 }
 
+void DeviceMemory::setGpus(const QList<GpuInfo>& gpus) {
+    gpus_ = gpus;
+    known_ = smi_present_ = true;
+    emit gpusChanged();
+}
+
 // compute_cap is a query field since driver 510; an older nvidia-smi refuses it, and is asked again without.
 void DeviceMemory::query(bool withComputeCapability) {
     const QString smi = QStandardPaths::findExecutable("nvidia-smi");

@@ -26,6 +26,9 @@ public:
     const QList<GpuInfo>& gpus() const { return gpus_; }
     // Parses nvidia-smi's "index, name, memory.free, memory.total[, compute_cap]" CSV (MiB, no units).
     static QList<GpuInfo> parseNvidiaSmi(const QString& csv);
+    // GPUs known another way, as nvidia-smi would report them (parseNvidiaSmi's result): tests show the
+    // pages the GPUs of a machine they do not run on. gpusChanged() follows.
+    void setGpus(const QList<GpuInfo>& gpus);
 
 signals:
     void gpusChanged();

@@ -80,6 +80,7 @@ struct TrainCommand {
     std::string config_path;   // run.yaml
     std::string resume;        // run id or checkpoint folder
     bool dry_run = false;
+    int world_size = 0;        // --dry-run: estimate each of this many data parallel ranks (0: WORLD_SIZE, else 1)
     std::string store;         // run store database (default: RunStore::default_path())
 };
 // Streams JSON-lines events on `out`. Returns the exit status: 0 completed or stopped, 1 failed.

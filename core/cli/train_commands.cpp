@@ -62,7 +62,7 @@ int run_train(const TrainCommand& cmd, std::ostream& out) {
     request.config = read_train_config(config_path);
     request.config_text = read_text(config_path);
     if (cmd.dry_run) {
-        describe_training(request.config, out);
+        describe_training(request.config, out, cmd.world_size > 0 ? cmd.world_size : env.world_size);
         return 0;
     }
     request.resume = resume;

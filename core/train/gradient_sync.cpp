@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/models/decoder_lm.h"
+#include "core/train/zero_partition.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -48,7 +49,6 @@ struct GradientSync::Impl {
     std::mutex mutex;                  // autograd's threads call ready()
 
     void build(const std::vector<at::Tensor>& output_layer_tensors);
-    void assign_owners(Bucket& b, std::vector<int64_t>& global_load);
     void ready_locked(size_t i);
     void send_ready();
     at::Tensor take_gradient(size_t i);
@@ -75,78 +75,36 @@ void ReadyHook::operator()(const torch::autograd::Variable&) {
     sync->send_ready();
 }
 
+// The buckets, owners and layouts come from plan_gradient_buckets (torch-free, so the memory estimate
+// divides exactly as this does); the tensors' (dtype, device) pairs keep buckets of one kind each.
 void GradientSync::Impl::build(const std::vector<at::Tensor>& output_layer_tensors) {
-    const size_t n = params.size();
-    // Backward's order, roughly: the output layer's tensors (final before the layers' backward starts),
-    // then the rest from the last registered (the top layer) to the first (the embedding), as DDP orders them.
-    std::vector<size_t> order;
-    std::vector<char> early(n, 0);
-    for (size_t i = 0; i < n; ++i)
-        for (const at::Tensor& t : output_layer_tensors)
-            if (t.defined() && accumulated[i].is_same(t)) early[i] = 1;
-    for (size_t i = 0; i < n; ++i)
-        if (early[i]) {
-            order.push_back(i);
-            output_layer.push_back(i);
-        }
-    for (size_t i = n; i-- > 0;)
-        if (!early[i]) order.push_back(i);
-
-    bucket_of.assign(n, 0);
-    int64_t bytes = 0;
-    for (size_t k = 0; k < order.size(); ++k) {
-        const at::Tensor& p = params[order[k]];
-        const int64_t size = p.numel() * static_cast<int64_t>(p.element_size());
-        const bool fits = !buckets.empty() && bytes + size <= options.bucket_bytes && buckets.back().options.dtype() == p.dtype() &&
-                          buckets.back().options.device() == p.device() && early[buckets.back().members.back()] == early[order[k]];
-        if (!fits) {
-            buckets.emplace_back();
-            buckets.back().options = p.options().requires_grad(false);
-            bytes = 0;
-        }
-        buckets.back().members.push_back(order[k]);
-        bucket_of[order[k]] = buckets.size() - 1;
-        bytes += size;
+    std::vector<SyncTensor> tensors;
+    std::vector<std::pair<at::ScalarType, c10::Device>> kinds;
+    for (size_t i = 0; i < params.size(); ++i) {
+        const at::Tensor& p = params[i];
+        const std::pair<at::ScalarType, c10::Device> kind{p.scalar_type(), p.device()};
+        auto k = std::find(kinds.begin(), kinds.end(), kind);
+        if (k == kinds.end()) k = kinds.insert(kinds.end(), kind);
+        const bool early = std::any_of(output_layer_tensors.begin(), output_layer_tensors.end(),
+                                       [&](const at::Tensor& t) { return t.defined() && accumulated[i].is_same(t); });
+        tensors.push_back({.numel = p.numel(), .element_size = static_cast<int64_t>(p.element_size()),
+                           .kind = static_cast<int>(k - kinds.begin()), .output_layer = early});
     }
-    std::vector<int64_t> global_load(static_cast<size_t>(group.world_size()), 0);
-    if (options.shard_gradients) owner.assign(n, 0);
-    for (Bucket& b : buckets) {
-        if (options.shard_gradients) assign_owners(b, global_load);
-        // A bucket one rank owns whole is reduced to that rank: a reduce-scatter would pad every other
-        // rank's share to its size (N times the tensor, in memory and on the wire).
-        if (scatter && std::all_of(b.members.begin(), b.members.end(), [&](size_t m) { return owner[m] == owner[b.members[0]]; }))
-            b.root = owner[b.members[0]];
-        if (scatter && b.root < 0) {
-            std::vector<int64_t> fill(static_cast<size_t>(group.world_size()), 0);
-            for (size_t m : b.members) {
-                b.offsets.push_back(fill[static_cast<size_t>(owner[m])]);
-                fill[static_cast<size_t>(owner[m])] += params[m].numel();
-            }
-            b.segment = *std::max_element(fill.begin(), fill.end());
-        } else {
-            for (size_t m : b.members) {
-                b.offsets.push_back(b.numel);
-                b.numel += params[m].numel();
-            }
-        }
+    BucketPlan plan = plan_gradient_buckets(tensors, options.bucket_bytes, group.world_size(), options.shard_gradients, scatter);
+    owner = std::move(plan.owner);
+    bucket_of = std::move(plan.bucket_of);
+    output_layer = std::move(plan.output_layer);
+    for (GradientBucket& planned : plan.buckets) {
+        Bucket b;
+        b.members = std::move(planned.members);
+        b.offsets = std::move(planned.offsets);
+        b.numel = planned.numel;
+        b.segment = planned.segment;
+        b.root = planned.root;
+        b.options = params[b.members[0]].options().requires_grad(false);
+        buckets.push_back(std::move(b));
     }
     reset();
-}
-
-// Within the bucket, largest tensor first, each to the rank with the fewest of the bucket's elements so
-// far (then the fewest overall): every rank's segment of the reduce-scatter is about as long as the others'.
-void GradientSync::Impl::assign_owners(Bucket& b, std::vector<int64_t>& global_load) {
-    std::vector<size_t> by_size = b.members;
-    std::stable_sort(by_size.begin(), by_size.end(), [&](size_t x, size_t y) { return params[x].numel() > params[y].numel(); });
-    std::vector<int64_t> load(global_load.size(), 0);
-    for (size_t m : by_size) {
-        size_t best = 0;
-        for (size_t r = 1; r < load.size(); ++r)
-            if (load[r] < load[best] || (load[r] == load[best] && global_load[r] < global_load[best])) best = r;
-        owner[m] = static_cast<int>(best);
-        load[best] += params[m].numel();
-        global_load[best] += params[m].numel();
-    }
 }
 
 void GradientSync::Impl::ready_locked(size_t i) {

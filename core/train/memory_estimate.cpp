@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "core/models/model_summary.h"
+#include "core/train/trained_tensors.h"
+#include "core/train/zero_partition.h"
 
 namespace lathe {
 
@@ -43,7 +45,89 @@ double lora_parameters(const TrainConfig& c, const ModelConfig& mc) {
     return per_layer * static_cast<double>(mc.num_layers);
 }
 
+// Each rank's share of the optimizer state and the gradients, dealt out as ShardedAdamW and GradientSync
+// deal them (zero_partition.h), over the tensors the trainer trains (trained_tensors.h). Assumes a backend
+// with reduce-scatter (NCCL; Gloo in LibTorch 2.15).
+void add_rank_shares(MemoryEstimate& e, const TrainConfig& c, const ModelConfig& mc, bool bf16, int world) {
+    const std::vector<TrainedTensor> tensors = trained_tensors(c, mc, bf16);
+    const bool adamw = c.optimizer != "sgd";
+    const bool shard_gradients = c.zero_stage == 2 && adamw;  // as make_gradient_sync: SGD keeps no state to shard by
+    std::vector<SyncTensor> sync;
+    for (const TrainedTensor& t : tensors)
+        sync.push_back({.numel = t.numel(), .element_size = t.element_size, .kind = static_cast<int>(t.element_size), .output_layer = t.output_layer});
+    const int64_t bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.ddp_bucket_cap_mb * 1024 * 1024));
+    const BucketPlan plan = plan_gradient_buckets(sync, bucket_bytes, world, shard_gradients, /*reduce_scatter=*/true);
+
+    // Who keeps each tensor's moments: ZeRO-2, the rank its gradient goes to; ZeRO-1, ShardedAdamW's own
+    // dealing over its groups one after the other.
+    std::vector<int> owner = plan.owner;
+    if (owner.empty()) {
+        std::vector<size_t> by_group;
+        for (int g = 0; g < 3; ++g)
+            for (size_t i = 0; i < tensors.size(); ++i)
+                if (tensors[i].group == g) by_group.push_back(i);
+        std::vector<int64_t> numels;
+        for (size_t i : by_group) numels.push_back(tensors[i].numel());
+        const std::vector<int> dealt = deal_largest_first(numels, world);
+        owner.assign(tensors.size(), 0);
+        for (size_t k = 0; k < by_group.size(); ++k) owner[by_group[k]] = dealt[k];
+    }
+
+    double whole_gradients = 0, trained = 0;
+    for (const TrainedTensor& t : tensors) {
+        whole_gradients += static_cast<double>(t.numel() * t.element_size);
+        trained += static_cast<double>(t.numel());
+    }
+    const double master = (uses_lora(c) || bf16) ? trained * 4 : 0;
+    for (const GradientBucket& b : plan.buckets) {
+        double bytes = 0;
+        for (size_t m : b.members) bytes += static_cast<double>(tensors[m].numel() * tensors[m].element_size);
+        e.largest_bucket = std::max(e.largest_bucket, bytes);
+    }
+    e.world_size = world;
+    e.zero_stage = static_cast<int>(c.zero_stage);
+    e.ranks.assign(static_cast<size_t>(world), RankMemory{});
+    for (int r = 0; r < world; ++r) {
+        RankMemory& m = e.ranks[static_cast<size_t>(r)];
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            if (adamw && owner[i] != r) continue;  // SGD is not sharded: every rank updates every tensor
+            m.updated_parameters += tensors[i].numel();
+            if (adamw) m.optimizer_states += 2.0 * static_cast<double>(tensors[i].numel() * tensors[i].element_size);  // exp_avg, exp_avg_sq
+        }
+        m.master = master;
+        if (!shard_gradients) {
+            // All-reduce: every rank keeps the whole sum, in the buckets' buffers; while a bucket is sent its
+            // local gradients and its buffer coexist, so one bucket more at the most.
+            m.gradients = whole_gradients;
+            m.buckets = e.largest_bucket;
+        } else {
+            // Reduce-scatter: a rank keeps its padded segment of each bucket, and the bucket it owns whole
+            // (reduced to it). Every bucket's send buffer stays allocated until the step's reduction ends,
+            // and so does the backend's own copy of the segment it receives (Gloo's reduce_scatter, measured
+            // in tests/test_zero_estimate.cpp); the bucket being sent still has its local gradients beside it.
+            for (const GradientBucket& b : plan.buckets) {
+                if (b.root < 0) {
+                    m.gradients += static_cast<double>(b.segment * b.element_size);
+                    m.buckets += static_cast<double>(b.segment * (world + 1) * b.element_size);
+                } else if (b.root == r) {
+                    m.gradients += static_cast<double>(b.numel * b.element_size);  // the reduced buffer is the gradient
+                } else {
+                    m.buckets += static_cast<double>(b.numel * b.element_size);  // sent from a buffer of its own
+                }
+            }
+            m.buckets += e.largest_bucket;
+        }
+        m.total = e.weights + m.optimizer_states + m.master + m.gradients + m.buckets + e.activations + e.logits;
+    }
+}
+
 }  // namespace
+
+double MemoryEstimate::device_total() const {
+    double most = ranks.empty() ? total : 0;
+    for (const RankMemory& r : ranks) most = std::max(most, r.total);
+    return most;
+}
 
 bool resolve_bf16(const std::string& setting, bool device_is_cuda, int gpu_compute_major) {
     if (setting == "auto") return device_is_cuda && gpu_compute_major >= 8;  // Ampere and later compute bfloat16 natively
@@ -56,7 +140,7 @@ std::string format_gib(double bytes) {
     return s.str();
 }
 
-MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelConfig& mc, int64_t parameters, bool bf16) {
+MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelConfig& mc, int64_t parameters, bool bf16, int world_size) {
     MemoryEstimate e;
     const double weight_bytes = bf16 ? 2.0 : 4.0;
     const bool lora = uses_lora(c);
@@ -102,11 +186,12 @@ MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelConfig&
     // The loss runs in chunks of 1024 positions: one chunk's float32 logits and their gradient.
     e.logits = std::min(tokens, 1024.0) * static_cast<double>(mc.vocab_size) * 4.0 * 2;
     e.total = e.weights + e.gradients + e.optimizer + e.activations + e.logits;
+    if (world_size > 1) add_rank_shares(e, c, mc, bf16, world_size);
     return e;
 }
 
-MemoryEstimate estimate_training_memory(const TrainConfig& c, bool bf16) {
-    return estimate_training_memory(c, read_model_config(c.base_model), summarize_model(c.base_model).parameters, bf16);
+MemoryEstimate estimate_training_memory(const TrainConfig& c, bool bf16, int world_size) {
+    return estimate_training_memory(c, read_model_config(c.base_model), summarize_model(c.base_model).parameters, bf16, world_size);
 }
 
 }  // namespace lathe

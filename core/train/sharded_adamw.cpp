@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/train/zero_partition.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -62,24 +63,18 @@ ShardedAdamW::ShardedAdamW(std::vector<ParamGroup> groups, AdamWOptions options,
             }
         options_.kernel = any && all_cuda ? AdamWKernel::Fused : AdamWKernel::Foreach;
     }
-    // Each tensor, largest first, to the rank holding the fewest elements so far: balanced shares, the
-    // same on every rank.
-    std::vector<std::pair<size_t, size_t>> order;
-    for (size_t g = 0; g < groups_.size(); ++g)
-        for (size_t i = 0; i < groups_[g].params.size(); ++i) order.push_back({g, i});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](auto a, auto b) { return groups_[a.first].params[a.second].numel() > groups_[b.first].params[b.second].numel(); });
-    std::vector<int64_t> load(static_cast<size_t>(group.world_size()), 0);
+    // Each tensor, largest first, to the rank holding the fewest elements so far (deal_largest_first, which
+    // the memory estimate uses too): balanced shares, the same on every rank. ZeRO-2: where its gradient goes.
+    std::vector<int64_t> numels;
+    for (const auto& g : groups_)
+        for (const auto& p : g.params) numels.push_back(p.numel());
+    const std::vector<int> dealt = owner_of ? std::vector<int>() : deal_largest_first(numels, group.world_size());
     owner_.resize(groups_.size());
     local_index_.resize(groups_.size());
+    size_t flat = 0;
     for (size_t g = 0; g < groups_.size(); ++g) {
-        owner_[g].assign(groups_[g].params.size(), 0);
         local_index_[g].assign(groups_[g].params.size(), 0);
-    }
-    for (auto [g, i] : order) {
-        const int r = owner_of ? owner_of(groups_[g].params[i]) : static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
-        owner_[g][i] = r;
-        load[static_cast<size_t>(r)] += groups_[g].params[i].numel();
+        for (const auto& p : groups_[g].params) owner_[g].push_back(owner_of ? owner_of(p) : dealt[flat++]);
     }
     std::vector<ParamGroup> mine;
     for (size_t g = 0; g < groups_.size(); ++g) {

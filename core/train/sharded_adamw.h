@@ -34,6 +34,8 @@ public:
 
     // The rank that owns each tensor of group g (by its index in the group).
     const std::vector<std::vector<int>>& owners() const { return owner_; }
+    // This rank's AdamW state (the moments of its share), under the local optimizer's names.
+    std::vector<std::pair<std::string, at::Tensor>> local_state() const { return local_->state(); }
 
 private:
     std::vector<ParamGroup> groups_;  // all tensors

@@ -32,6 +32,6 @@ enum class TrainOutcome { Completed, Stopped, Failed };
 TrainOutcome run_training(const TrainRequest& request, RunStore& store, std::ostream& events);
 
 // `lathe train --dry-run`: the resolved config and a memory estimate, without training.
-void describe_training(const TrainConfig& config, std::ostream& out);
+void describe_training(const TrainConfig& config, std::ostream& out, int world_size = 1);
 
 }  // namespace lathe

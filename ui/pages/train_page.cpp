@@ -451,7 +451,7 @@ void TrainPage::buildForm() {
         device_->setCurrentIndex(device_->findData(dev));
     });
     connect(device_, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] { ranks_->followDevice(device_->currentData().toString()); });
-    connect(ranks_, &RankPicker::changed, this, &TrainPage::showMemory);
+    connect(ranks_, &RankPicker::changed, this, &TrainPage::validateNow);  // the estimate is per rank of what is chosen
 }
 
 TrainPage::Method TrainPage::method() const { return static_cast<Method>(method_->currentData().toInt()); }
@@ -833,25 +833,52 @@ std::shared_ptr<const TrainPage::ModelFacts> TrainPage::modelFacts(const QString
 
 // The estimate `lathe train --dry-run` prints, for the device chosen here: bf16: auto resolves as the run
 // will, from the GPU's compute capability (nvidia-smi), so a bfloat16 run is not shown at float32's size.
+// Several GPUs or CPU processes in "Train on": each rank's share (`--dry-run --world-size N`), the
+// optimizer state and gradients divided as zero_stage shards them.
 void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
-    estimate_gib_ = -1;
+    estimate_gib_ = estimate_all_ranks_gib_ = -1;
     estimate_error_.clear();
     estimate_details_.clear();
+    estimate_rank_summary_.clear();
+    const RankLaunch launch = ranks_->launch();
+    estimate_ranks_ = std::max(1, launch.processes);
     const QString dev = QString::fromStdString(c.device);
     const bool cuda = dev.startsWith("cuda") || (dev == "auto" && !devices_->gpus().isEmpty());
     int major = -1;
-    const int index = dev.startsWith("cuda:") ? dev.mid(5).toInt() : 0;
+    int index = dev.startsWith("cuda:") ? dev.mid(5).toInt() : 0;
+    if (!launch.cuda_visible_devices.isEmpty()) index = launch.cuda_visible_devices.section(',', 0, 0).toInt();  // the ranks' GPUs are alike
     for (const GpuInfo& g : devices_->gpus())
         if (g.index == index) major = g.compute_major;
     const bool bf16 = lathe::resolve_bf16(c.bf16, cuda, major);
     try {
         const auto facts = modelFacts(QString::fromStdString(c.base_model));
-        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16);
-        estimate_gib_ = e.total / (1024.0 * 1024 * 1024);
+        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16, estimate_ranks_);
+        constexpr double kGiB = 1024.0 * 1024 * 1024;
+        estimate_gib_ = e.device_total() / kGiB;
+        estimate_all_ranks_gib_ = e.total / kGiB;
         auto gib = [](double bytes) { return QString::fromStdString(lathe::format_gib(bytes)); };
         estimate_details_ = tr("%1 compute\nweights %2\ngradients %3\noptimizer %4\nactivations %5 (+ %6 logits)")
                                 .arg(bf16 ? tr("bfloat16") : tr("float32"), gib(e.weights), gib(e.gradients), gib(e.optimizer),
                                      gib(e.activations), gib(e.logits));
+        if (!e.ranks.empty()) {
+            estimate_all_ranks_gib_ = 0;
+            size_t largest = 0;
+            for (size_t r = 0; r < e.ranks.size(); ++r) {
+                estimate_all_ranks_gib_ += e.ranks[r].total / kGiB;
+                if (e.ranks[r].total > e.ranks[largest].total) largest = r;
+            }
+            auto bytes = [](double b) { return QString::fromStdString(lathe::human_bytes(static_cast<uint64_t>(b))); };
+            const lathe::RankMemory& m = e.ranks[largest];
+            estimate_rank_summary_ = tr("zero_stage %1; largest, rank %2: optimizer %3, gradients %4, buckets %5")
+                                         .arg(e.zero_stage).arg(largest).arg(bytes(m.optimizer_states + m.master), bytes(m.gradients), bytes(m.buckets));
+            estimate_details_ = tr("%1 compute, %2 ranks, zero_stage %3\nweights %4 on every rank\nactivations %5 (+ %6 logits) on every rank")
+                                    .arg(bf16 ? tr("bfloat16") : tr("float32")).arg(e.ranks.size()).arg(e.zero_stage)
+                                    .arg(gib(e.weights), gib(e.activations), gib(e.logits));
+            for (size_t r = 0; r < e.ranks.size(); ++r)
+                estimate_details_ += tr("\nrank %1: optimizer %2 (master %3), gradients %4, buckets %5, total %6")
+                                         .arg(r).arg(bytes(e.ranks[r].optimizer_states), bytes(e.ranks[r].master), bytes(e.ranks[r].gradients),
+                                                     bytes(e.ranks[r].buckets), gib(e.ranks[r].total));
+        }
     } catch (const std::exception& e) {
         estimate_error_ = QString::fromUtf8(e.what());
     }
@@ -876,20 +903,27 @@ void TrainPage::showMemory() {
         where = tr("free system memory (CPU)");
         free = DeviceMemory::cpuAvailableGiB();
     } else {
-        int index = dev.startsWith("cuda:") ? dev.mid(5).toInt() : 0;
+        // The GPUs the ranks run on ("Train on"), or the one the device names: the least free memory counts.
+        const QString chosen = ranks_->launch().cuda_visible_devices;
+        QList<int> indices;
+        for (const QString& id : chosen.split(',', Qt::SkipEmptyParts)) indices << id.toInt();
+        if (indices.isEmpty()) indices << (dev.startsWith("cuda:") ? dev.mid(5).toInt() : 0);
         for (const GpuInfo& g : devices_->gpus())
-            if (g.index == index) {
-                where = tr("free on GPU %1 (%2)").arg(g.index).arg(g.name);
+            if (indices.contains(g.index) && (free < 0 || g.free_gib < free)) {
+                where = indices.size() > 1 ? tr("free on the least free of GPUs %1 (GPU %2, %3)").arg(chosen).arg(g.index).arg(g.name)
+                                           : tr("free on GPU %1 (%2)").arg(g.index).arg(g.name);
                 free = g.free_gib;
             }
         if (free < 0) where = devices_->nvidiaSmiPresent() ? tr("GPU free memory unknown (nvidia-smi did not answer)")
                                                            : tr("GPU free memory unknown (nvidia-smi not found)");
     }
-    // CPU ranks share this machine's memory: each holds a whole model (ZeRO shards only the optimizer's part).
+    // CPU ranks share this machine's memory, each with a whole model: all ranks' shares together.
     const int cpu_ranks = on_cpu ? ranks_->launch().processes : 1;
-    const double need = estimate_gib_ * cpu_ranks;
+    const bool per_rank = estimate_ranks_ > 1 && !on_cpu;
+    const double need = cpu_ranks > 1 && estimate_ranks_ == cpu_ranks ? estimate_all_ranks_gib_ : estimate_gib_ * cpu_ranks;
     QString text = need < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(need, 0, 'f', 2);
-    if (cpu_ranks > 1) text += tr(" (%1 processes)").arg(cpu_ranks);
+    if (per_rank) text += tr(" per rank (%1 ranks, %2)").arg(estimate_ranks_).arg(estimate_rank_summary_);
+    if (cpu_ranks > 1) text += tr(" (%1 processes)").arg(cpu_ranks) + (estimate_rank_summary_.isEmpty() ? QString() : tr("; %1").arg(estimate_rank_summary_));
     if (free < 0) {
         text += tr(" · %1.").arg(where);
     } else if ((fits_ = need <= free ? 1 : 0)) {

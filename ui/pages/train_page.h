@@ -53,6 +53,7 @@ public:
     QString configPath() const { return path_; }
     // The "Train on" list (local GPUs and the CPU): several ranks start through `lathe launch`.
     RankPicker* rankPicker() const { return ranks_; }
+    DeviceMemory* deviceMemory() const { return devices_; }
 
     // Reads a YAML run file into the form; on errors shows them and keeps the form as it was.
     bool loadConfig(const QString& path);
@@ -153,7 +154,10 @@ private:
     struct ModelFacts;
     std::shared_ptr<const ModelFacts> model_facts_;
     std::shared_ptr<const ModelFacts> modelFacts(const QString& dir);
-    double estimate_gib_ = -1;
+    double estimate_gib_ = -1;  // one device's need: the process's, or the largest rank's of a data parallel run
+    double estimate_all_ranks_gib_ = -1;  // every rank's together (CPU ranks share this machine's memory)
+    int estimate_ranks_ = 1;              // the world size it was made for ("Train on")
+    QString estimate_rank_summary_;       // data parallel: the largest rank's sharded parts
     QString estimate_details_;  // the estimate's parts, for the tooltip
     QString estimate_error_;
     int fits_ = -1;  // 1: the estimate fits the device's free memory, 0: it does not, -1: unknown
