@@ -3,7 +3,7 @@
 #
 #   bash packaging/package.sh
 #
-# builds lathe and lathe-studio in Release into build-package/ (a CPU-only link of LibTorch), installs them
+# builds lathe and lathe-studio in Release into build-lathe/ (a CPU-only link of LibTorch), installs them
 # with CMake's install rules (packaging/install.cmake) into a staging tree, bundles the libraries that
 # Debian does not have (LibTorch, Arrow, and what they load) into /usr/lib/lathe, writes the man pages from
 # the binaries' --help, computes Depends with dpkg-shlibdeps, and packs the tree with dpkg-deb.
