@@ -2,14 +2,7 @@
 
 #include <QFile>
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QJsonObject>
-
-#include "ui/lathe_cli.h"
-
-namespace {
-constexpr qsizetype kStderrKept = 4096;
-}
 
 QStringList decontaminateArguments(const DecontaminateRequest& r) {
     // TRAIN and --against both take several values: the options come first, --against last.
@@ -40,57 +33,30 @@ bool parseContaminatedRow(const QJsonObject& j, ContaminatedRow& row) {
     return true;
 }
 
-DecontaminateProcess::DecontaminateProcess(QObject* parent) : QObject(parent), process_(new QProcess(this)) {
-    connect(process_, &QProcess::readyReadStandardOutput, this, &DecontaminateProcess::readLines);
-    connect(process_, &QProcess::readyReadStandardError, this, [this] {
-        stderr_ += process_->readAllStandardError();
-        if (stderr_.size() > kStderrKept) stderr_ = stderr_.right(kStderrKept);
-    });
-    connect(process_, &QProcess::finished, this, &DecontaminateProcess::onFinished);
-    connect(process_, &QProcess::errorOccurred, this, &DecontaminateProcess::onError);
-}
-
-DecontaminateProcess::~DecontaminateProcess() {
-    // Never leave a child running after its page is gone.
-    if (isRunning()) {
-        process_->disconnect(this);
-        process_->kill();
-        process_->waitForFinished(2000);
-    }
+DecontaminateProcess::DecontaminateProcess(QObject* parent)
+    : QObject(parent), child_(new LatheChildProcess("`lathe data decontaminate`", this)) {
+    connect(child_, &LatheChildProcess::linesRead, this, &DecontaminateProcess::readLines);
+    connect(child_, &LatheChildProcess::ended, this, &DecontaminateProcess::onEnded);
 }
 
 void DecontaminateProcess::start(const DecontaminateRequest& request) {
-    if (isRunning()) cancel();
-    pending_.clear();
-    stderr_.clear();
+    cancel();
     result_ = {};
     write_clean_ = request.write_clean;
-    got_result_ = cancelling_ = reported_ = false;
-    const QString program = latheCliPath();
-    if (program.isEmpty()) {
-        reported_ = true;
-        emit failed(tr("The `lathe` program was not found beside Lathe Studio or on PATH; set LATHE_CLI to its path."));
-        return;
-    }
-    process_->start(program, decontaminateArguments(request));
+    got_result_ = false;
+    child_->start(decontaminateArguments(request));
 }
 
 void DecontaminateProcess::cancel() {
     if (!isRunning()) return;
-    cancelling_ = true;
-    const qint64 pid = process_->processId();
-    process_->kill();
-    process_->waitForFinished(2000);  // a killed process ends at once; this just collects it
+    const qint64 pid = child_->processId();
+    child_->cancel();
     if (!write_clean_.isEmpty()) QFile::remove(write_clean_ + ".tmp-" + QString::number(pid));
 }
 
-void DecontaminateProcess::readLines() {
-    pending_ += process_->readAllStandardOutput();
+void DecontaminateProcess::readLines(const QList<QJsonObject>& lines) {
     QList<ContaminatedRow> rows;
-    qsizetype start = 0, newline;
-    while ((newline = pending_.indexOf('\n', start)) >= 0) {
-        const QJsonObject j = QJsonDocument::fromJson(pending_.mid(start, newline - start)).object();
-        start = newline + 1;
+    for (const QJsonObject& j : lines) {
         ContaminatedRow row;
         if (parseContaminatedRow(j, row)) {
             rows.append(std::move(row));
@@ -110,29 +76,11 @@ void DecontaminateProcess::readLines() {
             };
         }
     }
-    pending_.remove(0, start);
     if (!rows.isEmpty()) emit rowsFound(rows);  // one signal per read: a heavily contaminated file sends thousands of lines
 }
 
-void DecontaminateProcess::onFinished(int code, QProcess::ExitStatus status) {
-    readLines();
-    if (reported_) return;
-    reported_ = true;
-    if (cancelling_) {
-        emit cancelled();
-    } else if (status == QProcess::NormalExit && code == 0 && got_result_) {
-        emit finished(result_);
-    } else {
-        QString why = QString::fromUtf8(stderr_).trimmed();
-        if (why.startsWith("lathe: error: ")) why = why.mid(14);
-        if (why.isEmpty())
-            why = status == QProcess::CrashExit ? tr("`lathe data decontaminate` crashed") : tr("`lathe data decontaminate` exited with code %1").arg(code);
-        emit failed(why);
-    }
-}
-
-void DecontaminateProcess::onError(QProcess::ProcessError error) {
-    if (error != QProcess::FailedToStart || reported_) return;  // other errors also end in finished()
-    reported_ = true;
-    emit failed(tr("Could not start %1: %2").arg(process_->program(), process_->errorString()));
+void DecontaminateProcess::onEnded(LatheChildProcess::End end, const QString& failure) {
+    if (end == LatheChildProcess::End::Cancelled) emit cancelled();
+    else if (end == LatheChildProcess::End::ExitedWell && got_result_) emit finished(result_);
+    else emit failed(failure);
 }

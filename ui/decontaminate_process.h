@@ -1,13 +1,15 @@
 // One `lathe data decontaminate --json` child process: builds its command line, reads its JSON lines as
 // they come (a `contaminated` line per training row that holds eval items, then the `result` line) and
-// reports them as signals carrying plain values. Knows nothing about pages.
+// reports them as signals carrying plain values. The process itself (start, cancel, how it ended) is a
+// LatheChildProcess. Knows nothing about pages.
 #pragma once
 
 #include <QList>
 #include <QObject>
-#include <QProcess>
 #include <QString>
 #include <QStringList>
+
+#include "ui/lathe_child_process.h"
 
 // One eval item found in a training row: the fields of a `contaminated` line's `hits` (docs/data.md).
 struct ContaminationHit {
@@ -59,14 +61,13 @@ class DecontaminateProcess : public QObject {
     Q_OBJECT
 public:
     explicit DecontaminateProcess(QObject* parent = nullptr);
-    ~DecontaminateProcess() override;
 
     // Starts a check; one at a time (a running one is cancelled first).
     void start(const DecontaminateRequest& request);
     // Kills the child. --write-clean writes into OUT.tmp-PID (core/util/atomic_file) and renames it only
     // when the run ends well; a cancelled write removes that temporary, so nothing of it is left.
     void cancel();
-    bool isRunning() const { return process_->state() != QProcess::NotRunning; }
+    bool isRunning() const { return child_->isRunning(); }
 
 signals:
     // Training rows with eval items in them, in file order, as the child prints them.
@@ -76,14 +77,11 @@ signals:
     void cancelled();
 
 private:
-    void readLines();
-    void onFinished(int code, QProcess::ExitStatus status);
-    void onError(QProcess::ProcessError error);
+    void readLines(const QList<QJsonObject>& lines);
+    void onEnded(LatheChildProcess::End end, const QString& failure);
 
-    QProcess* process_;
+    LatheChildProcess* child_;
     QString write_clean_;  // the running request's --write-clean
-    QByteArray pending_;  // stdout bytes after the last newline
-    QByteArray stderr_;   // the last few KiB, for the error message
     DecontaminationResult result_;
-    bool got_result_ = false, cancelling_ = false, reported_ = false;
+    bool got_result_ = false;
 };

@@ -1,13 +1,6 @@
 #include "ui/generate_process.h"
 
-#include <QJsonDocument>
 #include <QJsonObject>
-
-#include "ui/lathe_cli.h"
-
-namespace {
-constexpr qsizetype kStderrKept = 4096;
-}
 
 QStringList generateArguments(const GenerateRequest& r) {
     QStringList args = {"generate", "--stream", "--model", r.model_dir, "--prompt", r.prompt,
@@ -24,55 +17,24 @@ QStringList generateArguments(const GenerateRequest& r) {
     return args;
 }
 
-GenerateProcess::GenerateProcess(QObject* parent) : QObject(parent), process_(new QProcess(this)) {
-    connect(process_, &QProcess::readyReadStandardOutput, this, &GenerateProcess::readLines);
-    connect(process_, &QProcess::readyReadStandardError, this, [this] {
-        stderr_ += process_->readAllStandardError();
-        if (stderr_.size() > kStderrKept) stderr_ = stderr_.right(kStderrKept);
-    });
-    connect(process_, &QProcess::finished, this, &GenerateProcess::onFinished);
-    connect(process_, &QProcess::errorOccurred, this, &GenerateProcess::onError);
-}
-
-GenerateProcess::~GenerateProcess() {
-    // Never leave a child running after its window is gone.
-    if (isRunning()) {
-        process_->disconnect(this);
-        process_->kill();
-        process_->waitForFinished(2000);
-    }
+GenerateProcess::GenerateProcess(QObject* parent) : QObject(parent), child_(new LatheChildProcess("`lathe generate`", this)) {
+    child_->setStripErrorPrefix(false);  // the Models and Chat pages show the CLI's error as it printed it
+    connect(child_, &LatheChildProcess::linesRead, this, &GenerateProcess::readLines);
+    connect(child_, &LatheChildProcess::ended, this, &GenerateProcess::onEnded);
 }
 
 void GenerateProcess::start(const GenerateRequest& request) {
-    if (isRunning()) cancel();
-    pending_.clear();
-    stderr_.clear();
+    cancel();
     text_.clear();
     finish_reason_.clear();
-    got_result_ = cancelling_ = reported_ = false;
-    QString program = latheCliPath();
-    if (program.isEmpty()) {
-        reported_ = true;
-        emit failed(tr("The `lathe` program was not found beside Lathe Studio or on PATH; set LATHE_CLI to its path."));
-        return;
-    }
-    process_->start(program, generateArguments(request));
+    got_result_ = false;
+    child_->start(generateArguments(request));
 }
 
-void GenerateProcess::cancel() {
-    if (!isRunning()) return;
-    cancelling_ = true;
-    process_->kill();
-    process_->waitForFinished(2000);  // a killed process ends at once; this just collects it
-}
+void GenerateProcess::cancel() { child_->cancel(); }
 
-void GenerateProcess::readLines() {
-    pending_ += process_->readAllStandardOutput();
-    qsizetype newline;
-    while ((newline = pending_.indexOf('\n')) >= 0) {
-        QByteArray line = pending_.left(newline);
-        pending_.remove(0, newline + 1);
-        QJsonObject j = QJsonDocument::fromJson(line).object();
+void GenerateProcess::readLines(const QList<QJsonObject>& lines) {
+    for (const QJsonObject& j : lines) {
         if (j.contains("finish_reason")) {  // the result line
             got_result_ = true;
             text_ = j.value("text").toString();
@@ -86,24 +48,8 @@ void GenerateProcess::readLines() {
     }
 }
 
-void GenerateProcess::onFinished(int code, QProcess::ExitStatus status) {
-    readLines();
-    if (reported_) return;
-    reported_ = true;
-    if (cancelling_) {
-        emit cancelled();
-    } else if (status == QProcess::NormalExit && code == 0 && got_result_) {
-        emit finished(text_, finish_reason_);
-    } else {
-        QString why = QString::fromUtf8(stderr_).trimmed();
-        if (why.isEmpty())
-            why = status == QProcess::CrashExit ? tr("`lathe generate` crashed") : tr("`lathe generate` exited with code %1").arg(code);
-        emit failed(why);
-    }
-}
-
-void GenerateProcess::onError(QProcess::ProcessError error) {
-    if (error != QProcess::FailedToStart || reported_) return;  // other errors also end in finished()
-    reported_ = true;
-    emit failed(tr("Could not start %1: %2").arg(process_->program(), process_->errorString()));
+void GenerateProcess::onEnded(LatheChildProcess::End end, const QString& failure) {
+    if (end == LatheChildProcess::End::Cancelled) emit cancelled();
+    else if (end == LatheChildProcess::End::ExitedWell && got_result_) emit finished(text_, finish_reason_);
+    else emit failed(failure);
 }

@@ -1,11 +1,13 @@
 // One `lathe generate --stream` child process: builds its command line from a GenerateRequest, reads
 // its JSON lines as they come and reports text pieces, the final result or the error, as signals.
-// Knows nothing about pages.
+// The process itself (start, cancel, how it ended) is a LatheChildProcess. Knows nothing about pages.
 #pragma once
 
 #include <QObject>
-#include <QProcess>
 #include <QString>
+#include <QStringList>
+
+#include "ui/lathe_child_process.h"
 
 struct GenerateRequest {
     QString model_dir;
@@ -28,13 +30,12 @@ class GenerateProcess : public QObject {
     Q_OBJECT
 public:
     explicit GenerateProcess(QObject* parent = nullptr);
-    ~GenerateProcess() override;
 
     // Starts a generation; one at a time (a running one is cancelled first).
     void start(const GenerateRequest& request);
     // Kills the child: generation keeps no state worth saving.
     void cancel();
-    bool isRunning() const { return process_->state() != QProcess::NotRunning; }
+    bool isRunning() const { return child_->isRunning(); }
 
 signals:
     void textAdded(const QString& piece);
@@ -45,13 +46,10 @@ signals:
     void cancelled();
 
 private:
-    void readLines();
-    void onFinished(int code, QProcess::ExitStatus status);
-    void onError(QProcess::ProcessError error);
+    void readLines(const QList<QJsonObject>& lines);
+    void onEnded(LatheChildProcess::End end, const QString& failure);
 
-    QProcess* process_;
-    QByteArray pending_;     // stdout bytes after the last newline
-    QByteArray stderr_;      // the last few KiB, for the error message
+    LatheChildProcess* child_;
     QString text_, finish_reason_;
-    bool got_result_ = false, cancelling_ = false, reported_ = false;
+    bool got_result_ = false;
 };
