@@ -114,13 +114,37 @@ for bin in lathe lathe-studio; do
   fi
 done
 # The CUDA variant: cuDNN, cuBLAS and NVRTC open some of their libraries with dlopen (cuDNN's engines,
-# cublasLt, nvrtc-builtins), which ldd does not see: every library of the NVIDIA wheels beside LibTorch goes in.
+# cublasLt, nvrtc-builtins), which ldd does not see: every library of the NVIDIA wheels beside LibTorch goes
+# in, except the plugins that need libraries neither the wheels nor this system have: NVSHMEM's MPI, PMIx,
+# OpenSHMEM, UCX and libfabric bootstraps and transports and cuFile's RDMA (multi-node transports, opened
+# only where a cluster provides those libraries; Lathe never loads them). Left out until nothing changes,
+# since a plugin may need another that was left out.
 if [ "$variant" = cuda ]; then
   torch_cuda_lib="${bundled[libtorch_cuda.so]:-}"
   [ -n "$torch_cuda_lib" ] || { echo "package: the cuda variant found no libtorch_cuda.so among the libraries lathe loads" >&2; exit 1; }
+  declare -A wheel=()
   for f in "$(dirname "$torch_cuda_lib")"/../../nvidia/*/lib/*.so*; do
-    [ -f "$f" ] && bundled["$(basename "$f")"]="$f"
+    [ -f "$f" ] && [ -z "${bundled[$(basename "$f")]:-}" ] && wheel["$(basename "$f")"]="$f"
   done
+  system_libs="$(ldconfig -p | awk 'NR > 1 {print $1}' | sort -u)"
+  left_out=yes
+  while [ -n "$left_out" ]; do
+    left_out=""
+    for name in "${!wheel[@]}"; do
+      missing=""
+      for need in $(readelf -d "${wheel[$name]}" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        [ -n "${wheel[$need]:-}${bundled[$need]:-}" ] && continue
+        grep -qxF "$need" <<< "$system_libs" && continue
+        missing+=" $need"
+      done
+      if [ -n "$missing" ]; then
+        echo "package: leaving out $name: it needs$missing, which neither the NVIDIA wheels nor this system have"
+        unset "wheel[$name]"
+        left_out=yes
+      fi
+    done
+  done
+  for name in "${!wheel[@]}"; do bundled["$name"]="${wheel[$name]}"; done
 fi
 for name in "${!bundled[@]}"; do
   src="${bundled[$name]}"
