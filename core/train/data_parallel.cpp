@@ -21,6 +21,7 @@
 #endif
 
 #include <cstdlib>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -47,8 +48,14 @@ struct DataParallel::Impl {
     c10::Device device{at::kCPU};  // where the collectives' buffers live
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::Backend> group;
-    std::vector<c10::intrusive_ptr<c10d::Work>> started;  // start_sum / start_sum_scatter, not yet waited for
+    std::deque<std::pair<size_t, c10::intrusive_ptr<c10d::Work>>> started;  // by ticket: start_sum..., not yet waited for
+    size_t next_ticket = 0;
     std::optional<bool> has_reduce_scatter;
+
+    size_t start(c10::intrusive_ptr<c10d::Work> work) {
+        started.emplace_back(next_ticket, std::move(work));
+        return next_ticket++;
+    }
 
     // Runs a collective (or its wait), turning c10d's errors into one that says what probably happened.
     template <typename F>
@@ -135,34 +142,47 @@ std::unique_ptr<DataParallel> DataParallel::join(const DistributedEnv& env, c10:
     return std::unique_ptr<DataParallel>(new DataParallel(std::move(impl)));
 }
 
-void DataParallel::start_sum(const at::Tensor& flat) {
+size_t DataParallel::start_sum(const at::Tensor& flat) {
     std::vector<at::Tensor> tensors = {flat};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
-    impl_->started.push_back(impl_->collective("all-reduce of the gradients", [&] { return impl_->group->allreduce(tensors, options); }));
+    return impl_->start(impl_->collective("all-reduce of the gradients", [&] { return impl_->group->allreduce(tensors, options); }));
 }
 
-void DataParallel::start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs) {
+size_t DataParallel::start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs) {
     std::vector<at::Tensor> outputs = {output};
     std::vector<std::vector<at::Tensor>> input_lists = {inputs};
     c10d::ReduceScatterOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
-    impl_->started.push_back(
+    return impl_->start(
         impl_->collective("reduce-scatter of the gradients", [&] { return impl_->group->reduce_scatter(outputs, input_lists, options); }));
 }
 
-void DataParallel::start_sum_to(const at::Tensor& flat, int root) {
+size_t DataParallel::start_sum_to(const at::Tensor& flat, int root) {
     std::vector<at::Tensor> tensors = {flat};
     c10d::ReduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
     options.rootRank = root;
-    impl_->started.push_back(impl_->collective("reduce of the gradients", [&] { return impl_->group->reduce(tensors, options); }));
+    return impl_->start(impl_->collective("reduce of the gradients", [&] { return impl_->group->reduce(tensors, options); }));
+}
+
+bool DataParallel::finished(size_t ticket) const {
+    for (const auto& [t, work] : impl_->started)
+        if (t == ticket) return work->isCompleted();
+    return true;
+}
+
+void DataParallel::wait_through(size_t ticket) {
+    while (!impl_->started.empty() && impl_->started.front().first <= ticket) {
+        // Off the list first: a failed wait throws, and the work is let go of either way.
+        c10::intrusive_ptr<c10d::Work> work = std::move(impl_->started.front().second);
+        impl_->started.pop_front();
+        impl_->collective("gradient collective", [&] { return work->wait(); });
+    }
 }
 
 void DataParallel::wait_started() {
-    std::vector<c10::intrusive_ptr<c10d::Work>> works = std::move(impl_->started);
-    impl_->started.clear();
-    for (auto& w : works) impl_->collective("gradient collective", [&] { return w->wait(); });
+    if (!impl_->started.empty()) wait_through(impl_->started.back().first);
 }
 
 bool DataParallel::reduce_scatter_available() {

@@ -31,13 +31,19 @@ public:
     const std::string& backend() const;                  // "gloo" or "nccl"
 
     // Collectives left in flight (GradientSync starts one per bucket while backward runs): each is started
-    // in the same order on every rank, and wait_started() waits for all of them, in that order.
-    void start_sum(const at::Tensor& flat);
+    // in the same order on every rank, and wait_started() waits for all of them, in that order. Each start
+    // returns the collective's ticket (increasing) for finished() and wait_through().
+    size_t start_sum(const at::Tensor& flat);
     // `inputs`: one equally sized slice per rank; `output` receives the sum of every rank's slice of this
     // rank (c10d's reduce_scatter). Call only when reduce_scatter_available().
-    void start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs);
+    size_t start_sum_scatter(const at::Tensor& output, const std::vector<at::Tensor>& inputs);
     // `flat` summed over the ranks into `root`'s copy (c10d's reduce); the others' copies are left undefined.
-    void start_sum_to(const at::Tensor& flat, int root);
+    size_t start_sum_to(const at::Tensor& flat, int root);
+    // Whether the collective `ticket` has completed (or failed, or was waited for already), without waiting.
+    bool finished(size_t ticket) const;
+    // Waits for the started collectives up to `ticket`, in order, and lets go of them, with what the backend
+    // kept for them (Gloo's reduce_scatter holds a copy of what it received), on this thread.
+    void wait_through(size_t ticket);
     void wait_started();
     // Whether this c10d backend has reduce_scatter (NCCL always; Gloo in newer LibTorch): a collective the
     // first time it is asked, so every rank must ask at the same point.

@@ -8,11 +8,13 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <numeric>
 #include <string>
 
 #include "core/models/decoder_lm.h"
+#include "core/train/bucket_lifetime.h"
 #include "core/train/zero_partition.h"
 #include "core/util/error.h"
 
@@ -28,7 +30,8 @@ struct GradientSync::Impl {
         at::TensorOptions options;
         size_t waiting = 0;            // members whose gradient is not final yet this step
         bool sent = false;
-        at::Tensor buffer, output;     // in flight
+        at::Tensor buffer, output;     // in flight; then the summed gradient (ZeRO-2: output, or buffer on the root)
+        size_t ticket = 0;             // its collective (DataParallel::finished / wait_through)
     };
 
     Impl(DataParallel& g, std::vector<at::Tensor> p, std::vector<at::Tensor> a, GradientSyncOptions o)
@@ -45,6 +48,7 @@ struct GradientSync::Impl {
     std::vector<char> ready;           // by param, this step
     std::vector<char> has_gradient;    // by param: this rank had one when its bucket was sent
     size_t next = 0;                   // buckets go out in index order, the same on every rank
+    std::deque<size_t> flying;         // ZeRO-2 (reduce-scatter): sent buckets whose buffers are not freed yet, oldest first
     bool armed = false;
     std::mutex mutex;                  // autograd's threads call ready()
 
@@ -53,6 +57,8 @@ struct GradientSync::Impl {
     void send_ready();
     at::Tensor take_gradient(size_t i);
     void send(Bucket& b);
+    void free_completed();
+    void free_oldest();
     void reset();
 };
 
@@ -120,7 +126,28 @@ void GradientSync::Impl::ready_locked(size_t i) {
 }
 
 void GradientSync::Impl::send_ready() {
-    while (next < buckets.size() && buckets[next].waiting == 0) send(buckets[next++]);
+    while (next < buckets.size() && buckets[next].waiting == 0) {
+        if (scatter) free_completed();
+        send(buckets[next]);
+        if (scatter) flying.push_back(next);
+        ++next;
+    }
+}
+
+// ZeRO-2, before a bucket is sent: the buckets whose collective has completed, oldest first, give back
+// their send buffer (and the backend its copy of the received segment; a non-root its reduced buffer),
+// and at most kShardedBucketsInFlight - 1 stay in flight (bucket_lifetime.h, which the memory estimate
+// follows). Waiting on the oldest while backward computes the next ones keeps the overlap.
+void GradientSync::Impl::free_completed() {
+    while (!flying.empty() && group.finished(buckets[flying.front()].ticket)) free_oldest();
+    while (flying.size() >= kShardedBucketsInFlight) free_oldest();
+}
+
+void GradientSync::Impl::free_oldest() {
+    Bucket& b = buckets[flying.front()];
+    flying.pop_front();
+    group.wait_through(b.ticket);
+    if (b.root != group.rank()) b.buffer = at::Tensor();  // the root's reduced buffer is its gradient
 }
 
 // The gradient to reduce for param i (undefined when this rank has none), taken from its tensor.
@@ -147,8 +174,7 @@ void GradientSync::Impl::send(Bucket& b) {
             pieces.push_back(g.defined() ? g.reshape({-1}) : at::zeros({params[m].numel()}, b.options));
         }
         b.buffer = at::cat(pieces);
-        if (b.root >= 0) group.start_sum_to(b.buffer, b.root);
-        else group.start_sum(b.buffer);
+        b.ticket = b.root >= 0 ? group.start_sum_to(b.buffer, b.root) : group.start_sum(b.buffer);
         return;
     }
     const int world = group.world_size();
@@ -161,7 +187,7 @@ void GradientSync::Impl::send(Bucket& b) {
     std::vector<at::Tensor> shares;
     for (int r = 0; r < world; ++r) shares.push_back(b.buffer.narrow(0, r * b.segment, b.segment));
     b.output = at::empty({b.segment}, b.options);
-    group.start_sum_scatter(b.output, shares);
+    b.ticket = group.start_sum_scatter(b.output, shares);
 }
 
 void GradientSync::Impl::reset() {
@@ -172,6 +198,7 @@ void GradientSync::Impl::reset() {
         b.sent = false;
         b.buffer = b.output = at::Tensor();
     }
+    flying.clear();
     next = 0;
     armed = false;
 }
@@ -214,6 +241,7 @@ at::Tensor GradientSync::finish(const at::Tensor& loss) {
     extras.narrow(0, 0, sums).copy_(loss.reshape({-1}));
     s.group.start_sum(extras);
     s.group.wait_started();
+    while (!s.flying.empty()) s.free_oldest();
 
     at::Tensor counts_host = extras.narrow(0, sums, static_cast<int64_t>(s.params.size())).cpu();
     const double* counts = counts_host.data_ptr<double>();

@@ -6,6 +6,10 @@
 // ZeRO-1: each bucket is all-reduced, every rank keeps the whole summed gradient. ZeRO-2: each bucket is
 // reduce-scattered (or, owned whole by one rank, reduced to it), every rank keeps only the summed
 // gradients of the tensors it updates (owners()), and drops the others' as soon as their bucket is sent.
+// A ZeRO-2 bucket's send buffer (with the backend's copy of the received segment, and a non-root's
+// reduced buffer) is freed once its collective has completed: when a later bucket is sent, and at most
+// kShardedBucketsInFlight buckets are in flight at once (bucket_lifetime.h, which the memory estimate
+// follows); only the kept segments and the buckets reduced to this rank outlive their collective.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/models/model_summary.h"
+#include "core/train/bucket_lifetime.h"
 #include "core/train/trained_tensors.h"
 #include "core/train/zero_partition.h"
 
@@ -55,8 +56,8 @@ void add_rank_shares(MemoryEstimate& e, const TrainConfig& c, const ModelConfig&
     std::vector<SyncTensor> sync;
     for (const TrainedTensor& t : tensors)
         sync.push_back({.numel = t.numel(), .element_size = t.element_size, .kind = static_cast<int>(t.element_size), .output_layer = t.output_layer});
-    const int64_t bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.ddp_bucket_cap_mb * 1024 * 1024));
-    const BucketPlan plan = plan_gradient_buckets(sync, bucket_bytes, world, shard_gradients, /*reduce_scatter=*/true);
+    const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(c.ddp_bucket_cap_mb * 1024 * 1024));
+    const BucketPlan plan = plan_gradient_buckets(sync, cap, world, shard_gradients, /*reduce_scatter=*/true);
 
     // Who keeps each tensor's moments: ZeRO-2, the rank its gradient goes to; ZeRO-1, ShardedAdamW's own
     // dealing over its groups one after the other.
@@ -73,11 +74,8 @@ void add_rank_shares(MemoryEstimate& e, const TrainConfig& c, const ModelConfig&
         for (size_t k = 0; k < by_group.size(); ++k) owner[by_group[k]] = dealt[k];
     }
 
-    double whole_gradients = 0, trained = 0;
-    for (const TrainedTensor& t : tensors) {
-        whole_gradients += static_cast<double>(t.numel() * t.element_size);
-        trained += static_cast<double>(t.numel());
-    }
+    double trained = 0;
+    for (const TrainedTensor& t : tensors) trained += static_cast<double>(t.numel());
     const double master = (uses_lora(c) || bf16) ? trained * 4 : 0;
     for (const GradientBucket& b : plan.buckets) {
         double bytes = 0;
@@ -95,28 +93,16 @@ void add_rank_shares(MemoryEstimate& e, const TrainConfig& c, const ModelConfig&
             if (adamw) m.optimizer_states += 2.0 * static_cast<double>(tensors[i].numel() * tensors[i].element_size);  // exp_avg, exp_avg_sq
         }
         m.master = master;
-        if (!shard_gradients) {
-            // All-reduce: every rank keeps the whole sum, in the buckets' buffers; while a bucket is sent its
-            // local gradients and its buffer coexist, so one bucket more at the most.
-            m.gradients = whole_gradients;
-            m.buckets = e.largest_bucket;
-        } else {
-            // Reduce-scatter: a rank keeps its padded segment of each bucket, and the bucket it owns whole
-            // (reduced to it). Every bucket's send buffer stays allocated until the step's reduction ends,
-            // and so does the backend's own copy of the segment it receives (Gloo's reduce_scatter, measured
-            // in tests/test_zero_estimate.cpp); the bucket being sent still has its local gradients beside it.
-            for (const GradientBucket& b : plan.buckets) {
-                if (b.root < 0) {
-                    m.gradients += static_cast<double>(b.segment * b.element_size);
-                    m.buckets += static_cast<double>(b.segment * (world + 1) * b.element_size);
-                } else if (b.root == r) {
-                    m.gradients += static_cast<double>(b.numel * b.element_size);  // the reduced buffer is the gradient
-                } else {
-                    m.buckets += static_cast<double>(b.numel * b.element_size);  // sent from a buffer of its own
-                }
-            }
-            m.buckets += e.largest_bucket;
-        }
+        // Kept for the update: every bucket's summed gradient (ZeRO-1; the all-reduce buffers are the
+        // gradients), or (ZeRO-2) this rank's padded segment of each reduce-scattered bucket and the buckets
+        // reduced to it whole. The buffers beside them peak as GradientSync frees them (bucket_lifetime.h):
+        // at the worst a collective completes only when the in-flight bound waits for it.
+        int64_t kept = 0;
+        for (const GradientBucket& b : plan.buckets) kept += bucket_bytes(b, sync, r, world, shard_gradients, /*reduce_scatter=*/true).kept;
+        m.gradients = static_cast<double>(kept);
+        const int64_t peak = reduction_peak(plan, sync, r, world, shard_gradients, /*reduce_scatter=*/true, kShardedBucketsInFlight,
+                                            /*accumulated=*/c.gradient_accumulation_steps > 1);
+        m.buckets = static_cast<double>(peak - kept);
         m.total = e.weights + m.optimizer_states + m.master + m.gradients + m.buckets + e.activations + e.logits;
     }
 }
