@@ -326,7 +326,29 @@ TEST_P(TrainingKernelsTest, LoraLinearDrawsTheCompositesDropoutMask) {
     EXPECT_FALSE(other.equal(f[0]));  // the mask is drawn, not fixed
 }
 
-TEST_P(TrainingKernelsTest, LoraLinearSavesTheMaskAsBool) {
+TEST_P(TrainingKernelsTest, LoraLinearBackwardDrawsTheForwardsMaskAgain) {
+    // The fused op keeps no mask: backward draws it again from a copy of the generator taken before the
+    // forward's draw. Draws made between forward and backward (other layers' dropout) must not change it,
+    // and a second backward through the same graph draws it once more. Against the composite, which keeps
+    // its noise, with the same seed.
+    if (device_.is_cuda()) GTEST_SKIP() << "on CUDA at::dropout draws with its own fused kernel";
+    at::Tensor x0 = at::randn({3, 5, 32}, options(at::kFloat)), base = at::randn({3, 5, 8}, options(at::kFloat));
+    at::Tensor A0 = at::randn({4, 32}, options(at::kFloat)), B0 = at::randn({8, 4}, options(at::kFloat)), dy = at::randn({3, 5, 8}, options(at::kFloat));
+    std::vector<std::vector<at::Tensor>> grads;
+    for (bool fused : {true, false}) {
+        at::Tensor x = x0.clone().requires_grad_(), A = A0.clone().requires_grad_(), B = B0.clone().requires_grad_();
+        at::manual_seed(77);
+        at::Tensor y = fused ? fused_lora_linear(base, x, A, B, 2.0, 0.3) : composite::lora_linear(base, x, A, B, 2.0, 0.3);
+        at::rand({1000}, options(at::kFloat));  // the default generator moves on
+        y.backward(dy, /*retain_graph=*/true);
+        grads.push_back({x.grad().clone(), A.grad().clone(), B.grad().clone()});
+        y.backward(dy);  // a second backward: the gradients double
+        for (size_t i = 0; i < 3; ++i) EXPECT_TRUE((std::vector<at::Tensor>{x.grad(), A.grad(), B.grad()}[i]).equal(2 * grads.back()[i])) << i;
+    }
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << "gradient " << i;
+}
+
+TEST_P(TrainingKernelsTest, LoraLinearSavesNoMask) {
     const int64_t n = 64, in = 512, out = 256, r = 16;
     for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
         for (double dropout : {0.0, 0.1}) {
@@ -339,8 +361,8 @@ TEST_P(TrainingKernelsTest, LoraLinearSavesTheMaskAsBool) {
             std::cout << "lora_linear " << dtype << " dropout " << dropout << " x [" << n << ", " << in << "] r " << r << ": saves " << fused
                       << " bytes (forward peak " << fused_peak << "), composite " << comp << " (peak " << comp_peak << ")\n";
             if (device_.is_cpu()) {
-                // a = x_d A^T, and the keep mask at one byte an element of x.
-                EXPECT_EQ(fused, n * r * element + (dropout > 0 ? n * in : 0));
+                // a = x_d A^T only: the mask is drawn again in backward from a copy of the generator.
+                EXPECT_EQ(fused, n * r * element);
                 // The composite: a, plus the noise and x_d at x's element size.
                 EXPECT_EQ(comp, n * r * element + (dropout > 0 ? 2 * n * in * element : 0));
             }
