@@ -1,6 +1,7 @@
 #include "kernels/dispatch.h"
 
 #include "kernels/composite.h"
+#include "kernels/gated_down_lora.h"
 #include "kernels/lora_linear.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
@@ -76,6 +77,12 @@ at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weig
 at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout) {
     if (fused_ops_enabled()) return fused_lora_linear(base, x, A, B, scale, dropout);
     return composite::lora_linear(base, x, A, B, scale, dropout);
+}
+
+at::Tensor gated_down_lora(GateActivation act, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& W, const at::Tensor& A,
+                           const at::Tensor& B, double scale, double dropout) {
+    if (fused_ops_enabled()) return fused_gated_down_lora(act, gate, up, W, A, B, scale, dropout);
+    return composite::gated_down_lora(act, gate, up, W, A, B, scale, dropout);
 }
 
 }  // namespace lathe::kernels

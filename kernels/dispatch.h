@@ -39,5 +39,9 @@ at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weig
 // base + B(A(dropout(x))) * scale (lora_linear.h); dropout 0 outside training. Both draw the dropout
 // mask from the same random stream on the CPU.
 at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout);
+// act(gate) * up through a frozen down projection W (no bias) with its LoRA A, B (gated_down_lora.h): the
+// fused op keeps gate and up, not the product; the composite is gated_activation, then lora_linear.
+at::Tensor gated_down_lora(GateActivation act, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& W, const at::Tensor& A,
+                           const at::Tensor& B, double scale, double dropout);
 
 }  // namespace lathe::kernels
