@@ -54,19 +54,32 @@ struct GatedDownLoraFunction : public torch::autograd::Function<GatedDownLoraFun
         at::Tensor d_ba = dy * scale;
         if (need_B) dB = at::mm(rows(d_ba).t(), rows(a));
         if (need_gate || need_up || need_A) {
+            // One [..., I] temporary after another, each freed when done with: this op's point is memory.
             at::Tensor act_gate = gate_activation_forward(act, gate);
-            at::Tensor h = act_gate * up;
-            at::Tensor noise = dropout > 0 ? draw_dropout_noise(h, dropout, ctx->saved_data["generator"].toGenerator().clone()) : at::Tensor();
             at::Tensor da = at::matmul(d_ba, B);
-            if (need_A) dA = at::mm(rows(da).t(), rows(noise.defined() ? h * noise : h));
+            at::Tensor noise;
+            {
+                at::Tensor h_d = act_gate * up;  // h, then h_d; the noise drawn like h, as the forward drew it
+                if (dropout > 0) {
+                    noise = draw_dropout_noise(h_d, dropout, ctx->saved_data["generator"].toGenerator().clone());
+                    h_d.mul_(noise);
+                }
+                if (need_A) dA = at::mm(rows(da).t(), rows(h_d));
+            }
             if (need_gate || need_up) {
-                // dh from the adapter and from the base product (dy W), added as autograd adds them.
-                at::Tensor dh_lora = at::matmul(da, A);
-                if (noise.defined()) dh_lora = dh_lora * noise;
-                at::Tensor dh = at::matmul(dy, W) + dh_lora;
+                // dh from the base product (dy W) and from the adapter; autograd adds the two the same way
+                // (a sum of two terms does not depend on their order).
+                at::Tensor dh = at::matmul(dy, W);
+                {
+                    at::Tensor dh_lora = at::matmul(da, A);
+                    if (noise.defined()) dh_lora.mul_(noise);
+                    noise.reset();
+                    dh.add_(dh_lora);
+                }
                 // The gated activation's backward (gated_activation.cpp).
                 if (need_up) dup = dh * act_gate;
-                if (need_gate) dgate = gate_activation_backward(act, dh * up, gate);
+                act_gate.reset();
+                if (need_gate) dgate = gate_activation_backward(act, dh.mul_(up), gate);
             }
         }
         return {dgate, dup, at::Tensor(), dA, dB, at::Tensor(), at::Tensor(), at::Tensor()};
