@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
     bench_train->add_flag("--saved-bytes", bench.saved_bytes,
                           "instead of training: the bytes autograd keeps after the layers' forward, per token and per layer "
                           "(with all layers and with one; docs/performance.md)");
+    bench_train->add_flag("--alternate-fused", bench.alternate_fused,
+                          "tokens/s only: run each step with the fused ops and with the LibTorch composites, alternately in this one process");
     lathe::BenchKernelsCommand bench_kern;
     auto* bench_kernels = bench_cmd->add_subcommand("kernels", "Each fused op of kernels/ against its LibTorch composite: time and memory");
     bench_kernels->add_option("--tokens", bench_kern.sizes.tokens, "rows of every op (batch x sequence)")->capture_default_str();

@@ -43,6 +43,7 @@ bool fused_ops_enabled() {
     return on == 1;
 }
 
+// Also what `lathe bench train --alternate-fused` switches with between steps.
 void reread_fused_ops_setting() { g_fused_ops.store(-1, std::memory_order_relaxed); }
 
 bool cuda_kernels_built() {

@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -181,6 +183,40 @@ nlohmann::json saved_bytes_report(LoadedModel& model, const Batch& b) {
             {"counting", "allocator: bytes allocated during the layers' forward and alive after it, each storage once"}};
 }
 
+// --alternate-fused: every step once with the fused ops and once with the composites, one after the
+// other in this process (LATHE_FUSED_OPS switched between them), so that the load of a shared machine
+// falls on both alike. Returns the tokens/s of each and every step's seconds; peak memory cannot be told
+// apart in one process.
+nlohmann::json alternate_fused_throughput(LoadedModel& model, AdamW& optimizer, const BenchTrainCommand& cmd, int64_t vocab,
+                                          std::mt19937_64& rng, const std::function<void()>& sync) {
+    const char* before = std::getenv("LATHE_FUSED_OPS");
+    const std::string restore = before ? before : "";
+    std::map<bool, std::vector<double>> seconds;
+    for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {
+        Batch b = bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng);
+        for (bool fused : {step % 2 == 0, step % 2 != 0}) {  // A B, then B A: neither always goes first
+            ::setenv("LATHE_FUSED_OPS", fused ? "1" : "0", 1);
+            kernels::reread_fused_ops_setting();
+            sync();
+            const double t0 = now_s();
+            forward_backward(model, {b});
+            optimizer.step(1e-4);
+            optimizer.zero_grad();
+            sync();
+            if (step >= cmd.warmup) seconds[fused].push_back(now_s() - t0);
+        }
+    }
+    if (before) ::setenv("LATHE_FUSED_OPS", restore.c_str(), 1); else ::unsetenv("LATHE_FUSED_OPS");
+    kernels::reread_fused_ops_setting();
+    auto tokens_per_s = [&](bool fused) {
+        double total = 0;
+        for (double t : seconds[fused]) total += t;
+        return static_cast<double>(cmd.micro_batch * cmd.seq) * static_cast<double>(seconds[fused].size()) / total;
+    };
+    return {{"tokens_per_s_fused", tokens_per_s(true)}, {"tokens_per_s_composite", tokens_per_s(false)},
+            {"step_seconds_fused", seconds[true]}, {"step_seconds_composite", seconds[false]}};
+}
+
 }  // namespace
 
 void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
@@ -247,6 +283,14 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     const int device_index = options.device.index() < 0 ? 0 : options.device.index();
     if (options.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_index);
 #endif
+    if (cmd.alternate_fused) {
+        nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
+                            {"lora_dropout", cmd.lora_dropout}, {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"mask", cmd.mask},
+                            {"steps", cmd.steps}, {"layers", model->lm->layers.size()}, {"gradient_checkpointing", cmd.gradient_checkpointing}};
+        j.update(alternate_fused_throughput(*model, optimizer, cmd, vocab, rng, sync));
+        out << j.dump() << "\n";
+        return;
+    }
     double loss = 0, measured = 0;
     int64_t real_tokens = 0;  // measured steps' non-padding tokens
     for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {

@@ -147,6 +147,8 @@ struct BenchTrainCommand {
     // Instead of training: the bytes autograd keeps after the training forward through the layers, with
     // every layer and with the first one only, and their difference per token and per layer.
     bool saved_bytes = false;
+    // tokens/s only: each step with the fused ops and with the composites, alternately in one process.
+    bool alternate_fused = false;
 };
 // Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps, beside the
 // memory estimate `lathe train --dry-run` gives for the same run (or, with saved_bytes, the saved bytes).
