@@ -192,6 +192,13 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"none", "padded", "packed"}))
         ->capture_default_str();
     bench_train->add_flag("--load-in-4bit", bench.load_in_4bit, "QLoRA: quantize the base's decoder linear layers on load (NF4, double quantization)");
+    bench_train->add_option("--layers", bench.layers, "decoder layers (default 0: the shape's own count)")->capture_default_str();
+    bench_train->add_option("--lora-dropout", bench.lora_dropout, "dropout on the adapters' input (the presets use 0.05)")->capture_default_str();
+    bench_train->add_flag("--saved-bytes", bench.saved_bytes,
+                          "instead of training: the bytes autograd keeps after the layers' forward, per token and per layer "
+                          "(with all layers and with one; docs/performance.md)");
+    bench_train->add_flag("--alternate-fused", bench.alternate_fused,
+                          "tokens/s only: run each step with the fused ops and with the LibTorch composites, alternately in this one process");
     lathe::BenchKernelsCommand bench_kern;
     auto* bench_kernels = bench_cmd->add_subcommand("kernels", "Each fused op of kernels/ against its LibTorch composite: time and memory");
     bench_kernels->add_option("--tokens", bench_kern.sizes.tokens, "rows of every op (batch x sequence)")->capture_default_str();

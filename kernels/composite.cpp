@@ -53,4 +53,10 @@ at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Te
     return base + at::linear(at::linear(adapter_in, A), B) * scale;
 }
 
+at::Tensor gated_down_lora(GateActivation act, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& W, const at::Tensor& A,
+                           const at::Tensor& B, double scale, double dropout) {
+    at::Tensor h = gated_activation(act, gate, up);
+    return lora_linear(at::linear(h, W), h, A, B, scale, dropout, at::Tensor());
+}
+
 }  // namespace lathe::kernels::composite

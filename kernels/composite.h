@@ -30,4 +30,9 @@ at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weig
 at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout,
                        const at::Tensor& keep_mask = {});
 
+// The down projection of a gated MLP with its LoRA, as core/ composed it: lora_linear(h W^T, h, A, B, ...)
+// of h = gated_activation(act, gate, up).
+at::Tensor gated_down_lora(GateActivation act, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& W, const at::Tensor& A,
+                           const at::Tensor& B, double scale, double dropout);
+
 }  // namespace lathe::kernels::composite

@@ -1,19 +1,50 @@
 #include "kernels/dispatch.h"
 
 #include "kernels/composite.h"
+#include "kernels/gated_down_lora.h"
 #include "kernels/lora_linear.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
 namespace lathe::kernels {
 
-bool fused_ops_enabled() {
+namespace {
+// -1: LATHE_FUSED_OPS not read yet; otherwise whether the fused ops are on.
+std::atomic<int> g_fused_ops{-1};
+
+bool fused_ops_built_default() {
 #ifdef LATHE_FUSED_OPS
     return true;
 #else
     return false;
 #endif
 }
+}  // namespace
+
+bool fused_ops_setting(const char* env_value) {
+    if (env_value == nullptr || *env_value == '\0') return fused_ops_built_default();
+    const std::string v(env_value);
+    if (v == "0") return false;
+    if (v == "1") return true;
+    throw std::invalid_argument("LATHE_FUSED_OPS must be 0 (the LibTorch composites) or 1 (the fused ops), got '" + v + "'");
+}
+
+bool fused_ops_enabled() {
+    int on = g_fused_ops.load(std::memory_order_relaxed);
+    if (on < 0) {
+        on = fused_ops_setting(std::getenv("LATHE_FUSED_OPS")) ? 1 : 0;
+        g_fused_ops.store(on, std::memory_order_relaxed);
+    }
+    return on == 1;
+}
+
+// Also what `lathe bench train --alternate-fused` switches with between steps.
+void reread_fused_ops_setting() { g_fused_ops.store(-1, std::memory_order_relaxed); }
 
 bool cuda_kernels_built() {
 #ifdef LATHE_KERNELS_CUDA
@@ -47,6 +78,12 @@ at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weig
 at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout) {
     if (fused_ops_enabled()) return fused_lora_linear(base, x, A, B, scale, dropout);
     return composite::lora_linear(base, x, A, B, scale, dropout);
+}
+
+at::Tensor gated_down_lora(GateActivation act, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& W, const at::Tensor& A,
+                           const at::Tensor& B, double scale, double dropout) {
+    if (fused_ops_enabled()) return fused_gated_down_lora(act, gate, up, W, A, B, scale, dropout);
+    return composite::gated_down_lora(act, gate, up, W, A, B, scale, dropout);
 }
 
 }  // namespace lathe::kernels

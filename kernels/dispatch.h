@@ -1,7 +1,8 @@
 // The one entry point core/ calls for each fused op (docs/kernels.md). With LATHE_KERNELS=ON (the
 // default) these are the autograd functions of rms_norm.h, gated_activation.h and rotary.h, which run
 // the CUDA kernels for CUDA tensors when they were built and ATen everywhere else; with
-// LATHE_KERNELS=OFF they are the plain LibTorch composites of composite.h.
+// LATHE_KERNELS=OFF, or LATHE_FUSED_OPS=0 in the environment, they are the plain LibTorch composites of
+// composite.h.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,8 +12,15 @@
 
 namespace lathe::kernels {
 
-// Whether the dispatch uses the fused autograd functions (LATHE_KERNELS=ON at build time).
+// Whether the dispatch uses the fused autograd functions: the environment variable LATHE_FUSED_OPS (0: the
+// composites, 1: the fused ops), read once, at the first call; unset or empty, the build's choice
+// (LATHE_KERNELS=ON: fused). One binary can then measure before and after (docs/performance.md). Throws
+// std::invalid_argument for another value.
 bool fused_ops_enabled();
+// What fused_ops_enabled() answers for LATHE_FUSED_OPS = env_value (nullptr: unset).
+bool fused_ops_setting(const char* env_value);
+// Makes the next fused_ops_enabled() read LATHE_FUSED_OPS again (tests).
+void reread_fused_ops_setting();
 // Whether the CUDA kernels were compiled in (CUDA LibTorch and nvcc found at build time).
 bool cuda_kernels_built();
 
@@ -31,5 +39,9 @@ at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weig
 // base + B(A(dropout(x))) * scale (lora_linear.h); dropout 0 outside training. Both draw the dropout
 // mask from the same random stream on the CPU.
 at::Tensor lora_linear(const at::Tensor& base, const at::Tensor& x, const at::Tensor& A, const at::Tensor& B, double scale, double dropout);
+// act(gate) * up through a frozen down projection W (no bias) with its LoRA A, B (gated_down_lora.h): the
+// fused op keeps gate and up, not the product; the composite is gated_activation, then lora_linear.
+at::Tensor gated_down_lora(GateActivation act, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& W, const at::Tensor& A,
+                           const at::Tensor& B, double scale, double dropout);
 
 }  // namespace lathe::kernels

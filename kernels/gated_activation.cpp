@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "kernels/cuda_kernel_use.h"
+#include "kernels/gate_activation_math.h"
 
 #ifdef LATHE_KERNELS_CUDA
 #include "kernels/cuda/gated_activation.cuh"
@@ -20,24 +21,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-at::Tensor act_forward(GateActivation act, const at::Tensor& gate) {
-    switch (act) {
-        case GateActivation::Silu: return at::silu(gate);
-        case GateActivation::Gelu: return at::gelu(gate);
-        case GateActivation::GeluTanh: return at::gelu(gate, "tanh");
-    }
-    TORCH_CHECK(false, "unknown gate activation");
-}
-
-at::Tensor act_backward(GateActivation act, const at::Tensor& grad, const at::Tensor& gate) {
-    switch (act) {
-        case GateActivation::Silu: return at::silu_backward(grad, gate);
-        case GateActivation::Gelu: return at::gelu_backward(grad, gate);
-        case GateActivation::GeluTanh: return at::gelu_backward(grad, gate, "tanh");
-    }
-    TORCH_CHECK(false, "unknown gate activation");
-}
-
 struct GatedActivationFunction : public torch::autograd::Function<GatedActivationFunction> {
     static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up, int64_t act_code) {
         const auto act = static_cast<GateActivation>(act_code);
@@ -47,7 +30,7 @@ struct GatedActivationFunction : public torch::autograd::Function<GatedActivatio
             y = cuda::gated_activation_forward(act, gate, up);
 #endif
         } else {
-            y = act_forward(act, gate) * up;
+            y = gate_activation_forward(act, gate) * up;
         }
         ctx->save_for_backward({gate, up});
         ctx->saved_data["act"] = act_code;
@@ -67,14 +50,32 @@ struct GatedActivationFunction : public torch::autograd::Function<GatedActivatio
 #endif
         } else {
             // The same products the composite's autograd forms: d up = dy * act(gate), d act = dy * up.
-            if (need_up) dup = dy * act_forward(act, gate);
-            if (need_gate) dgate = act_backward(act, dy * up, gate);
+            if (need_up) dup = dy * gate_activation_forward(act, gate);
+            if (need_gate) dgate = gate_activation_backward(act, dy * up, gate);
         }
         return {dgate, dup, at::Tensor()};
     }
 };
 
 }  // namespace
+
+at::Tensor gate_activation_forward(GateActivation act, const at::Tensor& gate) {
+    switch (act) {
+        case GateActivation::Silu: return at::silu(gate);
+        case GateActivation::Gelu: return at::gelu(gate);
+        case GateActivation::GeluTanh: return at::gelu(gate, "tanh");
+    }
+    TORCH_CHECK(false, "unknown gate activation");
+}
+
+at::Tensor gate_activation_backward(GateActivation act, const at::Tensor& grad, const at::Tensor& gate) {
+    switch (act) {
+        case GateActivation::Silu: return at::silu_backward(grad, gate);
+        case GateActivation::Gelu: return at::gelu_backward(grad, gate);
+        case GateActivation::GeluTanh: return at::gelu_backward(grad, gate, "tanh");
+    }
+    TORCH_CHECK(false, "unknown gate activation");
+}
 
 std::optional<GateActivation> gate_activation_named(const std::string& hidden_act) {
     if (hidden_act == "silu") return GateActivation::Silu;

@@ -8,17 +8,14 @@
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "kernels/dropout_replay.h"
+
 namespace lathe::kernels {
 
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// at::dropout's scaled noise on the CPU, from the kept elements: keep / (1 - p) in x's dtype.
-at::Tensor dropout_noise(const at::Tensor& keep, const at::Tensor& x, double dropout) {
-    return keep.to(x.scalar_type()).div_(1.0 - dropout);
-}
 
 // [..., k] -> [rows, k], as at::linear folds its input for the matrix product.
 at::Tensor rows(const at::Tensor& t) { return t.reshape({-1, t.size(-1)}); }
@@ -32,12 +29,13 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
         at::Tensor x_d = x;
         if (dropout > 0) {
             if (keep.defined()) {
-                x_d = x * dropout_noise(keep, x, dropout);
+                x_d = x * dropout_noise_of(keep, x, dropout);
             } else {
-                // at::dropout's own draw on the CPU (_dropout: empty_like(x).bernoulli_(1 - p), div_(1 - p)).
-                at::Tensor noise = at::empty_like(x).bernoulli_(1.0 - dropout);
-                keep = noise.to(at::kBool);
-                x_d = x * noise.div_(1.0 - dropout);
+                // at::dropout's own draw on the CPU (_dropout: empty_like(x).bernoulli_(1 - p), div_(1 - p)),
+                // from the default generator; a copy of the generator as it was before the draw lets
+                // backward draw the same noise again, so no mask is kept.
+                ctx->saved_data["generator"] = generator_before_draw(x.device());
+                x_d = x * draw_dropout_noise(x, dropout);
             }
         }
         at::Tensor a = at::linear(x_d, A);
@@ -61,7 +59,13 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
         if (need_B) dB = at::mm(rows(d_ba).t(), rows(a));
         if (need_x || need_A) {
             at::Tensor da = at::matmul(d_ba, B);
-            at::Tensor noise = keep.defined() ? dropout_noise(keep, x, dropout) : at::Tensor();
+            at::Tensor noise;
+            if (keep.defined()) {
+                noise = dropout_noise_of(keep, x, dropout);
+            } else if (ctx->saved_data.count("generator") > 0) {
+                // A fresh copy each time, so that a second backward (retain_graph) draws the same noise too.
+                noise = draw_dropout_noise(x, dropout, ctx->saved_data["generator"].toGenerator().clone());
+            }
             if (need_A) dA = at::mm(rows(da).t(), rows(noise.defined() ? x * noise : x));
             if (need_x) {
                 dx = at::matmul(da, A);

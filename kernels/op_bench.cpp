@@ -27,6 +27,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gated_activation.h"
 #include "kernels/linear_cross_entropy.h"
+#include "kernels/gated_down_lora.h"
 #include "kernels/lora_linear.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
@@ -215,6 +216,21 @@ void bench_fused_ops(const OpBenchOptions& cmd, std::ostream& out) {
                          [=](const std::vector<at::Tensor>& in) { return fused_lora_linear(at::linear(in[0], in[3]), in[0], in[1], in[2], 2.0, 0.05); },
                          [=](const std::vector<at::Tensor>& in) {
                              return composite::lora_linear(at::linear(in[0], in[3]), in[0], in[1], in[2], 2.0, 0.05);
+                         }});
+    }
+    {
+        // A LoRA down_proj on a SwiGLU: gate and up [T, I] trained inputs, frozen [D, I] base, dropout 0.05.
+        const int64_t r = cmd.lora_rank;
+        cases.push_back({"gated_down_lora", {T, I, D, r},
+                         {at::randn({T, I}, opts).requires_grad_(), at::randn({T, I}, opts).requires_grad_(),
+                          (at::randn({r, I}, opts) * 0.02).requires_grad_(), (at::randn({D, r}, opts) * 0.02).requires_grad_(),
+                          at::randn({D, I}, opts) * 0.02},
+                         at::randn({T, D}, opts),
+                         [=](const std::vector<at::Tensor>& in) {
+                             return fused_gated_down_lora(GateActivation::Silu, in[0], in[1], in[4], in[2], in[3], 2.0, 0.05);
+                         },
+                         [=](const std::vector<at::Tensor>& in) {
+                             return composite::gated_down_lora(GateActivation::Silu, in[0], in[1], in[4], in[2], in[3], 2.0, 0.05);
                          }});
     }
     for (const auto& c : cases) {

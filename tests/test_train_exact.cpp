@@ -20,8 +20,10 @@
 #include "core/train/lora.h"
 #include "core/train/train_step.h"
 #include "core/models/decoder_lm.h"
+#include "core/models/dora_norm.h"
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 
@@ -249,6 +251,48 @@ TEST(GradientCheckpointing, SameGradientsWithDropout) {
     for (size_t i = 0; i < grads[0].size(); ++i) {
         ASSERT_TRUE(grads[1][i].defined());
         EXPECT_LT(test::max_abs_diff(grads[0][i], grads[1][i]), 1e-6 + 1e-5 * grads[0][i].abs().max().item<double>()) << i;
+    }
+}
+
+TEST(Dora, WeightNormComputedOncePerStepAndAfterAnUpdateFromTheNewWeights) {
+    // DoRA's ||W + scale B A|| per output row is a constant of the optimizer step (PEFT detaches it):
+    // each layer computes it once per step, however many micro-batches and checkpointed recomputations
+    // read it, and again once the optimizer has moved A and B.
+    auto rows = read_pretokenized_jsonl(test::fixtures() + "/hf/training/qwen2/train.jsonl");
+    ASSERT_GE(rows.size(), 6u);
+    std::vector<Batch> micro_batches;
+    for (size_t start = 0; start < 6; start += 2) micro_batches.push_back(collate({rows.begin() + start, rows.begin() + start + 2}, 0));
+    auto model = load_model(test::hf_model("qwen2"));
+    model->lm->gradient_checkpointing = true;  // every layer's forward runs twice per micro-batch
+    LoraOptions options{.r = 4, .alpha = 8, .dropout = 0.1, .rslora = false, .dora = true, .target_modules = {"all-linear"}};
+    const int64_t adapted = add_lora(*model, options, 5);
+    auto params = make_lora_trainable(*model);
+    ParamGroup group{.name = "lora", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
+    for (auto& [_, p] : params) group.params.push_back(p);
+    AdamW optimizer({group}, AdamWOptions{});
+
+    std::vector<at::Tensor> previous;
+    for (int step = 0; step < 3; ++step) {
+        const int64_t before = dora_norm_computations();
+        forward_backward(*model, micro_batches);
+        EXPECT_EQ(dora_norm_computations() - before, adapted) << "step " << step;
+        // The norm this step used is that of the adapter as it is now (B moved after the first step).
+        std::vector<at::Tensor> norms;
+        for (Linear* layer : model->linears()) {
+            if (!layer->lora) continue;
+            const LoraWeights& lora = *layer->lora;
+            at::NoGradGuard no_grad;
+            at::Tensor expected = (layer->weight.to(at::kFloat) + (at::matmul(lora.B, lora.A) * lora.scale).to(at::kFloat)).norm(2, {1});
+            norms.push_back(dora_weight_norm(*layer));
+            EXPECT_TRUE(norms.back().equal(expected)) << layer->name << " step " << step;
+            if (!previous.empty()) {
+                EXPECT_FALSE(norms.back().equal(previous[norms.size() - 1])) << layer->name << " step " << step;
+            }
+        }
+        EXPECT_EQ(dora_norm_computations() - before, adapted) << "reading it again within the step computes nothing";
+        previous = norms;
+        optimizer.step(0.01);
+        optimizer.zero_grad();
     }
 }
 

@@ -528,6 +528,39 @@ TEST(Bench, TrainRunsOnATinyShape) {
     EXPECT_TRUE(std::isfinite(result["last_loss"].get<double>()));
 }
 
+// Issue 14's memory claim on the tiny shape: the bytes a LoRA step keeps per token per layer (dropout
+// 0.05, no checkpointing), counted by `lathe bench train --saved-bytes`, against transformers + PEFT
+// counted through saved-tensor hooks by bench/saved_bytes_hf.py. The composites are the same computation
+// as PEFT in float32 and keep exactly as much; the fused ops keep at most half.
+TEST(Bench, SavedBytesPerTokenPerLayerAgainstPeft) {
+    if (!std::getenv("LATHE_INTEROP_REFS")) GTEST_SKIP() << "LATHE_INTEROP_REFS not set; run through ctest, which sets up the venv";
+    const std::vector<std::string> shape = {"--shape", "tiny", "--layers", "3", "--dtype", "float32", "--seq", "64"};
+    std::vector<std::string> hf_args = {std::string(LATHE_SOURCE_DIR) + "/.venv-interop/bin/python", std::string(LATHE_SOURCE_DIR) + "/bench/saved_bytes_hf.py"};
+    hf_args.insert(hf_args.end(), shape.begin(), shape.end());
+    int code = -1;
+    const std::string text = test::run_for_text(hf_args, &code);
+    ASSERT_EQ(code, 0) << text;
+    const std::string last_line = text.substr(text.find_last_of('\n', text.size() - 2) + 1);  // its one JSON line, after any warning
+    const json hf = json::parse(last_line);
+    ASSERT_EQ(hf["lora_dropout"], 0.05);
+    const double theirs = hf["saved_bytes_per_token_per_layer"].get<double>();
+
+    auto lathe = [&](const std::string& fused) {
+        std::vector<std::string> args = {"/usr/bin/env", "LATHE_FUSED_OPS=" + fused, LATHE_CLI, "bench", "train", "--device", "cpu",
+                                         "--micro-batch", "1", "--lora-dropout", "0.05", "--saved-bytes"};
+        args.insert(args.end(), shape.begin(), shape.end());
+        Child child(args);
+        json r;
+        EXPECT_TRUE(child.next(r));
+        EXPECT_EQ(child.wait(), 0);
+        EXPECT_EQ(r["fused_ops"].get<bool>(), fused == "1");
+        return r["saved_bytes_per_token_per_layer"].get<double>();
+    };
+    EXPECT_EQ(lathe("0"), theirs);
+    const double fused = lathe("1");
+    EXPECT_LE(fused, 0.5 * theirs) << "fused " << fused << " against transformers + PEFT " << theirs;
+}
+
 TEST(TrainRun, ContinuedPretrainingOnRawText) {
     RunDir d;
     test::TempDir model_dir;

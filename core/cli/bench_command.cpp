@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -30,6 +32,8 @@
 #include "core/train/train_config.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
+#include "kernels/allocation_probe.h"
+#include "kernels/dispatch.h"
 
 namespace lathe {
 
@@ -142,7 +146,76 @@ double current_rss_bytes() {
     return 0;
 }
 
+// Starts the resident high-water mark (VmHWM, getrusage's ru_maxrss) again from the current RSS (Linux:
+// "5" to /proc/self/clear_refs), so that the steps' peak is not hidden under the model build's (building
+// random weights peaks higher than holding them). False where the kernel refuses it.
+bool reset_rss_high_water_mark() { return static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5"); }
+
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// The bytes autograd keeps after one training forward through the layers (embedding, decoder layers, final
+// norm) of `b`: every byte allocated during the forward and still alive when it returns, which is what the
+// graph holds for backward plus the final hidden states. The allocator reports each allocation once, so a
+// storage that several saved tensors share (x saved by q, k and v) counts once at its size, and nothing that
+// existed before (weights, the input ids) counts. The loss is not included: a training step runs the
+// output layer and the loss per chunk, with their backward, after the layers' forward.
+int64_t forward_saved_bytes(LoadedModel& model, const Batch& b) {
+    Batch d = batch_to_device(b, model.lm->device());
+    kernels::AllocationProbe probe(model.lm->device().type());
+    at::Tensor hidden = model.lm->hidden_states(d.input_ids, d.attention_mask, d.position_ids, nullptr, /*training=*/true, d.sequence_ids);
+    return probe.live_bytes();
+}
+
+// --saved-bytes: the saved bytes with every layer and with the first layer only; their difference per
+// token and per layer is the figure docs/performance.md compares with transformers + PEFT
+// (bench/saved_bytes_hf.py counts the same way through saved-tensor hooks).
+nlohmann::json saved_bytes_report(LoadedModel& model, const Batch& b) {
+    const int64_t layers = static_cast<int64_t>(model.lm->layers.size());
+    if (layers < 2) throw Error("--saved-bytes needs at least 2 layers (the per-layer figure is the difference against one layer)");
+    const int64_t tokens = b.input_ids.numel();
+    forward_saved_bytes(model, b);  // first forward: lazily made tables (rotary) are not counted below
+    const int64_t all = forward_saved_bytes(model, b);
+    model.lm->layers.erase(model.lm->layers.begin() + 1, model.lm->layers.end());
+    const int64_t one = forward_saved_bytes(model, b);
+    return {{"saved_bytes", {{std::to_string(layers), all}, {"1", one}}},
+            {"saved_bytes_per_token_per_layer", static_cast<double>(all - one) / static_cast<double>(layers - 1) / static_cast<double>(tokens)},
+            {"fused_ops", kernels::fused_ops_enabled()},
+            {"counting", "allocator: bytes allocated during the layers' forward and alive after it, each storage once"}};
+}
+
+// --alternate-fused: every step once with the fused ops and once with the composites, one after the
+// other in this process (LATHE_FUSED_OPS switched between them), so that the load of a shared machine
+// falls on both alike. Returns the tokens/s of each and every step's seconds; peak memory cannot be told
+// apart in one process.
+nlohmann::json alternate_fused_throughput(LoadedModel& model, AdamW& optimizer, const BenchTrainCommand& cmd, int64_t vocab,
+                                          std::mt19937_64& rng, const std::function<void()>& sync) {
+    const char* before = std::getenv("LATHE_FUSED_OPS");
+    const std::string restore = before ? before : "";
+    std::map<bool, std::vector<double>> seconds;
+    for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {
+        Batch b = bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng);
+        for (bool fused : {step % 2 == 0, step % 2 != 0}) {  // A B, then B A: neither always goes first
+            ::setenv("LATHE_FUSED_OPS", fused ? "1" : "0", 1);
+            kernels::reread_fused_ops_setting();
+            sync();
+            const double t0 = now_s();
+            forward_backward(model, {b});
+            optimizer.step(1e-4);
+            optimizer.zero_grad();
+            sync();
+            if (step >= cmd.warmup) seconds[fused].push_back(now_s() - t0);
+        }
+    }
+    if (before) ::setenv("LATHE_FUSED_OPS", restore.c_str(), 1); else ::unsetenv("LATHE_FUSED_OPS");
+    kernels::reread_fused_ops_setting();
+    auto tokens_per_s = [&](bool fused) {
+        double total = 0;
+        for (double t : seconds[fused]) total += t;
+        return static_cast<double>(cmd.micro_batch * cmd.seq) * static_cast<double>(seconds[fused].size()) / total;
+    };
+    return {{"tokens_per_s_fused", tokens_per_s(true)}, {"tokens_per_s_composite", tokens_per_s(false)},
+            {"step_seconds_fused", seconds[true]}, {"step_seconds_composite", seconds[false]}};
+}
 
 }  // namespace
 
@@ -155,7 +228,10 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     }
     auto dir = std::filesystem::temp_directory_path() / ("lathe-bench-" + cmd.shape);
     std::filesystem::create_directories(dir);
-    std::ofstream(dir / "config.json") << shape->second;
+    nlohmann::json config = nlohmann::json::parse(shape->second);
+    if (cmd.layers < 0) throw Error("--layers must be positive (0: the shape's own count)");
+    if (cmd.layers > 0) config["num_hidden_layers"] = cmd.layers;
+    std::ofstream(dir / "config.json") << config.dump();
 
     LoadOptions options;
     options.device = parse_device(cmd.device);
@@ -167,6 +243,7 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     run.lora_r = cmd.lora_r;
     run.lora_alpha = 2.0 * static_cast<double>(cmd.lora_r);
     run.lora_target_linear = true;
+    run.lora_dropout = cmd.lora_dropout;
     run.micro_batch_size = cmd.micro_batch;
     run.sequence_len = cmd.seq;
     run.gradient_checkpointing = cmd.gradient_checkpointing;
@@ -178,17 +255,27 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     LoraOptions lora;
     lora.r = cmd.lora_r;
     lora.alpha = 2.0 * cmd.lora_r;
+    lora.dropout = cmd.lora_dropout;
     lora.target_modules = {"all-linear"};
     add_lora(*model, lora, 0);
     auto params = make_lora_trainable(*model, at::kFloat);
-    ParamGroup group{.name = "lora", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
-    for (auto& [_, p] : params) group.params.push_back(p);
-    AdamW optimizer({group}, AdamWOptions{});
-
+    std::mt19937_64 rng(20260);  // the same row lengths every run
     const int64_t vocab = model->config.vocab_size;
     if (cmd.mask != "none" && cmd.mask != "padded" && cmd.mask != "packed")
         throw Error("--mask '" + cmd.mask + "' is not known (none, padded, packed)");
-    std::mt19937_64 rng(20260);  // the same row lengths every run
+    if (cmd.saved_bytes) {
+        nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
+                            {"lora_dropout", cmd.lora_dropout}, {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"mask", cmd.mask},
+                            {"gradient_checkpointing", cmd.gradient_checkpointing}, {"load_in_4bit", cmd.load_in_4bit}};
+        j.update(saved_bytes_report(*model, bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng)));
+        out << j.dump() << "\n";
+        return;
+    }
+    ParamGroup group{.name = "lora", .params = {}, .lr_scale = 1.0, .weight_decay = 0.0};
+    for (auto& [_, p] : params) group.params.push_back(p);
+    AdamW optimizer({group}, AdamWOptions{});
+    const bool steps_peak_known = !options.device.is_cuda() && reset_rss_high_water_mark();
+
     auto sync = [&] {
         if (options.device.is_cuda()) at::accelerator::synchronizeDevice(options.device.index() < 0 ? 0 : options.device.index());
     };
@@ -196,6 +283,14 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     const int device_index = options.device.index() < 0 ? 0 : options.device.index();
     if (options.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_index);
 #endif
+    if (cmd.alternate_fused) {
+        nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
+                            {"lora_dropout", cmd.lora_dropout}, {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"mask", cmd.mask},
+                            {"steps", cmd.steps}, {"layers", model->lm->layers.size()}, {"gradient_checkpointing", cmd.gradient_checkpointing}};
+        j.update(alternate_fused_throughput(*model, optimizer, cmd, vocab, rng, sync));
+        out << j.dump() << "\n";
+        return;
+    }
     double loss = 0, measured = 0;
     int64_t real_tokens = 0;  // measured steps' non-padding tokens
     for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {
@@ -226,15 +321,17 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
 #endif
     if (!options.device.is_cuda()) {
         rusage r{};
-        getrusage(RUSAGE_SELF, &r);
+        getrusage(RUSAGE_SELF, &r);  // the same counter as VmHWM, so the steps' peak when it was reset
         peak_gib = r.ru_maxrss / 1048576.0;
+        if (steps_peak_known) peak_kind = "peak RSS of the steps (weights included; high-water mark reset after the model build)";
     }
     int64_t trainable = 0;
     for (auto& [_, p] : params) trainable += p.numel();
     const MemoryEstimate estimate = estimate_training_memory(run, model->config, count_parameters(*model), bf16);
     nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
                         {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"gradient_checkpointing", cmd.gradient_checkpointing},
-                        {"steps", cmd.steps}, {"trainable_parameters", trainable}, {"tokens_per_s", tokens_per_s},
+                        {"lora_dropout", cmd.lora_dropout}, {"layers", model->lm->layers.size()},
+                        {"fused_ops", kernels::fused_ops_enabled()}, {"steps", cmd.steps}, {"trainable_parameters", trainable}, {"tokens_per_s", tokens_per_s},
                         {"mask", cmd.mask}, {"real_tokens_per_s", real_tokens_per_s},
                         {"attention", attention_path(*model->lm, cmd.mask != "none")},
                         {"load_in_4bit", cmd.load_in_4bit}, {"peak_gib", peak_gib}, {"peak_kind", peak_kind},

@@ -143,9 +143,16 @@ struct BenchTrainCommand {
     // QLoRA: the decoder blocks' linear weights quantized on load to bitsandbytes NF4 with double
     // quantization (a run's defaults for adapter: qlora), computed in --dtype.
     bool load_in_4bit = false;
+    int64_t layers = 0;         // decoder layers; 0: the shape's own count
+    double lora_dropout = 0.0;  // on the adapters' input (the presets use 0.05)
+    // Instead of training: the bytes autograd keeps after the training forward through the layers, with
+    // every layer and with the first one only, and their difference per token and per layer.
+    bool saved_bytes = false;
+    // tokens/s only: each step with the fused ops and with the composites, alternately in one process.
+    bool alternate_fused = false;
 };
 // Prints one JSON line: tokens/s and peak memory of LoRA (all linear layers) training steps, beside the
-// memory estimate `lathe train --dry-run` gives for the same run.
+// memory estimate `lathe train --dry-run` gives for the same run (or, with saved_bytes, the saved bytes).
 void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out);
 
 struct DataInspectCommand {

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "core/models/activation_checkpoint.h"
+#include "core/models/gated_mlp_down.h"
 #include "core/util/error.h"
 
 namespace lathe {
@@ -127,13 +128,13 @@ at::Tensor DecoderLM::mlp_block(const DecoderLayer& layer, const at::Tensor& x, 
         case MlpKind::Gated: {
             at::Tensor gate = linear_forward(layer.gate, x, training);  // before up: LoRA dropout draws in HF's order
             at::Tensor up = linear_forward(layer.up, x, training);
-            return linear_forward(layer.down, gated_activation(config.hidden_act, gate, up), training);
+            return gated_mlp_down(layer.down, config.hidden_act, gate, up, training);
         }
         case MlpKind::GatedFused: {
             at::Tensor gate_up = linear_forward(layer.gate_up, x, training);
             int64_t half = gate_up.size(-1) / 2;
             at::Tensor gate = gate_up.narrow(-1, 0, half), up = gate_up.narrow(-1, half, half);
-            return linear_forward(layer.down, gated_activation(config.hidden_act, gate, up), training);
+            return gated_mlp_down(layer.down, config.hidden_act, gate, up, training);
         }
         case MlpKind::Plain:
             return linear_forward(layer.down, activation(config.hidden_act, linear_forward(layer.up, x, training)), training);

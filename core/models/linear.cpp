@@ -5,6 +5,7 @@
 #include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
 
+#include "core/models/dora_norm.h"
 #include "core/models/linear_4bit.h"
 #include "kernels/dispatch.h"
 
@@ -38,15 +39,8 @@ at::Tensor base_weight(const Linear& layer, std::optional<at::ScalarType> dtype)
     return dtype ? w.to(*dtype) : w;
 }
 
-at::Tensor dora_scale(const Linear& layer) {
-    const LoraWeights& lora = *layer.lora;
-    at::Tensor norm;
-    {
-        at::NoGradGuard no_grad;  // no gradient through the norm: no graph for it either
-        norm = (base_weight(layer, at::kFloat) + lora_delta(lora).to(at::kFloat)).norm(2, {1});
-    }
-    return lora.magnitude.to(at::kFloat) / norm;
-}
+// The norm is computed once per optimizer step (dora_norm.h), detached as PEFT detaches it.
+at::Tensor dora_scale(const Linear& layer) { return layer.lora->magnitude.to(at::kFloat) / dora_weight_norm(layer); }
 
 at::Tensor linear_forward(const Linear& layer, const at::Tensor& x, bool training) {
     if (!layer.lora) return base_linear(layer, x, true);
