@@ -14,33 +14,12 @@
 
 #include "core/train/data_parallel.h"
 #include "core/train/gradient_sync.h"
-#include "tests/free_port.h"
+#include "tests/two_ranks.h"
 
 namespace lathe {
 namespace {
 
-// Runs `body` as rank 0 and rank 1 of one group, each in its own thread.
-void on_two_ranks(const std::function<void(DataParallel&)>& body) {
-    const int port = test::free_port();
-    std::exception_ptr failure[2];
-    std::thread ranks[2];
-    for (int r = 0; r < 2; ++r)
-        ranks[r] = std::thread([&, r] {
-            try {
-                DistributedEnv env;
-                env.rank = env.local_rank = r;
-                env.world_size = env.local_world_size = 2;
-                env.master_port = port;
-                auto group = DataParallel::join(env, c10::Device(at::kCPU), std::chrono::seconds(30));
-                body(*group);
-            } catch (...) {
-                failure[r] = std::current_exception();
-            }
-        });
-    for (auto& t : ranks) t.join();
-    for (auto& f : failure)
-        if (f) std::rethrow_exception(f);
-}
+using test::on_two_ranks;
 
 // Tensor 0 (2 floats) gets no gradient anywhere; tensor 1 (3) only on rank 0; tensors 2 (4) and 3 (5) on
 // both. Buckets are filled last registered first and sent in that order on both ranks, each once all its

@@ -37,33 +37,12 @@
 #include "core/train/trained_tensors.h"
 #include "tests/child_process.h"
 #include "tests/fixtures.h"
-#include "tests/free_port.h"
+#include "tests/two_ranks.h"
 
 namespace lathe {
 namespace {
 
-// Rank 0 and rank 1 of one Gloo group, each in its own thread.
-void on_two_ranks(const std::function<void(DataParallel&)>& body) {
-    const int port = test::free_port();
-    std::exception_ptr failure[2];
-    std::thread ranks[2];
-    for (int r = 0; r < 2; ++r)
-        ranks[r] = std::thread([&, r] {
-            try {
-                DistributedEnv env;
-                env.rank = env.local_rank = r;
-                env.world_size = env.local_world_size = 2;
-                env.master_port = port;
-                auto group = DataParallel::join(env, c10::Device(at::kCPU), std::chrono::seconds(60));
-                body(*group);
-            } catch (...) {
-                failure[r] = std::current_exception();
-            }
-        });
-    for (auto& t : ranks) t.join();
-    for (auto& f : failure)
-        if (f) std::rethrow_exception(f);
-}
+using test::on_two_ranks;
 
 // The trainer's trained tensors for `c` (trainer.cpp: adapters or every weight).
 std::vector<std::pair<std::string, at::Tensor>> trainable(LoadedModel& model, const TrainConfig& c) {
