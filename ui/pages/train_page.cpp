@@ -764,7 +764,7 @@ void TrainPage::showProblems() {
     }
     start_->setEnabled(problems_.isEmpty());
     if (!problems_.isEmpty()) {
-        estimate_gib_ = -1;
+        estimate_.device_gib = -1;
         estimate_error_.clear();
         memory_->setText(tr("Memory estimate: once the configuration is valid."));
         memory_->setToolTip({});
@@ -836,10 +836,8 @@ std::shared_ptr<const TrainPage::ModelFacts> TrainPage::modelFacts(const QString
 // Several GPUs or CPU processes in "Train on": each rank's share (`--dry-run --world-size N`), the
 // optimizer state and gradients divided as zero_stage shards them.
 void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
-    estimate_gib_ = estimate_all_ranks_gib_ = -1;
+    estimate_ = {};
     estimate_error_.clear();
-    estimate_details_.clear();
-    estimate_rank_summary_.clear();
     const RankLaunch launch = ranks_->launch();
     estimate_ranks_ = std::max(1, launch.processes);
     const QString dev = QString::fromStdString(c.device);
@@ -852,33 +850,7 @@ void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
     const bool bf16 = lathe::resolve_bf16(c.bf16, cuda, major);
     try {
         const auto facts = modelFacts(QString::fromStdString(c.base_model));
-        const lathe::MemoryEstimate e = lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16, estimate_ranks_);
-        constexpr double kGiB = 1024.0 * 1024 * 1024;
-        estimate_gib_ = e.device_total() / kGiB;
-        estimate_all_ranks_gib_ = e.total / kGiB;
-        auto gib = [](double bytes) { return QString::fromStdString(lathe::format_gib(bytes)); };
-        estimate_details_ = tr("%1 compute\nweights %2\ngradients %3\noptimizer %4\nactivations %5 (+ %6 logits)")
-                                .arg(bf16 ? tr("bfloat16") : tr("float32"), gib(e.weights), gib(e.gradients), gib(e.optimizer),
-                                     gib(e.activations), gib(e.logits));
-        if (!e.ranks.empty()) {
-            estimate_all_ranks_gib_ = 0;
-            size_t largest = 0;
-            for (size_t r = 0; r < e.ranks.size(); ++r) {
-                estimate_all_ranks_gib_ += e.ranks[r].total / kGiB;
-                if (e.ranks[r].total > e.ranks[largest].total) largest = r;
-            }
-            auto bytes = [](double b) { return QString::fromStdString(lathe::human_bytes(static_cast<uint64_t>(b))); };
-            const lathe::RankMemory& m = e.ranks[largest];
-            estimate_rank_summary_ = tr("zero_stage %1; largest, rank %2: optimizer %3, gradients %4, buckets %5")
-                                         .arg(e.zero_stage).arg(largest).arg(bytes(m.optimizer_states + m.master), bytes(m.gradients), bytes(m.buckets));
-            estimate_details_ = tr("%1 compute, %2 ranks, zero_stage %3\nweights %4 on every rank\nactivations %5 (+ %6 logits) on every rank")
-                                    .arg(bf16 ? tr("bfloat16") : tr("float32")).arg(e.ranks.size()).arg(e.zero_stage)
-                                    .arg(gib(e.weights), gib(e.activations), gib(e.logits));
-            for (size_t r = 0; r < e.ranks.size(); ++r)
-                estimate_details_ += tr("\nrank %1: optimizer %2 (master %3), gradients %4, buckets %5, total %6")
-                                         .arg(r).arg(bytes(e.ranks[r].optimizer_states), bytes(e.ranks[r].master), bytes(e.ranks[r].gradients),
-                                                     bytes(e.ranks[r].buckets), gib(e.ranks[r].total));
-        }
+        estimate_ = describeMemoryEstimate(lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16, estimate_ranks_), bf16);
     } catch (const std::exception& e) {
         estimate_error_ = QString::fromUtf8(e.what());
     }
@@ -888,13 +860,13 @@ void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
 QString TrainPage::memoryText() const { return memory_->text(); }
 
 void TrainPage::showMemory() {
-    memory_->setToolTip(estimate_details_);
+    memory_->setToolTip(estimate_.details);
     if (!estimate_error_.isEmpty()) {
         memory_->setText(tr("<span style='color:#c62828'>Memory estimate failed: %1</span>").arg(estimate_error_.toHtmlEscaped()));
         return;
     }
     fits_ = -1;
-    if (estimate_gib_ < 0) return;
+    if (estimate_.device_gib < 0) return;
     const QString dev = device_->currentData().toString();
     QString where;
     double free = -1;
@@ -920,10 +892,10 @@ void TrainPage::showMemory() {
     // CPU ranks share this machine's memory, each with a whole model: all ranks' shares together.
     const int cpu_ranks = on_cpu ? ranks_->launch().processes : 1;
     const bool per_rank = estimate_ranks_ > 1 && !on_cpu;
-    const double need = cpu_ranks > 1 && estimate_ranks_ == cpu_ranks ? estimate_all_ranks_gib_ : estimate_gib_ * cpu_ranks;
+    const double need = cpu_ranks > 1 && estimate_ranks_ == cpu_ranks ? estimate_.all_ranks_gib : estimate_.device_gib * cpu_ranks;
     QString text = need < 0.01 ? tr("Memory estimate: <b>under 0.01 GiB</b>") : tr("Memory estimate: <b>%1 GiB</b>").arg(need, 0, 'f', 2);
-    if (per_rank) text += tr(" per rank (%1 ranks, %2)").arg(estimate_ranks_).arg(estimate_rank_summary_);
-    if (cpu_ranks > 1) text += tr(" (%1 processes)").arg(cpu_ranks) + (estimate_rank_summary_.isEmpty() ? QString() : tr("; %1").arg(estimate_rank_summary_));
+    if (per_rank) text += tr(" per rank (%1 ranks, %2)").arg(estimate_ranks_).arg(estimate_.rank_summary);
+    if (cpu_ranks > 1) text += tr(" (%1 processes)").arg(cpu_ranks) + (estimate_.rank_summary.isEmpty() ? QString() : tr("; %1").arg(estimate_.rank_summary));
     if (free < 0) {
         text += tr(" · %1.").arg(where);
     } else if ((fits_ = need <= free ? 1 : 0)) {

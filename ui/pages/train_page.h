@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/train/train_config.h"
+#include "ui/pages/memory_estimate_text.h"
 #include "ui/training_session.h"
 
 class QCheckBox;
@@ -49,7 +50,7 @@ public:
     QStringList problems() const { return problems_; }
     // The memory line shown ("Memory estimate: … of … free …").
     QString memoryText() const;
-    double estimatedGiB() const { return estimate_gib_; }
+    double estimatedGiB() const { return estimate_.device_gib; }
     QString configPath() const { return path_; }
     // The "Train on" list (local GPUs and the CPU): several ranks start through `lathe launch`.
     RankPicker* rankPicker() const { return ranks_; }
@@ -154,11 +155,8 @@ private:
     struct ModelFacts;
     std::shared_ptr<const ModelFacts> model_facts_;
     std::shared_ptr<const ModelFacts> modelFacts(const QString& dir);
-    double estimate_gib_ = -1;  // one device's need: the process's, or the largest rank's of a data parallel run
-    double estimate_all_ranks_gib_ = -1;  // every rank's together (CPU ranks share this machine's memory)
-    int estimate_ranks_ = 1;              // the world size it was made for ("Train on")
-    QString estimate_rank_summary_;       // data parallel: the largest rank's sharded parts
-    QString estimate_details_;  // the estimate's parts, for the tooltip
+    MemoryEstimateText estimate_;  // the last estimate's figures and words (device_gib -1: none)
+    int estimate_ranks_ = 1;       // the world size it was made for ("Train on")
     QString estimate_error_;
     int fits_ = -1;  // 1: the estimate fits the device's free memory, 0: it does not, -1: unknown
     DeviceMemory* devices_;
