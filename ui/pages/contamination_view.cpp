@@ -1,5 +1,7 @@
 #include "ui/pages/contamination_view.h"
 
+#include "ui/pages/row_table_view.h"
+
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -90,16 +92,7 @@ ContaminationView::ContaminationView(QWidget* parent) : QWidget(parent), process
 
     // The result: the table, or a message in its place when there is nothing to list.
     model_ = new ContaminationTableModel(this);
-    table_ = new QTableView(this);
-    table_->setObjectName("contaminationTable");
-    table_->setModel(model_);
-    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table_->setSelectionMode(QAbstractItemView::SingleSelection);
-    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    table_->setWordWrap(false);
-    table_->verticalHeader()->hide();
-    table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+    table_ = makeRowTableView(model_, "contaminationTable", this);
     // The short columns fit their contents (at most kMaxRows rows); the item and the overlap share the rest.
     QHeaderView* header = table_->horizontalHeader();
     header->setSectionResizeMode(QHeaderView::ResizeToContents);

@@ -1,5 +1,7 @@
 #include "ui/pages/datasets_page.h"
 
+#include "ui/pages/row_table_view.h"
+
 #include <qcustomplot.h>
 
 #include <QComboBox>
@@ -103,17 +105,8 @@ DatasetsPage::DatasetsPage(QWidget* parent) : QWidget(parent) {
 
     // Left: the rows.
     table_model_ = new DatasetTableModel(this);
-    table_ = new QTableView(this);
-    table_->setObjectName("rowsTable");
-    table_->setModel(table_model_);
-    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table_->setSelectionMode(QAbstractItemView::SingleSelection);
-    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    table_->setWordWrap(false);
-    table_->verticalHeader()->hide();
-    // Fixed row heights and no content-sized columns: the view never asks every row for its size.
-    table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+    // No content-sized columns either: the view never asks every row for its size.
+    table_ = makeRowTableView(table_model_, "rowsTable", this);
     table_->horizontalHeader()->setDefaultSectionSize(180);
     table_->horizontalHeader()->setStretchLastSection(true);
     table_->horizontalHeader()->setMinimumSectionSize(40);
