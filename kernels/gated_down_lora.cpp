@@ -6,7 +6,7 @@
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include "kernels/dropout_replay.h"
+#include "kernels/dropout_noise.h"
 #include "kernels/gate_activation_math.h"
 
 namespace lathe::kernels {
@@ -27,11 +27,7 @@ struct GatedDownLoraFunction : public torch::autograd::Function<GatedDownLoraFun
         at::Tensor h = gate_activation_forward(act, gate) * up;
         at::Tensor base = at::linear(h, W);
         at::Tensor h_d = h;
-        if (dropout > 0) {
-            at::Generator before_draw = generator_before_draw(h.device());
-            ctx->saved_data["generator"] = before_draw;
-            h_d = h * draw_dropout_noise(h, dropout);
-        }
+        if (dropout > 0) h_d = drop_remembering_noise(*ctx, h, dropout);
         at::Tensor a = at::linear(h_d, A);
         at::Tensor y = base + at::linear(a, B) * scale;
         ctx->save_for_backward({gate, up, a, W, A, B});
@@ -57,14 +53,10 @@ struct GatedDownLoraFunction : public torch::autograd::Function<GatedDownLoraFun
             // One [..., I] temporary after another, each freed when done with: this op's point is memory.
             at::Tensor act_gate = gate_activation_forward(act, gate);
             at::Tensor da = at::matmul(d_ba, B);
-            at::Tensor noise;
-            {
-                at::Tensor h_d = act_gate * up;  // h, then h_d; the noise drawn like h, as the forward drew it
-                if (dropout > 0) {
-                    noise = draw_dropout_noise(h_d, dropout, ctx->saved_data["generator"].toGenerator().clone());
-                    h_d.mul_(noise);
-                }
-                if (need_A) dA = at::mm(rows(da).t(), rows(h_d));
+            if (need_A) {
+                at::Tensor h_d = act_gate * up;  // h, then h_d with the forward's noise (dropout_noise.h)
+                if (dropout > 0) noise_times(*ctx, h_d, dropout, /*in_place=*/true);
+                dA = at::mm(rows(da).t(), rows(h_d));
             }
             if (need_gate || need_up) {
                 // dh from the base product (dy W) and from the adapter; autograd adds the two the same way
@@ -72,8 +64,7 @@ struct GatedDownLoraFunction : public torch::autograd::Function<GatedDownLoraFun
                 at::Tensor dh = at::matmul(dy, W);
                 {
                     at::Tensor dh_lora = at::matmul(da, A);
-                    if (noise.defined()) dh_lora.mul_(noise);
-                    noise.reset();
+                    if (dropout > 0) noise_times(*ctx, dh_lora, dropout, /*in_place=*/true);
                     dh.add_(dh_lora);
                 }
                 // The gated activation's backward (gated_activation.cpp).

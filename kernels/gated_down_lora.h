@@ -10,11 +10,12 @@
 //   gate's dtype, no bias (Llama, Qwen, Mistral, Gemma and Phi-3 have none on down_proj), no gradient
 //   (a W that requires grad is refused: full finetuning keeps the separate ops); A [r, I] and B [out, r]
 //   in gate's dtype (float32 masters cast outside, with autograd); dropout in [0, 1), drawn as
-//   at::dropout draws it on the CPU (dropout_replay.h), from the default generator, after anything the
+//   at::dropout draws it on the CPU (dropout_noise.h), from the default generator, after anything the
 //   caller drew before (the same random stream as the separate ops).
 // Saved for backward: gate and up (which the gated activation would keep), a = A(h_d) [..., r], W, A and
-//   B, and with dropout a copy of the generator from before the draw. h, act(gate), h_d and the noise are
-//   recomputed; the base product h W^T is not (backward needs only dy W).
+//   B, and with dropout the mask as bits on the CPU (1/8 byte an element of h) or a copy of the generator
+//   from before the draw on CUDA (dropout_noise.h). h, act(gate), h_d and the noise are recomputed; the
+//   base product h W^T is not (backward needs only dy W).
 // Numerics: the separate ops' own ATen operations in the same order, forward and backward: a seeded CPU
 //   run equals the composite (gated activation, then the LoRA linear) within rounding order (tests: 1e-6
 //   in float32; ATen may pick another product kernel where a dimension is 1).

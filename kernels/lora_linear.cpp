@@ -8,7 +8,7 @@
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include "kernels/dropout_replay.h"
+#include "kernels/dropout_noise.h"
 
 namespace lathe::kernels {
 
@@ -31,11 +31,9 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
             if (keep.defined()) {
                 x_d = x * dropout_noise_of(keep, x, dropout);
             } else {
-                // at::dropout's own draw on the CPU (_dropout: empty_like(x).bernoulli_(1 - p), div_(1 - p)),
-                // from the default generator; a copy of the generator as it was before the draw lets
-                // backward draw the same noise again, so no mask is kept.
-                ctx->saved_data["generator"] = generator_before_draw(x.device());
-                x_d = x * draw_dropout_noise(x, dropout);
+                // at::dropout's own draw on the CPU, from the default generator; what backward needs to
+                // get the noise back is kept as bits or as a copy of the generator (dropout_noise.h).
+                x_d = drop_remembering_noise(*ctx, x, dropout);
             }
         }
         at::Tensor a = at::linear(x_d, A);
@@ -59,18 +57,14 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
         if (need_B) dB = at::mm(rows(d_ba).t(), rows(a));
         if (need_x || need_A) {
             at::Tensor da = at::matmul(d_ba, B);
-            at::Tensor noise;
-            if (keep.defined()) {
-                noise = dropout_noise_of(keep, x, dropout);
-            } else if (ctx->saved_data.count("generator") > 0) {
-                // A fresh copy each time, so that a second backward (retain_graph) draws the same noise too.
-                noise = draw_dropout_noise(x, dropout, ctx->saved_data["generator"].toGenerator().clone());
-            }
-            if (need_A) dA = at::mm(rows(da).t(), rows(noise.defined() ? x * noise : x));
-            if (need_x) {
-                dx = at::matmul(da, A);
-                if (noise.defined()) dx = dx * noise;
-            }
+            // v * the forward's noise: from the given mask, or got back (dropout_noise.h).
+            const at::Tensor noise = keep.defined() ? dropout_noise_of(keep, x, dropout) : at::Tensor();
+            auto dropped = [&](const at::Tensor& v, bool in_place) {
+                if (dropout == 0) return v;
+                return noise.defined() ? v * noise : noise_times(*ctx, v, dropout, in_place);
+            };
+            if (need_A) dA = at::mm(rows(da).t(), rows(dropped(x, false)));
+            if (need_x) dx = dropped(at::matmul(da, A), true);
         }
         return {ctx->needs_input_grad(0) ? dy : at::Tensor(), dx, dA, dB, at::Tensor(), at::Tensor(), at::Tensor()};
     }

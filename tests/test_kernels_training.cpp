@@ -8,12 +8,15 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
+#include <ATen/ops/isclose.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/where.h>
+#include <ATen/ops/zeros.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include "kernels/allocation_probe.h"
 #include "kernels/composite.h"
 #include "kernels/dispatch.h"
+#include "kernels/dropout_noise.h"
 #include "kernels/linear_cross_entropy.h"
 #include "kernels/gated_down_lora.h"
 #include "kernels/lora_linear.h"
@@ -101,13 +105,17 @@ TEST_P(TrainingKernelsTest, LinearCrossEntropyMatchesCompositeInFloat32) {
             for (Ignored ignored : {Ignored::None, Ignored::Some, Ignored::FirstChunk, Ignored::All}) {
                 for (double smoothing : {0.0, 0.1}) {
                     for (bool bias : {false, true}) {
-                        for (bool mean : {false, true}) {
+                        for (int mode = 0; mode < 4; ++mode) {
+                            const bool mean = mode % 2 == 1, in_forward = mode >= 2;
                             if (mean && ignored == Ignored::All) continue;  // 0 / 0: NaN either way
+                            if (in_forward && chunk != 5) continue;         // one chunking is enough for it (time)
                             if (mean && ignored == Ignored::FirstChunk && chunk >= s.n) continue;
                             const std::string what = "n " + std::to_string(s.n) + " h " + std::to_string(s.h) + " v " + std::to_string(s.v) +
                                                      " chunk " + std::to_string(chunk) + " ignored " + std::to_string(static_cast<int>(ignored)) +
-                                                     " smoothing " + std::to_string(smoothing) + (bias ? " bias" : "") + (mean ? " mean" : " sum");
+                                                     " smoothing " + std::to_string(smoothing) + (bias ? " bias" : "") + (mean ? " mean" : " sum") +
+                                                     (in_forward ? " gradients in forward" : "");
                             LinearCrossEntropyOptions o;
+                            o.gradients_in_forward = in_forward;
                             o.label_smoothing = smoothing;
                             o.mean = mean;
                             o.divisor = mean ? 1.0 : 37.0;
@@ -250,6 +258,80 @@ TEST_P(TrainingKernelsTest, LinearCrossEntropyWithoutGradWorks) {
     EXPECT_LE(relative_error(fused, comp), 2e-6);
 }
 
+TEST_P(TrainingKernelsTest, LinearCrossEntropyGradientsInForwardAreTheBackwardsOnes) {
+    // Formed in the forward or in the backward, the gradients are the same numbers: bit for bit for a loss
+    // gradient of 1 (train_step's), within a rounding for another one (scaled afterwards), for each set
+    // of inputs that need a gradient (a frozen head, the usual LoRA case, or a trained one with bias).
+    const int64_t n = 45, h = 16, v = 300;
+    at::Tensor hidden = at::randn({n, h}, options(at::kFloat)), weight = at::randn({v, h}, options(at::kFloat)) * 0.3;
+    at::Tensor b = at::randn({v}, options(at::kFloat));
+    at::Tensor targets = make_targets(n, v, Ignored::Some, 0, options(at::kFloat));
+    for (const std::vector<bool>& needed : std::vector<std::vector<bool>>{{true, false, false}, {true, true, false}, {true, true, true}, {false, true, true}}) {
+        for (double smoothing : {0.0, 0.2}) {
+            for (bool mean : {false, true}) {
+                for (double scale : {1.0, 0.7}) {
+                    const std::string what = "needs " + std::to_string(needed[0]) + std::to_string(needed[1]) + std::to_string(needed[2]) + " smoothing " +
+                                             std::to_string(smoothing) + (mean ? " mean" : " sum") + " loss gradient " + std::to_string(scale);
+                    auto loss_with = [&](bool in_forward) {
+                        LinearCrossEntropyOptions o;
+                        o.gradients_in_forward = in_forward;
+                        o.label_smoothing = smoothing;
+                        o.mean = mean;
+                        o.divisor = 13;
+                        o.chunk_rows = 8;
+                        return [o, &targets](const std::vector<at::Tensor>& in) { return fused_linear_cross_entropy(in[0], in[1], in[2], targets, o); };
+                    };
+                    const at::Tensor dy = at::full({}, scale, options(at::kFloat));
+                    auto f = run(loss_with(true), {hidden, weight, b}, needed, dy), c = run(loss_with(false), {hidden, weight, b}, needed, dy);
+                    ASSERT_EQ(f.size(), c.size()) << what;
+                    for (size_t i = 0; i < f.size(); ++i) {
+                        ASSERT_EQ(f[i].defined(), c[i].defined()) << what << " result " << i;
+                        if (!f[i].defined()) continue;
+                        if (scale == 1.0) {
+                            EXPECT_TRUE(f[i].equal(c[i])) << what << " result " << i;
+                        } else {
+                            // The loss gradient multiplies after the float32 rounding of the factor,
+                            // not before: a few float32 roundings apart.
+                            EXPECT_LE(relative_error(f[i], c[i]), 4e-6) << what << " result " << i;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_P(TrainingKernelsTest, LinearCrossEntropyGradientsInForwardKeepTheGradientsOnlyAndHandThemOverOnce) {
+    // With a frozen head the forward keeps grad_hidden [N, H] and nothing else per row: no logsumexp, and
+    // no one chunk's logits. Backward hands the gradients over once (they move out); a second backward is
+    // an error, not a silent zero. Without grad mode nothing is formed.
+    const int64_t n = 256, h = 64, v = 4000, chunk = 32;
+    LinearCrossEntropyOptions o;
+    o.chunk_rows = chunk;
+    o.gradients_in_forward = true;
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+        at::Tensor hidden = at::randn({n, h}, options(dtype)).requires_grad_();
+        at::Tensor weight = at::randn({v, h}, options(dtype)) * 0.1;
+        at::Tensor targets = make_targets(n, v, Ignored::Some, 0, options(dtype));
+        const auto [saved, peak] = saved_and_peak(device_, [&] { return fused_linear_cross_entropy(hidden, weight, {}, targets, o); });
+        const int64_t element = dtype == at::kFloat ? 4 : 2;
+        std::cout << "linear_cross_entropy, gradients in forward, " << dtype << ": saves " << saved << " bytes (peak " << peak << ")\n";
+        if (device_.is_cpu()) {
+            EXPECT_EQ(saved, n * h * element);
+            EXPECT_LE(peak, n * h * element + 4 * chunk * v * 4);
+        }
+    }
+    at::Tensor hidden = at::randn({n, h}, options(at::kFloat)).requires_grad_(), weight = at::randn({v, h}, options(at::kFloat));
+    at::Tensor targets = make_targets(n, v, Ignored::None, 0, options(at::kFloat));
+    at::Tensor loss = fused_linear_cross_entropy(hidden, weight, {}, targets, o);
+    loss.backward({}, /*retain_graph=*/true);
+    EXPECT_TRUE(hidden.grad().defined());
+    EXPECT_THROW(loss.backward(), c10::Error);
+    at::NoGradGuard no_grad;
+    const auto [saved, peak] = saved_and_peak(device_, [&] { return fused_linear_cross_entropy(hidden, weight, {}, targets, o); });
+    EXPECT_EQ(saved, 0);
+}
+
 TEST(TrainingKernelsChecks, LinearCrossEntropyRefusesBadShapes) {
     at::Tensor h = at::randn({4, 8}), w = at::randn({10, 8}), t = at::zeros({4}, at::kLong);
     LinearCrossEntropyOptions o;
@@ -311,26 +393,56 @@ TEST_P(TrainingKernelsTest, LoraLinearGradientsOfBaseAndFrozenInputs) {
 
 TEST_P(TrainingKernelsTest, LoraLinearDrawsTheCompositesDropoutMask) {
     // Without a given mask both draw from the default generator; on the CPU the fused op draws as
-    // at::dropout does, so a seeded run gives the composite's result bit for bit.
+    // at::dropout does and keeps the mask as bits, so a seeded run gives the composite's result bit for
+    // bit: in every dtype, for a size that is no multiple of 8 bits and for an x that is not contiguous.
     if (device_.is_cuda()) GTEST_SKIP() << "on CUDA at::dropout draws with its own fused kernel";
-    at::Tensor x = at::randn({4, 7, 64}, options(at::kFloat)), base = at::randn({4, 7, 16}, options(at::kFloat));
-    at::Tensor A = at::randn({8, 64}, options(at::kFloat)), B = at::randn({16, 8}, options(at::kFloat)), dy = at::randn({4, 7, 16}, options(at::kFloat));
-    auto seeded = [&](auto f) {
-        at::manual_seed(1234);
-        return run(f, {base, x, A, B}, {true, true, true, true}, dy);
-    };
-    auto f = seeded([&](const std::vector<at::Tensor>& t) { return fused_lora_linear(t[0], t[1], t[2], t[3], 2.0, 0.1); });
-    auto c = seeded([&](const std::vector<at::Tensor>& t) { return composite::lora_linear(t[0], t[1], t[2], t[3], 2.0, 0.1); });
-    for (size_t i = 0; i < f.size(); ++i) EXPECT_TRUE(f[i].equal(c[i])) << "result " << i;
-    at::manual_seed(1235);
-    at::Tensor other = fused_lora_linear(base, x, A, B, 2.0, 0.1);
-    EXPECT_FALSE(other.equal(f[0]));  // the mask is drawn, not fixed
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf, at::kDouble}) {
+        for (bool contiguous : {true, false}) {
+            const std::string what = std::string(c10::toString(dtype)) + (contiguous ? " contiguous" : " transposed");
+            at::Tensor x = contiguous ? at::randn({4, 7, 61}, options(dtype)) : at::randn({4, 61, 7}, options(dtype)).transpose(1, 2);
+            at::Tensor base = at::randn({4, 7, 16}, options(dtype)), dy = at::randn({4, 7, 16}, options(dtype));
+            at::Tensor A = at::randn({8, 61}, options(dtype)), B = at::randn({16, 8}, options(dtype));
+            auto seeded = [&](auto f) {
+                at::manual_seed(1234);
+                return run(f, {base, x, A, B}, {true, true, true, true}, dy);
+            };
+            auto f = seeded([&](const std::vector<at::Tensor>& t) { return fused_lora_linear(t[0], t[1], t[2], t[3], 2.0, 0.1); });
+            auto c = seeded([&](const std::vector<at::Tensor>& t) { return composite::lora_linear(t[0], t[1], t[2], t[3], 2.0, 0.1); });
+            for (size_t i = 0; i < f.size(); ++i) EXPECT_TRUE(f[i].equal(c[i])) << what << " result " << i;
+            at::manual_seed(1235);
+            at::Tensor other = fused_lora_linear(base, x, A, B, 2.0, 0.1);
+            EXPECT_FALSE(other.equal(f[0])) << what;  // the mask is drawn, not fixed
+        }
+    }
 }
 
-TEST_P(TrainingKernelsTest, LoraLinearBackwardDrawsTheForwardsMaskAgain) {
-    // The fused op keeps no mask: backward draws it again from a copy of the generator taken before the
-    // forward's draw. Draws made between forward and backward (other layers' dropout) must not change it,
-    // and a second backward through the same graph draws it once more. Against the composite, which keeps
+TEST(DropoutNoise, KeptBitsGiveTheNoisesProductBitForBit) {
+    // The bits of a drawn noise times v equal v * noise exactly, NaN and infinity included (a dropped
+    // element multiplies by zero, as the noise does), out of place and in place, at odd sizes.
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf, at::kDouble}) {
+        for (int64_t n : {1, 7, 8, 9, 4097 * 8 + 3}) {
+            const std::string what = std::string(c10::toString(dtype)) + " n " + std::to_string(n);
+            at::Tensor noise = draw_dropout_noise(at::empty({n}, at::TensorOptions().dtype(dtype)), 0.3);
+            at::Tensor bits = pack_kept_bits(noise);
+            ASSERT_EQ(bits.numel(), (n + 7) / 8) << what;
+            at::Tensor v = at::randn({n}, at::TensorOptions().dtype(dtype));
+            v[0].fill_(std::nan(""));
+            if (n > 1) v[n - 1].fill_(INFINITY);
+            const at::Tensor expected = v * noise;
+            auto same = [&](const at::Tensor& t) { return at::isclose(t, expected, 0, 0, /*equal_nan=*/true).all().item<bool>(); };
+            EXPECT_TRUE(same(times_kept_bits(v, bits, 0.3, false))) << what;
+            at::Tensor in_place = v.clone();
+            EXPECT_EQ(times_kept_bits(in_place, bits, 0.3, true).data_ptr(), in_place.data_ptr()) << what;
+            EXPECT_TRUE(same(in_place)) << what;
+        }
+    }
+    EXPECT_THROW(times_kept_bits(at::randn({9}), at::zeros({1}, at::kByte), 0.3, false), c10::Error);  // 9 elements need 2 bytes
+}
+
+TEST_P(TrainingKernelsTest, LoraLinearBackwardGetsTheForwardsMaskBack) {
+    // The fused op keeps no noise in x's dtype: on the CPU it keeps the mask as bits (dropout_noise.h).
+    // Draws made between forward and backward (other layers' dropout) must not change the mask, and a
+    // second backward through the same graph must use it once more. Against the composite, which keeps
     // its noise, with the same seed.
     if (device_.is_cuda()) GTEST_SKIP() << "on CUDA at::dropout draws with its own fused kernel";
     at::Tensor x0 = at::randn({3, 5, 32}, options(at::kFloat)), base = at::randn({3, 5, 8}, options(at::kFloat));
@@ -349,7 +461,7 @@ TEST_P(TrainingKernelsTest, LoraLinearBackwardDrawsTheForwardsMaskAgain) {
     for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << "gradient " << i;
 }
 
-TEST_P(TrainingKernelsTest, LoraLinearSavesNoMask) {
+TEST_P(TrainingKernelsTest, LoraLinearSavesTheMaskAsBitsAtMost) {
     const int64_t n = 64, in = 512, out = 256, r = 16;
     for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
         for (double dropout : {0.0, 0.1}) {
@@ -362,8 +474,8 @@ TEST_P(TrainingKernelsTest, LoraLinearSavesNoMask) {
             std::cout << "lora_linear " << dtype << " dropout " << dropout << " x [" << n << ", " << in << "] r " << r << ": saves " << fused
                       << " bytes (forward peak " << fused_peak << "), composite " << comp << " (peak " << comp_peak << ")\n";
             if (device_.is_cpu()) {
-                // a = x_d A^T only: the mask is drawn again in backward from a copy of the generator.
-                EXPECT_EQ(fused, n * r * element);
+                // a = x_d A^T, and with dropout the mask as bits, 1 bit an element of x.
+                EXPECT_EQ(fused, n * r * element + (dropout > 0 ? n * in / 8 : 0));
                 // The composite: a, plus the noise and x_d at x's element size.
                 EXPECT_EQ(comp, n * r * element + (dropout > 0 ? 2 * n * in * element : 0));
             }
@@ -411,10 +523,10 @@ TEST_P(TrainingKernelsTest, GatedDownLoraMatchesComposite) {
     }
 }
 
-TEST_P(TrainingKernelsTest, GatedDownLoraSavesNeitherTheProductNorTheMask) {
-    // gate and up are the op's inputs (allocated before it): what it adds is a = A(h_d) only. The
-    // composite keeps act(gate) and the product h, or with dropout (on the CPU) act(gate), the noise and
-    // the dropped h.
+TEST_P(TrainingKernelsTest, GatedDownLoraSavesNeitherTheProductNorTheNoise) {
+    // gate and up are the op's inputs (allocated before it): what it adds is a = A(h_d), and with dropout
+    // on the CPU the mask as bits (1 bit an element of h). The composite keeps act(gate) and the product
+    // h, or with dropout (on the CPU) act(gate), the noise and the dropped h.
     const int64_t n = 64, inter = 512, out = 128, r = 16;
     for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
         for (double dropout : {0.0, 0.1}) {
@@ -426,7 +538,7 @@ TEST_P(TrainingKernelsTest, GatedDownLoraSavesNeitherTheProductNorTheMask) {
             const int64_t element = dtype == at::kFloat ? 4 : 2;
             std::cout << "gated_down_lora " << dtype << " dropout " << dropout << " gate [" << n << ", " << inter << "] r " << r << ": saves " << fused
                       << " bytes (forward peak " << fused_peak << "), composite " << comp << " (peak " << comp_peak << ")\n";
-            EXPECT_EQ(fused, n * r * element);
+            EXPECT_EQ(fused, n * r * element + (dropout > 0 && device_.is_cpu() ? n * inter / 8 : 0));
             if (device_.is_cpu()) {
                 EXPECT_EQ(comp, n * r * element + (dropout > 0 ? 3 : 2) * n * inter * element);
             }

@@ -41,8 +41,8 @@ bool plain_head(const Linear& head, const at::Tensor& hidden) {
     return head.weight.defined() && !head.weight_4bit && !head.lora && head.weight.scalar_type() == hidden.scalar_type();
 }
 
-// How many labeled rows go to one loss call: the fused op takes them all and makes their logits chunk by
-// chunk in its forward and again in its backward; the composite (and lm.logits) is called, and
+// How many labeled rows go to one loss call: the fused op takes them all and makes their logits, and
+// their gradients, chunk by chunk in its forward (gradients_in_forward); the composite (and lm.logits) is called, and
 // differentiated, one chunk at a time, so that one chunk's logits exist at a time either way.
 int64_t rows_per_loss_call(bool plain, int64_t labeled_rows, int64_t chunk_rows) {
     return plain && kernels::fused_ops_enabled() ? std::max<int64_t>(labeled_rows, 1) : chunk_rows;
@@ -54,6 +54,7 @@ at::Tensor head_loss(const DecoderLM& lm, bool plain, const at::Tensor& rows, co
     kernels::LinearCrossEntropyOptions options;
     options.divisor = divisor;
     options.chunk_rows = chunk_rows;
+    options.gradients_in_forward = true;  // chunked_loss_backward differentiates each loss right away
     return kernels::linear_cross_entropy(rows, lm.lm_head.weight, lm.lm_head.bias, targets, options);
 }
 
