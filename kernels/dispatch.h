@@ -7,20 +7,12 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "kernels/fused_ops_setting.h"  // fused_ops_enabled(): which of the two these run
 #include "kernels/gated_activation.h"
 #include "kernels/linear_cross_entropy.h"
 
 namespace lathe::kernels {
 
-// Whether the dispatch uses the fused autograd functions: the environment variable LATHE_FUSED_OPS (0: the
-// composites, 1: the fused ops), read once, at the first call; unset or empty, the build's choice
-// (LATHE_KERNELS=ON: fused). One binary can then measure before and after (docs/performance.md). Throws
-// std::invalid_argument for another value.
-bool fused_ops_enabled();
-// What fused_ops_enabled() answers for LATHE_FUSED_OPS = env_value (nullptr: unset).
-bool fused_ops_setting(const char* env_value);
-// Makes the next fused_ops_enabled() read LATHE_FUSED_OPS again (tests).
-void reread_fused_ops_setting();
 // Whether the CUDA kernels were compiled in (CUDA LibTorch and nvcc found at build time).
 bool cuda_kernels_built();
 

@@ -27,12 +27,13 @@
 #include "core/models/loader.h"
 #include "core/train/adamw.h"
 #include "core/train/batch.h"
+#include "core/train/layer_activations.h"
 #include "core/train/lora.h"
 #include "core/train/memory_estimate.h"
+#include "core/train/saved_bytes.h"
 #include "core/train/train_config.h"
 #include "core/train/train_step.h"
 #include "core/util/error.h"
-#include "kernels/allocation_probe.h"
 #include "kernels/dispatch.h"
 
 namespace lathe {
@@ -153,32 +154,18 @@ bool reset_rss_high_water_mark() { return static_cast<bool>(std::ofstream("/proc
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// The bytes autograd keeps after one training forward through the layers (embedding, decoder layers, final
-// norm) of `b`: every byte allocated during the forward and still alive when it returns, which is what the
-// graph holds for backward plus the final hidden states. The allocator reports each allocation once, so a
-// storage that several saved tensors share (x saved by q, k and v) counts once at its size, and nothing that
-// existed before (weights, the input ids) counts. The loss is not included: a training step runs the
-// output layer and the loss per chunk, with their backward, after the layers' forward.
-int64_t forward_saved_bytes(LoadedModel& model, const Batch& b) {
-    Batch d = batch_to_device(b, model.lm->device());
-    kernels::AllocationProbe probe(model.lm->device().type());
-    at::Tensor hidden = model.lm->hidden_states(d.input_ids, d.attention_mask, d.position_ids, nullptr, /*training=*/true, d.sequence_ids);
-    return probe.live_bytes();
-}
-
 // --saved-bytes: the saved bytes with every layer and with the first layer only; their difference per
 // token and per layer is the figure docs/performance.md compares with transformers + PEFT
-// (bench/saved_bytes_hf.py counts the same way through saved-tensor hooks).
-nlohmann::json saved_bytes_report(LoadedModel& model, const Batch& b) {
-    const int64_t layers = static_cast<int64_t>(model.lm->layers.size());
-    if (layers < 2) throw Error("--saved-bytes needs at least 2 layers (the per-layer figure is the difference against one layer)");
-    const int64_t tokens = b.input_ids.numel();
-    forward_saved_bytes(model, b);  // first forward: lazily made tables (rotary) are not counted below
-    const int64_t all = forward_saved_bytes(model, b);
-    model.lm->layers.erase(model.lm->layers.begin() + 1, model.lm->layers.end());
-    const int64_t one = forward_saved_bytes(model, b);
-    return {{"saved_bytes", {{std::to_string(layers), all}, {"1", one}}},
-            {"saved_bytes_per_token_per_layer", static_cast<double>(all - one) / static_cast<double>(layers - 1) / static_cast<double>(tokens)},
+// (bench/saved_bytes_hf.py counts the same way through saved-tensor hooks), beside what the memory
+// estimate expects one layer to keep (layer_activations.h).
+nlohmann::json saved_bytes_report(LoadedModel& model, const Batch& b, const TrainConfig& run, bool bf16) {
+    const ActivationOps ops{.bf16 = bf16, .fused = kernels::fused_ops_enabled(), .on_cpu = runs_on_cpu(run), .sequence = b.input_ids.size(1)};
+    const LayerActivations expected = run.gradient_checkpointing ? checkpointed_layer(model.config, ops) : layer_activations(run, model.config, ops);
+    const SavedBytes s = measure_saved_bytes(model, b);
+    const double tokens = static_cast<double>(b.input_ids.numel());
+    return {{"saved_bytes", {{std::to_string(s.layers), s.all_layers}, {"1", s.one_layer}}},
+            {"saved_bytes_per_token_per_layer", s.per_token_per_layer},
+            {"estimate_bytes_per_token_per_layer", expected.per_token + expected.per_layer / tokens},
             {"fused_ops", kernels::fused_ops_enabled()},
             {"counting", "allocator: bytes allocated during the layers' forward and alive after it, each storage once"}};
 }
@@ -247,6 +234,7 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
     run.micro_batch_size = cmd.micro_batch;
     run.sequence_len = cmd.seq;
     run.gradient_checkpointing = cmd.gradient_checkpointing;
+    run.device = cmd.device;
     const bool bf16 = *options.dtype == at::kBFloat16;
     if (cmd.load_in_4bit) options.load_in_4bit = qlora_quantization(run, bf16);
     const double rss_before_model = options.device.is_cuda() ? 0 : current_rss_bytes();
@@ -267,7 +255,7 @@ void run_bench_train(const BenchTrainCommand& cmd, std::ostream& out) {
         nlohmann::json j = {{"shape", cmd.shape}, {"device", options.device.str()}, {"dtype", cmd.dtype}, {"lora_r", cmd.lora_r},
                             {"lora_dropout", cmd.lora_dropout}, {"micro_batch", cmd.micro_batch}, {"seq", cmd.seq}, {"mask", cmd.mask},
                             {"gradient_checkpointing", cmd.gradient_checkpointing}, {"load_in_4bit", cmd.load_in_4bit}};
-        j.update(saved_bytes_report(*model, bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng)));
+        j.update(saved_bytes_report(*model, bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng), run, bf16));
         out << j.dump() << "\n";
         return;
     }

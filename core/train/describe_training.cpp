@@ -49,7 +49,9 @@ void describe_training(const TrainConfig& c, std::ostream& out, int world_size) 
     const ModelSummary m = summarize_model(c.base_model);
     const ModelConfig mc = read_model_config(c.base_model);
     const ComputePlan plan = plan_compute(c);  // bf16: auto and device: auto as the run would resolve them here
-    const MemoryEstimate e = estimate_training_memory(c, mc, m.parameters, plan.bf16, world_size);
+    TrainConfig on_device = c;  // the estimate keeps to the device the run will use (dropout keeps other things on the CPU)
+    on_device.device = plan.device;
+    const MemoryEstimate e = estimate_training_memory(on_device, mc, m.parameters, plan.bf16, world_size);
     const bool lora = uses_lora(c), qlora = e.quantization.has_value(), preference = !c.rl.empty();
 
     std::ostringstream warmup;

@@ -7,8 +7,10 @@
 
 #include "core/models/model_summary.h"
 #include "core/train/bucket_lifetime.h"
+#include "core/train/layer_activations.h"
 #include "core/train/trained_tensors.h"
 #include "core/train/zero_partition.h"
+#include "kernels/fused_ops_setting.h"
 
 namespace lathe {
 
@@ -44,6 +46,20 @@ double lora_parameters(const TrainConfig& c, const ModelConfig& mc) {
     else per_layer += adapted(a.gate, h, i) + adapted(a.up, h, i);  // Plain: up is fc
     per_layer += adapted(a.down, i, h);
     return per_layer * static_cast<double>(mc.num_layers);
+}
+
+// What the layers keep for backward (layer_activations.h), from what each op saves for the run: the fused
+// ops or the composites (the setting the run will read, kernels/fused_ops_setting.h), the dtype, the
+// device. Without checkpointing every layer keeps its share; with it each layer keeps its input (and the
+// generator's state) and one layer at a time is recomputed in full during backward.
+double activation_bytes(const TrainConfig& c, const ModelConfig& mc, bool bf16, double tokens, int64_t length) {
+    const ActivationOps ops{.bf16 = bf16, .fused = kernels::fused_ops_enabled(), .on_cpu = runs_on_cpu(c), .sequence = length};
+    const LayerActivations layer = layer_activations(c, mc, ops);
+    const double one_layer = tokens * layer.per_token + layer.per_layer;
+    const double layers = static_cast<double>(mc.num_layers);
+    if (!c.gradient_checkpointing) return one_layer * layers;
+    const LayerActivations input = checkpointed_layer(mc, ops);
+    return (tokens * input.per_token + input.per_layer) * layers + one_layer;
 }
 
 // Each rank's share of the optimizer state and the gradients, dealt out as ShardedAdamW and GradientSync
@@ -155,8 +171,6 @@ MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelConfig&
     const double moments = c.optimizer == "sgd" ? 0 : e.trainable * 8;  // AdamW: two float32 moments
     const double master = (lora || bf16) ? e.trainable * 4 : 0;         // float32 master weights of what is trained
     e.optimizer = moments + master;
-    // Activations kept for backward, per layer and token, roughly: attention inputs/outputs, q/k/v,
-    // MLP (3 x intermediate) and norms, in the compute dtype.
     // Preference tuning runs each pair's chosen and rejected sequences in one batch: twice the rows, each up
     // to max_length. Its reference model costs nothing here: LoRA-DPO switches the adapter off, full
     // finetuning precomputes the reference log-probabilities.
@@ -164,11 +178,7 @@ MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelConfig&
     const int64_t rows = preference ? 2 * c.micro_batch_size : c.micro_batch_size;
     const int64_t length = preference && c.max_length > 0 ? c.max_length : c.sequence_len;
     const double tokens = static_cast<double>(rows * length);
-    const double per_token_layer = (10.0 * mc.hidden_size + 4.0 * mc.intermediate_size) * weight_bytes;
-    const double layers = static_cast<double>(mc.num_layers);
-    // With checkpointing only each layer's input is kept, plus one layer's worth while it is recomputed.
-    e.activations = c.gradient_checkpointing ? tokens * mc.hidden_size * weight_bytes * layers + tokens * per_token_layer
-                                             : tokens * per_token_layer * layers;
+    e.activations = activation_bytes(c, mc, bf16, tokens, length);
     // The loss runs in chunks of 1024 positions: one chunk's float32 logits and their gradient.
     e.logits = std::min(tokens, 1024.0) * static_cast<double>(mc.vocab_size) * 4.0 * 2;
     e.total = e.weights + e.gradients + e.optimizer + e.activations + e.logits;

@@ -850,7 +850,9 @@ void TrainPage::updateEstimate(const lathe::TrainConfig& c) {
     const bool bf16 = lathe::resolve_bf16(c.bf16, cuda, major);
     try {
         const auto facts = modelFacts(QString::fromStdString(c.base_model));
-        estimate_ = describeMemoryEstimate(lathe::estimate_training_memory(c, facts->config, facts->parameters, bf16, estimate_ranks_), bf16);
+        lathe::TrainConfig on_device = c;  // device: auto resolved as the run resolves it (what dropout keeps differs on the CPU)
+        if (on_device.device == "auto") on_device.device = cuda ? "cuda" : "cpu";
+        estimate_ = describeMemoryEstimate(lathe::estimate_training_memory(on_device, facts->config, facts->parameters, bf16, estimate_ranks_), bf16);
     } catch (const std::exception& e) {
         estimate_error_ = QString::fromUtf8(e.what());
     }
