@@ -63,11 +63,9 @@ private:
     std::optional<std::string> before_;
 };
 
-void expect_estimate_matches(double estimate, double measured, double fused_mask_bits, const std::string& what) {
-    const bool close = std::abs(estimate - measured) <= kTolerance * measured;
-    const bool close_without_bits = fused_mask_bits > 0 && std::abs(estimate - fused_mask_bits - measured) <= kTolerance * measured;
-    EXPECT_TRUE(close || close_without_bits) << what << ": estimate " << estimate << " bytes per token per layer, measured " << measured
-                                             << (fused_mask_bits > 0 ? " (mask bits " + std::to_string(fused_mask_bits) + ")" : "");
+void expect_estimate_matches(double estimate, double measured, const std::string& what) {
+    EXPECT_LE(std::abs(estimate - measured), kTolerance * measured) << what << ": estimate " << estimate << " bytes per token per layer, measured "
+                                                                    << measured;
 }
 
 // `lathe bench train --saved-bytes --shape tiny` in this process, as docs/performance.md runs it on the
@@ -94,10 +92,8 @@ TEST(ActivationEstimate, TinyShapeAsTheBenchMeasuresIt) {
                     run_bench_train(cmd, out);
                     const nlohmann::json j = nlohmann::json::parse(out.str());
                     ASSERT_EQ(j["fused_ops"].get<bool>(), fused);
-                    // tiny: hidden 64, intermediate 128; LoRA on all 7 linear layers.
-                    const double bits = fused && dropout > 0 && !checkpointing ? (6 * 64 + 128) / 8.0 : 0;
                     expect_estimate_matches(j["estimate_bytes_per_token_per_layer"].get<double>(), j["saved_bytes_per_token_per_layer"].get<double>(),
-                                            bits, (fused ? "fused " : "composite ") + dtype + " dropout " + std::to_string(dropout) +
+                                            (fused ? "fused " : "composite ") + dtype + " dropout " + std::to_string(dropout) +
                                                       (checkpointing ? " checkpointing" : ""));
                 }
             }
@@ -133,7 +129,6 @@ TEST_P(ActivationEstimateFixture, EstimateMatchesTheBytesKept) {
                 LoadOptions options;
                 if (bf16) options.dtype = at::kBFloat16;
                 auto model = load_model(model_dir, options);
-                double adapter_inputs = 0;  // elements of the adapted linear layers' inputs, per token, in one layer
                 if (full_finetuning) {
                     make_full_trainable(*model);
                 } else {
@@ -147,9 +142,6 @@ TEST_P(ActivationEstimateFixture, EstimateMatchesTheBytesKept) {
                     c.lora_alpha = lora.alpha;
                     c.lora_dropout = dropout;
                     c.lora_target_modules = lora.target_modules;
-                    DecoderLayer& layer = model->lm->layers[0];
-                    for (Linear* l : {&layer.q, &layer.k, &layer.v, &layer.qkv, &layer.o, &layer.gate, &layer.up, &layer.gate_up, &layer.down})
-                        if (l->present() && l->lora) adapter_inputs += static_cast<double>(l->in_features());
                 }
                 Batch b;
                 b.input_ids = at::randint(config.vocab_size, {1, seq}, at::TensorOptions().dtype(at::kLong));
@@ -157,8 +149,7 @@ TEST_P(ActivationEstimateFixture, EstimateMatchesTheBytesKept) {
                 b.attention_mask = at::ones_like(b.input_ids);
                 const double measured = measure_saved_bytes(*model, b).per_token_per_layer;
                 const double estimate = estimate_training_memory(c, bf16).activations / static_cast<double>(seq * config.num_layers);
-                const double bits = fused && dropout > 0 ? adapter_inputs / 8 : 0;
-                expect_estimate_matches(estimate, measured, bits,
+                expect_estimate_matches(estimate, measured,
                                         fc.model + (full_finetuning ? " full finetuning " : " " + fc.adapter + " ") + (fused ? "fused " : "composite ") +
                                             (bf16 ? "bfloat16" : "float32") + " dropout " + std::to_string(dropout));
             }
