@@ -6,6 +6,8 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <algorithm>
+
 #include "kernels/cuda/common.cuh"
 
 namespace lathe::kernels::cuda {
@@ -64,13 +66,16 @@ Rows rows_of(const at::Tensor& t) {
     return {t.numel() / cols, cols, t.dim() >= 2 ? t.stride(-2) : cols};
 }
 
+// Both kernels walk rows in y and columns in x, each with a grid stride, so no element's index is
+// divided into row and column: a 64-bit division per element made the first version of these kernels
+// slower than the composite's memory-bound elementwise ops (docs/performance.md, 2026-12-04).
 template <typename T, GateActivation Act>
 __global__ void gated_forward_kernel(const T* __restrict__ gate, Rows g, const T* __restrict__ up, Rows u, T* __restrict__ y) {
-    const int64_t n = g.rows * g.cols;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-        const int64_t row = i / g.cols, col = i % g.cols;
-        const float a = static_cast<float>(static_cast<T>(activate<Act>(static_cast<float>(gate[row * g.row_stride + col]))));
-        y[i] = static_cast<T>(a * static_cast<float>(up[row * u.row_stride + col]));
+    for (int64_t row = blockIdx.y; row < g.rows; row += gridDim.y) {
+        for (int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; col < g.cols; col += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+            const float a = static_cast<float>(static_cast<T>(activate<Act>(static_cast<float>(gate[row * g.row_stride + col]))));
+            y[row * g.cols + col] = static_cast<T>(a * static_cast<float>(up[row * u.row_stride + col]));
+        }
     }
 }
 
@@ -78,15 +83,16 @@ __global__ void gated_forward_kernel(const T* __restrict__ gate, Rows g, const T
 template <typename T, GateActivation Act>
 __global__ void gated_backward_kernel(const T* __restrict__ dy, const T* __restrict__ gate, Rows g, const T* __restrict__ up, Rows u,
                                       T* __restrict__ dgate, T* __restrict__ dup) {
-    const int64_t n = g.rows * g.cols;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-        const int64_t row = i / g.cols, col = i % g.cols;
-        const float x = static_cast<float>(gate[row * g.row_stride + col]);
-        const float d = static_cast<float>(dy[i]);
-        if (dup != nullptr) dup[i] = static_cast<T>(d * static_cast<float>(static_cast<T>(activate<Act>(x))));
-        if (dgate != nullptr) {
-            const float d_act = static_cast<float>(static_cast<T>(d * static_cast<float>(up[row * u.row_stride + col])));
-            dgate[i] = static_cast<T>(d_act * activate_grad<Act>(x));
+    for (int64_t row = blockIdx.y; row < g.rows; row += gridDim.y) {
+        for (int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; col < g.cols; col += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+            const int64_t i = row * g.cols + col;
+            const float x = static_cast<float>(gate[row * g.row_stride + col]);
+            const float d = static_cast<float>(dy[i]);
+            if (dup != nullptr) dup[i] = static_cast<T>(d * static_cast<float>(static_cast<T>(activate<Act>(x))));
+            if (dgate != nullptr) {
+                const float d_act = static_cast<float>(static_cast<T>(d * static_cast<float>(up[row * u.row_stride + col])));
+                dgate[i] = static_cast<T>(d_act * activate_grad<Act>(x));
+            }
         }
     }
 }
@@ -100,17 +106,23 @@ void check_inputs(const at::Tensor& gate, const at::Tensor& up) {
 
 constexpr int kThreads = 256;
 
+// Columns across x (enough blocks to cover a row once), rows across y (up to the grid's limit; the
+// kernels' row stride covers the rest).
+dim3 row_column_grid(Rows r) {
+    const int64_t x = (r.cols + kThreads - 1) / kThreads, y = r.rows;
+    return dim3(static_cast<unsigned int>(std::clamp<int64_t>(x, 1, 65535)), static_cast<unsigned int>(std::clamp<int64_t>(y, 1, 65535)));
+}
+
 template <typename T, GateActivation Act>
-void launch_forward(const at::Tensor& gate, Rows g, const at::Tensor& up, Rows u, at::Tensor& y, int64_t n) {
-    gated_forward_kernel<T, Act><<<grid_blocks(n, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        gate.data_ptr<T>(), g, up.data_ptr<T>(), u, y.data_ptr<T>());
+void launch_forward(const at::Tensor& gate, Rows g, const at::Tensor& up, Rows u, at::Tensor& y) {
+    gated_forward_kernel<T, Act><<<row_column_grid(g), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(gate.data_ptr<T>(), g, up.data_ptr<T>(), u,
+                                                                                                        y.data_ptr<T>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T, GateActivation Act>
-void launch_backward(const at::Tensor& dy, const at::Tensor& gate, Rows g, const at::Tensor& up, Rows u, at::Tensor& dgate,
-                     at::Tensor& dup, int64_t n) {
-    gated_backward_kernel<T, Act><<<grid_blocks(n, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+void launch_backward(const at::Tensor& dy, const at::Tensor& gate, Rows g, const at::Tensor& up, Rows u, at::Tensor& dgate, at::Tensor& dup) {
+    gated_backward_kernel<T, Act><<<row_column_grid(g), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
         dy.data_ptr<T>(), gate.data_ptr<T>(), g, up.data_ptr<T>(), u, dgate.defined() ? dgate.data_ptr<T>() : nullptr,
         dup.defined() ? dup.data_ptr<T>() : nullptr);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -128,9 +140,9 @@ at::Tensor gated_activation_forward(GateActivation act, const at::Tensor& gate_i
     const Rows g = rows_of(gate), u = rows_of(up);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gate.scalar_type(), "lathe_gated_activation_forward", [&] {
         switch (act) {
-            case GateActivation::Silu: launch_forward<scalar_t, GateActivation::Silu>(gate, g, up, u, y, n); break;
-            case GateActivation::Gelu: launch_forward<scalar_t, GateActivation::Gelu>(gate, g, up, u, y, n); break;
-            case GateActivation::GeluTanh: launch_forward<scalar_t, GateActivation::GeluTanh>(gate, g, up, u, y, n); break;
+            case GateActivation::Silu: launch_forward<scalar_t, GateActivation::Silu>(gate, g, up, u, y); break;
+            case GateActivation::Gelu: launch_forward<scalar_t, GateActivation::Gelu>(gate, g, up, u, y); break;
+            case GateActivation::GeluTanh: launch_forward<scalar_t, GateActivation::GeluTanh>(gate, g, up, u, y); break;
         }
     });
     return y;
@@ -151,9 +163,9 @@ std::tuple<at::Tensor, at::Tensor> gated_activation_backward(GateActivation act,
     const Rows g = rows_of(gate), u = rows_of(up);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gate.scalar_type(), "lathe_gated_activation_backward", [&] {
         switch (act) {
-            case GateActivation::Silu: launch_backward<scalar_t, GateActivation::Silu>(dy, gate, g, up, u, dgate, dup, n); break;
-            case GateActivation::Gelu: launch_backward<scalar_t, GateActivation::Gelu>(dy, gate, g, up, u, dgate, dup, n); break;
-            case GateActivation::GeluTanh: launch_backward<scalar_t, GateActivation::GeluTanh>(dy, gate, g, up, u, dgate, dup, n); break;
+            case GateActivation::Silu: launch_backward<scalar_t, GateActivation::Silu>(dy, gate, g, up, u, dgate, dup); break;
+            case GateActivation::Gelu: launch_backward<scalar_t, GateActivation::Gelu>(dy, gate, g, up, u, dgate, dup); break;
+            case GateActivation::GeluTanh: launch_backward<scalar_t, GateActivation::GeluTanh>(dy, gate, g, up, u, dgate, dup); break;
         }
     });
     return {dgate, dup};
