@@ -194,12 +194,15 @@ void bench_fused_ops(const OpBenchOptions& cmd, std::ostream& out) {
     {
         // The output layer and loss of a LoRA step: hidden trains, the lm_head is frozen; one target in
         // ten is -100 (prompt tokens). The composite makes every row's logits (at::cross_entropy_loss).
+        // The fused op runs as training runs it, forming the gradients in its forward (backward follows
+        // at once), so its forward time includes them and what it keeps is grad_hidden.
         const int64_t V = cmd.vocab;
         at::Tensor targets = at::randint(V, {T}, opts.dtype(at::kLong));
         targets.masked_fill_(at::randint(10, {T}, opts.dtype(at::kLong)) == 0, -100);
         LinearCrossEntropyOptions loss;
         loss.divisor = static_cast<double>(T);
         loss.chunk_rows = cmd.loss_chunk;
+        loss.gradients_in_forward = true;
         cases.push_back({"linear_cross_entropy", {T, D, V},
                          {at::randn({T, D}, opts).requires_grad_(), at::randn({V, D}, opts) * 0.02, targets},
                          at::ones({}, opts.dtype(at::kFloat)),
