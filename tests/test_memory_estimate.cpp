@@ -17,6 +17,7 @@
 #include "core/train/memory_estimate.h"
 #include "core/util/error.h"
 #include "core/util/json_file.h"
+#include "core/util/remove_tree.h"
 #include "kernels/fused_ops_setting.h"
 
 namespace lathe {
@@ -132,7 +133,7 @@ TEST(MemoryEstimate, CompositeActivationsAreWhatTransformersAndPeftKeep) {
         const MemoryEstimate e = estimate_training_memory(c, m, 0, /*bf16=*/false);
         EXPECT_EQ(e.activations / (512.0 * static_cast<double>(m.num_layers)), shape.hf_bytes) << m.model_type;
     }
-    std::filesystem::remove_all(dir);
+    remove_tree(dir);
 }
 
 // The fused ops keep less than the composites; with gradient checkpointing each layer keeps its input and
