@@ -36,6 +36,7 @@
 #include "core/train/saved_bytes.h"
 #include "core/train/train_checkpoint.h"
 #include "kernels/fused_ops_setting.h"
+#include "tests/fused_ops_env.h"
 
 namespace lathe {
 namespace {
@@ -43,25 +44,7 @@ namespace {
 const std::string kFixtures = LATHE_FIXTURES "/hf";
 constexpr double kTolerance = 0.005;
 
-// Runs the body with LATHE_FUSED_OPS set as asked, then puts the setting back as it was.
-class FusedOpsSetting {
-public:
-    explicit FusedOpsSetting(bool fused) {
-        if (const char* v = std::getenv("LATHE_FUSED_OPS")) before_ = v;
-        ::setenv("LATHE_FUSED_OPS", fused ? "1" : "0", 1);
-        kernels::reread_fused_ops_setting();
-    }
-    ~FusedOpsSetting() {
-        if (before_) ::setenv("LATHE_FUSED_OPS", before_->c_str(), 1);
-        else ::unsetenv("LATHE_FUSED_OPS");
-        kernels::reread_fused_ops_setting();
-    }
-    FusedOpsSetting(const FusedOpsSetting&) = delete;
-    FusedOpsSetting& operator=(const FusedOpsSetting&) = delete;
-
-private:
-    std::optional<std::string> before_;
-};
+using test::FusedOpsSetting;
 
 void expect_estimate_matches(double estimate, double measured, const std::string& what) {
     EXPECT_LE(std::abs(estimate - measured), kTolerance * measured) << what << ": estimate " << estimate << " bytes per token per layer, measured "

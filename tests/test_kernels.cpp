@@ -25,6 +25,7 @@
 #include "kernels/gated_activation.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
+#include "tests/fused_ops_env.h"
 #include "tests/kernel_test_util.h"
 
 namespace lathe::kernels {
@@ -373,27 +374,20 @@ TEST_P(KernelsTest, DispatchUsesTheFusedOpsWhenEnabled) {
 // LATHE_FUSED_OPS chooses at run time, read once (reread here for the test): 0 the composites, 1 the fused
 // ops, unset the build's choice. One binary then measures before and after (docs/performance.md).
 TEST(FusedOpsOverride, EnvironmentSelectsTheCompositesOrTheFusedOps) {
-    const char* before = std::getenv("LATHE_FUSED_OPS");
-    const std::string saved = before ? before : "";
     const c10::Device cpu(c10::kCPU);
     at::Tensor x = at::randn({2, 64}, at::kBFloat16).requires_grad_(), w = at::randn({64}, at::kBFloat16);
     const int64_t fused = saved_bytes(cpu, [&] { return fused_rms_norm(x, w, 1e-6, false); });
     const int64_t composite = saved_bytes(cpu, [&] { return composite::rms_norm(x, w, 1e-6, false); });
     ASSERT_NE(fused, composite);
 
-    ::setenv("LATHE_FUSED_OPS", "0", 1);
-    reread_fused_ops_setting();
+    lathe::test::FusedOpsSetting setting(false);
     EXPECT_FALSE(fused_ops_enabled());
     EXPECT_EQ(saved_bytes(cpu, [&] { return rms_norm(x, w, 1e-6, false); }), composite);
-    ::setenv("LATHE_FUSED_OPS", "1", 1);
-    reread_fused_ops_setting();
+    setting.set(true);
     EXPECT_TRUE(fused_ops_enabled());
     EXPECT_EQ(saved_bytes(cpu, [&] { return rms_norm(x, w, 1e-6, false); }), fused);
     EXPECT_THROW(fused_ops_setting("yes"), std::invalid_argument);
     EXPECT_EQ(fused_ops_setting(""), fused_ops_setting(nullptr));
-
-    if (before) ::setenv("LATHE_FUSED_OPS", saved.c_str(), 1); else ::unsetenv("LATHE_FUSED_OPS");
-    reread_fused_ops_setting();
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, KernelsTest, ::testing::Values("cpu", "cuda"), [](const auto& info) { return info.param; });

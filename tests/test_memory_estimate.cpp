@@ -19,6 +19,7 @@
 #include "core/util/json_file.h"
 #include "core/util/remove_tree.h"
 #include "kernels/fused_ops_setting.h"
+#include "tests/fused_ops_env.h"
 
 namespace lathe {
 namespace {
@@ -76,25 +77,7 @@ TEST(MemoryEstimate, CheckpointingAndBfloat16KeepLessActivations) {
     EXPECT_EQ(half.weights * 2, checkpointed.weights);
 }
 
-// Runs the body with LATHE_FUSED_OPS set as asked, then puts the setting back as it was.
-class FusedOpsSetting {
-public:
-    explicit FusedOpsSetting(bool fused) {
-        if (const char* v = std::getenv("LATHE_FUSED_OPS")) before_ = v;
-        ::setenv("LATHE_FUSED_OPS", fused ? "1" : "0", 1);
-        kernels::reread_fused_ops_setting();
-    }
-    ~FusedOpsSetting() {
-        if (before_) ::setenv("LATHE_FUSED_OPS", before_->c_str(), 1);
-        else ::unsetenv("LATHE_FUSED_OPS");
-        kernels::reread_fused_ops_setting();
-    }
-    FusedOpsSetting(const FusedOpsSetting&) = delete;
-    FusedOpsSetting& operator=(const FusedOpsSetting&) = delete;
-
-private:
-    std::optional<std::string> before_;
-};
+using test::FusedOpsSetting;
 
 // What a LoRA step keeps per token per layer with the LibTorch composites in float32, which compute what
 // transformers + PEFT compute: the figures bench/saved_bytes_hf.py counted through transformers' own
