@@ -6,11 +6,13 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/empty_strided.h>
 #include <ATen/ops/ones.h>
 
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 namespace lathe::kernels {
 
@@ -145,13 +147,20 @@ at::Tensor drop_remembering_noise(torch::autograd::AutogradContext& ctx, const a
         std::lock_guard<std::mutex> lock(generator.mutex());
         ctx.saved_data["generator"] = generator.clone();
     }
-    return x * draw_dropout_noise(x, dropout);
+    at::Tensor noise = draw_dropout_noise(x, dropout);
+    // The draw fills the noise in its memory order, which follows x's strides (empty_like): backward
+    // draws into the same layout, whatever the layout of the tensor it multiplies.
+    ctx.saved_data["noise_strides"] = noise.strides().vec();
+    return x * noise;
 }
 
 at::Tensor noise_times(torch::autograd::AutogradContext& ctx, const at::Tensor& v, double dropout, bool in_place) {
     if (ctx.saved_data.count("kept_bits") > 0) return times_kept_bits(v, ctx.saved_data["kept_bits"].toTensor(), dropout, in_place);
     // A fresh copy of the generator each time, so that a second backward (retain_graph) draws the same noise.
-    at::Tensor noise = draw_dropout_noise(v, dropout, ctx.saved_data["generator"].toGenerator().clone());
+    const std::vector<int64_t> strides = ctx.saved_data["noise_strides"].toIntVector();
+    at::Tensor noise = at::empty_strided(v.sizes(), strides, v.options())
+                           .bernoulli_(1.0 - dropout, ctx.saved_data["generator"].toGenerator().clone())
+                           .div_(1.0 - dropout);
     return in_place ? v.mul_(noise) : v * noise;
 }
 

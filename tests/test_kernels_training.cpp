@@ -9,6 +9,7 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/eye.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/isclose.h>
 #include <ATen/ops/linear.h>
@@ -431,6 +432,30 @@ TEST_P(TrainingKernelsTest, LoraLinearDrawsTheCompositesDropoutMask) {
             at::Tensor other = fused_lora_linear(base, x, A, B, 2.0, 0.1);
             EXPECT_FALSE(other.equal(f[0])) << what;  // the mask is drawn, not fixed
         }
+    }
+}
+
+TEST_P(TrainingKernelsTest, LoraLinearBackwardAppliesTheForwardsMask) {
+    // On every device, without the composite: with A and B the identity and scale 1 the adapter's output
+    // is x_d = x * noise, so the forward shows its noise, and dx must be dy times that noise (the base
+    // product is zero). For a contiguous x and a transposed one, whose noise is drawn in x's memory order
+    // (on CUDA backward draws it again and must draw it in the same layout).
+    const int64_t n = 64, d = 48;
+    for (bool contiguous : {true, false}) {
+        at::Tensor x0 = contiguous ? at::randn({n, d}, options(at::kFloat)) : at::randn({d, n}, options(at::kFloat)).t();
+        x0 = x0.sign() * (x0.abs() + 0.5);  // no zero, so that noise = x_d / x
+        at::Tensor x = x0.detach().requires_grad_();
+        at::Tensor eye = at::eye(d, options(at::kFloat));
+        at::Tensor base = at::zeros({n, d}, options(at::kFloat));
+        at::Tensor y = fused_lora_linear(base, x, eye, eye, 1.0, 0.4);
+        at::Tensor noise = (y / x0).detach();
+        at::rand({1000}, options(at::kFloat));  // the generator moves on before backward
+        at::Tensor dy = at::randn({n, d}, options(at::kFloat));
+        y.backward(dy);
+        const std::string what = contiguous ? "contiguous x" : "transposed x";
+        EXPECT_GT((noise == 0).sum().item<int64_t>(), 0) << what;  // some elements dropped, some kept
+        EXPECT_GT((noise > 0).sum().item<int64_t>(), 0) << what;
+        EXPECT_LE(relative_error(x.grad(), dy * noise), 1e-6) << what;
     }
 }
 
