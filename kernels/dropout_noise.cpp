@@ -27,10 +27,15 @@ at::Tensor kept_value(const at::Tensor& like, double dropout) {
     return at::ones({1}, like.options().device(at::kCPU)).div_(1.0 - dropout);
 }
 
+// at::dropout's scaled noise drawn into `empty`: bernoulli(1 - p), then divided by 1 - p.
+at::Tensor fill_with_dropout_noise(at::Tensor empty, double dropout, std::optional<at::Generator> generator) {
+    return empty.bernoulli_(1.0 - dropout, std::move(generator)).div_(1.0 - dropout);
+}
+
 }  // namespace
 
 at::Tensor draw_dropout_noise(const at::Tensor& x, double dropout, std::optional<at::Generator> generator) {
-    return at::empty_like(x).bernoulli_(1.0 - dropout, std::move(generator)).div_(1.0 - dropout);
+    return fill_with_dropout_noise(at::empty_like(x), dropout, std::move(generator));
 }
 
 at::Tensor dropout_noise_of(const at::Tensor& keep, const at::Tensor& x, double dropout) {
@@ -158,9 +163,8 @@ at::Tensor noise_times(torch::autograd::AutogradContext& ctx, const at::Tensor& 
     if (ctx.saved_data.count("kept_bits") > 0) return times_kept_bits(v, ctx.saved_data["kept_bits"].toTensor(), dropout, in_place);
     // A fresh copy of the generator each time, so that a second backward (retain_graph) draws the same noise.
     const std::vector<int64_t> strides = ctx.saved_data["noise_strides"].toIntVector();
-    at::Tensor noise = at::empty_strided(v.sizes(), strides, v.options())
-                           .bernoulli_(1.0 - dropout, ctx.saved_data["generator"].toGenerator().clone())
-                           .div_(1.0 - dropout);
+    at::Tensor noise =
+        fill_with_dropout_noise(at::empty_strided(v.sizes(), strides, v.options()), dropout, ctx.saved_data["generator"].toGenerator().clone());
     return in_place ? v.mul_(noise) : v * noise;
 }
 

@@ -22,7 +22,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // One chunk's logits as the composite makes them: in the model's dtype, then float32. A float32 model's
-// at::linear result is already a fresh float32 tensor, which the backward may overwrite.
+// at::linear result is already a fresh float32 tensor, which may be turned into its gradient in place.
 at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias) {
     at::Tensor logits = at::linear(h, weight, bias);
     return logits.scalar_type() == at::kFloat ? logits : logits.to(at::kFloat);
@@ -34,10 +34,17 @@ struct Needed {
     bool any() const { return hidden || weight || bias; }
 };
 
-// The gradients of one chunk, added into grads: its logits become their own gradient, in place:
-// softmax - ((1 - e) one_hot + e / V), per row times the loss's factor, zero for ignored rows.
+// The gradients of the inputs, formed chunk by chunk: each chunk's logits become their own gradient, in
+// place: softmax - ((1 - e) one_hot + e / V), per row times the loss's factor, zero for ignored rows.
 struct ChunkGradients {
     at::Tensor hidden, weight, bias;  // as needed; weight's and bias's are summed over the chunks
+
+    // As autograd takes them: one per forward argument (hidden, weight, bias, then none for the 9 options).
+    variable_list for_autograd() const {
+        variable_list out(12);
+        out[0] = hidden, out[1] = weight, out[2] = bias;
+        return out;
+    }
 
     void add(at::Tensor g, const at::Tensor& h, const at::Tensor& weight_in, const at::Tensor& t, const at::Tensor& kept, const at::Tensor& row_lse,
              double label_smoothing, const at::Tensor& factor, int64_t start) {
@@ -137,8 +144,7 @@ struct LinearCrossEntropyFunction : public torch::autograd::Function<LinearCross
             out.add(chunk_logits(h, weight, bias), h, weight, t, t != ignore_index, lse.narrow(0, start, rows), label_smoothing, factor, start);
         }
         if (out.bias.defined()) out.bias = out.bias.to(bias.scalar_type());
-        return {out.hidden, out.weight, out.bias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-                at::Tensor(), at::Tensor(), at::Tensor()};
+        return out.for_autograd();
     }
 
     // The gradients the forward formed for a loss gradient of 1, times the real one, handed over once:
@@ -153,9 +159,7 @@ struct LinearCrossEntropyFunction : public torch::autograd::Function<LinearCross
             if (g.defined()) g.mul_(grad_loss.to(at::kFloat));
             return g;
         };
-        at::Tensor grad_hidden = take("grad_hidden"), grad_weight = take("grad_weight"), grad_bias = take("grad_bias");
-        return {grad_hidden, grad_weight, grad_bias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-                at::Tensor(), at::Tensor(), at::Tensor()};
+        return ChunkGradients{.hidden = take("grad_hidden"), .weight = take("grad_weight"), .bias = take("grad_bias")}.for_autograd();
     }
 };
 

@@ -50,6 +50,9 @@ struct AdapterKeeps {
     double bytes = 0;
     bool input = false;
 };
+// The fused LoRA ops' dropout mask for an input `in` wide: one bit an element on the CPU, nothing on CUDA.
+double fused_mask_keeps(const LayerView& l, double in) { return l.dropout > 0 && l.ops.on_cpu ? in / 8 : 0; }
+
 AdapterKeeps lora_keeps(const LayerView& l, double in, double out) {
     AdapterKeeps k{.bytes = l.r * l.x, .input = false};
     const bool composite = !l.ops.fused || l.dora;
@@ -57,7 +60,7 @@ AdapterKeeps lora_keeps(const LayerView& l, double in, double out) {
         k.bytes += in * l.x + dropout_keeps(l, in);  // x_d and the noise (or mask)
     } else {
         k.input = true;
-        if (l.dropout > 0 && l.ops.on_cpu) k.bytes += in / 8;  // one bit an element
+        k.bytes += fused_mask_keeps(l, in);
     }
     if (l.dora) k.bytes += out * l.x;
     return k;
@@ -79,42 +82,32 @@ double norm_keeps(const LayerView& l, const char* tmpl, double width, double row
 // dropout is on.
 double residual_dropout_keeps(const LayerView& l) { return l.base_dropout.residual > 0 ? 2 * dropout_keeps(l, l.hidden) : 0; }
 
-// The projections reading one normed input (q, k, v or qkv; gate, up, gate_up or fc): their adapters, and
-// that input once if any of them keeps it (an adapter, or a trained weight whose gradient needs it).
+// The projections reading one input `in` wide (q, k, v or qkv, gate, up, gate_up or fc reading a normed
+// input; o reading the attention output; down reading the MLP's): their adapters, and that input once if
+// any of them keeps it (an adapter, or a trained weight whose gradient needs it) and `input_kept` does not
+// say that something else keeps it already.
 struct Projection {
     const char* tmpl;
     double out;
 };
-double projections_keep(const LayerView& l, std::initializer_list<Projection> projections) {
+double projections_keep(const LayerView& l, double in, std::initializer_list<Projection> projections, bool input_kept = false) {
     double bytes = 0;
     bool input = false;
     for (const Projection& p : projections) {
         if (!l.has(p.tmpl)) continue;
         input = input || l.trains(p.tmpl);
         if (!l.adapted(p.tmpl)) continue;
-        const AdapterKeeps k = lora_keeps(l, l.hidden, p.out);
+        const AdapterKeeps k = lora_keeps(l, in, p.out);
         bytes += k.bytes;
         input = input || k.input;
     }
-    return bytes + (input ? l.hidden * l.x : 0);
+    return bytes + (input && !input_kept ? in * l.x : 0);
 }
 
 // Qwen3's per-head RMSNorm on q and k keeps their projections' output (as norm_keeps does), one row per head.
 double qk_norm_keeps(const LayerView& l) {
     if (!l.arch.qk_norm) return 0;
     return norm_keeps(l, l.arch.q_norm, l.q, l.heads) + norm_keeps(l, l.arch.k_norm, l.kv, l.kv_heads);
-}
-
-// The o projection reads the attention output; `output_kept`: the attention keeps that output already.
-double output_projection_keeps(const LayerView& l, bool output_kept) {
-    bool input = l.trains(l.arch.o);
-    double bytes = 0;
-    if (l.adapted(l.arch.o)) {
-        const AdapterKeeps k = lora_keeps(l, l.q, l.hidden);
-        bytes += k.bytes;
-        input = input || k.input;
-    }
-    return bytes + (input && !output_kept ? l.q * l.x : 0);
 }
 
 // Attention. SDPA's flash kernel (the CPU's and CUDA's, and the per-sequence SDPA of padded rows) keeps q,
@@ -125,8 +118,8 @@ double output_projection_keeps(const LayerView& l, bool output_kept) {
 // token three times (the softmax, the dropout's noise and its output), but not q, k, v or the output.
 double attention_keeps(const LayerView& l) {
     const ArchSpec& a = l.arch;
-    double bytes = a.fused_qkv ? projections_keep(l, {{a.qkv, l.q + 2 * l.kv}})
-                               : projections_keep(l, {{a.q, l.q}, {a.k, l.kv}, {a.v, l.kv}});
+    double bytes = a.fused_qkv ? projections_keep(l, l.hidden, {{a.qkv, l.q + 2 * l.kv}})
+                               : projections_keep(l, l.hidden, {{a.q, l.q}, {a.k, l.kv}, {a.v, l.kv}});
     bytes += qk_norm_keeps(l);
     const bool math_path = l.ops.on_cpu && l.base_dropout.attention > 0;
     if (!math_path) {
@@ -140,7 +133,8 @@ double attention_keeps(const LayerView& l) {
         const double value = v_itself && a.fused_qkv ? l.q + 2 * l.kv : grouped;
         bytes += (l.q + grouped + value) * kFloat32 + 3 * l.heads * static_cast<double>(l.ops.sequence) * kFloat32;
     }
-    return bytes + output_projection_keeps(l, !math_path);
+    // o reads the attention output, which the flash path keeps already.
+    return bytes + projections_keep(l, l.q, {{a.o, l.hidden}}, /*input_kept=*/!math_path);
 }
 
 // The activations kernels::gate_activation_named knows (silu, gelu, tanh-gelu); others (relu) keep the
@@ -165,22 +159,15 @@ double mlp_keeps(const LayerView& l) {
     const ArchSpec& a = l.arch;
     double bytes = 0;
     switch (a.mlp) {
-        case MlpKind::Gated: bytes += projections_keep(l, {{a.gate, l.inter}, {a.up, l.inter}}) + 2 * l.inter * l.x; break;
-        case MlpKind::GatedFused: bytes += projections_keep(l, {{a.gate_up, 2 * l.inter}}) + 2 * l.inter * l.x; break;
-        case MlpKind::Plain: bytes += projections_keep(l, {{a.up, l.inter}}) + l.inter * l.x; break;
+        case MlpKind::Gated: bytes += projections_keep(l, l.hidden, {{a.gate, l.inter}, {a.up, l.inter}}) + 2 * l.inter * l.x; break;
+        case MlpKind::GatedFused: bytes += projections_keep(l, l.hidden, {{a.gate_up, 2 * l.inter}}) + 2 * l.inter * l.x; break;
+        case MlpKind::Plain: bytes += projections_keep(l, l.hidden, {{a.up, l.inter}}) + l.inter * l.x; break;
     }
     if (a.mlp != MlpKind::Plain) {
-        if (l.ops.fused && gated_down_lora_takes(l))
-            return bytes + l.r * l.x + (l.dropout > 0 && l.ops.on_cpu ? l.inter / 8 : 0);  // A(h_d), and the mask's bits
+        if (l.ops.fused && gated_down_lora_takes(l)) return bytes + l.r * l.x + fused_mask_keeps(l, l.inter);  // A(h_d), and the mask
         if (!l.ops.fused || !has_fused_gate_activation(l.model.hidden_act)) bytes += l.inter * l.x;  // act(gate)
     }
-    bool input = l.trains(a.down);
-    if (l.adapted(a.down)) {
-        const AdapterKeeps k = lora_keeps(l, l.inter, l.hidden);
-        bytes += k.bytes;
-        input = input || k.input;
-    }
-    return bytes + (input ? l.inter * l.x : 0);
+    return bytes + projections_keep(l, l.inter, {{a.down, l.hidden}});
 }
 
 // What a layer keeps once, whatever the tokens. LoRA in bfloat16: each forward casts the float32 A [r, in]
