@@ -37,7 +37,22 @@ bool fused_ops_enabled() {
     return on == 1;
 }
 
-// Also what `lathe bench train --alternate-fused` switches with between steps.
 void reread_fused_ops_setting() { g_fused_ops.store(-1, std::memory_order_relaxed); }
+
+ScopedFusedOps::ScopedFusedOps(bool fused) {
+    if (const char* v = std::getenv("LATHE_FUSED_OPS")) before_ = v;
+    set(fused);
+}
+
+ScopedFusedOps::~ScopedFusedOps() {
+    if (before_) ::setenv("LATHE_FUSED_OPS", before_->c_str(), 1);
+    else ::unsetenv("LATHE_FUSED_OPS");
+    reread_fused_ops_setting();
+}
+
+void ScopedFusedOps::set(bool fused) {
+    ::setenv("LATHE_FUSED_OPS", fused ? "1" : "0", 1);
+    reread_fused_ops_setting();
+}
 
 }  // namespace lathe::kernels

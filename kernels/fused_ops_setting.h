@@ -3,6 +3,9 @@
 // that what does not link LibTorch (the memory estimate, the Studio) can ask what a run would use.
 #pragma once
 
+#include <optional>
+#include <string>
+
 namespace lathe::kernels {
 
 // Whether the dispatch uses the fused autograd functions: the environment variable LATHE_FUSED_OPS (0: the
@@ -14,5 +17,20 @@ bool fused_ops_enabled();
 bool fused_ops_setting(const char* env_value);
 // Makes the next fused_ops_enabled() read LATHE_FUSED_OPS again (tests).
 void reread_fused_ops_setting();
+
+// Sets LATHE_FUSED_OPS for a scope and has it read again, then puts the variable back as it was (`lathe
+// bench train --alternate-fused`, which switches it between steps, and tests).
+class ScopedFusedOps {
+public:
+    explicit ScopedFusedOps(bool fused);
+    ~ScopedFusedOps();
+    ScopedFusedOps(const ScopedFusedOps&) = delete;
+    ScopedFusedOps& operator=(const ScopedFusedOps&) = delete;
+    // Switches within the scope.
+    void set(bool fused);
+
+private:
+    std::optional<std::string> before_;
+};
 
 }  // namespace lathe::kernels

@@ -36,7 +36,6 @@
 #include "core/train/saved_bytes.h"
 #include "core/train/train_checkpoint.h"
 #include "kernels/fused_ops_setting.h"
-#include "tests/fused_ops_env.h"
 
 namespace lathe {
 namespace {
@@ -44,7 +43,6 @@ namespace {
 const std::string kFixtures = LATHE_FIXTURES "/hf";
 constexpr double kTolerance = 0.005;
 
-using test::FusedOpsSetting;
 
 void expect_estimate_matches(double estimate, double measured, const std::string& what) {
     EXPECT_LE(std::abs(estimate - measured), kTolerance * measured) << what << ": estimate " << estimate << " bytes per token per layer, measured "
@@ -56,7 +54,7 @@ void expect_estimate_matches(double estimate, double measured, const std::string
 // estimate_training_memory multiplies it out).
 TEST(ActivationEstimate, TinyShapeAsTheBenchMeasuresIt) {
     for (bool fused : {true, false}) {
-        const FusedOpsSetting setting(fused);
+        const kernels::ScopedFusedOps setting(fused);
         for (const std::string dtype : {"float32", "bfloat16"}) {
             for (double dropout : {0.0, 0.05}) {
                 for (bool checkpointing : dropout > 0 ? std::vector<bool>{false} : std::vector<bool>{false, true}) {
@@ -101,7 +99,7 @@ TEST_P(ActivationEstimateFixture, EstimateMatchesTheBytesKept) {
     const ModelConfig config = read_model_config(model_dir);
     const int64_t seq = 64;
     for (bool fused : {true, false}) {
-        const FusedOpsSetting setting(fused);
+        const kernels::ScopedFusedOps setting(fused);
         for (bool bf16 : {false, true}) {
             for (double dropout : full_finetuning ? std::vector<double>{0.0} : std::vector<double>{0.0, 0.1}) {
                 TrainConfig c;

@@ -25,7 +25,6 @@
 #include "kernels/gated_activation.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rotary.h"
-#include "tests/fused_ops_env.h"
 #include "tests/kernel_test_util.h"
 
 namespace lathe::kernels {
@@ -380,7 +379,7 @@ TEST(FusedOpsOverride, EnvironmentSelectsTheCompositesOrTheFusedOps) {
     const int64_t composite = saved_bytes(cpu, [&] { return composite::rms_norm(x, w, 1e-6, false); });
     ASSERT_NE(fused, composite);
 
-    lathe::test::FusedOpsSetting setting(false);
+    ScopedFusedOps setting(false);
     EXPECT_FALSE(fused_ops_enabled());
     EXPECT_EQ(saved_bytes(cpu, [&] { return rms_norm(x, w, 1e-6, false); }), composite);
     setting.set(true);

@@ -19,7 +19,6 @@
 #include "core/util/json_file.h"
 #include "core/util/remove_tree.h"
 #include "kernels/fused_ops_setting.h"
-#include "tests/fused_ops_env.h"
 
 namespace lathe {
 namespace {
@@ -77,14 +76,13 @@ TEST(MemoryEstimate, CheckpointingAndBfloat16KeepLessActivations) {
     EXPECT_EQ(half.weights * 2, checkpointed.weights);
 }
 
-using test::FusedOpsSetting;
 
 // What a LoRA step keeps per token per layer with the LibTorch composites in float32, which compute what
 // transformers + PEFT compute: the figures bench/saved_bytes_hf.py counted through transformers' own
 // saved-tensor hooks (docs/performance.md, "Saved bytes per token per layer"; r=16 on every linear layer,
 // dropout 0.05, CPU): 156,160 bytes on the Qwen2.5-0.5B shape and 557,640 on the Llama-3.1-8B shape.
 TEST(MemoryEstimate, CompositeActivationsAreWhatTransformersAndPeftKeep) {
-    const FusedOpsSetting composites(false);
+    const kernels::ScopedFusedOps composites(false);
     struct Shape {
         const char* config;
         double hf_bytes;
@@ -130,7 +128,7 @@ TEST(MemoryEstimate, ActivationsFollowTheFusedOpsAndCheckpointing) {
     const ModelConfig m = read_model_config(c.base_model);
     double fused = 0, composite = 0;
     {
-        const FusedOpsSetting setting(true);
+        const kernels::ScopedFusedOps setting(true);
         fused = estimate_training_memory(c, false).activations;
         c.gradient_checkpointing = true;
         const double checkpointed = estimate_training_memory(c, false).activations;
@@ -139,7 +137,7 @@ TEST(MemoryEstimate, ActivationsFollowTheFusedOpsAndCheckpointing) {
         c.gradient_checkpointing = false;
     }
     {
-        const FusedOpsSetting setting(false);
+        const kernels::ScopedFusedOps setting(false);
         composite = estimate_training_memory(c, false).activations;
     }
     EXPECT_LT(fused, composite);

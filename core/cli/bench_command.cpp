@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -176,14 +175,12 @@ nlohmann::json saved_bytes_report(LoadedModel& model, const Batch& b, const Trai
 // apart in one process.
 nlohmann::json alternate_fused_throughput(LoadedModel& model, AdamW& optimizer, const BenchTrainCommand& cmd, int64_t vocab,
                                           std::mt19937_64& rng, const std::function<void()>& sync) {
-    const char* before = std::getenv("LATHE_FUSED_OPS");
-    const std::string restore = before ? before : "";
     std::map<bool, std::vector<double>> seconds;
+    kernels::ScopedFusedOps setting(true);
     for (int64_t step = 0; step < cmd.warmup + cmd.steps; ++step) {
         Batch b = bench_batch(cmd.mask, cmd.micro_batch, cmd.seq, vocab, rng);
         for (bool fused : {step % 2 == 0, step % 2 != 0}) {  // A B, then B A: neither always goes first
-            ::setenv("LATHE_FUSED_OPS", fused ? "1" : "0", 1);
-            kernels::reread_fused_ops_setting();
+            setting.set(fused);
             sync();
             const double t0 = now_s();
             forward_backward(model, {b});
@@ -193,8 +190,6 @@ nlohmann::json alternate_fused_throughput(LoadedModel& model, AdamW& optimizer, 
             if (step >= cmd.warmup) seconds[fused].push_back(now_s() - t0);
         }
     }
-    if (before) ::setenv("LATHE_FUSED_OPS", restore.c_str(), 1); else ::unsetenv("LATHE_FUSED_OPS");
-    kernels::reread_fused_ops_setting();
     auto tokens_per_s = [&](bool fused) {
         double total = 0;
         for (double t : seconds[fused]) total += t;
